@@ -1,0 +1,62 @@
+"""Fatal conditions: the run cannot go on. Bad data is never an exception (see issues.py).
+
+Each exception carries a Chinese message for the user as its first argument; the CLI
+prints that one line (exit status 2) and a traceback only with --verbose.
+"""
+
+from __future__ import annotations
+
+
+class KaoheError(Exception):
+    """Base of every fatal condition; str(exc) is the Chinese message."""
+
+
+class SchemeNotFound(KaoheError):
+    """The scheme workbook does not exist or cannot be opened."""
+
+
+class SchemeInvalid(KaoheError):
+    """The scheme workbook breaks the contract; `problems` lists each (sheet, row, message)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, int | None, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+    def __str__(self) -> str:
+        lines = [self.args[0]]
+        for sheet, row, text in self.problems:
+            where = f"「{sheet}」表" + (f"第{row}行" if row else "")
+            lines.append(f"  {where}：{text}")
+        return "\n".join(lines)
+
+
+class InboxNotFound(KaoheError):
+    """The inbox folder does not exist or is not a folder."""
+
+
+class OutputInsideInbox(KaoheError):
+    """An output path points inside the inbox, where it would be read as a submission."""
+
+
+class DataErrorsPresent(KaoheError):
+    """`run` found 错误-level issues and --allow-errors was not given."""
+
+
+class PeriodSealed(KaoheError):
+    """The period is sealed (封存) and may not be overwritten."""
+
+
+class PeriodNotFound(KaoheError):
+    """No archived period of that name exists under the outputs root."""
+
+
+class OutputsLocked(KaoheError):
+    """Another run holds the lock on the outputs folder."""
+
+
+class MailConfigError(KaoheError):
+    """kaohe.toml is missing, incomplete, or the password variable is not set."""
+
+
+class MailSendError(KaoheError):
+    """The SMTP server refused the connection or the login."""
