@@ -1,0 +1,914 @@
+"""Output workbooks: the summary (汇总表), one feedback workbook per unit (反馈), and the
+machine-readable csv tables (scores.csv, totals.csv).
+
+Every text cell that may have come from a unit is written with `write_string`, and the
+workbooks are opened with strings_to_formulas/urls/numbers off, so a unit name such as
+"=HYPERLINK(...)" stays text.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import unicodedata
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH
+from .safety import csv_safe, csv_unquote, safe_filename
+
+SUMMARY_SHEETS = ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
+FEEDBACK_SHEETS = ["得分情况", "失分分析"]
+
+SCORES_CSV_COLUMNS = ["考核周期", "单位代码", "单位名称", "考核类别", "指标代码", "指标名称", "实际值", "得分", "分值", "计分方法"]
+TOTALS_CSV_COLUMNS = ["考核周期", "单位代码", "单位名称", "考核类别", "指标得分", "加分", "扣分", "总分", "排名", "等次", "否决"]
+
+STATUS_ZH = {
+    "scored": "已计分",
+    "exempt": "不考核",
+    "exempt_mean": "不考核（按均值得分）",
+    "missing": "未填报（计0分）",
+    "unscored": "未计分（数据有误）",
+}
+KIND_ZH = {"bonus": "加分", "deduction": "扣分", "veto": "否决"}
+_PARAMS_ZH = [
+    ("base", "基本值"),
+    ("target", "目标值"),
+    ("full", "满分值"),
+    ("floor", "不允许值"),
+    ("base_share", "基本分比例"),
+    ("cap", "上限系数"),
+    ("step", "每项分值"),
+    ("tier_table", "档次表"),
+]
+# Statuses whose score reflects the unit's own result (used for group best/mean and statistics).
+_OWN_RESULT = ["scored", "missing"]
+
+# Grade colours by position in the grade table: top grade green, bottom red.
+_GRADE_FILLS = ["#C6EFCE", "#DDEBF7", "#FFF2CC", "#FFC7CE"]
+_GRADE_FONTS = ["#006100", "#1F4E78", "#7F6000", "#9C0006"]
+
+_WORKBOOK_OPTIONS = {
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "default_format_properties": {"font_name": "宋体", "font_size": 10},
+}
+
+
+# --------------------------------------------------------------------------- previous period
+
+
+@dataclass
+class Previous:
+    """Last period's results, the baseline for 纵向 comparison.
+
+    totals: unit_code, total, rank, grade; scores: unit_code, indicator_code, score (optional).
+    """
+
+    totals: pd.DataFrame
+    scores: pd.DataFrame | None = None
+
+
+def load_previous(folder: str | Path) -> Previous:
+    """Read an archived period's totals.csv and scores.csv (as written by `write_csvs`)."""
+    folder = Path(folder)
+    totals = pd.read_csv(folder / "totals.csv", encoding="utf-8-sig", dtype={"单位代码": str})
+    totals = totals.rename(columns={"单位代码": "unit_code", "总分": "total", "排名": "rank", "等次": "grade"})
+    totals["unit_code"] = totals["unit_code"].map(csv_unquote)
+    scores = None
+    if (folder / "scores.csv").exists():
+        scores = pd.read_csv(folder / "scores.csv", encoding="utf-8-sig", dtype={"单位代码": str, "指标代码": str})
+        scores = scores.rename(columns={"单位代码": "unit_code", "指标代码": "indicator_code", "得分": "score"})
+        scores["unit_code"] = scores["unit_code"].map(csv_unquote)
+        scores["indicator_code"] = scores["indicator_code"].map(csv_unquote)
+        scores = scores[["unit_code", "indicator_code", "score"]]
+    return Previous(totals[["unit_code", "total", "rank", "grade"]], scores)
+
+
+def _as_previous(previous: Any) -> Previous | None:
+    """Accept a `Previous`, or one frame: totals, or long form with indicator_code/score columns."""
+    if previous is None or isinstance(previous, Previous):
+        return previous
+    frame = pd.DataFrame(previous)
+    scores = None
+    if "indicator_code" in frame.columns:
+        scores = frame[["unit_code", "indicator_code", "score"]]
+        frame = frame.drop_duplicates("unit_code")
+    cols = [c for c in ["unit_code", "total", "rank", "grade"] if c in frame.columns]
+    return Previous(frame[cols].reset_index(drop=True), scores)
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return bool(isinstance(value, (float, np.floating)) and math.isnan(value))
+    except TypeError:
+        return False
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) and not _missing(value)
+
+
+def _text(value: object) -> str:
+    if _missing(value):
+        return ""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "；".join(_text(v) for v in value if _text(v))
+    if isinstance(value, (float, np.floating)):
+        return _num_text(value)
+    return str(value)
+
+
+def _num_text(value: float) -> str:
+    """A number as a person writes it: 85.3, 12, 0.05 (no float noise, no exponent)."""
+    return np.format_float_positional(round(float(value), 9), trim="-")
+
+
+def _round2(series: pd.Series) -> pd.Series:
+    """Half-up rounding to 2 decimals after removing binary noise (as domain.md requires)."""
+    x = pd.to_numeric(series, errors="coerce").astype(float)
+    scaled = np.round(x * 100, 6)
+    return np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / 100
+
+
+def _display_width(text: str) -> int:
+    """Column width units: CJK and full-width characters count as 2."""
+    longest = max((line for line in str(text).split("\n")), key=len, default="")
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in longest)
+
+
+def _col(frame: pd.DataFrame, name: str, default: object = None) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([default] * len(frame), index=frame.index, dtype=object)
+
+
+def _period_label(meta: Any) -> str:
+    return f"{_text(getattr(meta, 'name', ''))} {_text(getattr(meta, 'period', ''))}".strip()
+
+
+def _group_positions(ranked: pd.DataFrame) -> dict:
+    return {g: i for i, g in enumerate(pd.unique(ranked["group"].astype(object)))}
+
+
+def _sort_ranked(ranked: pd.DataFrame) -> pd.DataFrame:
+    """Group by group (in order of first appearance), then display order within group."""
+    frame = ranked.copy()
+    positions = _group_positions(frame)
+    frame["_g"] = frame["group"].astype(object).map(positions)
+    order = frame["order"] if "order" in frame.columns else frame["rank"]
+    frame["_o"] = pd.to_numeric(order, errors="coerce")
+    return frame.sort_values(["_g", "_o", "unit_code"], kind="stable").drop(columns=["_g", "_o"]).reset_index(drop=True)
+
+
+def _indicator_table(scored: pd.DataFrame) -> pd.DataFrame:
+    """One row per indicator in scheme order, grouped by category (first appearance)."""
+    cols = ["indicator_code", "category", "subcategory", "name", "measure_unit", "points", "method", "direction"]
+    frame = scored.copy()
+    for c in cols:
+        if c not in frame.columns:
+            frame[c] = None
+    frame["_order"] = pd.to_numeric(_col(frame, "order"), errors="coerce")
+    frame["_seen"] = np.arange(len(frame))
+    table = frame.sort_values(["_order", "_seen"], kind="stable").drop_duplicates("indicator_code")
+    cat_pos = {c: i for i, c in enumerate(pd.unique(table["category"].astype(object)))}
+    table = table.assign(_cat=table["category"].astype(object).map(cat_pos))
+    table = table.sort_values(["_cat", "_order", "_seen"], kind="stable")
+    return table[cols].reset_index(drop=True)
+
+
+def _veto_text(frame: pd.DataFrame) -> pd.Series:
+    vetoed = _col(frame, "vetoed", False).fillna(False).astype(bool)
+    items = _col(frame, "veto_items", "").map(_text)
+    return pd.Series(np.where(vetoed, np.where(items != "", items, "是"), ""), index=frame.index)
+
+
+def _flags_text(frame: pd.DataFrame) -> pd.Series:
+    flags = _col(frame, "flags", None).map(_text)
+    notes = _col(frame, "grade_note", "").map(_text)
+    both = pd.concat([notes, flags], axis=1)
+    return both.apply(lambda row: "；".join(v for v in row if v), axis=1) if len(frame) else flags
+
+
+def _value_display(frame: pd.DataFrame) -> pd.Series:
+    """The actual value: the number when there is one, else the typed text (定性 grades)."""
+    value = pd.to_numeric(_col(frame, "value"), errors="coerce")
+    text = _col(frame, "text_value").map(_text)
+    return pd.Series(np.where(value.notna(), value.astype(object), text.astype(object)), index=frame.index, dtype=object)
+
+
+def _method_display(frame: pd.DataFrame) -> pd.Series:
+    method = _col(frame, "method", "").map(_text)
+    lower = _col(frame, "direction", "").map(_text) == "lower"
+    return method + np.where(lower, "（反向）", "")
+
+
+def _params_display(frame: pd.DataFrame) -> pd.Series:
+    parts = []
+    for key, label in _PARAMS_ZH:
+        if key in frame.columns:
+            parts.append(frame[key].map(lambda v, label=label: f"{label}={_text(v)}" if _text(v) else ""))
+    if not parts or not len(frame):
+        return pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    joined = pd.concat(parts, axis=1)
+    return joined.apply(lambda row: "；".join(v for v in row if v), axis=1)
+
+
+# --------------------------------------------------------------------------- xlsx writing
+
+
+@dataclass
+class Col:
+    header: str
+    key: str
+    kind: str = "text"  # text | score | int | num | pct | delta | rank_delta | auto
+    width: float | None = None
+
+
+class _Formats:
+    def __init__(self, wb: xlsxwriter.Workbook):
+        border = {"border": 1, "valign": "vcenter"}
+        self.title = wb.add_format({"bold": True, "font_size": 16, "align": "center", "valign": "vcenter", "font_name": "黑体"})
+        self.header = wb.add_format({**border, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#D9E1F2"})
+        self.label = wb.add_format({**border, "bold": True, "bg_color": "#F2F2F2"})
+        self.text = wb.add_format({**border})
+        self.wrap = wb.add_format({**border, "text_wrap": True})
+        self.by_kind = {
+            "text": self.text,
+            "wrap": self.wrap,
+            "auto": wb.add_format({**border, "num_format": "General"}),
+            "num": wb.add_format({**border, "num_format": "General"}),
+            "score": wb.add_format({**border, "num_format": "0.00"}),
+            "int": wb.add_format({**border, "num_format": "0", "align": "center"}),
+            "pct": wb.add_format({**border, "num_format": "0.00%"}),
+            "delta": wb.add_format({**border, "num_format": "+0.00;-0.00;0.00"}),
+            "rank_delta": wb.add_format({**border, "num_format": "+0;-0;0", "align": "center"}),
+        }
+        self.note = wb.add_format({"italic": True, "font_color": "#595959"})
+        self.grade_formats = [
+            wb.add_format({"bg_color": fill, "font_color": font}) for fill, font in zip(_GRADE_FILLS, _GRADE_FONTS)
+        ]
+        self.error = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+        self.warning = wb.add_format({"bg_color": "#FFF2CC", "font_color": "#7F6000"})
+
+
+def _write_cell(ws, row: int, col: int, value: object, kind: str, fmts: _Formats) -> None:
+    fmt = fmts.by_kind.get(kind, fmts.text)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        value = _text(value)
+    if _missing(value) or (isinstance(value, str) and value == "" and kind != "text"):
+        ws.write_blank(row, col, None, fmt)
+    elif kind in ("text", "wrap"):
+        ws.write_string(row, col, _text(value), fmt)
+    elif _is_number(value):
+        ws.write_number(row, col, float(value), fmt)
+    else:
+        ws.write_string(row, col, _text(value), fmts.text)
+
+
+def _write_title(ws, row: int, ncols: int, text: str, fmts: _Formats) -> None:
+    if ncols > 1:
+        ws.merge_range(row, 0, row, ncols - 1, "", fmts.title)
+    ws.write_string(row, 0, text, fmts.title)
+    ws.set_row(row, 28)
+
+
+def _print_setup(ws, header_first: int, header_last: int) -> None:
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(header_first, header_last)
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    ws.center_horizontally()
+    ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_col: int = 0) -> None:
+    for i, spec in enumerate(columns):
+        if spec.width is not None:
+            width = spec.width
+        else:
+            values = frame[spec.key] if spec.key in frame.columns else pd.Series(dtype=object)
+            sample = values.head(2000)
+            if spec.kind in ("text", "wrap", "auto"):
+                longest = max([_display_width(_text(v)) for v in sample] + [0])
+            else:
+                longest = 8
+            width = min(max(longest, _display_width(spec.header)) + 2, 60)
+        ws.set_column(first_col + i, first_col + i, width)
+
+
+def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, header_row: int, title: str | None = None) -> int:
+    """A titled table with frozen header, autofilter and print setup; returns the last data row."""
+    if title is not None:
+        _write_title(ws, header_row - 1, len(columns), title, fmts)
+    for c, spec in enumerate(columns):
+        ws.write_string(header_row, c, spec.header, fmts.header)
+    for r, record in enumerate(frame[[spec.key for spec in columns]].itertuples(index=False), start=header_row + 1):
+        for c, (spec, value) in enumerate(zip(columns, record)):
+            _write_cell(ws, r, c, value, spec.kind, fmts)
+    last = header_row + len(frame)
+    ws.freeze_panes(header_row + 1, 0)
+    ws.autofilter(header_row, 0, max(last, header_row), len(columns) - 1)
+    _set_widths(ws, columns, frame)
+    _print_setup(ws, header_row, header_row)
+    return last
+
+
+def _grade_colours(ws, fmts: _Formats, grades: pd.DataFrame | None, first_row: int, last_row: int, col: int) -> None:
+    if grades is None or last_row < first_row or not len(grades):
+        return
+    names = [_text(g) for g in grades["grade"]]
+    for i, name in enumerate(names):
+        # Top grade green, bottom grade red, the ones between blue then yellow.
+        pos = 0 if i == 0 else (3 if i == len(names) - 1 else min(i, 2))
+        literal = '"' + name.replace('"', '""') + '"'
+        ws.conditional_format(first_row, col, last_row, col, {"type": "cell", "criteria": "==", "value": literal, "format": fmts.grade_formats[pos]})
+
+
+def _new_workbook(path: str | Path) -> xlsxwriter.Workbook:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return xlsxwriter.Workbook(str(path), _WORKBOOK_OPTIONS)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _ranking_frame(ranked: pd.DataFrame, previous: Previous | None) -> pd.DataFrame:
+    frame = _sort_ranked(ranked)
+    frame["veto_text"] = _veto_text(frame)
+    frame["flags_text"] = _flags_text(frame)
+    if previous is not None:
+        prev = previous.totals.rename(columns={"total": "prev_total", "rank": "prev_rank", "grade": "prev_grade"})
+        frame = frame.merge(prev[["unit_code", "prev_total", "prev_rank"]], on="unit_code", how="left")
+        frame["total_change"] = _round2(pd.to_numeric(frame["total"], errors="coerce") - pd.to_numeric(frame["prev_total"], errors="coerce"))
+        # Positive = moved up (rank number got smaller).
+        frame["rank_change"] = pd.to_numeric(frame["prev_rank"], errors="coerce") - pd.to_numeric(frame["rank"], errors="coerce")
+    return frame
+
+
+def _ranking_columns(previous: Previous | None) -> list[Col]:
+    cols = [
+        Col("考核类别", "group"),
+        Col("排名", "rank", "int", 6),
+        Col("单位代码", "unit_code"),
+        Col("单位名称", "unit_name"),
+        Col("指标得分", "indicator_total", "score", 10),
+        Col("加分", "bonus", "score", 8),
+        Col("扣分", "deduction", "score", 8),
+        Col("总分", "total", "score", 10),
+        Col("等次", "grade", "text", 8),
+        Col("否决", "veto_text"),
+        Col("标记", "flags_text", "wrap"),
+    ]
+    if previous is not None:
+        cols += [
+            Col("上期总分", "prev_total", "score", 10),
+            Col("分数变化", "total_change", "delta", 10),
+            Col("上期排名", "prev_rank", "int", 10),
+            Col("名次变化", "rank_change", "rank_delta", 10),
+        ]
+    return cols
+
+
+def _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous) -> None:
+    ws = wb.add_worksheet("总排名")
+    frame = _ranking_frame(ranked, previous)
+    cols = _ranking_columns(previous)
+    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 汇总表")
+    _grade_colours(ws, fmts, grades, 2, last, [c.header for c in cols].index("等次"))
+    ws.freeze_panes(2, 4)
+
+
+def _score_matrix(scored: pd.DataFrame, ranked: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
+    """Units × indicators; text marks where a unit has no score of its own (不考核, 未计分)."""
+    rows = _sort_ranked(ranked)[["unit_code", "unit_name", "group", "indicator_total", "total"]]
+    if not len(scored):
+        return rows
+    status = _col(scored, "status", "scored").map(_text)
+    cell = pd.Series(scored["score"].astype(object), index=scored.index)
+    cell = cell.where(~status.isin(["exempt"]), "不考核")
+    cell = cell.where(~(status.eq("unscored") & scored["score"].isna()), "未计分")
+    long = pd.DataFrame({"unit_code": scored["unit_code"], "indicator_code": scored["indicator_code"], "cell": cell})
+    wide = long.drop_duplicates(["unit_code", "indicator_code"]).pivot(index="unit_code", columns="indicator_code", values="cell")
+    wide = wide.reindex(columns=list(indicators["indicator_code"]))
+    wide.columns = [f"ind::{c}" for c in wide.columns]
+    return rows.merge(wide, left_on="unit_code", right_index=True, how="left")
+
+
+def _write_matrix_sheet(wb, fmts, meta, scored, ranked) -> None:
+    ws = wb.add_worksheet("指标得分")
+    indicators = _indicator_table(scored)
+    frame = _score_matrix(scored, ranked, indicators)
+    fixed = [Col("考核类别", "group"), Col("单位代码", "unit_code"), Col("单位名称", "unit_name")]
+    ind_cols = [
+        Col(f"{_text(r.name)}\n（{_text(r.points)}分）", f"ind::{r.indicator_code}", "score", 12)
+        for r in indicators.itertuples(index=False)
+    ]
+    tail = [Col("指标得分", "indicator_total", "score", 10), Col("总分", "total", "score", 10)]
+    cols = fixed + ind_cols + tail
+    _write_title(ws, 0, len(cols), f"{_period_label(meta)} 指标得分", fmts)
+    top, bottom = 1, 2
+    # Fixed and total columns span both header rows; indicators sit under merged category cells.
+    for c, spec in enumerate(fixed):
+        ws.merge_range(top, c, bottom, c, "", fmts.header)
+        ws.write_string(top, c, spec.header, fmts.header)
+    start = len(fixed)
+    cats = indicators["category"].map(_text).tolist()
+    i = 0
+    while i < len(cats):
+        j = i
+        while j + 1 < len(cats) and cats[j + 1] == cats[i]:
+            j += 1
+        if j > i:
+            ws.merge_range(top, start + i, top, start + j, "", fmts.header)
+        ws.write_string(top, start + i, cats[i], fmts.header)
+        i = j + 1
+    for k, spec in enumerate(ind_cols):
+        ws.write_string(bottom, start + k, spec.header, fmts.header)
+    for k, spec in enumerate(tail):
+        c = start + len(ind_cols) + k
+        ws.merge_range(top, c, bottom, c, "", fmts.header)
+        ws.write_string(top, c, spec.header, fmts.header)
+    ws.set_row(bottom, 45)
+    for r, record in enumerate(frame.reindex(columns=[c.key for c in cols]).itertuples(index=False), start=bottom + 1):
+        for c, (spec, value) in enumerate(zip(cols, record)):
+            _write_cell(ws, r, c, value, spec.kind, fmts)
+    last = bottom + len(frame)
+    ws.freeze_panes(bottom + 1, len(fixed))
+    ws.autofilter(bottom, 0, max(last, bottom), len(cols) - 1)
+    _set_widths(ws, cols, frame)
+    _print_setup(ws, top, bottom)
+
+
+def _names(scored: pd.DataFrame, ranked: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    units = ranked[["unit_code", "unit_name"]].drop_duplicates("unit_code")
+    indicators = _indicator_table(scored)[["indicator_code", "name"]] if len(scored) else pd.DataFrame(columns=["indicator_code", "name"])
+    return units, indicators
+
+
+def _write_raw_sheet(wb, fmts, meta, scored, ranked, values) -> None:
+    ws = wb.add_worksheet("原始数据")
+    units, indicators = _names(scored, ranked)
+    frame = values.copy() if values is not None else pd.DataFrame(columns=["unit_code", "indicator_code"])
+    if "unit_name" not in frame.columns:
+        frame = frame.merge(units, on="unit_code", how="left")
+    if "name" not in frame.columns:
+        frame = frame.merge(indicators, on="indicator_code", how="left")
+    frame["value_display"] = _value_display(frame)
+    for c in ["evidence", "note", "file", "sheet", "cell"]:
+        frame[c] = _col(frame, c, "")
+    cols = [
+        Col("单位代码", "unit_code"),
+        Col("单位名称", "unit_name"),
+        Col("指标代码", "indicator_code"),
+        Col("指标名称", "name"),
+        Col("实际完成值", "value_display", "auto"),
+        Col("佐证材料", "evidence", "wrap"),
+        Col("备注", "note", "wrap"),
+        Col("文件", "file"),
+        Col("工作表", "sheet"),
+        Col("单元格", "cell"),
+    ]
+    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 原始数据")
+
+
+def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
+    ws = wb.add_worksheet("得分说明")
+    order = {u: i for i, u in enumerate(_sort_ranked(ranked)["unit_code"])}
+    ind_order = {c: i for i, c in enumerate(_indicator_table(scored)["indicator_code"])} if len(scored) else {}
+    frame = scored.copy()
+    frame["_u"] = frame["unit_code"].map(order)
+    frame["_i"] = frame["indicator_code"].map(ind_order)
+    frame = frame.sort_values(["_u", "_i"], kind="stable")
+    frame["method_display"] = _method_display(frame)
+    frame["value_display"] = _value_display(frame)
+    frame["params"] = _params_display(frame)
+    frame["status_zh"] = _col(frame, "status", "").map(lambda s: STATUS_ZH.get(_text(s), _text(s)))
+    for c in ["unit_name", "name", "explanation", "points_available"]:
+        frame[c] = _col(frame, c)
+    cols = [
+        Col("单位代码", "unit_code"),
+        Col("单位名称", "unit_name"),
+        Col("指标代码", "indicator_code"),
+        Col("指标名称", "name"),
+        Col("计分方法", "method_display"),
+        Col("实际完成值", "value_display", "auto"),
+        Col("计分参数", "params", "wrap", 36),
+        Col("分值", "points", "num", 8),
+        Col("得分", "score", "score", 8),
+        Col("状态", "status_zh"),
+        Col("得分说明", "explanation", "wrap", 60),
+    ]
+    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 得分说明")
+
+
+def _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores) -> None:
+    ws = wb.add_worksheet("加扣分明细")
+    units = ranked[["unit_code", "unit_name"]].drop_duplicates("unit_code")
+    frame = adjustment_scores.copy() if adjustment_scores is not None else pd.DataFrame(columns=["unit_code"])
+    if "unit_name" not in frame.columns:
+        frame = frame.merge(units, on="unit_code", how="left")
+    frame["kind_zh"] = _col(frame, "kind", "").map(lambda k: KIND_ZH.get(_text(k), _text(k)))
+    for c in ["item_code", "name", "count", "step", "item_cap", "amount", "explanation"]:
+        frame[c] = _col(frame, c)
+    cols = [
+        Col("单位代码", "unit_code"),
+        Col("单位名称", "unit_name"),
+        Col("项目代码", "item_code"),
+        Col("项目名称", "name"),
+        Col("类型", "kind_zh"),
+        Col("数量", "count", "num", 8),
+        Col("每项分值", "step", "num", 10),
+        Col("单项上限", "item_cap", "num", 10),
+        Col("分值", "amount", "score", 8),
+        Col("说明", "explanation", "wrap", 60),
+    ]
+    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 加扣分明细")
+
+
+def _write_issues_sheet(wb, fmts, meta, issues) -> None:
+    ws = wb.add_worksheet("校验问题")
+    frame = issues if issues is not None and len(issues) else pd.DataFrame(columns=ISSUE_COLUMNS)
+    frame = frame.reindex(columns=ISSUE_COLUMNS)
+    widths = {"severity": 6, "cell": 8, "message": 60}
+    cols = [Col(ISSUE_HEADERS_ZH[c], c, "wrap" if c == "message" else "text", widths.get(c)) for c in ISSUE_COLUMNS]
+    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 校验问题")
+    if last >= 2:
+        ws.conditional_format(2, 0, last, 0, {"type": "cell", "criteria": "==", "value": '"错误"', "format": fmts.error})
+        ws.conditional_format(2, 0, last, 0, {"type": "cell", "criteria": "==", "value": '"警告"', "format": fmts.warning})
+    else:
+        ws.write_string(2, 0, "无校验问题。", fmts.note)
+
+
+def _write_missing_sheet(wb, fmts, meta, missing_units) -> None:
+    ws = wb.add_worksheet("未报送")
+    frame = missing_units.copy() if missing_units is not None else pd.DataFrame()
+    for c in ["unit_code", "unit_name", "group", "contact", "email"]:
+        frame[c] = _col(frame, c, "")
+    cols = [Col("单位代码", "unit_code"), Col("单位名称", "unit_name"), Col("考核类别", "group"), Col("联系人", "contact"), Col("邮箱", "email")]
+    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 未报送单位")
+    if last < 2:
+        ws.write_string(2, 0, "全部单位均已报送。", fmts.note)
+
+
+def _indicator_stats(scored: pd.DataFrame) -> pd.DataFrame:
+    indicators = _indicator_table(scored)
+    own = scored[_col(scored, "status", "scored").map(_text).isin(_OWN_RESULT) & scored["score"].notna()]
+    stats = own.groupby("indicator_code", sort=False).agg(
+        count=("score", "size"), mean=("score", "mean"), max=("score", "max"), min=("score", "min"),
+        score_sum=("score", "sum"), points_sum=("points_available", "sum"),
+    )
+    frame = indicators.merge(stats, left_on="indicator_code", right_index=True, how="left")
+    frame["mean"] = _round2(frame["mean"])
+    frame["rate"] = np.where(frame["points_sum"] > 0, frame["score_sum"] / frame["points_sum"], np.nan)
+    frame["count"] = frame["count"].fillna(0)
+    return frame
+
+
+def _group_stats(ranked: pd.DataFrame, grades: pd.DataFrame | None) -> tuple[pd.DataFrame, list[str]]:
+    groups = pd.unique(ranked["group"].astype(object))
+    total = pd.to_numeric(ranked["total"], errors="coerce")
+    stats = ranked.assign(_t=total).groupby("group", sort=False)["_t"].agg(["size", "mean", "max", "min"]).reindex(groups)
+    stats["mean"] = _round2(stats["mean"])
+    grade_names = [_text(g) for g in grades["grade"]] if grades is not None and len(grades) else []
+    for name in grade_names:
+        stats[f"grade::{name}"] = ranked.assign(_hit=ranked["grade"].map(_text).eq(name)).groupby("group", sort=False)["_hit"].sum().reindex(groups)
+    return stats.rename_axis("group").reset_index(), grade_names
+
+
+def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
+    ws = wb.add_worksheet("统计")
+    frame = _indicator_stats(scored) if len(scored) else pd.DataFrame(columns=["indicator_code"])
+    cols = [
+        Col("一级指标", "category"),
+        Col("指标代码", "indicator_code"),
+        Col("指标名称", "name"),
+        Col("分值", "points", "num", 8),
+        Col("考核单位数", "count", "int", 10),
+        Col("平均分", "mean", "score", 10),
+        Col("最高分", "max", "score", 10),
+        Col("最低分", "min", "score", 10),
+        Col("得分率", "rate", "pct", 10),
+    ]
+    for c in cols:
+        if c.key not in frame.columns:
+            frame[c.key] = None
+    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 统计")
+
+    gstats, grade_names = _group_stats(ranked, grades)
+    gcols = [
+        Col("考核类别", "group"),
+        Col("单位数", "size", "int"),
+        Col("平均总分", "mean", "score"),
+        Col("最高总分", "max", "score"),
+        Col("最低总分", "min", "score"),
+    ] + [Col(f"{name}（个）", f"grade::{name}", "int") for name in grade_names]
+    head = last + 3
+    ws.write_string(head - 1, 0, "各考核类别总分", fmts.label)
+    for c, spec in enumerate(gcols):
+        ws.write_string(head, c, spec.header, fmts.header)
+    for r, record in enumerate(gstats.reindex(columns=[c.key for c in gcols]).itertuples(index=False), start=head + 1):
+        for c, (spec, value) in enumerate(zip(gcols, record)):
+            _write_cell(ws, r, c, value, spec.kind, fmts)
+    glast = head + len(gstats)
+    if len(gstats):
+        chart = wb.add_chart({"type": "column"})
+        chart.add_series({
+            "name": "平均总分",
+            "categories": ["统计", head + 1, 0, glast, 0],
+            "values": ["统计", head + 1, 2, glast, 2],
+            "data_labels": {"value": True, "num_format": "0.00"},
+            "fill": {"color": "#4472C4"},
+        })
+        chart.set_title({"name": "各考核类别平均总分", "name_font": {"name": "黑体", "size": 12}})
+        chart.set_x_axis({"num_font": {"name": "宋体"}})
+        chart.set_y_axis({"name": "平均总分", "min": 0, "name_font": {"name": "宋体"}})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 560, "height": 300})
+        ws.insert_chart(xl_rowcol_to_cell(glast + 2, 0), chart)
+
+
+def write_summary(
+    path: str | Path,
+    meta: Any,
+    grades: pd.DataFrame,
+    scored: pd.DataFrame,
+    ranked: pd.DataFrame,
+    adjustment_scores: pd.DataFrame | None,
+    values: pd.DataFrame | None,
+    issues: pd.DataFrame | None,
+    missing_units: pd.DataFrame | None,
+    previous: Previous | pd.DataFrame | None = None,
+) -> Path:
+    """Write the summary workbook (汇总表) with the sheets in SUMMARY_SHEETS."""
+    previous = _as_previous(previous)
+    wb = _new_workbook(path)
+    fmts = _Formats(wb)
+    _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous)
+    _write_matrix_sheet(wb, fmts, meta, scored, ranked)
+    _write_raw_sheet(wb, fmts, meta, scored, ranked, values)
+    _write_audit_sheet(wb, fmts, meta, scored, ranked)
+    _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores)
+    _write_issues_sheet(wb, fmts, meta, issues)
+    _write_missing_sheet(wb, fmts, meta, missing_units)
+    _write_stats_sheet(wb, fmts, meta, grades, scored, ranked)
+    wb.close()
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def _feedback_table(scored: pd.DataFrame, previous: Previous | None) -> pd.DataFrame:
+    """Every unit × indicator row with the group's best and mean (aggregates only) and lost points."""
+    frame = scored.copy()
+    status = _col(frame, "status", "scored").map(_text)
+    own = frame[status.isin(_OWN_RESULT) & frame["score"].notna()]
+    agg = own.groupby(["group", "indicator_code"], sort=False)["score"].agg(group_best="max", group_mean="mean").reset_index()
+    agg["group_mean"] = _round2(agg["group_mean"])
+    frame = frame.merge(agg, on=["group", "indicator_code"], how="left")
+    frame["lost"] = _round2(pd.to_numeric(frame["points_available"], errors="coerce") - frame["score"])
+    frame["gap_best"] = _round2(frame["group_best"] - frame["score"])
+    frame["value_display"] = _value_display(frame)
+    ind_order = {c: i for i, c in enumerate(_indicator_table(scored)["indicator_code"])} if len(scored) else {}
+    frame["_i"] = frame["indicator_code"].map(ind_order)
+    if previous is not None and previous.scores is not None:
+        prev = previous.scores.rename(columns={"score": "prev_score"})[["unit_code", "indicator_code", "prev_score"]]
+        frame = frame.merge(prev.astype({"unit_code": object, "indicator_code": object}), on=["unit_code", "indicator_code"], how="left")
+        frame["score_change"] = _round2(frame["score"] - pd.to_numeric(frame["prev_score"], errors="coerce"))
+    return frame.sort_values(["unit_code", "_i"], kind="stable").reset_index(drop=True)
+
+
+def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tuple[str, object, str]]:
+    rank = _text(unit.get("rank"))
+    size = _text(unit.get("group_size"))
+    lines = [
+        ("单位名称", unit.get("unit_name"), "text"),
+        ("单位代码", unit.get("unit_code"), "text"),
+        ("考核类别", unit.get("group"), "text"),
+        ("总分", unit.get("total"), "score"),
+        ("排名", f"第{rank}名/共{size}个" if rank else "", "text"),
+        ("等次", unit.get("grade"), "text"),
+        ("指标得分", unit.get("indicator_total"), "score"),
+        ("加分", unit.get("bonus"), "score"),
+        ("扣分", unit.get("deduction"), "score"),
+        ("否决", _text(unit.get("veto_items")) or "是" if bool(unit.get("vetoed") is True or unit.get("vetoed") == 1) else "无", "text"),
+        ("标记", "；".join(v for v in [_text(unit.get("grade_note")), _text(unit.get("flags"))] if v) or "无", "text"),
+    ]
+    if previous_row is not None:
+        prev_total = pd.to_numeric(pd.Series([previous_row.get("total")]), errors="coerce").iloc[0]
+        prev_rank = pd.to_numeric(pd.Series([previous_row.get("rank")]), errors="coerce").iloc[0]
+        total = pd.to_numeric(pd.Series([unit.get("total")]), errors="coerce").iloc[0]
+        rank_now = pd.to_numeric(pd.Series([unit.get("rank")]), errors="coerce").iloc[0]
+        change = _round2(pd.Series([total - prev_total])).iloc[0]
+        lines += [
+            ("上期总分", prev_total, "score"),
+            ("分数变化", change, "delta"),
+            ("上期排名", prev_rank, "int"),
+            ("名次变化", prev_rank - rank_now, "rank_delta"),
+        ]
+    return lines
+
+
+def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFrame, previous_row: pd.Series | None, with_previous_scores: bool) -> Path:
+    wb = _new_workbook(path)
+    fmts = _Formats(wb)
+    ws = wb.add_worksheet("得分情况")
+    cols = [
+        Col("一级指标", "category", "text", 14),
+        Col("指标名称", "name", "wrap", 28),
+        Col("分值", "points_available", "num", 8),
+        Col("实际值", "value_display", "auto", 12),
+        Col("得分", "score", "score", 8),
+        Col("失分", "lost", "score", 8),
+        Col("组内最高", "group_best", "score", 10),
+        Col("组内平均", "group_mean", "score", 10),
+        Col("得分说明", "explanation", "wrap", 60),
+    ]
+    if with_previous_scores:
+        cols += [Col("上期得分", "prev_score", "score", 10), Col("变化", "score_change", "delta", 10)]
+    _write_title(ws, 0, len(cols), f"{_period_label(meta)} 考核反馈表", fmts)
+    header = _feedback_header(unit, previous_row)
+    for r, (label, value, kind) in enumerate(header, start=1):
+        ws.write_string(r, 0, label, fmts.label)
+        ws.merge_range(r, 1, r, 3, "", fmts.by_kind.get(kind, fmts.text))
+        _write_cell(ws, r, 1, value, kind, fmts)
+    head = len(header) + 2
+    frame = rows.reindex(columns=[c.key for c in cols])
+    for c, spec in enumerate(cols):
+        ws.write_string(head, c, spec.header, fmts.header)
+    for r, record in enumerate(frame.itertuples(index=False), start=head + 1):
+        for c, (spec, value) in enumerate(zip(cols, record)):
+            _write_cell(ws, r, c, value, spec.kind, fmts)
+    ws.freeze_panes(head + 1, 0)
+    ws.autofilter(head, 0, head + len(frame), len(cols) - 1)
+    _set_widths(ws, cols, frame)
+    _print_setup(ws, head, head)
+
+    ws2 = wb.add_worksheet("失分分析")
+    lost = rows[pd.to_numeric(rows["lost"], errors="coerce") > 0].copy()
+    deduction = pd.to_numeric(pd.Series([unit.get("deduction")]), errors="coerce").iloc[0]
+    if deduction and deduction > 0:
+        lost = pd.concat([lost, pd.DataFrame([{
+            "category": "加扣分", "name": "扣分合计", "points_available": np.nan, "score": -deduction,
+            "lost": deduction, "explanation": "加扣分项目中的扣分（明细见考核办汇总表）",
+        }])], ignore_index=True)
+    lost = lost.sort_values("lost", ascending=False, kind="stable")
+    total_lost = pd.to_numeric(lost["lost"], errors="coerce").sum()
+    lost["share"] = pd.to_numeric(lost["lost"], errors="coerce") / total_lost if total_lost > 0 else np.nan
+    lcols = [
+        Col("一级指标", "category", "text", 14),
+        Col("指标名称", "name", "wrap", 28),
+        Col("分值", "points_available", "num", 8),
+        Col("得分", "score", "score", 8),
+        Col("失分", "lost", "score", 8),
+        Col("失分占比", "share", "pct", 10),
+        Col("组内最高", "group_best", "score", 10),
+        Col("与组内最高差距", "gap_best", "score", 14),
+        Col("得分说明", "explanation", "wrap", 60),
+    ]
+    last = _write_table(ws2, fmts, lcols, lost.reindex(columns=[c.key for c in lcols]), header_row=1, title=f"{_text(unit.get('unit_name'))} 失分分析（按失分从多到少）")
+    if last < 2:
+        ws2.write_string(2, 0, "各项指标均得满分，无失分。", fmts.note)
+    wb.close()
+    return path
+
+
+def _feedback_path(folder: Path, unit: pd.Series) -> Path:
+    return folder / (safe_filename(f"{_text(unit.get('unit_code'))}_{_text(unit.get('unit_name'))}") + ".xlsx")
+
+
+def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None, with_previous_scores: bool) -> list[Path]:
+    paths = []
+    grouped = {code: part for code, part in rows.groupby("unit_code", sort=False)}
+    prev_by_unit = prev_totals.set_index("unit_code") if prev_totals is not None else None
+    for _, unit in units.iterrows():
+        code = unit["unit_code"]
+        unit_rows = grouped.get(code, rows.iloc[0:0])
+        prev_row = None
+        if prev_by_unit is not None and code in prev_by_unit.index:
+            prev_row = prev_by_unit.loc[code]
+            if isinstance(prev_row, pd.DataFrame):
+                prev_row = prev_row.iloc[0]
+        elif prev_by_unit is not None:
+            prev_row = pd.Series({"total": np.nan, "rank": np.nan})
+        paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, unit_rows, prev_row, with_previous_scores))
+    return paths
+
+
+def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataFrame, ranked: pd.DataFrame, previous: Previous | pd.DataFrame | None = None) -> Path:
+    """One unit's feedback workbook; other units appear only through group best/mean."""
+    previous = _as_previous(previous)
+    table = _feedback_table(scored, previous)
+    unit = ranked[ranked["unit_code"] == unit_code].iloc[0]
+    prev_row = None
+    if previous is not None:
+        match = previous.totals[previous.totals["unit_code"] == unit_code]
+        prev_row = match.iloc[0] if len(match) else pd.Series({"total": np.nan, "rank": np.nan})
+    with_prev_scores = previous is not None and previous.scores is not None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _write_feedback_book(path, meta, unit, table[table["unit_code"] == unit_code], prev_row, with_prev_scores)
+
+
+def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, ranked: pd.DataFrame, previous: Previous | pd.DataFrame | None = None, workers: int | None = None) -> list[Path]:
+    """`<单位代码>_<单位名称>.xlsx` for every ranked unit; workers=1 writes serially."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = _as_previous(previous)
+    table = _feedback_table(scored, previous)
+    units = _sort_ranked(ranked)
+    prev_totals = previous.totals if previous is not None else None
+    with_prev_scores = previous is not None and previous.scores is not None
+    if workers is None:
+        # A process pool only pays off once there are many workbooks to write.
+        workers = 1 if len(units) < 40 else max(1, min(os.cpu_count() or 1, 8))
+    if workers <= 1 or len(units) <= 1:
+        return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores)
+    size = max(1, math.ceil(len(units) / (workers * 4)))
+    batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
+    paths: list[Path] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(_write_feedback_batch, folder, meta, batch, table[table["unit_code"].isin(batch["unit_code"])], prev_totals, with_prev_scores)
+            for batch in batches
+        ]
+        for future in futures:
+            paths.extend(future.result())
+    return paths
+
+
+# --------------------------------------------------------------------------- csv
+
+
+def _fmt2(series: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(series, errors="coerce")
+    return pd.Series([f"{v:.2f}" if not _missing(v) else "" for v in _round2(numbers)], index=series.index, dtype=object)
+
+
+def _fmt_plain(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: _num_text(v) if _is_number(v) else csv_safe(_text(v))).astype(object)
+
+
+def _csv_text(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: csv_safe(_text(v))).astype(object)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+
+def write_csvs(folder: str | Path, period: str, scored: pd.DataFrame, ranked: pd.DataFrame) -> list[Path]:
+    """scores.csv (unit × indicator) and totals.csv (unit), UTF-8 with BOM, Chinese headers."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    units = _sort_ranked(ranked)
+    unit_order = {u: i for i, u in enumerate(units["unit_code"])}
+    ind_order = {c: i for i, c in enumerate(_indicator_table(scored)["indicator_code"])} if len(scored) else {}
+    rows = scored.assign(_u=scored["unit_code"].map(unit_order), _i=scored["indicator_code"].map(ind_order))
+    rows = rows.sort_values(["_u", "_i"], kind="stable")
+    value = _value_display(rows)
+    scores = pd.DataFrame({
+        "考核周期": csv_safe(_text(period)),
+        "单位代码": _csv_text(rows["unit_code"]),
+        "单位名称": _csv_text(_col(rows, "unit_name", "")),
+        "考核类别": _csv_text(_col(rows, "group", "")),
+        "指标代码": _csv_text(rows["indicator_code"]),
+        "指标名称": _csv_text(_col(rows, "name", "")),
+        "实际值": _fmt_plain(value),
+        "得分": _fmt2(rows["score"]),
+        "分值": _fmt_plain(_col(rows, "points")),
+        "计分方法": _csv_text(_method_display(rows)),
+    }, columns=SCORES_CSV_COLUMNS)
+    rank = pd.to_numeric(units["rank"], errors="coerce")
+    totals = pd.DataFrame({
+        "考核周期": csv_safe(_text(period)),
+        "单位代码": _csv_text(units["unit_code"]),
+        "单位名称": _csv_text(units["unit_name"]),
+        "考核类别": _csv_text(units["group"]),
+        "指标得分": _fmt2(units["indicator_total"]),
+        "加分": _fmt2(units["bonus"]),
+        "扣分": _fmt2(units["deduction"]),
+        "总分": _fmt2(units["total"]),
+        "排名": pd.Series([str(int(v)) if not _missing(v) else "" for v in rank], index=units.index, dtype=object),
+        "等次": _csv_text(units["grade"]),
+        "否决": pd.Series(np.where(_col(units, "vetoed", False).fillna(False).astype(bool), "是", "否"), index=units.index, dtype=object),
+    }, columns=TOTALS_CSV_COLUMNS)
+    paths = [folder / "scores.csv", folder / "totals.csv"]
+    _write_csv(scores, paths[0])
+    _write_csv(totals, paths[1])
+    return paths

@@ -1,0 +1,334 @@
+"""Summary, feedback and csv outputs, built from small hand-made frames."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from kaohe_excel.issues import ISSUE_HEADERS_ZH, IssueCode, error, issues_frame, warning
+from kaohe_excel.report import (
+    SCORES_CSV_COLUMNS,
+    TOTALS_CSV_COLUMNS,
+    Previous,
+    load_previous,
+    write_all_feedback,
+    write_csvs,
+    write_feedback,
+    write_summary,
+)
+from kaohe_excel.scheme import SchemeMeta
+
+EVIL = '=HYPERLINK("http://evil.example","点我")'
+
+META = SchemeMeta(name="测试县综合考核", period="2024", issuer="测试县考核办", doc_number="测考〔2025〕1号")
+GRADES = pd.DataFrame({"grade": ["优秀", "良好", "合格", "不合格"], "min_score": [90.0, 80.0, 60.0, 0.0]})
+
+# (unit, name, group, indicator, category, ind name, points, method, value, text, score, status)
+_ROWS = [
+    ("T01", "东城镇", "乡镇", "A1", "经济发展", "地区生产总值", 40, "完成率", 100.0, None, 40.0, "scored"),
+    ("T01", "东城镇", "乡镇", "A2", "经济发展", "固定资产投资", 20, "基本满分", 9.0, None, 16.0, "scored"),
+    ("T01", "东城镇", "乡镇", "B1", "社会发展", "群众满意度", 20, "定性", np.nan, "优", 20.0, "scored"),
+    ("T02", EVIL, "乡镇", "A1", "经济发展", "地区生产总值", 40, "完成率", 90.0, None, 36.0, "scored"),
+    ("T02", EVIL, "乡镇", "A2", "经济发展", "固定资产投资", 20, "基本满分", 10.0, None, 20.0, "scored"),
+    ("T02", EVIL, "乡镇", "B1", "社会发展", "群众满意度", 20, "定性", np.nan, "良", 16.0, "scored"),
+    ("T03", "西山乡", "乡镇", "A1", "经济发展", "地区生产总值", 40, "完成率", 50.0, None, 20.0, "scored"),
+    ("T03", "西山乡", "乡镇", "A2", "经济发展", "固定资产投资", 20, "基本满分", np.nan, None, 0.0, "missing"),
+    ("T03", "西山乡", "乡镇", "B1", "社会发展", "群众满意度", 20, "定性", np.nan, "中", 12.0, "scored"),
+    ("D01", "发改局", "部门", "B1", "社会发展", "群众满意度", 20, "定性", np.nan, "优", 20.0, "scored"),
+    ("D01", "发改局", "部门", "C1", "班子和队伍建设", "信访扣分", 10, "扣分", 3.0, None, 7.0, "scored"),
+    ("D02", "财政局", "部门", "B1", "社会发展", "群众满意度", 20, "定性", np.nan, "差", 6.0, "scored"),
+    ("D02", "财政局", "部门", "C1", "班子和队伍建设", "信访扣分", 10, "扣分", np.nan, None, np.nan, "exempt"),
+]
+_ORDER = {"A1": 1, "A2": 2, "B1": 3, "C1": 4}
+
+
+def make_scored() -> pd.DataFrame:
+    cols = ["unit_code", "unit_name", "group", "indicator_code", "category", "name", "points", "method",
+            "value", "text_value", "score", "status"]
+    frame = pd.DataFrame(_ROWS, columns=cols)
+    frame["points"] = frame["points"].astype(float)
+    frame["subcategory"] = ""
+    frame["measure_unit"] = ""
+    frame["direction"] = "higher"
+    frame["target"] = np.where(frame["method"] == "完成率", 100.0, np.nan)
+    frame["order"] = frame["indicator_code"].map(_ORDER)
+    frame["points_available"] = np.where(frame["status"] == "exempt", 0.0, frame["points"])
+    frame["explanation"] = "按" + frame["method"] + "计分，" + frame["unit_name"] + "得" + frame["score"].astype(str) + "分"
+    return frame
+
+
+def make_ranked() -> pd.DataFrame:
+    # 乡镇: T01 40+16+20=76 +2 bonus = 78; T02 36+20+16=72 −1 = 71; T03 20+0+12 = 32.
+    # 部门: D01 20+7 = 27; D02 6 (vetoed).
+    return pd.DataFrame({
+        "unit_code": ["D01", "D02", "T03", "T02", "T01"],
+        "unit_name": ["发改局", "财政局", "西山乡", EVIL, "东城镇"],
+        "group": ["部门", "部门", "乡镇", "乡镇", "乡镇"],
+        "indicator_total": [27.0, 6.0, 32.0, 72.0, 76.0],
+        "points_available": [30.0, 20.0, 80.0, 80.0, 80.0],
+        "bonus": [0.0, 0.0, 0.0, 0.0, 2.0],
+        "deduction": [0.0, 0.0, 0.0, 1.0, 0.0],
+        "vetoed": [False, True, False, False, False],
+        "veto_items": ["", "重大安全事故", "", "", ""],
+        "total": [27.0, 6.0, 32.0, 71.0, 78.0],
+        "rank": [1, 2, 3, 2, 1],
+        "order": [1, 2, 3, 2, 1],
+        "grade": ["不合格", "不合格", "不合格", "合格", "合格"],
+        "grade_note": ["", "一票否决", "", "", ""],
+        "flags": [[], [], ["末位且低于85分，需作整改承诺"], [], []],
+        "group_size": [2, 2, 3, 3, 3],
+    })
+
+
+def make_adjustments() -> pd.DataFrame:
+    return pd.DataFrame({
+        "unit_code": ["T01", "T02", "D02"], "item_code": ["J1", "K1", "F1"], "name": ["省级表彰", "负面舆情", "重大安全事故"],
+        "kind": ["bonus", "deduction", "veto"], "count": [1.0, 1.0, 1.0], "step": [2.0, 1.0, np.nan],
+        "item_cap": [4.0, np.nan, np.nan], "amount": [2.0, 1.0, 0.0], "explanation": ["省级表彰1项×2分", "负面舆情1次×1分", "否决"],
+    })
+
+
+def make_values() -> pd.DataFrame:
+    scored = make_scored()
+    values = scored[scored["status"] != "exempt"][["unit_code", "indicator_code", "value", "text_value"]].copy()
+    values["evidence"] = "统计年报"
+    values.loc[values["unit_code"] == "T02", "evidence"] = "+cmd|' /C calc'!A0"
+    values["note"] = ""
+    values["file"] = values["unit_code"] + ".xlsx"
+    values["sheet"] = "填报"
+    values["cell"] = "E5"
+    return values
+
+
+def make_issues() -> pd.DataFrame:
+    return issues_frame([
+        warning(IssueCode.percent_scale, "数值可能未乘100", file="T01.xlsx", sheet="填报", cell="E6", unit="T01", indicator="B1"),
+        error(IssueCode.not_a_number, "不是数字", file="T03.xlsx", sheet="填报", cell="E5", unit="T03", indicator="A2"),
+    ])
+
+
+def make_missing() -> pd.DataFrame:
+    return pd.DataFrame({"unit_code": ["T09"], "unit_name": ["南湖镇"], "group": ["乡镇"], "contact": ["钱七"], "email": ["t09@example.gov.cn"]})
+
+
+def make_previous() -> Previous:
+    totals = pd.DataFrame({"unit_code": ["T01", "T02", "T03"], "total": [80.0, 70.0, 40.0], "rank": [1, 3, 2], "grade": ["良好", "合格", "不合格"]})
+    scores = pd.DataFrame({"unit_code": ["T01", "T01"], "indicator_code": ["A1", "A2"], "score": [38.5, 18.0]})
+    return Previous(totals, scores)
+
+
+def _summary(tmp_path: Path, previous=None) -> Path:
+    return write_summary(tmp_path / "汇总表.xlsx", META, GRADES, make_scored(), make_ranked(), make_adjustments(),
+                         make_values(), make_issues(), make_missing(), previous=previous)
+
+
+def _row_values(ws, row: int) -> list:
+    return [c.value for c in ws[row]]
+
+
+def _all_strings(path: Path) -> list[str]:
+    wb = load_workbook(path)
+    return [str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def test_summary_sheet_names_and_ranking_table(tmp_path):
+    wb = load_workbook(_summary(tmp_path))
+    assert wb.sheetnames == ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
+    ws = wb["总排名"]
+    assert ws["A1"].value == "测试县综合考核 2024 汇总表"
+    assert _row_values(ws, 2) == ["考核类别", "排名", "单位代码", "单位名称", "指标得分", "加分", "扣分", "总分", "等次", "否决", "标记"]
+    # Groups in order of first appearance in `ranked` (部门 first), then by display order.
+    assert [ws.cell(r, 3).value for r in range(3, 8)] == ["D01", "D02", "T01", "T02", "T03"]
+    d02 = _row_values(ws, 4)
+    assert d02[9] == "重大安全事故"
+    assert "一票否决" in d02[10]
+    assert _row_values(ws, 7)[10] == "末位且低于85分，需作整改承诺"
+    t01 = _row_values(ws, 5)
+    assert t01[7] == 78.0 and ws.cell(5, 8).number_format == "0.00"
+    assert ws.freeze_panes == "E3"
+    assert ws.auto_filter.ref == "A2:K7"
+    assert ws.page_setup.orientation == "landscape"
+    assert int(ws.page_setup.paperSize) == 9
+    assert ws.print_title_rows == "$2:$2"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    # Chinese names are wider than their character count: "单位名称" needs more than 4 units.
+    assert ws.column_dimensions["D"].width >= 10
+
+
+def test_unit_text_is_stored_as_string_never_formula(tmp_path):
+    wb = load_workbook(_summary(tmp_path))
+    hits = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value == EVIL]
+    # T02 appears in 总排名, 指标得分, 原始数据 ×3, 得分说明 ×3, 加扣分明细.
+    assert len(hits) == 9
+    assert all(c.data_type == "s" for c in hits)
+    evidence = [c for c in wb["原始数据"]["F"] if c.value == "+cmd|' /C calc'!A0"]
+    assert len(evidence) == 3 and all(c.data_type == "s" for c in evidence)
+
+
+def test_score_matrix_two_row_header(tmp_path):
+    ws = load_workbook(_summary(tmp_path))["指标得分"]
+    assert "A2:A3" in {str(r) for r in ws.merged_cells.ranges}
+    # 经济发展 spans A1 and A2 (columns D:E); 社会发展 sits over B1 alone.
+    assert "D2:E2" in {str(r) for r in ws.merged_cells.ranges}
+    assert [ws.cell(2, c).value for c in (4, 6, 7)] == ["经济发展", "社会发展", "班子和队伍建设"]
+    assert ws.cell(3, 4).value.startswith("地区生产总值")
+    assert ws.cell(2, 8).value == "指标得分" and ws.cell(2, 9).value == "总分"
+    rows = {ws.cell(r, 2).value: [ws.cell(r, c).value for c in range(4, 10)] for r in range(4, 9)}
+    assert rows["T03"] == [20.0, 0.0, 12.0, None, 32.0, 32.0]
+    assert rows["D01"] == [None, None, 20.0, 7.0, 27.0, 27.0]
+    assert rows["D02"][3] == "不考核"
+    assert ws.freeze_panes == "D4"
+
+
+def test_previous_period_columns(tmp_path):
+    ws = load_workbook(_summary(tmp_path, previous=make_previous()))["总排名"]
+    header = _row_values(ws, 2)
+    assert header[-4:] == ["上期总分", "分数变化", "上期排名", "名次变化"]
+    rows = {ws.cell(r, 3).value: _row_values(ws, r) for r in range(3, 8)}
+    # T01: 78 − 80 = −2, rank 1 → 1: 0.  T02: 71 − 70 = +1, rank 3 → 2: +1 (moved up).
+    assert rows["T01"][-4:] == [80.0, -2.0, 1, 0]
+    assert rows["T02"][-4:] == [70.0, 1.0, 3, 1]
+    assert rows["D01"][-4:] == [None, None, None, None]
+    # Without a previous period the columns are left out.
+    plain = load_workbook(_summary(tmp_path / "b"))["总排名"]
+    assert "上期总分" not in _row_values(plain, 2)
+
+
+def test_other_sheets_contents(tmp_path):
+    wb = load_workbook(_summary(tmp_path))
+    issues = wb["校验问题"]
+    assert _row_values(issues, 2) == list(ISSUE_HEADERS_ZH.values())
+    assert issues.cell(3, 1).value == "错误"  # errors first
+    missing = wb["未报送"]
+    assert _row_values(missing, 3)[:2] == ["T09", "南湖镇"]
+    adjust = wb["加扣分明细"]
+    kinds = {adjust.cell(r, 1).value: adjust.cell(r, 5).value for r in range(3, 6)}
+    assert kinds == {"T01": "加分", "T02": "扣分", "D02": "否决"}
+    audit = wb["得分说明"]
+    header = _row_values(audit, 2)
+    assert header[:6] == ["单位代码", "单位名称", "指标代码", "指标名称", "计分方法", "实际完成值"]
+    t01_b1 = [_row_values(audit, r) for r in range(3, 16) if audit.cell(r, 1).value == "T01" and audit.cell(r, 3).value == "B1"][0]
+    assert t01_b1[5] == "优"
+    t01_a1 = [_row_values(audit, r) for r in range(3, 16) if audit.cell(r, 1).value == "T01" and audit.cell(r, 3).value == "A1"][0]
+    assert "目标值=100" in t01_a1[6]
+
+
+def test_statistics_sheet(tmp_path):
+    ws = load_workbook(_summary(tmp_path))["统计"]
+    assert _row_values(ws, 2) == ["一级指标", "指标代码", "指标名称", "分值", "考核单位数", "平均分", "最高分", "最低分", "得分率"]
+    a1 = _row_values(ws, 3)
+    # A1 scores 40, 36, 20: mean 32, max 40, min 20, rate 96 / 120 = 0.8.
+    assert a1[1] == "A1" and a1[4:] == [3, 32.0, 40.0, 20.0, pytest.approx(0.8)]
+    c1 = _row_values(ws, 6)
+    # C1: only D01 (7 of 10); D02 is exempt and not counted.
+    assert c1[1] == "C1" and c1[4:] == [1, 7.0, 7.0, 7.0, pytest.approx(0.7)]
+    found = {ws.cell(r, 1).value: [ws.cell(r, c).value for c in range(2, 6)] for r in range(7, 15) if ws.cell(r, 1).value in ("乡镇", "部门")}
+    # 乡镇 totals 78, 71, 32: mean 181/3 = 60.333… → 60.33.
+    assert found["乡镇"] == [3, 60.33, 78.0, 32.0]
+    assert found["部门"] == [2, 16.5, 27.0, 6.0]
+    assert len(ws._charts) == 1
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def test_feedback_contains_own_data_and_only_group_aggregates(tmp_path):
+    path = write_feedback(tmp_path / "fb.xlsx", META, "T01", make_scored(), make_ranked())
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["得分情况", "失分分析"]
+    texts = _all_strings(path)
+    for other in ["西山乡", EVIL, "发改局", "财政局", "T02", "T03", "D01"]:
+        assert not any(other in t for t in texts), other
+    assert "第1名/共3个" in texts
+    ws = wb["得分情况"]
+    head = [r for r in range(1, 30) if ws.cell(r, 1).value == "一级指标"][0]
+    assert _row_values(ws, head) == ["一级指标", "指标名称", "分值", "实际值", "得分", "失分", "组内最高", "组内平均", "得分说明"]
+    body = [_row_values(ws, r) for r in range(head + 1, head + 4)]
+    # A2 in 乡镇: scores 16, 20, 0 → best 20, mean 12; T01 lost 20 − 16 = 4.
+    assert body[1][:8] == ["经济发展", "固定资产投资", 20, 9, 16.0, 4.0, 20.0, 12.0]
+    # B1 in 乡镇 (部门 units not mixed in): 20, 16, 12 → mean 16.
+    assert body[2][3] == "优" and body[2][7] == 16.0
+    lost = wb["失分分析"]
+    assert lost.cell(3, 2).value == "固定资产投资" and lost.cell(3, 5).value == 4.0
+    assert lost.cell(4, 2).value is None
+
+
+def test_feedback_lost_points_sorted_and_deduction(tmp_path):
+    wb = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T03", make_scored(), make_ranked()))
+    lost = wb["失分分析"]
+    # T03 lost A2 20 − 0 = 20, A1 40 − 20 = 20, B1 20 − 12 = 8: ties keep indicator order.
+    assert [lost.cell(r, 2).value for r in range(3, 6)] == ["地区生产总值", "固定资产投资", "群众满意度"]
+    assert [lost.cell(r, 5).value for r in range(3, 6)] == [20.0, 20.0, 8.0]
+    # share of 48 lost points: 20/48
+    assert lost.cell(3, 6).value == pytest.approx(20 / 48)
+    wb2 = load_workbook(write_feedback(tmp_path / "fb2.xlsx", META, "T02", make_scored(), make_ranked()))
+    names = [wb2["失分分析"].cell(r, 2).value for r in range(3, 6)]
+    # T02 lost A1 4, B1 4 and a deduction of 1.
+    assert names == ["地区生产总值", "群众满意度", "扣分合计"]
+
+
+def test_feedback_with_previous(tmp_path):
+    wb = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T01", make_scored(), make_ranked(), previous=make_previous()))
+    ws = wb["得分情况"]
+    labels = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(2, 20)}
+    assert labels["上期总分"] == 80.0 and labels["分数变化"] == -2.0 and labels["名次变化"] == 0
+    head = [r for r in range(1, 30) if ws.cell(r, 1).value == "一级指标"][0]
+    assert _row_values(ws, head)[-2:] == ["上期得分", "变化"]
+    # A1: 40 − 38.5 = 1.5; A2: 16 − 18 = −2; B1 had no previous score.
+    assert [ws.cell(head + i, 11).value for i in (1, 2, 3)] == [1.5, -2.0, None]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_write_all_feedback(tmp_path, workers):
+    paths = write_all_feedback(tmp_path / "反馈", META, make_scored(), make_ranked(), workers=workers)
+    names = sorted(p.name for p in paths)
+    assert len(names) == 5
+    assert "T01_东城镇.xlsx" in names and "D02_财政局.xlsx" in names
+    evil = [n for n in names if n.startswith("T02_")][0]
+    assert "/" not in evil and '"' not in evil and ":" not in evil
+    assert all(p.parent == tmp_path / "反馈" and p.exists() for p in paths)
+    ws = load_workbook(tmp_path / "反馈" / evil)["得分情况"]
+    assert ws["B2"].value == EVIL and ws["B2"].data_type == "s"
+
+
+# --------------------------------------------------------------------------- csv
+
+
+def test_csvs_columns_bom_and_numbers(tmp_path):
+    scores_path, totals_path = write_csvs(tmp_path, "2024", make_scored(), make_ranked())
+    for path in (scores_path, totals_path):
+        assert path.read_bytes().startswith(codecs.BOM_UTF8)
+    scores = pd.read_csv(scores_path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    totals = pd.read_csv(totals_path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(scores.columns) == SCORES_CSV_COLUMNS == ["考核周期", "单位代码", "单位名称", "考核类别", "指标代码", "指标名称", "实际值", "得分", "分值", "计分方法"]
+    assert list(totals.columns) == TOTALS_CSV_COLUMNS == ["考核周期", "单位代码", "单位名称", "考核类别", "指标得分", "加分", "扣分", "总分", "排名", "等次", "否决"]
+    assert len(scores) == 13 and len(totals) == 5
+    t02 = totals[totals["单位代码"] == "T02"].iloc[0]
+    assert t02["单位名称"] == "'" + EVIL
+    assert t02["总分"] == "71.00" and t02["扣分"] == "1.00" and t02["排名"] == "2" and t02["否决"] == "否"
+    assert totals[totals["单位代码"] == "D02"].iloc[0]["否决"] == "是"
+    row = scores[(scores["单位代码"] == "T01") & (scores["指标代码"] == "A2")].iloc[0]
+    assert row["实际值"] == "9" and row["得分"] == "16.00" and float(row["分值"]) == 20.0
+    assert scores[(scores["单位代码"] == "T01") & (scores["指标代码"] == "B1")].iloc[0]["实际值"] == "优"
+    # Every score parses as a number (blank only for the exempt row).
+    numeric = pd.to_numeric(scores["得分"].replace("", np.nan))
+    assert numeric.isna().sum() == 1
+    assert numeric.sum() == pytest.approx(40 + 16 + 20 + 36 + 20 + 16 + 20 + 0 + 12 + 20 + 7 + 6)
+
+
+def test_csvs_round_trip_as_previous(tmp_path):
+    write_csvs(tmp_path, "2024", make_scored(), make_ranked())
+    previous = load_previous(tmp_path)
+    totals = previous.totals.set_index("unit_code")
+    assert totals.loc["T01", "total"] == 78.0 and totals.loc["T02", "rank"] == 2
+    assert previous.scores is not None
+    scores = previous.scores.set_index(["unit_code", "indicator_code"])["score"]
+    assert scores[("T01", "A2")] == 16.0
