@@ -1,0 +1,452 @@
+"""Judge what was read against the scheme: which files count, which values are usable.
+
+Never raises on bad data: every problem becomes an `Issue` naming the file, sheet and
+cell, the unit and indicator, and telling the unit what to do. What a person typed is
+normalized where the meaning is clear (full-width digits, thousands separators, a
+trailing unit, "85.3%") and each such repair is recorded as a 警告.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+
+from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
+from .read import KIND_ASSESSMENT, KIND_UNIT, Cell, FileResult, ReadResult
+from .scheme import Scheme
+from .tables import clean_text
+
+COUNT_UNITS = {"件", "个", "次", "起", "人", "人次", "家", "项", "篇", "条", "宗", "户", "处", "座", "所"}
+ERROR_VALUES = {"#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA"}
+_NUMBER_WITH_TAIL = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:[eE]([+-]?\d+))?(.*)$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d{1,2}(?!\d)")
+_SPACE = re.compile(r"\s+")
+KNOWN_UNIT_TAILS = {"%", "亿元", "万元", "元", "亿", "万", "吨", "万吨", "吨标准煤/万元", "公顷", "亩", "平方米", "千米", "公里",
+                    "小时", "天", "岁", "分"} | COUNT_UNITS
+
+VALUE_COLUMNS = ["unit_code", "indicator_code", "value", "text_value", "evidence", "note", "file", "sheet", "cell", "unscored"]
+CLAIM_COLUMNS = ["unit_code", "item_code", "count", "description", "evidence", "file", "sheet", "cell", "recorded_by"]
+SUBMISSION_COLUMNS = ["file", "kind", "unit_code", "unit_name", "sha256", "size", "status"]
+
+
+@dataclass
+class Parsed:
+    """A normalized cell: the number (or grade text), and what was repaired or wrong."""
+
+    value: float = math.nan
+    text: str | None = None
+    repaired: str | None = None  # a warning: what was normalized
+    problem: tuple[IssueCode, str] | None = None  # an error
+
+
+def parse_value(raw: object, measure_unit: str = "") -> Parsed:
+    """Normalize a typed number.
+
+    >>> parse_value("８.２亿元", "亿元").value
+    8.2
+    >>> parse_value("85.3%", "%").value
+    85.3
+    >>> parse_value("1,234.5", "万元").value
+    1234.5
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return Parsed(problem=(IssueCode.missing_value, "未填写"))
+    if isinstance(raw, bool):
+        return Parsed(problem=(IssueCode.not_a_number, f"填写的是逻辑值 {raw}，应填数字"))
+    if isinstance(raw, (int, float)):
+        number = float(raw)
+        if math.isnan(number) or math.isinf(number):
+            return Parsed(problem=(IssueCode.not_a_number, "不是有效数字"))
+        return Parsed(value=number)
+    if isinstance(raw, (datetime, date, time, timedelta)):
+        return Parsed(problem=(IssueCode.not_a_number, f"单元格是日期/时间格式（{raw}），应填数字，请将单元格格式改为“常规”后重填"))
+    original = str(raw)
+    text = _SPACE.sub("", unicodedata.normalize("NFKC", original))
+    if text.upper() in ERROR_VALUES:
+        return Parsed(problem=(IssueCode.error_value, f"单元格是错误值 {text}，请填写数字"))
+    notes = []
+    if _THOUSANDS.match(text):
+        text = text.replace(",", "")
+        notes.append("去掉千位分隔符")
+    elif _DECIMAL_COMMA.match(text):
+        text = text.replace(",", ".", 1)
+        notes.append("小数逗号按小数点读取")
+    match = _NUMBER_WITH_TAIL.match(text)
+    if not match:
+        return Parsed(problem=(IssueCode.not_a_number, f"「{original}」不是数字，请只填写数值"))
+    number = float(match.group(1) + (f"e{match.group(2)}" if match.group(2) else ""))
+    tail = match.group(3)
+    if tail:
+        if tail == "%" and measure_unit != "%":
+            number /= 100
+            notes.append("百分数按小数读取")
+        elif tail == "‰" and measure_unit == "%":
+            number /= 10
+            notes.append("千分数换算为百分数")
+        elif tail == measure_unit or (tail in KNOWN_UNIT_TAILS and _same_unit(tail, measure_unit)):
+            notes.append(f"去掉单位「{tail}」")
+        elif tail in KNOWN_UNIT_TAILS:
+            return Parsed(problem=(IssueCode.not_a_number,
+                                   f"「{original}」的单位「{tail}」与指标计量单位「{measure_unit or '无'}」不符，请换算后只填写数值"))
+        else:
+            return Parsed(problem=(IssueCode.not_a_number, f"「{original}」不是数字，请只填写数值（不要附加文字）"))
+    if original != text or notes:
+        if unicodedata.normalize("NFKC", original) != original:
+            notes.insert(0, "全角字符转为半角")
+        if original.strip() != original or _SPACE.search(original.strip()):
+            notes.append("去掉多余空格")
+        return Parsed(value=number, repaired=f"「{original}」已按 {_plain(number)} 读取（{'，'.join(notes) or '规范格式'}），请核实")
+    return Parsed(value=number)
+
+
+def _same_unit(tail: str, measure_unit: str) -> bool:
+    return tail == measure_unit or (tail in ("亿", "亿元") and measure_unit in ("亿", "亿元")) or (
+        tail in ("万", "万元") and measure_unit in ("万", "万元"))
+
+
+def _plain(number: float) -> str:
+    return f"{number:.10g}"
+
+
+@dataclass
+class Validated:
+    values: pd.DataFrame
+    claims: pd.DataFrame
+    issues: list[Issue]
+    submissions: pd.DataFrame
+    missing_units: pd.DataFrame
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def issues_table(self) -> pd.DataFrame:
+        return issues_frame(self.issues)
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for i in self.issues if i.severity == Severity.ERROR)
+
+    @property
+    def warning_count(self) -> int:
+        return sum(1 for i in self.issues if i.severity == Severity.WARNING)
+
+
+class _Validator:
+    def __init__(self, scheme: Scheme):
+        self.scheme = scheme
+        assignments = scheme.assignments()
+        self.assignments = assignments
+        active = assignments[~assignments["exempt"]]
+        # Plain dicts: validation touches every row of every file, pandas lookups would dominate.
+        self.expected_self: dict[str, dict[str, dict]] = {}
+        for record in active[active["source"] == "self"].to_dict("records"):
+            self.expected_self.setdefault(record["unit_code"], {})[record["indicator_code"]] = record
+        self.expected_assessed: dict[tuple[str, str], dict] = {
+            (r["unit_code"], r["indicator_code"]): r for r in active[active["source"] == "assessed"].to_dict("records")}
+        self.exempt_pairs = set(zip(assignments.loc[assignments["exempt"], "unit_code"], assignments.loc[assignments["exempt"], "indicator_code"]))
+        self.indicator_codes = set(scheme.indicators["indicator_code"])
+        self.unit_names = scheme.unit_names()
+        tiers = scheme.tier_tables
+        self.grades = {name: set(frame.loc[frame["level"] != "", "level"]) for name, frame in tiers.groupby("tier_table")}
+        self.catalogue = {r["item_code"]: r for r in scheme.adjustments.to_dict("records")}
+        self.issues: list[Issue] = []
+        self.values: list[dict] = []
+        self.claims: list[dict] = []
+        self.submissions: list[dict] = []
+        self.unit_files: dict[str, str] = {}
+        self.assessment_file: str | None = None
+
+    # ---------------------------------------------------------- helpers
+    def add(self, issue: Issue) -> None:
+        self.issues.append(issue)
+
+    def submission(self, result: FileResult, unit_code: str, status: str) -> None:
+        name = self.unit_names.get(unit_code, "")
+        self.submissions.append({"file": result.name, "kind": result.kind, "unit_code": unit_code, "unit_name": name,
+                                 "sha256": result.sha256, "size": result.size, "status": status})
+
+    # ---------------------------------------------------------- files
+    def file(self, result: FileResult) -> None:
+        self.issues.extend(result.issues)
+        if not result.readable or not result.kind:
+            status = "skipped" if all(i.severity == Severity.WARNING for i in result.issues) else "rejected"
+            self.submission(result, "", status)
+            return
+        if not self.check_meta(result):
+            self.submission(result, result.meta.get("单位代码", ""), "rejected")
+            return
+        if result.kind == KIND_UNIT:
+            self.unit_file(result)
+        else:
+            self.assessment_workbook(result)
+
+    def check_meta(self, result: FileResult) -> bool:
+        """Is this a template of this scheme and period? False rejects the file."""
+        meta, name = result.meta, result.name
+        scheme_meta = self.scheme.meta
+        header = {k: clean_text(v.value) for k, v in result.header.items()}
+        if not meta:
+            self.add(warning(IssueCode.not_our_template,
+                             "文件缺少模板标识（可能把内容复制到了新文件），已按表头读取，请核实；今后请直接在下发的模板中填报", file=name))
+        scheme_name = meta.get("考核名称") or header.get("考核名称", "")
+        period = meta.get("考核周期") or header.get("考核周期", "")
+        if scheme_name and scheme_name != scheme_meta.name:
+            self.add(error(IssueCode.other_scheme,
+                           f"这是「{scheme_name}」的模板，不是「{scheme_meta.name}」的模板，请使用考核办本期下发的模板重新填报", file=name))
+            return False
+        if period and period != scheme_meta.period:
+            self.add(error(IssueCode.other_period,
+                           f"这是 {period} 期的模板，本期是 {scheme_meta.period}，请使用本期模板重新填报", file=name))
+            return False
+        fingerprint = meta.get("方案指纹", "")
+        if fingerprint and fingerprint != self.scheme.fingerprint and result.kind == KIND_UNIT:
+            unit_code = meta.get("单位代码") or header.get("单位代码", "")
+            template_codes = [c for c in meta.get("指标代码", "").split(",") if c]
+            expected_codes = list(self.expected_self.get(unit_code, {}))
+            if template_codes == expected_codes:
+                self.add(warning(IssueCode.earlier_scheme_edit,
+                                 "此模板由考核方案的较早版本生成，指标未变，已接受；如有疑问请与考核办核对", file=name, unit=unit_code))
+            else:
+                self.add(error(IssueCode.scheme_changed,
+                               "此模板由考核方案的旧版本生成，指标已调整，请使用考核办最新下发的模板重新填报", file=name, unit=unit_code))
+                return False
+        return True
+
+    def unit_file(self, result: FileResult) -> None:
+        name = result.name
+        header_cell = result.header.get("单位代码")
+        header_code = clean_text(header_cell.value) if header_cell else ""
+        unit_code = result.meta.get("单位代码") or header_code
+        where = {"file": name, "unit": unit_code}
+        if header_cell is not None and header_code and unit_code and header_code != unit_code:
+            self.add(error(IssueCode.unit_mismatch,
+                           f"表头单位代码「{header_code}」与模板所属单位「{unit_code}」不一致，请使用本单位的模板",
+                           sheet=header_cell.sheet, cell=header_cell.cell, **where))
+            self.submission(result, unit_code, "rejected")
+            return
+        if unit_code not in self.unit_names:
+            cell = {"sheet": header_cell.sheet, "cell": header_cell.cell} if header_cell else {}
+            self.add(error(IssueCode.unknown_unit, f"单位代码「{unit_code}」不在考核方案的单位名单中，请使用考核办下发的本单位模板", **cell, **where))
+            self.submission(result, unit_code, "rejected")
+            return
+        if unit_code in self.unit_files:
+            self.add(error(IssueCode.duplicate_submission,
+                           f"单位「{unit_code} {self.unit_names[unit_code]}」报送了多个文件（另见「{self.unit_files[unit_code]}」），请删除多余的文件，只保留最终版",
+                           **where))
+            self.submission(result, unit_code, "duplicate")
+            return
+        self.unit_files[unit_code] = name
+        self.submission(result, unit_code, "read")
+        expected_rows = self.expected_self.get(unit_code, {})
+        seen: set[str] = set()
+        for row in result.rows:
+            code_cell = row["指标代码"]
+            code = clean_text(code_cell.value)
+            value_cell = row["实际完成值"]
+            at = {"sheet": code_cell.sheet, "cell": code_cell.cell, "unit": unit_code, "file": name}
+            if not code:
+                self.add(error(IssueCode.unknown_indicator, "指标代码被删除，无法确定此行是哪个指标，请恢复模板原样后重填", **at))
+                continue
+            if code not in self.indicator_codes:
+                self.add(error(IssueCode.unknown_indicator, f"指标代码「{code}」不存在（可能被修改），请恢复模板原样后重填", indicator=code, **at))
+                continue
+            if code not in expected_rows:
+                if (unit_code, code) in self.exempt_pairs:
+                    self.add(warning(IssueCode.not_applicable_indicator, f"指标「{code}」本单位不考核，填写内容已忽略", indicator=code, **at))
+                else:
+                    self.add(error(IssueCode.not_applicable_indicator,
+                                   f"指标「{code}」不属于本单位的考核指标（可能误改了指标代码），请恢复模板原样后重填", indicator=code, **at))
+                continue
+            if code in seen:
+                self.add(error(IssueCode.duplicate_indicator, f"指标「{code}」出现了多行，请删除重复行", indicator=code, **at))
+                continue
+            seen.add(code)
+            spec = expected_rows[code]
+            self.check_target(row.get("目标值"), spec, name, unit_code, code)
+            self.value(unit_code, code, spec, value_cell, name, row.get("佐证材料"), row.get("备注"))
+        for code, spec in expected_rows.items():
+            if code not in seen:
+                self.add(error(IssueCode.missing_indicator, f"指标「{code} {spec['name']}」的行被删除，请使用原模板重新填报",
+                               file=name, sheet=_sheet_of(result), unit=unit_code, indicator=code))
+        for claim in result.claims:
+            self.claim(claim, unit_code, name, recorded_by="unit")
+
+    def check_target(self, cell: Cell | None, spec, file: str, unit_code: str, code: str) -> None:
+        if cell is None or spec["method"] == "定性" or not clean_text(cell.value):
+            return
+        typed = parse_value(cell.value, spec["measure_unit"]).value
+        target = spec["target"]
+        if not math.isnan(target) and not math.isnan(typed) and abs(typed - target) > 1e-9 * max(1.0, abs(target)):
+            self.add(warning(IssueCode.edited_locked_cell,
+                             f"目标值被改为 {_plain(typed)}，按考核方案的目标值 {_plain(target)} 计分",
+                             file=file, sheet=cell.sheet, cell=cell.cell, unit=unit_code, indicator=code))
+
+    def value(self, unit_code: str, code: str, spec, cell: Cell, file: str, evidence: Cell | None, note: Cell | None,
+              label: str = "实际完成值") -> None:
+        at = {"file": file, "sheet": cell.sheet, "cell": cell.cell, "unit": unit_code, "indicator": code}
+        name = spec["name"]
+        measure_unit = spec["measure_unit"]
+        parsed = self.parse(cell.value, spec)
+        if parsed.problem:
+            issue_code, text = parsed.problem
+            if issue_code == IssueCode.missing_value:
+                text = f"指标「{name}」的{label}未填写，请补填"
+            else:
+                text = f"指标「{name}」的{label}{text}"
+            self.add(error(issue_code, text, **at))
+        elif parsed.repaired:
+            self.add(warning(IssueCode.normalized_value, f"指标「{name}」的{label}{parsed.repaired}", **at))
+        unscored = parsed.problem is not None
+        if not unscored and parsed.text is None:
+            unscored = self.check_range(parsed.value, spec, at)
+        self.values.append({
+            "unit_code": unit_code, "indicator_code": code, "value": parsed.value, "text_value": parsed.text,
+            "evidence": clean_text(evidence.value) if evidence else "", "note": clean_text(note.value) if note else "",
+            "file": file, "sheet": cell.sheet, "cell": cell.cell, "unscored": unscored,
+        })
+
+    def parse(self, raw: object, spec) -> Parsed:
+        if spec["method"] != "定性":
+            return parse_value(raw, spec["measure_unit"])
+        text = clean_text(raw)
+        levels = self.grades.get(spec["tier_table"], set())
+        if not text:
+            return Parsed(problem=(IssueCode.missing_value, "未填写"))
+        if text not in levels:
+            return Parsed(problem=(IssueCode.invalid_grade, f"「{text}」不是可选等级，应为：{'、'.join(sorted(levels))}"))
+        return Parsed(text=text)
+
+    def check_range(self, value: float, spec, at: dict) -> bool:
+        """Plausibility: True when the value is impossible (an error), warnings otherwise."""
+        name, measure_unit, target = spec["name"], spec["measure_unit"], spec["target"]
+        if value < 0 and (measure_unit in COUNT_UNITS or spec["method"] == "扣分"):
+            self.add(error(IssueCode.out_of_range, f"指标「{name}」是计数（{measure_unit or '次数'}），不能为负数 {_plain(value)}，请核实", **at))
+            return True
+        if measure_unit == "%":
+            if 0 < abs(value) <= 1 and not math.isnan(target) and target > 1:
+                self.add(warning(IssueCode.percent_scale,
+                                 f"指标「{name}」填写 {_plain(value)}，目标值为 {_plain(target)}%，是否未乘100？百分比指标请填百分数数值（如 85.3 表示 85.3%）", **at))
+            elif value > 100 and (math.isnan(target) or target <= 100):
+                self.add(warning(IssueCode.out_of_range, f"指标「{name}」为 {_plain(value)}%，超过100%，请核实", **at))
+        return False
+
+    def claim(self, row: dict[str, Cell], unit_code: str, file: str, recorded_by: str) -> None:
+        code_cell = row["项目代码"]
+        code = clean_text(code_cell.value)
+        at = {"file": file, "sheet": code_cell.sheet, "cell": code_cell.cell, "unit": unit_code}
+        if not code:
+            self.add(error(IssueCode.unknown_adjustment, "加扣分行填写了内容但没有选择项目代码，请从下拉列表选择", **at))
+            return
+        if code not in self.catalogue:
+            self.add(error(IssueCode.unknown_adjustment, f"加扣分项目代码「{code}」不在考核方案的加扣分目录中，请从下拉列表选择", **at))
+            return
+        item = self.catalogue[code]
+        if recorded_by == "unit" and item["kind"] != "bonus":
+            self.add(error(IssueCode.adjustment_not_claimable, f"「{item['name']}」是{'扣分' if item['kind'] == 'deduction' else '否决'}项目，由考核办记录，单位不能自行申报", **at))
+            return
+        count_cell = row["数量"]
+        count_text = clean_text(count_cell.value)
+        count_at = {**at, "cell": count_cell.cell}
+        if not count_text:
+            count = 1.0
+            self.add(warning(IssueCode.invalid_count, f"「{item['name']}」未填写数量，按 1 项计", **count_at))
+        else:
+            parsed = parse_value(count_cell.value)
+            if parsed.problem or parsed.value <= 0 or not float(parsed.value).is_integer():
+                self.add(error(IssueCode.invalid_count, f"「{item['name']}」的数量「{count_text}」应为正整数", **count_at))
+                return
+            count = parsed.value
+        evidence_cell = row.get("佐证材料")
+        evidence = clean_text(evidence_cell.value) if evidence_cell else ""
+        if recorded_by == "unit" and bool(item["needs_evidence"]) and not evidence:
+            cell = evidence_cell.cell if evidence_cell else code_cell.cell
+            self.add(error(IssueCode.missing_evidence, f"「{item['name']}」须提供佐证材料（文件名或文号），请在「佐证材料」列填写", **{**at, "cell": cell}))
+            return
+        description = row.get("事项说明")
+        self.claims.append({"unit_code": unit_code, "item_code": code, "count": count,
+                            "description": clean_text(description.value) if description else "", "evidence": evidence,
+                            "file": file, "sheet": code_cell.sheet, "cell": code_cell.cell, "recorded_by": recorded_by})
+
+    def assessment_workbook(self, result: FileResult) -> None:
+        name = result.name
+        if self.assessment_file is not None:
+            self.add(error(IssueCode.duplicate_submission, f"收到多个评定表（另见「{self.assessment_file}」），请只保留最终版", file=name))
+            self.submission(result, "", "duplicate")
+            return
+        self.assessment_file = name
+        self.submission(result, "", "read")
+        seen: set[tuple[str, str]] = set()
+        for row in result.rows:
+            unit_cell, code_cell, value_cell = row["单位代码"], row["指标代码"], row["评定值"]
+            unit_code, code = clean_text(unit_cell.value), clean_text(code_cell.value)
+            at = {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell, "unit": unit_code, "indicator": code}
+            if unit_code not in self.unit_names:
+                self.add(error(IssueCode.unknown_unit, f"评定表中的单位代码「{unit_code}」不在单位名单中", **at))
+                continue
+            if (unit_code, code) not in self.expected_assessed:
+                if code not in self.indicator_codes:
+                    self.add(error(IssueCode.unknown_indicator, f"评定表中的指标代码「{code}」不存在", **{**at, "cell": code_cell.cell}))
+                elif (unit_code, code) in self.exempt_pairs:
+                    self.add(warning(IssueCode.not_applicable_indicator, f"单位「{unit_code}」的指标「{code}」不考核，评定值已忽略", **at))
+                else:
+                    self.add(error(IssueCode.not_applicable_indicator, f"指标「{code}」不是单位「{unit_code}」的评定类指标", **{**at, "cell": code_cell.cell}))
+                continue
+            if (unit_code, code) in seen:
+                self.add(error(IssueCode.duplicate_indicator, f"单位「{unit_code}」的指标「{code}」在评定表中重复", **at))
+                continue
+            seen.add((unit_code, code))
+            spec = self.expected_assessed[(unit_code, code)]
+            self.value(unit_code, code, spec, value_cell, name, None, row.get("说明"), label="评定值")
+        for unit_code, code in self.expected_assessed:
+            if (unit_code, code) not in seen:
+                self.add(error(IssueCode.missing_value, f"评定表缺少单位「{unit_code}」指标「{code}」的评定值，请补充",
+                               file=name, sheet="评定", unit=unit_code, indicator=code))
+        for claim in result.claims:
+            unit_cell = claim.get("单位代码")
+            unit_code = clean_text(unit_cell.value) if unit_cell else ""
+            if unit_code not in self.unit_names:
+                code_cell = claim["项目代码"]
+                self.add(error(IssueCode.unknown_unit, f"加扣分记录的单位代码「{unit_code}」不在单位名单中",
+                               file=name, sheet=code_cell.sheet, cell=unit_cell.cell if unit_cell else code_cell.cell))
+                continue
+            self.claim(claim, unit_code, name, recorded_by="office")
+
+    def finish(self) -> Validated:
+        missing = []
+        for unit in self.scheme.units.itertuples():
+            if unit.unit_code not in self.unit_files and unit.unit_code in self.expected_self:
+                missing.append({"unit_code": unit.unit_code, "unit_name": unit.unit_name, "group": unit.group,
+                                "contact": unit.contact, "email": unit.email})
+                self.add(error(IssueCode.missing_submission, f"单位「{unit.unit_code} {unit.unit_name}」未报送（收件箱中没有该单位的有效文件）",
+                               unit=unit.unit_code))
+        if self.assessment_file is None and len(self.expected_assessed):
+            self.add(error(IssueCode.missing_assessment, "收件箱中没有考核办的评定表（评定表.xlsx），评定类指标无法计分"))
+        return Validated(
+            values=pd.DataFrame(self.values, columns=VALUE_COLUMNS),
+            claims=pd.DataFrame(self.claims, columns=CLAIM_COLUMNS),
+            issues=self.issues,
+            submissions=pd.DataFrame(self.submissions, columns=SUBMISSION_COLUMNS),
+            missing_units=pd.DataFrame(missing, columns=["unit_code", "unit_name", "group", "contact", "email"]),
+        )
+
+
+def _sheet_of(result: FileResult) -> str:
+    return result.rows[0]["指标代码"].sheet if result.rows else "填报"
+
+
+def validate(scheme: Scheme, read_result: ReadResult) -> Validated:
+    """Check every file read against the scheme; collect issues, keep usable values."""
+    validator = _Validator(scheme)
+    for result in read_result.files:
+        validator.file(result)
+    validated = validator.finish()
+    validated.files = read_result.files
+    return validated
+
+
+__all__ = ["Validated", "validate", "parse_value", "count_errors"]
