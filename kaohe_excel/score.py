@@ -58,7 +58,7 @@ def attainment_ratio(x: Any, t: Any, direction: Any) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     t = np.asarray(t, dtype=float)
     lower = _is_lower(direction) if np.ndim(direction) else np.full(np.shape(x), direction == "lower")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         higher_ratio = np.select(
             [x == t, t <= 0, x <= 0],
             [1.0, np.where(x > t, np.inf, 0.0), 0.0],
