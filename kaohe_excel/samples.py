@@ -252,3 +252,211 @@ def build_sample_scheme(path: str | Path) -> Path:
     workbook.properties.creator = "清源县委考核办"
     save_workbook_deterministic(workbook, path)
     return path
+
+
+# ---------------------------------------------------------------- filled sample inputs
+#
+# What the sample inbox shows (every case yields at most a 警告, so `kaohe check` passes):
+# - units differ in performance (a seeded factor per unit): over- and under-achievers;
+#   XZ07 龙潭镇 is a strong performer that is vetoed (FJ01 重大生产安全责任事故, and one
+#   事故 in E02), so 取消评优 is visible; XZ06 石门乡 lags behind;
+# - XZ03 types a % value as text "96.5%", XZ08 types full-width digits with the unit
+#   ("７.６５亿元"): both are normalized with a 警告;
+# - some 佐证材料/备注 cells are left empty (they are optional);
+# - bonus claims with evidence (XZ02, XZ05, JJ01, DQ02); the office records two
+#   deductions (XZ06 media exposure, XZ04 越级信访 ×2) and the veto on XZ07.
+
+_DECIMALS = {"%": 1, "亿元": 2, "吨标准煤/万元": 3, "人/万车": 2, "分": 1, "工作日": 1}
+_COUNT_UNITS = {"个", "件", "人", "篇", "次", "起", "项", "家", "户"}
+
+# Plausible figures for indicators without a target (the group's own values set the scale).
+_PROFILES = {
+    "A05": ("normal", 8.0, 4.0),
+    "A06": ("poisson", 2.5, 0),
+    "A13": ("uniform", 1.5, 6.0),
+    "B02": ("normal", 96.5, 1.2),
+    "B03": ("normal", 600.0, 250.0),
+    "C01": ("normal", 7.2, 0.8),
+    "D04": ("poisson", 0.6, 0),
+    "E01": ("poisson", 12.0, 3),
+    "E02": ("poisson", 0.2, 0),
+    "F05": ("normal", 92.0, 3.0),
+    "F21": ("poisson", 6.0, 1),
+}
+
+_TEXT_PERCENT = ("XZ03", "C02")
+_TEXT_FULL_WIDTH = ("XZ08", "A01")
+_NO_EVIDENCE = {("XZ09", "B03"), ("JJ04", "B11")}
+_STRONG, _WEAK, _VETOED = "XZ07", "XZ06", "XZ07"
+
+_UNIT_CLAIMS = {
+    "XZ02": [("JF02", 1, "获评省级卫生乡镇", "省爱卫会《关于命名2024年度省级卫生乡镇的决定》（省爱卫〔2024〕9号）")],
+    "XZ05": [("JF04", 1, "“积分制”乡村治理经验被市委办公室发文推广", "市委办《工作交流》2024年第17期")],
+    "JJ01": [("JF03", 2, "获市级重点项目建设先进集体、市级节能降耗先进单位", "市政府通报（市政〔2024〕31号）；市发改委表彰文件")],
+    "DQ02": [("JF01", 1, "获全国基层理论宣讲先进集体", "中宣部《关于表彰全国基层理论宣讲先进集体和先进个人的决定》")],
+}
+_OFFICE_CLAIMS = [
+    ("XZ06", "KF01", 1, "2024年6月辖区违规收费问题被市电视台曝光，经查属实", "市委网信办舆情通报第23期"),
+    ("XZ04", "KF02", 2, "2024年发生到省越级信访2批次", "县信访局通报"),
+    ("XZ07", "FJ01", 1, "2024年8月12日辖区内建材企业发生较大生产安全责任事故，造成3人死亡", "市应急管理局事故调查报告"),
+]
+
+_EVIDENCE_PATTERNS = ["{name}统计台账", "{lead}审核盖章的{name}报表", "2024年{name}工作总结", "{name}相关文件及照片（已报{lead}）"]
+_NOTES = ["数据截至2024年12月31日", "已与{lead}核对", "含跨年度续建项目", "以年报快报数为准"]
+_FULL_WIDTH = str.maketrans("0123456789.", "０１２３４５６７８９．")
+
+
+def _format_number(value: float, measure_unit: str) -> float | int:
+    if measure_unit in _COUNT_UNITS:
+        return int(max(0, round(value)))
+    return round(float(value), _DECIMALS.get(measure_unit, 2))
+
+
+def _sample_number(spec: dict, perf: float, rng: np.random.Generator) -> float | int:
+    """A value a unit with performance factor `perf` plausibly reports for one indicator."""
+    measure_unit = str(spec.get("measure_unit") or "")
+    profile = _PROFILES.get(spec["indicator_code"])
+    reference = next((spec[k] for k in ("target", "full", "base") if not _missing(spec.get(k))), math.nan)
+    lower = spec.get("direction") == "lower"
+    if profile is not None:
+        kind, a, b = profile
+        if kind == "poisson":
+            # Incidents and complaints fall as performance rises.
+            rate = a / perf if spec["indicator_code"] in ("D04", "E01", "E02") else a * perf
+            value = float(rng.poisson(max(rate, 0.01)) + b)
+        elif kind == "uniform":
+            value = rng.uniform(a, b) * perf
+        else:
+            value = rng.normal(a, b) * (perf if a < 50 else 1.0) + (0 if a < 50 else (perf - 1) * 20)
+    elif math.isnan(reference):
+        value = rng.uniform(1, 10) * perf
+    else:
+        factor = perf * rng.normal(1.0, 0.06)
+        value = reference / factor if lower else reference * factor
+    if measure_unit == "%" and (reference >= 50 or (profile is not None and profile[1] >= 50)):
+        value = min(value, 100.0)
+    if measure_unit == "分":
+        value = min(value, 100.0)
+    return _format_number(max(value, 0.0) if measure_unit != "%" or reference >= 50 else value, measure_unit)
+
+
+def _missing(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def _sample_grade(levels: list[str], perf: float, rng: np.random.Generator) -> str:
+    score = perf + rng.normal(0, 0.05)
+    if list(levels) == ["是", "否"]:
+        return "是" if score >= 0.92 else "否"
+    index = 0 if score > 1.04 else 1 if score > 0.97 else 2 if score > 0.9 else 3
+    return levels[min(index, len(levels) - 1)]
+
+
+def _levels_of(scheme, tier_table: str) -> list[str]:
+    tiers = scheme.tier_tables
+    return [str(v) for v in tiers.loc[(tiers["tier_table"] == tier_table) & (tiers["level"] != ""), "level"]]
+
+
+def _header_columns(sheet, first: str) -> tuple[int, dict[str, int]]:
+    """Row number and {header: column} of the table whose header row holds `first`."""
+    for row in sheet.iter_rows(min_row=1, max_row=40):
+        texts = {str(c.value).strip(): c.column for c in row if c.value is not None}
+        if first in texts:
+            return row[0].row, texts
+    raise ValueError(f"header {first} not found in {sheet.title}")
+
+
+def _performance(scheme, rng: np.random.Generator) -> dict[str, float]:
+    codes = list(scheme.units["unit_code"])
+    perf = dict(zip(codes, np.round(rng.normal(1.0, 0.06, len(codes)), 3)))
+    if _STRONG in perf:
+        perf[_STRONG] = max(perf[_STRONG], 1.25)
+    if _WEAK in perf:
+        perf[_WEAK] = min(perf[_WEAK], 0.86)
+    return {k: float(v) for k, v in perf.items()}
+
+
+def _value_for(scheme, spec: dict, perf: float, rng: np.random.Generator, unit_code: str):
+    if spec["method"] == "定性":
+        return _sample_grade(_levels_of(scheme, spec["tier_table"]), perf, rng)
+    value = _sample_number(spec, perf, rng)
+    if unit_code == _VETOED and spec["indicator_code"] == "E02":
+        value = max(1, int(value))
+    return value
+
+
+def _fill_unit(path: Path, scheme, specs: dict[str, dict], unit_code: str, perf: float, rng) -> None:
+    workbook = load_workbook(path)
+    sheet = workbook["填报"]
+    header_row, cols = _header_columns(sheet, "指标代码")
+    leads = dict(zip(scheme.indicators["indicator_code"], scheme.indicators["lead_unit"]))
+    r = header_row + 1
+    while sheet.cell(row=r, column=cols["指标代码"]).value:
+        code = str(sheet.cell(row=r, column=cols["指标代码"]).value)
+        spec = specs[code]
+        value = _value_for(scheme, spec, perf, rng, unit_code)
+        if (unit_code, code) == _TEXT_PERCENT:
+            value = f"{value}%"
+        elif (unit_code, code) == _TEXT_FULL_WIDTH:
+            value = f"{value}".translate(_FULL_WIDTH) + str(spec["measure_unit"])
+        sheet.cell(row=r, column=cols["实际完成值"], value=value)
+        lead = leads.get(code) or "县直有关部门"
+        pick = int(rng.integers(0, len(_EVIDENCE_PATTERNS)))
+        if (unit_code, code) not in _NO_EVIDENCE:
+            sheet.cell(row=r, column=cols["佐证材料"], value=_EVIDENCE_PATTERNS[pick].format(name=spec["name"], lead=lead))
+        if rng.random() < 0.15:
+            note = _NOTES[int(rng.integers(0, len(_NOTES)))].format(lead=lead)
+            sheet.cell(row=r, column=cols["备注"], value=note)
+        r += 1
+    claims = workbook["加扣分"]
+    claim_row, claim_cols = _header_columns(claims, "项目代码")
+    names = dict(zip(scheme.adjustments["item_code"], scheme.adjustments["name"]))
+    for offset, (item, count, text, evidence) in enumerate(_UNIT_CLAIMS.get(unit_code, []), start=1):
+        if item not in names:
+            continue
+        values = {"项目代码": item, "项目名称": names[item], "数量": count, "事项说明": text, "佐证材料": evidence}
+        for header, value in values.items():
+            claims.cell(row=claim_row + offset, column=claim_cols[header], value=value)
+    save_workbook_deterministic(workbook, path)
+
+
+def _fill_assessment(path: Path, scheme, specs: dict[tuple[str, str], dict], perf: dict[str, float], rng) -> None:
+    workbook = load_workbook(path)
+    sheet = workbook["评定"]
+    header_row, cols = _header_columns(sheet, "单位代码")
+    r = header_row + 1
+    while sheet.cell(row=r, column=cols["单位代码"]).value:
+        unit_code = str(sheet.cell(row=r, column=cols["单位代码"]).value)
+        code = str(sheet.cell(row=r, column=cols["指标代码"]).value)
+        spec = specs[(unit_code, code)]
+        sheet.cell(row=r, column=cols["评定值"], value=_value_for(scheme, spec, perf[unit_code], rng, unit_code))
+        lead = sheet.cell(row=r, column=cols["牵头单位"]).value if "牵头单位" in cols else ""
+        sheet.cell(row=r, column=cols["说明"], value=f"{lead or '考核办'}提供" if rng.random() < 0.9 else None)
+        r += 1
+    claims = workbook["加扣分"]
+    claim_row, claim_cols = _header_columns(claims, "项目代码")
+    known_items = set(scheme.adjustments["item_code"])
+    known_units = set(scheme.units["unit_code"])
+    rows = [c for c in _OFFICE_CLAIMS if c[0] in known_units and c[1] in known_items]
+    for offset, (unit_code, item, count, text, evidence) in enumerate(rows, start=1):
+        values = {"单位代码": unit_code, "项目代码": item, "数量": count, "事项说明": text, "佐证材料": evidence}
+        for header, value in values.items():
+            claims.cell(row=claim_row + offset, column=claim_cols[header], value=value)
+    save_workbook_deterministic(workbook, path)
+
+
+def build_sample_inputs(scheme, folder: str | Path, seed: int = 2024) -> list[Path]:
+    """Templates for every unit plus 评定表.xlsx, filled as the units and the office would."""
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    perf = _performance(scheme, rng)
+    assignments = scheme.assignments()
+    records = assignments.to_dict("records")
+    by_pair = {(r["unit_code"], r["indicator_code"]): r for r in records}
+    paths = write_templates(scheme, folder)
+    for path, unit_code in zip(paths, scheme.units["unit_code"]):
+        specs = {code: spec for (unit, code), spec in by_pair.items() if unit == unit_code}
+        _fill_unit(path, scheme, specs, unit_code, perf[unit_code], rng)
+    assessment = write_assessment_workbook(scheme, folder)
+    _fill_assessment(assessment, scheme, by_pair, perf, rng)
+    return paths + [assessment]

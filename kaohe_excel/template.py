@@ -47,9 +47,10 @@ PERCENT_HINT = "填百分数数值，如85.3表示85.3%。"
 # Saved into every workbook so regenerating gives byte-identical files.
 FIXED_TIMESTAMP = datetime(2024, 1, 1, 0, 0, 0)
 
-_WIDTHS = {"序号": 5, "指标代码": 9, "一级指标": 11, "二级指标": 11, "指标名称": 22, "计量单位": 9, "分值": 6,
-           "计分方法": 9, "基本值": 8, "目标值": 8, "满分值": 8, "实际完成值": 12, "佐证材料": 20, "备注": 14,
-           "评分说明": 42}
+# Column A also holds the header block's labels (考核名称 …), hence 9 for 序号.
+_WIDTHS = {"序号": 9, "指标代码": 9, "一级指标": 10, "二级指标": 10, "指标名称": 22, "计量单位": 9, "分值": 6,
+           "计分方法": 9, "基本值": 8, "目标值": 8, "满分值": 8, "实际完成值": 12, "佐证材料": 16, "备注": 12,
+           "评分说明": 38}
 _WRAPPED = {"一级指标", "二级指标", "指标名称", "计量单位", "佐证材料", "备注", "评分说明", "事项说明", "说明", "项目名称"}
 
 _FONT = Font(name="宋体", size=10)
@@ -156,6 +157,16 @@ def _body_cell(sheet: Worksheet, row: int, col: int, value: object, header: str,
     return cell
 
 
+def _fit_row_height(sheet: Worksheet, row: int, texts: dict[float, object], line_height: float = 13.5) -> None:
+    """Height for wrapped text: neither Excel nor LibreOffice grows a row on open."""
+    lines = 1
+    for width, text in texts.items():
+        if text is None or (isinstance(text, float) and math.isnan(text)):
+            continue
+        lines = max(lines, math.ceil(display_width(text) / max(1.0, width - 1)))
+    sheet.row_dimensions[row].height = max(18.0, lines * line_height + 4)
+
+
 def _set_widths(sheet: Worksheet, widths: Iterable[float], start_col: int = 1) -> None:
     for offset, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(start_col + offset)].width = width
@@ -180,7 +191,8 @@ def _print_setup(sheet: Worksheet, title_rows: str) -> None:
     sheet.print_title_rows = title_rows
     sheet.print_options.horizontalCentered = True
     sheet.page_margins.left = sheet.page_margins.right = 0.4
-    sheet.page_margins.top = sheet.page_margins.bottom = 0.6
+    sheet.page_margins.top = sheet.page_margins.bottom = 0.75
+    sheet.page_margins.footer = 0.3
     sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
 
 
@@ -268,6 +280,7 @@ def _fill_sheet(workbook: Workbook, scheme, unit: pd.Series, rows: pd.DataFrame)
         }
         for col, header in enumerate(FILL_HEADERS, start=1):
             _body_cell(sheet, r, col, values[header], header, editable=header in FILL_INPUTS)
+        _fit_row_height(sheet, r, {_WIDTHS[h]: values[h] for h in ("一级指标", "二级指标", "指标名称", "评分说明")})
         levels = _levels(scheme, row["tier_table"]) if row["method"] == "定性" else None
         validation = _value_validation(row, levels)
         sheet.add_data_validation(validation)
@@ -396,11 +409,12 @@ def _assessment_sheet(workbook: Workbook, scheme, rows: pd.DataFrame) -> None:
                   row["target"], None, None, row["lead_unit"]]
         for col, (header, value) in enumerate(zip(ASSESSMENT_HEADERS, values), start=1):
             _body_cell(sheet, r, col, value, header, editable=header in ("评定值", "说明"))
+        _fit_row_height(sheet, r, {18: row["unit_name"], 28: row["name"], 26: row["lead_unit"]})
         levels = _levels(scheme, row["tier_table"]) if row["method"] == "定性" else None
         validation = _value_validation(row, levels)
         sheet.add_data_validation(validation)
         validation.add(sheet.cell(row=r, column=value_col))
-    _set_widths(sheet, [10, 16, 9, 28, 11, 9, 12, 30, 20])
+    _set_widths(sheet, [10, 18, 9, 28, 11, 9, 12, 30, 26])
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
     if len(rows):
         sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(last_col)}{header_row + len(rows)}"
