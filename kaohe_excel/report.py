@@ -257,6 +257,12 @@ class _Formats:
             "delta": wb.add_format({**border, "num_format": "+0.00;-0.00;0.00"}),
             "rank_delta": wb.add_format({**border, "num_format": "+0;-0;0", "align": "center"}),
         }
+        self.centered_text = wb.add_format({**border, "align": "center"})
+        # Header-block values read as a form, so numbers are left-aligned like the texts.
+        self.block = {
+            kind: wb.add_format({**border, "align": "left", "num_format": fmt})
+            for kind, fmt in [("text", "@"), ("score", "0.00"), ("int", "0"), ("delta", "+0.00;-0.00;0.00"), ("rank_delta", "+0;-0;0")]
+        }
         self.note = wb.add_format({"italic": True, "font_color": "#595959"})
         self.grade_formats = [
             wb.add_format({"bg_color": fill, "font_color": font}) for fill, font in zip(_GRADE_FILLS, _GRADE_FONTS)
@@ -265,8 +271,8 @@ class _Formats:
         self.warning = wb.add_format({"bg_color": "#FFF2CC", "font_color": "#7F6000"})
 
 
-def _write_cell(ws, row: int, col: int, value: object, kind: str, fmts: _Formats) -> None:
-    fmt = fmts.by_kind.get(kind, fmts.text)
+def _write_cell(ws, row: int, col: int, value: object, kind: str, fmts: _Formats, fmt=None) -> None:
+    fmt = fmt or fmts.by_kind.get(kind, fmts.text)
     if isinstance(value, (list, tuple, np.ndarray)):
         value = _text(value)
     if _missing(value) or (isinstance(value, str) and value == "" and kind != "text"):
@@ -276,7 +282,8 @@ def _write_cell(ws, row: int, col: int, value: object, kind: str, fmts: _Formats
     elif _is_number(value):
         ws.write_number(row, col, float(value), fmt)
     else:
-        ws.write_string(row, col, _text(value), fmts.text)
+        # A text mark (不考核, 未计分, a grade) in a numeric column.
+        ws.write_string(row, col, _text(value), fmt if kind == "auto" else fmts.centered_text)
 
 
 def _write_title(ws, row: int, ncols: int, text: str, fmts: _Formats) -> None:
@@ -745,8 +752,9 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
     header = _feedback_header(unit, previous_row)
     for r, (label, value, kind) in enumerate(header, start=1):
         ws.write_string(r, 0, label, fmts.label)
-        ws.merge_range(r, 1, r, 3, "", fmts.by_kind.get(kind, fmts.text))
-        _write_cell(ws, r, 1, value, kind, fmts)
+        block = fmts.block.get(kind, fmts.block["text"])
+        ws.merge_range(r, 1, r, 3, "", block)
+        _write_cell(ws, r, 1, value, kind, fmts, block)
     head = len(header) + 2
     frame = rows.reindex(columns=[c.key for c in cols])
     for c, spec in enumerate(cols):
@@ -764,8 +772,8 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
     deduction = pd.to_numeric(pd.Series([unit.get("deduction")]), errors="coerce").iloc[0]
     if deduction and deduction > 0:
         lost = pd.concat([lost, pd.DataFrame([{
-            "category": "加扣分", "name": "扣分合计", "points_available": np.nan, "score": -deduction,
-            "lost": deduction, "explanation": "加扣分项目中的扣分（明细见考核办汇总表）",
+            "category": "加扣分", "name": "扣分合计", "points_available": np.nan, "score": np.nan,
+            "lost": deduction, "explanation": f"加扣分项目中的扣分合计{_num_text(deduction)}分",
         }])], ignore_index=True)
     lost = lost.sort_values("lost", ascending=False, kind="stable")
     total_lost = pd.to_numeric(lost["lost"], errors="coerce").sum()

@@ -1,0 +1,189 @@
+"""The notice (通报): a Word document rendered with docxtpl from templates/通报.docx.
+
+Every value handed to the template is a plain string passed through `xml_safe`, and
+rendering uses autoescape, so unit names containing <, & or control characters
+keep the document valid and appear literally.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from docxtpl import DocxTemplate
+
+from .safety import xml_safe
+
+VETO_EFFECT_ZH = {"no_excellent": "取消评优资格", "fail": "等次定为不合格", "zero": "总分记为0分"}
+_DIGITS = "零一二三四五六七八九"
+
+DEFAULT_REQUIREMENTS = [
+    "1.认真抓好整改落实。各单位要对照考核结果和失分情况，深入查找工作中的短板和不足，"
+    "逐项明确整改措施、责任人和完成时限，切实做到以考促干、以考促改。",
+    "2.对标先进争先进位。获得优秀等次的单位要总结经验、再接再厉；排名靠后的单位要主动对标先进，"
+    "分析差距原因，推动各项工作提质增效。",
+    "3.严肃考核工作纪律。各单位要如实报送考核数据和佐证材料，对弄虚作假的，一经查实，"
+    "按有关规定严肃处理。对考核结果如有异议，可自本通报印发之日起5个工作日内书面提出复核申请。",
+]
+
+
+def chinese_number(n: int) -> str:
+    """1 → 一, 10 → 十, 12 → 十二, 20 → 二十 (heading ordinals such as （一）)."""
+    if n < 10:
+        return _DIGITS[n]
+    tens, ones = divmod(n, 10)
+    if n < 100:
+        return ("" if tens == 1 else _DIGITS[tens]) + "十" + (_DIGITS[ones] if ones else "")
+    return str(n)
+
+
+def chinese_date(day: date) -> str:
+    """GB/T 9704 dates use Arabic numerals: 2025年1月15日."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def period_text(period: str, period_type: str = "") -> str:
+    """2024 → 2024年度, 2024Q3 → 2024年第三季度, 2024-06 → 2024年6月; anything else as is."""
+    period = str(period).strip()
+    if m := re.fullmatch(r"(\d{4})", period):
+        return f"{m[1]}年度"
+    if m := re.fullmatch(r"(\d{4})\s*[Qq]([1-4])", period):
+        return f"{m[1]}年第{chinese_number(int(m[2]))}季度"
+    if m := re.fullmatch(r"(\d{4})[-./](\d{1,2})", period):
+        return f"{m[1]}年{int(m[2])}月"
+    return period
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "；".join(_text(v) for v in value if _text(v))
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return _text(value.tolist())
+    return str(value)
+
+
+def _total_text(value: object) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return "" if pd.isna(number) else f"{number:.2f}"
+
+
+def _rank_text(value: object) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return "" if pd.isna(number) else str(int(number))
+
+
+def _clean(value: Any) -> Any:
+    """xml_safe every string, recursively through lists and dicts."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, str):
+        return xml_safe(value)
+    return value
+
+
+def _sorted_units(ranked: pd.DataFrame) -> pd.DataFrame:
+    frame = ranked.copy()
+    positions = {g: i for i, g in enumerate(pd.unique(frame["group"].astype(object)))}
+    frame["_g"] = frame["group"].astype(object).map(positions)
+    frame["_o"] = pd.to_numeric(frame["order"] if "order" in frame.columns else frame["rank"], errors="coerce")
+    return frame.sort_values(["_g", "_o", "unit_code"], kind="stable").reset_index(drop=True)
+
+
+def _vetoed(frame: pd.DataFrame) -> pd.Series:
+    if "vetoed" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame["vetoed"].fillna(False).astype(bool)
+
+
+def _group_context(ordinal: int, group: str, units: pd.DataFrame, grade_names: list[str]) -> dict:
+    vetoed = _vetoed(units)
+    lines = []
+    for grade in grade_names:
+        names = units.loc[units["grade"].map(_text) == grade, "unit_name"].map(_text).tolist()
+        lines.append(f"{grade}（{len(names)}个）：{'、'.join(names)}。" if names else f"{grade}：无。")
+    rows = [
+        {
+            "rank": _rank_text(u.rank),
+            "unit": _text(u.unit_name),
+            "total": _total_text(u.total),
+            "grade": _text(u.grade) + ("（一票否决）" if v else ""),
+        }
+        for u, v in zip(units.itertuples(index=False), vetoed)
+    ]
+    return {
+        "name": group,
+        "size": str(len(units)),
+        "heading": f"（{chinese_number(ordinal)}）{group}（共{len(units)}个单位）",
+        "grade_lines": lines,
+        "table_intro": f"{group}考核排名情况如下：",
+        "rows": rows,
+    }
+
+
+def _problem_lines(units: pd.DataFrame, veto_effect: str, issuer: str) -> list[str]:
+    lines = []
+    effect = VETO_EFFECT_ZH.get(veto_effect, "")
+    vetoed = _vetoed(units)
+    for u in units[vetoed].itertuples(index=False):
+        items = _text(getattr(u, "veto_items", "")) or "一票否决事项"
+        lines.append(f"{_text(u.unit_name)}（{_text(u.group)}）：因{items}被一票否决" + (f"，{effect}" if effect else "") + "。")
+    flags = units["flags"].map(_text) if "flags" in units.columns else pd.Series("", index=units.index)
+    flagged = units[flags != ""]
+    for u, text in zip(flagged.itertuples(index=False), flags[flags != ""]):
+        lines.append(f"{_text(u.unit_name)}（{_text(u.group)}）：{text}。")
+    if len(flagged):
+        lines.append(f"请上述需整改单位自本通报印发之日起15个工作日内，向{issuer}报送书面整改报告。")
+    return lines or ["无。"]
+
+
+def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued_on: date, extra_context: dict | None = None) -> dict:
+    """All template variables, as plain strings (and lists/dicts of them), made XML-safe."""
+    name = _text(getattr(meta, "name", ""))
+    issuer = _text(getattr(meta, "issuer", "")) or "考核办公室"
+    when = period_text(_text(getattr(meta, "period", "")), _text(getattr(meta, "period_type", "")))
+    units = _sorted_units(ranked)
+    groups = list(pd.unique(units["group"].astype(object)))
+    grade_names = [_text(g) for g in grades["grade"]] if grades is not None and len(grades) else []
+    extra = getattr(meta, "extra", None) or {}
+    group_list = "、".join(_text(g) for g in groups)
+    context = {
+        "title": f"关于{name}结果的通报",
+        "doc_number": _text(getattr(meta, "doc_number", "")),
+        "addressee": _text(extra.get("主送", "")) or "各有关单位：",
+        "opening": (
+            f"根据{name}工作安排，{issuer}组织对{len(units)}个单位{when}工作情况进行了考核。"
+            f"考核按{len(groups)}个类别（{group_list}）分类进行、分类排名，"
+            f"经数据汇总、审核、计分和排名，评定了考核等次。现将考核结果通报如下："
+        ),
+        "period": when,
+        "unit_count": str(len(units)),
+        "group_count": str(len(groups)),
+        "groups": [
+            _group_context(i, _text(g), units[units["group"].astype(object) == g], grade_names)
+            for i, g in enumerate(groups, start=1)
+        ],
+        "problem_lines": _problem_lines(units, _text(getattr(meta, "veto_effect", "")), issuer),
+        "requirements": list(DEFAULT_REQUIREMENTS),
+        "issuer": issuer,
+        "issued_on": chinese_date(issued_on),
+    }
+    context.update(extra_context or {})
+    return _clean(context)
+
+
+def write_notice(path: str | Path, template_path: str | Path, meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame,
+                 issued_on: date, extra_context: dict | None = None) -> Path:
+    """Render the notice (通报) .docx from the office's template."""
+    template = DocxTemplate(str(template_path))
+    template.render(notice_context(meta, ranked, grades, issued_on, extra_context), autoescape=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    template.save(str(path))
+    return path
