@@ -268,8 +268,10 @@ def shortfall(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
     word = pd.Series(np.where(lower, "超出", "差"), index=idx)
     src = pd.Series(np.where(t_given.isna(), "（本类别平均值）", ""), index=idx)
     text = ("差额扣分法" + _dir_note(rows) + "：完成值" + _f(x, idx) + "，目标值" + _f(t, idx) + src + "，"
-            + word + _f(gap, idx) + "，扣 " + _f(gap, idx) + "×" + _f(step, idx) + " = " + _f(charged, idx)
-            + "分，得分 max(0, " + _f(P, idx) + "−" + _f(charged, idx) + ") = " + _fs(score, idx))
+            + _pick(idx, [gap <= 0], ["达到目标值，不扣分，得分 " + _fs(score, idx)],
+                    default=(word + _f(gap, idx) + "，扣 " + _f(gap, idx) + "×" + _f(step, idx) + " = "
+                             + _f(charged, idx) + "分，得分 max(0, " + _f(P, idx) + "−" + _f(charged, idx) + ") = "
+                             + _fs(score, idx)).to_numpy(dtype=object)))
     return _result(score, text)
 
 

@@ -488,3 +488,13 @@ def test_scores_bounded_and_monotone(method, data):
 def test_qualitative_bounded(grade, points):
     s = float(score_rows(row("A", "定性", text_value=grade, tier_table="Q", points=points))["score_raw"].iloc[0])
     assert 0.0 <= s <= points
+
+
+def test_missing_parameter_scores_zero_with_a_reason():
+    out = score_rows(row("A", "完成率", 5.0))  # 目标值 empty
+    assert out["score"].iloc[0] == 0.0 and "评分参数缺失" in out["explanation"].iloc[0]
+
+
+def test_shortfall_explanation_when_target_met():
+    text = score_rows(row("A", "差额扣分", 25.0, points=1.0, target=20.0, step=0.1))["explanation"].iloc[0]
+    assert text == "差额扣分法：完成值25，目标值20，达到目标值，不扣分，得分 1.00"
