@@ -8,6 +8,7 @@ keep the document valid and appear literally.
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pandas as pd
 from docxtpl import DocxTemplate
 
+from .notice_template import build_notice_template
 from .safety import xml_safe
 
 VETO_EFFECT_ZH = {"no_excellent": "取消评优资格", "fail": "等次定为不合格", "zero": "总分记为0分"}
@@ -178,12 +180,16 @@ def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued
     return _clean(context)
 
 
-def write_notice(path: str | Path, template_path: str | Path, meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame,
-                 issued_on: date, extra_context: dict | None = None) -> Path:
-    """Render the notice (通报) .docx from the office's template."""
-    template = DocxTemplate(str(template_path))
-    template.render(notice_context(meta, ranked, grades, issued_on, extra_context), autoescape=True)
+def write_notice(path: str | Path, template_path: str | Path | None, meta: Any, ranked: pd.DataFrame,
+                 grades: pd.DataFrame, issued_on: date, extra_context: dict | None = None) -> Path:
+    """Render the notice (通报) .docx from the office's template (None: the built-in default)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    template.save(str(path))
+    context = notice_context(meta, ranked, grades, issued_on, extra_context)
+    with tempfile.TemporaryDirectory() as tmp:
+        if template_path is None:
+            template_path = build_notice_template(Path(tmp) / "通报.docx")
+        template = DocxTemplate(str(template_path))
+        template.render(context, autoescape=True)
+        template.save(str(path))
     return path

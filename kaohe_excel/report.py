@@ -677,6 +677,14 @@ def write_summary(
     return Path(path)
 
 
+def write_issue_report(path: str | Path, meta: Any, issues: pd.DataFrame | None) -> Path:
+    """The validation issues alone (`kaohe check`), as a workbook the office can forward."""
+    wb = _new_workbook(path)
+    _write_issues_sheet(wb, _Formats(wb), meta, issues)
+    wb.close()
+    return Path(path)
+
+
 # --------------------------------------------------------------------------- feedback
 
 

@@ -178,3 +178,8 @@ def test_notice_and_summary_convert_to_pdf(tmp_path):
         assert "考核结果的通报" in text and "东城镇" in text
         sheet = subprocess.run(["pdftotext", str(tmp_path / "汇总表.pdf"), "-"], capture_output=True, text=True).stdout
         assert "汇总表" in sheet and "西山乡" in sheet
+
+
+def test_notice_without_template_uses_built_in_default(tmp_path):
+    path = write_notice(tmp_path / "通报.docx", None, META, make_ranked(), GRADES, date(2025, 1, 15))
+    assert "关于测试县2024年度综合考核结果的通报" in _texts(path)

@@ -332,3 +332,15 @@ def test_csvs_round_trip_as_previous(tmp_path):
     assert previous.scores is not None
     scores = previous.scores.set_index(["unit_code", "indicator_code"])["score"]
     assert scores[("T01", "A2")] == 16.0
+
+
+def test_issue_report(tmp_path):
+    from kaohe_excel.report import write_issue_report
+
+    wb = load_workbook(write_issue_report(tmp_path / "校验问题.xlsx", META, make_issues()))
+    assert wb.sheetnames == ["校验问题"]
+    ws = wb["校验问题"]
+    assert _row_values(ws, 2) == ["级别", "文件", "工作表", "单元格", "单位", "指标", "问题代码", "说明"]
+    assert [ws.cell(r, 1).value for r in (3, 4)] == ["错误", "警告"]
+    empty = load_workbook(write_issue_report(tmp_path / "空.xlsx", META, issues_frame([])))["校验问题"]
+    assert empty.cell(3, 1).value == "无校验问题。"
