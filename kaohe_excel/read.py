@@ -253,8 +253,8 @@ def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
             if len(row) >= 2 and clean_text(row[0]):
                 result.meta[clean_text(row[0])] = clean_text(row[1])
     kind = result.meta.get("文件类型", "")
-    unit_sheet = _find_sheet(sheets, UNIT_SHEET, UNIT_HEADERS)
-    assessment_sheet = _find_sheet(sheets, ASSESSMENT_SHEET, ASSESSMENT_HEADERS)
+    unit_sheet = _find_sheet(sheets, UNIT_SHEET, UNIT_HEADERS, UNIT_OPTIONAL)
+    assessment_sheet = _find_sheet(sheets, ASSESSMENT_SHEET, ASSESSMENT_HEADERS, ASSESSMENT_OPTIONAL)
     if kind == KIND_ASSESSMENT or (not kind and assessment_sheet and not unit_sheet):
         kind = KIND_ASSESSMENT
         found = assessment_sheet
@@ -275,21 +275,21 @@ def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
         result.header = _header_block(rows, sheet_name, table.header_row)
     inputs = ("评定值",) if kind == KIND_ASSESSMENT else ("实际完成值", "佐证材料", "备注")
     result.rows = _table_cells(rows, sheet_name, table, headers + optional, key="指标代码", inputs=inputs)
-    claim_sheet = _find_sheet(sheets, CLAIM_SHEET, CLAIM_HEADERS, exclude=sheet_name)
+    claim_sheet = _find_sheet(sheets, CLAIM_SHEET, CLAIM_HEADERS, CLAIM_OPTIONAL, exclude=sheet_name)
     if claim_sheet is not None:
         claim_name, claim_rows, claim_table = claim_sheet
         result.claims = _table_cells(claim_rows, claim_name, claim_table, CLAIM_HEADERS + CLAIM_OPTIONAL, key="项目代码",
                                      inputs=("数量", "事项说明", "佐证材料"))
 
 
-def _find_sheet(sheets, preferred: str, headers: list[str], exclude: str | None = None):
+def _find_sheet(sheets, preferred: str, headers: list[str], optional: list[str], exclude: str | None = None):
     """The sheet holding the table: the one with the expected name first, then any other."""
     order = [preferred] + [name for name in sheets if name not in (preferred, META_SHEET, exclude)]
     for name in order:
         rows = sheets.get(name)
         if not rows or name == exclude:
             continue
-        table = locate_table(rows, headers, scan_rows=60)
+        table = locate_table(rows, headers, optional, scan_rows=60)
         if table is not None:
             return name, rows, table
     return None
