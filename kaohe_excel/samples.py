@@ -301,8 +301,9 @@ _OFFICE_CLAIMS = [
     ("XZ07", "FJ01", 1, "2024年8月12日辖区内建材企业发生较大生产安全责任事故，造成3人死亡", "市应急管理局事故调查报告"),
 ]
 
-_EVIDENCE_PATTERNS = ["{name}统计台账", "{lead}审核盖章的{name}报表", "2024年{name}工作总结", "{name}相关文件及照片（已报{lead}）"]
-_NOTES = ["数据截至2024年12月31日", "已与{lead}核对", "含跨年度续建项目", "以年报快报数为准"]
+# Short texts, as units write them: the template's row heights are sized for the scheme's texts.
+_EVIDENCE_PATTERNS = ["统计台账", "年报快报数据", "年度工作总结", "验收材料及照片", "上级通报文件"]
+_NOTES = ["截至12月31日", "已核对", "含续建项目", "快报数"]
 _FULL_WIDTH = str.maketrans("0123456789.", "０１２３４５６７８９．")
 
 
@@ -389,7 +390,6 @@ def _fill_unit(path: Path, scheme, specs: dict[str, dict], unit_code: str, perf:
     workbook = load_workbook(path)
     sheet = workbook["填报"]
     header_row, cols = _header_columns(sheet, "指标代码")
-    leads = dict(zip(scheme.indicators["indicator_code"], scheme.indicators["lead_unit"]))
     r = header_row + 1
     while sheet.cell(row=r, column=cols["指标代码"]).value:
         code = str(sheet.cell(row=r, column=cols["指标代码"]).value)
@@ -400,13 +400,11 @@ def _fill_unit(path: Path, scheme, specs: dict[str, dict], unit_code: str, perf:
         elif (unit_code, code) == _TEXT_FULL_WIDTH:
             value = f"{value}".translate(_FULL_WIDTH) + str(spec["measure_unit"])
         sheet.cell(row=r, column=cols["实际完成值"], value=value)
-        lead = leads.get(code) or "县直有关部门"
         pick = int(rng.integers(0, len(_EVIDENCE_PATTERNS)))
         if (unit_code, code) not in _NO_EVIDENCE:
-            sheet.cell(row=r, column=cols["佐证材料"], value=_EVIDENCE_PATTERNS[pick].format(name=spec["name"], lead=lead))
+            sheet.cell(row=r, column=cols["佐证材料"], value=_EVIDENCE_PATTERNS[pick])
         if rng.random() < 0.15:
-            note = _NOTES[int(rng.integers(0, len(_NOTES)))].format(lead=lead)
-            sheet.cell(row=r, column=cols["备注"], value=note)
+            sheet.cell(row=r, column=cols["备注"], value=_NOTES[int(rng.integers(0, len(_NOTES)))])
         r += 1
     claims = workbook["加扣分"]
     claim_row, claim_cols = _header_columns(claims, "项目代码")
@@ -431,7 +429,7 @@ def _fill_assessment(path: Path, scheme, specs: dict[tuple[str, str], dict], per
         spec = specs[(unit_code, code)]
         sheet.cell(row=r, column=cols["评定值"], value=_value_for(scheme, spec, perf[unit_code], rng, unit_code))
         lead = sheet.cell(row=r, column=cols["牵头单位"]).value if "牵头单位" in cols else ""
-        sheet.cell(row=r, column=cols["说明"], value=f"{lead or '考核办'}提供" if rng.random() < 0.9 else None)
+        sheet.cell(row=r, column=cols["说明"], value=f"{lead or '考核办'}提供")
         r += 1
     claims = workbook["加扣分"]
     claim_row, claim_cols = _header_columns(claims, "项目代码")
