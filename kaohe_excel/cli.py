@@ -1,0 +1,195 @@
+"""The `kaohe` command. Each command: check options, call the core, map the outcome to an
+exit code (0 clean, 1 data errors, 2 cannot run). Only this module imports typer.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import __version__, console
+from .errors import DataErrorsPresent, KaoheError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    help="考核表格批处理：生成填报模板，汇总校验各单位报送的表格，计分、排名、评定等次，生成汇总表、通报和反馈表。",
+)
+
+EXIT_OK, EXIT_DATA_ERRORS, EXIT_CANNOT_RUN = 0, 1, 2
+
+SchemeOption = typer.Option(None, "--scheme", "-s", help="考核方案工作簿（默认：当前目录的 考核方案.xlsx，没有则用 templates/scheme.xlsx）")
+OutOption = typer.Option(Path("outputs"), "--out", "-o", help="输出根目录（默认 outputs/）")
+VerboseOption = typer.Option(False, "--verbose", "-v", help="出错时显示详细的技术信息（traceback）")
+
+
+class _State:
+    verbose = False
+
+
+def _scheme_path(scheme: Optional[Path]) -> Path:
+    from .pipeline import default_scheme_path
+
+    return scheme if scheme is not None else default_scheme_path()
+
+
+def _fail(exc: BaseException) -> None:
+    """One Chinese line for the user; the traceback only with --verbose."""
+    console.print_error(str(exc))
+    if _State.verbose:
+        traceback.print_exception(exc)
+
+
+def _guard(fn):
+    """Run a command body, turning fatal conditions into exit status 2."""
+    try:
+        return fn()
+    except DataErrorsPresent as exc:
+        validated = getattr(exc, "validated", None)
+        if validated is not None:
+            console.issue_summary(validated.issues_table, len(validated.files), None)
+        _fail(exc)
+        raise typer.Exit(EXIT_DATA_ERRORS)
+    except KaoheError as exc:
+        _fail(exc)
+        raise typer.Exit(EXIT_CANNOT_RUN)
+    except KeyboardInterrupt:
+        console.print_error("已中断。")
+        raise typer.Exit(130)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug: still one line unless --verbose
+        _fail(RuntimeError(f"程序内部错误（{type(exc).__name__}: {exc}）。请加 --verbose 重试并将输出反馈给维护人员"))
+        raise typer.Exit(EXIT_CANNOT_RUN)
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", help="显示版本号"),
+) -> None:
+    if version:
+        console.print_line(f"kaohe {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command("template")
+def template_command(
+    scheme: Optional[Path] = SchemeOption,
+    out: Path = typer.Option(Path("outputs/模板"), "--out", "-o", help="模板输出目录（默认 outputs/模板/）"),
+    unit: Optional[list[str]] = typer.Option(None, "--unit", "-u", help="只生成指定单位代码的模板，可重复使用"),
+    verbose: bool = VerboseOption,
+) -> None:
+    """生成各单位填报模板（每单位一个 .xlsx）和考核办的 评定表.xlsx。
+
+    示例：
+
+      kaohe template
+
+      kaohe template --scheme 考核方案.xlsx --out 下发模板
+
+      kaohe template --unit XZ01 --unit XZ02
+    """
+    _State.verbose = verbose
+
+    def body():
+        from .scheme import load_scheme
+        from .template import write_assessment_workbook, write_templates
+
+        loaded = load_scheme(_scheme_path(scheme))
+        known = set(loaded.units["unit_code"])
+        unknown = [u for u in (unit or []) if u not in known]
+        if unknown:
+            raise KaoheError(f"单位代码不在方案中：{'、'.join(unknown)}")
+        paths = write_templates(loaded, out, units=unit or None)
+        if not unit:
+            paths.append(write_assessment_workbook(loaded, out))
+        console.print_line(f"已生成 {len(paths)} 个文件，位于 {out}")
+
+    _guard(body)
+
+
+@app.command("check")
+def check_command(
+    inbox: Path = typer.Argument(..., help="收件箱文件夹：各单位报送的表格和评定表"),
+    scheme: Optional[Path] = SchemeOption,
+    report: Optional[Path] = typer.Option(None, "--report", "-r", help="校验报告 .xlsx 的位置（默认 outputs/校验问题_<周期>.xlsx，不能在收件箱内）"),
+    out: Path = OutOption,
+    verbose: bool = VerboseOption,
+) -> None:
+    """校验收件箱中的所有表格：逐个文件、工作表、单元格列出问题，并写出可转发给各单位的校验报告。
+
+    退出码：0 无错误；1 有错误；2 无法运行（方案有误、目录不存在等）。
+
+    示例：
+
+      kaohe check 收件箱
+
+      kaohe check sample_inputs --report 校验问题.xlsx
+    """
+    _State.verbose = verbose
+
+    def body():
+        from .pipeline import check
+
+        with console.progress_bar() as progress:
+            outcome = check(inbox, _scheme_path(scheme), report, out_root=out, progress=progress)
+        console.issue_summary(outcome.issues, len(outcome.validated.files), outcome.report_path)
+        return EXIT_DATA_ERRORS if outcome.validated.error_count else EXIT_OK
+
+    raise typer.Exit(_guard(body))
+
+
+@app.command("run")
+def run_command(
+    inbox: Path = typer.Argument(..., help="收件箱文件夹：各单位报送的表格和评定表"),
+    scheme: Optional[Path] = SchemeOption,
+    period: Optional[str] = typer.Option(None, "--period", "-p", help="考核周期（须与方案一致；默认取方案中的考核周期）"),
+    out: Path = OutOption,
+    allow_errors: bool = typer.Option(False, "--allow-errors", help="有错误也继续：出错的单元格留空不计分，并在所有输出中注明"),
+    verbose: bool = VerboseOption,
+) -> None:
+    """校验、计分、排名、评定等次，写出汇总表、通报、各单位反馈表和结果数据（outputs/<周期>/）。
+
+    有错误时不计分（退出码 1），除非加 --allow-errors。
+
+    示例：
+
+      kaohe run sample_inputs
+
+      kaohe run 收件箱 --scheme 考核方案.xlsx --out 考核结果
+
+      kaohe run 收件箱 --allow-errors
+    """
+    _State.verbose = verbose
+
+    def body():
+        from .pipeline import run
+
+        with console.progress_bar() as progress:
+            outcome = run(inbox, _scheme_path(scheme), out_root=out, period=period, allow_errors=allow_errors,
+                          progress=progress)
+        results = outcome.results
+        top = results.scheme.grades["grade"].iloc[0]
+        console.run_summary(results.ranked, results.validated.issues_table, outcome.folder, top)
+        return EXIT_DATA_ERRORS if results.validated.error_count else EXIT_OK
+
+    raise typer.Exit(_guard(body))
+
+
+def main() -> None:
+    # Windows consoles default to a legacy code page; Chinese must not turn into mojibake.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(encoding="utf-8")
+        except (AttributeError, ValueError):
+            pass
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Terminal rendering (rich): the only module that draws tables and progress for a person."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .issues import ISSUE_HEADERS_ZH, Severity
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+MAX_ISSUE_ROWS = 40
+
+
+def print_line(text: str) -> None:
+    console.print(text, markup=False)
+
+
+def print_error(text: str) -> None:
+    err_console.print(f"[bold red]错误：[/]{_escape(text)}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+@contextmanager
+def progress_bar(enabled: bool = True, min_total: int = 20):
+    """Yields a callback(stage, done, total); a bar appears only for long stages."""
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if total < min_total:
+                return
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        yield update
+
+
+def issue_summary(issues: pd.DataFrame, file_count: int, report_path: Path | None) -> None:
+    """Counts by severity and code, then the first issues with file, sheet and cell."""
+    errors = int((issues["severity"] == Severity.ERROR.value).sum()) if len(issues) else 0
+    warnings = len(issues) - errors
+    if len(issues):
+        table = Table(title="校验问题", show_lines=False, header_style="bold")
+        for key in ["severity", "file", "sheet", "cell", "unit", "indicator", "message"]:
+            table.add_column(ISSUE_HEADERS_ZH[key], overflow="fold")
+        for row in issues.head(MAX_ISSUE_ROWS).itertuples():
+            style = "red" if row.severity == Severity.ERROR.value else "yellow"
+            table.add_row(*[_escape(v) for v in (row.severity, row.file, row.sheet, row.cell, row.unit, row.indicator, row.message)],
+                          style=style)
+        console.print(table)
+        if len(issues) > MAX_ISSUE_ROWS:
+            print_line(f"……另有 {len(issues) - MAX_ISSUE_ROWS} 条，完整清单见校验报告。")
+    verdict = "[green]未发现错误[/]" if not errors else f"[red]{errors} 个错误[/]"
+    console.print(f"共读取 {file_count} 个文件：{verdict}，{warnings} 个警告。")
+    if report_path is not None:
+        console.print(f"校验报告：{_escape(report_path)}")
+
+
+def run_summary(ranked: pd.DataFrame, issues: pd.DataFrame, folder: Path, top_grade: str) -> None:
+    table = Table(title="考核结果汇总", header_style="bold")
+    for name in ["考核类别", "单位数", f"{top_grade}", "一票否决", "最高分", "最低分"]:
+        table.add_column(name)
+    for group, frame in ranked.groupby("group", sort=False):
+        table.add_row(_escape(group), str(len(frame)), str(int((frame["grade"] == top_grade).sum())),
+                      str(int(frame["vetoed"].sum())), f"{frame['total'].max():.2f}", f"{frame['total'].min():.2f}")
+    console.print(table)
+    errors = int((issues["severity"] == Severity.ERROR.value).sum()) if len(issues) else 0
+    console.print(f"校验：{errors} 个错误，{len(issues) - errors} 个警告（见汇总表「校验问题」）。")
+    console.print(f"结果已写入：{_escape(folder)}")
+    for name in ["汇总表.xlsx", "通报.docx", "反馈/", "scores.csv", "totals.csv"]:
+        console.print(f"  {_escape(folder / name)}")

@@ -1,0 +1,152 @@
+"""The jobs behind the CLI commands, as plain functions: load, call the stages, return
+an outcome the CLI maps to an exit code. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from . import rank, read, report, score, validate
+from .errors import DataErrorsPresent, InboxNotFound, KaoheError, OutputInsideInbox
+from .issues import issues_frame
+from .scheme import Scheme, load_scheme
+
+DEFAULT_SCHEME_NAMES = ("考核方案.xlsx", "templates/scheme.xlsx")
+Progress = Callable[[str, int, int], None]
+
+
+def default_scheme_path() -> Path:
+    """The scheme used when --scheme is not given: 考核方案.xlsx here, else the sample."""
+    for name in DEFAULT_SCHEME_NAMES:
+        if Path(name).is_file():
+            return Path(name)
+    return Path(DEFAULT_SCHEME_NAMES[0])
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def check_inbox_folder(inbox: Path) -> Path:
+    inbox = Path(inbox)
+    if not inbox.is_dir():
+        raise InboxNotFound(f"收件箱文件夹不存在：{inbox}")
+    return inbox
+
+
+def refuse_inside_inbox(path: Path, inbox: Path, what: str) -> None:
+    if _inside(path, inbox):
+        raise OutputInsideInbox(f"{what}不能放在收件箱「{inbox}」里面（下次会被当作报送文件读取），请换一个位置")
+
+
+@dataclass
+class CheckOutcome:
+    scheme: Scheme
+    validated: validate.Validated
+    report_path: Path | None
+
+    @property
+    def issues(self) -> pd.DataFrame:
+        return self.validated.issues_table
+
+
+def read_and_validate(scheme: Scheme, inbox: Path, progress: Progress | None = None,
+                      workers: int | None = None) -> validate.Validated:
+    def step(done: int, total: int) -> None:
+        if progress:
+            progress("读取", done, total)
+
+    result = read.read_inbox(inbox, workers=workers, progress=step)
+    return validate.validate(scheme, result)
+
+
+def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Path = Path("outputs"),
+          progress: Progress | None = None, workers: int | None = None) -> CheckOutcome:
+    """Read and validate the inbox; write the issue list as a workbook the office can forward."""
+    inbox = check_inbox_folder(inbox)
+    scheme = load_scheme(scheme_path)
+    if report_path is None:
+        report_path = Path(out_root) / f"校验问题_{scheme.meta.period}.xlsx"
+    refuse_inside_inbox(report_path, inbox, "校验报告")
+    validated = read_and_validate(scheme, inbox, progress, workers)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report.write_issue_report(report_path, scheme.meta, validated.issues_table)
+    return CheckOutcome(scheme, validated, report_path)
+
+
+@dataclass
+class Results:
+    """Everything scoring produced for one period, ready for the output writers."""
+
+    scheme: Scheme
+    validated: validate.Validated
+    scored: pd.DataFrame
+    adjustments: pd.DataFrame
+    ranked: pd.DataFrame
+
+
+def score_period(scheme: Scheme, validated: validate.Validated) -> Results:
+    """Score, total, rank and grade from validated values (no I/O)."""
+    values = validated.values.drop_duplicates(["unit_code", "indicator_code"])
+    frame = scheme.assignments().merge(
+        values[["unit_code", "indicator_code", "value", "text_value", "unscored"]],
+        on=["unit_code", "indicator_code"], how="left")
+    # No value row at all means the submission is missing or was rejected: an error was
+    # reported for it, so the cell is left unscored rather than silently scored 0.
+    frame["unscored"] = frame["unscored"].astype(object).where(frame["unscored"].notna(), True).astype(bool) & ~frame["exempt"]
+    scored = score.score_indicators(frame, scheme.tier_tables)
+    adjustments = score.score_adjustments(validated.claims, scheme.adjustments)
+    totals = score.compute_totals(scored, adjustments, scheme)
+    ranked = rank.rank_and_grade(totals, scheme)
+    return Results(scheme, validated, scored, adjustments, ranked)
+
+
+@dataclass
+class RunOutcome:
+    results: Results
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+
+
+def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period: str | None = None,
+        allow_errors: bool = False, progress: Progress | None = None, workers: int | None = None,
+        issued_on: date | None = None, template_dir: Path = Path("templates")) -> RunOutcome:
+    """Check, score, rank, and write every output under <out_root>/<period>/."""
+    inbox = check_inbox_folder(inbox)
+    scheme = load_scheme(scheme_path)
+    if period is not None and period != scheme.meta.period:
+        raise KaoheError(f"--period {period} 与考核方案中的考核周期 {scheme.meta.period} 不一致，请核对方案或去掉 --period")
+    period = scheme.meta.period
+    refuse_inside_inbox(Path(out_root), inbox, "输出目录")
+    validated = read_and_validate(scheme, inbox, progress, workers)
+    if validated.error_count and not allow_errors:
+        out_root.mkdir(parents=True, exist_ok=True)
+        report_path = Path(out_root) / f"校验问题_{period}.xlsx"
+        report.write_issue_report(report_path, scheme.meta, validated.issues_table)
+        exc = DataErrorsPresent(f"发现 {validated.error_count} 个错误，未计分。问题清单见 {report_path}；"
+                                "请各单位更正后重新运行，或加 --allow-errors 将出错的单元格留空不计分")
+        exc.validated = validated  # the CLI shows the table
+        raise exc
+    results = score_period(scheme, validated)
+    from .archive import write_period  # archive owns the period folder (atomic writes, manifest)
+
+    folder, files = write_period(results, inbox, Path(out_root), issued_on=issued_on or date.today(),
+                                 template_dir=template_dir, progress=progress, workers=workers)
+    return RunOutcome(results, folder, files)
+
+
+def cpu_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+__all__ = ["check", "run", "score_period", "default_scheme_path", "CheckOutcome", "RunOutcome", "Results", "issues_frame"]
