@@ -136,7 +136,11 @@ def _problem_lines(units: pd.DataFrame, veto_effect: str, issuer: str) -> list[s
     for u in units[vetoed].itertuples(index=False):
         items = _text(getattr(u, "veto_items", "")) or "一票否决事项"
         lines.append(f"{_text(u.unit_name)}（{_text(u.group)}）：因{items}被一票否决" + (f"，{effect}" if effect else "") + "。")
-    flags = units["flags"].map(_text) if "flags" in units.columns else pd.Series("", index=units.index)
+    # Vetoes are listed above with their effect; their flag would repeat them.
+    flags = (units["flags"] if "flags" in units.columns else pd.Series("", index=units.index)).map(
+        lambda v: _text([f for f in list(v) if not _text(f).startswith("一票否决")])
+        if isinstance(v, (list, tuple)) or hasattr(v, "tolist") else _text(v)
+    )
     flagged = units[flags != ""]
     for u, text in zip(flagged.itertuples(index=False), flags[flags != ""]):
         lines.append(f"{_text(u.unit_name)}（{_text(u.group)}）：{text}。")

@@ -157,7 +157,9 @@ def _col(frame: pd.DataFrame, name: str, default: object = None) -> pd.Series:
 
 
 def _period_label(meta: Any) -> str:
-    return f"{_text(getattr(meta, 'name', ''))} {_text(getattr(meta, 'period', ''))}".strip()
+    """"<考核名称> <考核周期>", without repeating a period the name already carries."""
+    name, period = _text(getattr(meta, "name", "")), _text(getattr(meta, "period", ""))
+    return name if period and period in name else f"{name} {period}".strip()
 
 
 def _group_positions(ranked: pd.DataFrame) -> dict:
@@ -197,7 +199,10 @@ def _veto_text(frame: pd.DataFrame) -> pd.Series:
 
 
 def _flags_text(frame: pd.DataFrame) -> pd.Series:
-    flags = _col(frame, "flags", None).map(_text)
+    """Grade note and flags; a veto flag is left out since the 否决 column shows it."""
+    flags = _col(frame, "flags", None).map(
+        lambda v: _text([f for f in v if not _text(f).startswith("一票否决")]) if isinstance(v, (list, tuple, np.ndarray)) else _text(v)
+    )
     notes = _col(frame, "grade_note", "").map(_text)
     both = pd.concat([notes, flags], axis=1)
     return both.apply(lambda row: "；".join(v for v in row if v), axis=1) if len(frame) else flags
@@ -314,7 +319,8 @@ def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_col: int = 0)
                 longest = max([_display_width(_text(v)) for v in sample] + [0])
             else:
                 longest = 8
-            width = min(max(longest, _display_width(spec.header)) + 2, 60)
+            # Long texts wrap instead of widening the sheet (which shrinks the printout).
+            width = min(max(longest, _display_width(spec.header)) + 2, 40 if spec.kind == "wrap" else 60)
         ws.set_column(first_col + i, first_col + i, width)
 
 
@@ -722,7 +728,7 @@ def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tu
         ("加分", unit.get("bonus"), "score"),
         ("扣分", unit.get("deduction"), "score"),
         ("否决", _text(unit.get("veto_items")) or "是" if bool(unit.get("vetoed") is True or unit.get("vetoed") == 1) else "无", "text"),
-        ("标记", "；".join(v for v in [_text(unit.get("grade_note")), _text(unit.get("flags"))] if v) or "无", "text"),
+        ("标记", _flags_text(unit.to_frame().T).iloc[0] or "无", "text"),
     ]
     if previous_row is not None:
         prev_total = pd.to_numeric(pd.Series([previous_row.get("total")]), errors="coerce").iloc[0]

@@ -39,7 +39,7 @@ def make_ranked(names=("东城镇", "西山乡", "南湖镇", "发改局", "财�
         "order": [1, 2, 3, 1, 2],
         "grade": ["优秀", "良好", "合格", "良好", "合格"],
         "grade_note": ["", "", "", "一票否决，取消评优", ""],
-        "flags": [[], [], ["末位且低于85分，需作整改承诺"], [], []],
+        "flags": [[], [], ["末位且低于85分，需作整改承诺"], ["一票否决（重大安全事故）"], []],
         "group_size": [3, 3, 3, 2, 2],
     })
 
@@ -102,6 +102,8 @@ def test_notice_content(tmp_path):
     assert "不合格：无。" in texts
     assert any(t.startswith("发改局（部门）：因重大安全事故被一票否决，取消评优资格") for t in texts)
     assert "南湖镇（乡镇）：末位且低于85分，需作整改承诺。" in texts
+    # The veto is reported once, with its effect, not again as a flag.
+    assert sum("重大安全事故" in t for t in texts) == 1
     tables = _table_rows(path)
     assert len(tables) == 2
     assert tables[0][0] == ["排名", "单位", "总分", "等次"]

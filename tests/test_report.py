@@ -80,7 +80,7 @@ def make_ranked() -> pd.DataFrame:
         "order": [1, 2, 3, 2, 1],
         "grade": ["不合格", "不合格", "不合格", "合格", "合格"],
         "grade_note": ["", "一票否决", "", "", ""],
-        "flags": [[], [], ["末位且低于85分，需作整改承诺"], [], []],
+        "flags": [[], ["一票否决（重大安全事故）"], ["末位且低于85分，需作整改承诺"], [], []],
         "group_size": [2, 2, 3, 3, 3],
     })
 
@@ -149,7 +149,8 @@ def test_summary_sheet_names_and_ranking_table(tmp_path):
     assert [ws.cell(r, 3).value for r in range(3, 8)] == ["D01", "D02", "T01", "T02", "T03"]
     d02 = _row_values(ws, 4)
     assert d02[9] == "重大安全事故"
-    assert "一票否决" in d02[10]
+    # The grade note stays; the veto flag is not repeated next to the 否决 column.
+    assert d02[10] == "一票否决"
     assert _row_values(ws, 7)[10] == "末位且低于85分，需作整改承诺"
     t01 = _row_values(ws, 5)
     assert t01[7] == 78.0 and ws.cell(5, 8).number_format == "0.00"
@@ -344,3 +345,11 @@ def test_issue_report(tmp_path):
     assert [ws.cell(r, 1).value for r in (3, 4)] == ["错误", "警告"]
     empty = load_workbook(write_issue_report(tmp_path / "空.xlsx", META, issues_frame([])))["校验问题"]
     assert empty.cell(3, 1).value == "无校验问题。"
+
+
+def test_title_does_not_repeat_period(tmp_path):
+    meta = SchemeMeta(name="清源县2024年度目标考核", period="2024")
+    path = write_summary(tmp_path / "s.xlsx", meta, GRADES, make_scored(), make_ranked(), None, None, None, None)
+    wb = load_workbook(path)
+    assert wb["总排名"]["A1"].value == "清源县2024年度目标考核 汇总表"
+    assert wb.sheetnames == ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
