@@ -396,7 +396,7 @@ def _fill_unit(path: Path, scheme, specs: dict[str, dict], unit_code: str, perf:
         spec = specs[code]
         value = _value_for(scheme, spec, perf, rng, unit_code)
         if (unit_code, code) == _TEXT_PERCENT:
-            value = f"{value}%"
+            value = f"{value:g}%"
         elif (unit_code, code) == _TEXT_FULL_WIDTH:
             value = f"{value}".translate(_FULL_WIDTH) + str(spec["measure_unit"])
         sheet.cell(row=r, column=cols["实际完成值"], value=value)
