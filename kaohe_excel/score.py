@@ -34,8 +34,9 @@ def round_half_up(x: Any, digits: int = 2) -> Any:
     if isinstance(x, pd.Series):
         return pd.Series(round_half_up(x.to_numpy(dtype=float, na_value=np.nan), digits), index=x.index, name=x.name)
     arr = np.asarray(x, dtype=float)
-    scaled = np.round(arr * factor, 6)
-    out = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / factor + 0.0  # + 0.0 turns -0.0 into 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.round(arr * factor, 6)
+        out = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / factor + 0.0  # + 0.0 turns -0.0 into 0.0
     if np.ndim(out) == 0:
         return float(out)
     return out
