@@ -55,6 +55,9 @@ _OWN_RESULT = ["scored", "missing"]
 _GRADE_FILLS = ["#C6EFCE", "#DDEBF7", "#FFF2CC", "#FFC7CE"]
 _GRADE_FONTS = ["#006100", "#1F4E78", "#7F6000", "#9C0006"]
 
+# Beyond this many indicators the score matrix prints across several pages.
+_MATRIX_FIT_COLUMNS = 14
+
 _WORKBOOK_OPTIONS = {
     "strings_to_formulas": False,
     "strings_to_urls": False,
@@ -298,17 +301,20 @@ def _write_title(ws, row: int, ncols: int, text: str, fmts: _Formats) -> None:
     ws.set_row(row, 28)
 
 
-def _print_setup(ws, header_first: int, header_last: int) -> None:
+def _print_setup(ws, header_first: int, header_last: int, fit_width: bool = True) -> None:
     ws.set_paper(9)
     ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    if fit_width:
+        ws.fit_to_pages(1, 0)
     ws.repeat_rows(header_first, header_last)
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
     ws.center_horizontally()
     ws.set_footer("&C第 &P 页，共 &N 页")
 
 
-def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_col: int = 0) -> None:
+def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_row: int | None = None) -> list[float]:
+    """Set column widths from the content; with first_row, also heights for rows whose text wraps."""
+    widths = []
     for i, spec in enumerate(columns):
         if spec.width is not None:
             width = spec.width
@@ -321,7 +327,24 @@ def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_col: int = 0)
                 longest = 8
             # Long texts wrap instead of widening the sheet (which shrinks the printout).
             width = min(max(longest, _display_width(spec.header)) + 2, 40 if spec.kind == "wrap" else 60)
-        ws.set_column(first_col + i, first_col + i, width)
+        ws.set_column(i, i, width)
+        widths.append(width)
+    if first_row is not None:
+        _fit_row_heights(ws, columns, widths, frame, first_row)
+    return widths
+
+
+def _fit_row_heights(ws, columns: list[Col], widths: list[float], frame: pd.DataFrame, first_row: int) -> None:
+    """Excel does not grow rows for wrapped text in a generated file, so estimate the lines."""
+    wrapped = [(spec.key, width) for spec, width in zip(columns, widths) if spec.kind == "wrap" and spec.key in frame.columns]
+    if not wrapped or not len(frame):
+        return
+    lines = np.ones(len(frame))
+    for key, width in wrapped:
+        needed = frame[key].map(lambda v: sum(max(1, math.ceil(_display_width(part) / max(width - 1, 1))) for part in _text(v).split("\n")))
+        lines = np.maximum(lines, needed.to_numpy(dtype=float))
+    for offset in np.flatnonzero(lines > 1):
+        ws.set_row(first_row + int(offset), 13.5 * lines[offset])
 
 
 def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, header_row: int, title: str | None = None) -> int:
@@ -336,7 +359,7 @@ def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, he
     last = header_row + len(frame)
     ws.freeze_panes(header_row + 1, 0)
     ws.autofilter(header_row, 0, max(last, header_row), len(columns) - 1)
-    _set_widths(ws, columns, frame)
+    _set_widths(ws, columns, frame, header_row + 1)
     _print_setup(ws, header_row, header_row)
     return last
 
@@ -464,7 +487,13 @@ def _write_matrix_sheet(wb, fmts, meta, scored, ranked) -> None:
     ws.freeze_panes(bottom + 1, len(fixed))
     ws.autofilter(bottom, 0, max(last, bottom), len(cols) - 1)
     _set_widths(ws, cols, frame)
-    _print_setup(ws, top, bottom)
+    # Squeezing dozens of indicators onto one page width makes them unreadable:
+    # print several pages across instead, each repeating the unit columns.
+    many = len(ind_cols) > _MATRIX_FIT_COLUMNS
+    _print_setup(ws, top, bottom, fit_width=not many)
+    if many:
+        ws.set_print_scale(85)
+        ws.repeat_columns(0, len(fixed) - 1)
 
 
 def _names(scored: pd.DataFrame, ranked: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -702,7 +731,8 @@ def _feedback_table(scored: pd.DataFrame, previous: Previous | None) -> pd.DataF
     agg = own.groupby(["group", "indicator_code"], sort=False)["score"].agg(group_best="max", group_mean="mean").reset_index()
     agg["group_mean"] = _round2(agg["group_mean"])
     frame = frame.merge(agg, on=["group", "indicator_code"], how="left")
-    frame["lost"] = _round2(pd.to_numeric(frame["points_available"], errors="coerce") - frame["score"])
+    # Over-completion (上限系数 > 1) can score above the points; that is no negative loss.
+    frame["lost"] = _round2(pd.to_numeric(frame["points_available"], errors="coerce") - frame["score"]).clip(lower=0)
     frame["gap_best"] = _round2(frame["group_best"] - frame["score"])
     frame["value_display"] = _value_display(frame)
     ind_order = {c: i for i, c in enumerate(_indicator_table(scored)["indicator_code"])} if len(scored) else {}
@@ -778,7 +808,7 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
             _write_cell(ws, r, c, value, spec.kind, fmts)
     ws.freeze_panes(head + 1, 0)
     ws.autofilter(head, 0, head + len(frame), len(cols) - 1)
-    _set_widths(ws, cols, frame)
+    _set_widths(ws, cols, frame, head + 1)
     _print_setup(ws, head, head)
 
     ws2 = wb.add_worksheet("失分分析")

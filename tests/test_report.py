@@ -276,6 +276,15 @@ def test_feedback_lost_points_sorted_and_deduction(tmp_path):
     assert names == ["地区生产总值", "群众满意度", "扣分合计"]
 
 
+def test_feedback_over_completion_is_no_loss(tmp_path):
+    scored = make_scored()
+    scored.loc[(scored["unit_code"] == "T01") & (scored["indicator_code"] == "A1"), "score"] = 44.0  # cap 1.1 × 40
+    ws = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T01", scored, make_ranked()))["得分情况"]
+    head = [r for r in range(1, 30) if ws.cell(r, 1).value == "一级指标"][0]
+    # 40 − 44 would be −4: reported as 0 lost points.
+    assert ws.cell(head + 1, 5).value == 44.0 and ws.cell(head + 1, 6).value == 0.0
+
+
 def test_feedback_with_previous(tmp_path):
     wb = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T01", make_scored(), make_ranked(), previous=make_previous()))
     ws = wb["得分情况"]
