@@ -226,11 +226,24 @@ def _write_sheet(workbook: Workbook, title: str, headers: list[str], rows: list[
         for cell, header in zip(row, headers):
             cell.font, cell.border = _BODY_FONT, _BORDER
             cell.alignment = Alignment(vertical="center", wrap_text=header in _WRAP_COLUMNS)
+    widths = []
     for index, header in enumerate(headers, start=1):
         longest = max([display_width(header)] + [display_width(r[index - 1]) for r in rows if index - 1 < len(r)])
         limit = 60 if header in _WRAP_COLUMNS else 40
-        sheet.column_dimensions[get_column_letter(index)].width = min(limit, max(8, longest + 2))
+        widths.append(min(limit, max(8, longest + 2)))
+        sheet.column_dimensions[get_column_letter(index)].width = widths[-1]
+    # Wrapped texts need explicit heights: spreadsheet programs do not grow rows on open.
+    wrapped = [i for i, h in enumerate(headers) if h in _WRAP_COLUMNS]
+    for offset, row in enumerate(rows, start=2):
+        lines = max([1] + [math.ceil(display_width(row[i]) / (widths[i] - 1)) for i in wrapped if i < len(row)])
+        if lines > 1:
+            sheet.row_dimensions[offset].height = lines * 14.5 + 3
     sheet.freeze_panes = "A2"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = "1:1"
     sheet.auto_filter.ref = sheet.dimensions if len(rows) else None
 
 
