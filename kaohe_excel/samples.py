@@ -11,19 +11,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from .template import (
-    ASSESSMENT_FILE_NAME,
-    display_width,
-    save_workbook_deterministic,
-    template_file_name,
-    write_assessment_workbook,
-    write_templates,
-)
+from .template import display_width, save_workbook_deterministic, write_assessment_workbook, write_templates
 
 DOMAIN = "qingyuan.example.gov.cn"
 
