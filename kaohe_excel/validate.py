@@ -357,8 +357,11 @@ class _Validator:
             self.add(warning(IssueCode.invalid_count, f"「{item['name']}」未填写数量，按 1 项计", **count_at))
         else:
             parsed = parse_value(count_cell.value)
-            if parsed.problem or parsed.value <= 0 or not float(parsed.value).is_integer():
-                self.add(error(IssueCode.invalid_count, f"「{item['name']}」的数量「{count_text}」应为正整数", **count_at))
+            # The office may record fractions (0.5 points lost upstream, charged ×10); a unit claims whole items.
+            whole = recorded_by == "office" or float(parsed.value).is_integer()
+            if parsed.problem or parsed.value <= 0 or not whole:
+                rule = "正数" if recorded_by == "office" else "正整数"
+                self.add(error(IssueCode.invalid_count, f"「{item['name']}」的数量「{count_text}」应为{rule}", **count_at))
                 return
             count = parsed.value
         evidence_cell = row.get("佐证材料")
