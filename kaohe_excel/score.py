@@ -90,29 +90,30 @@ def _sign(rows: pd.DataFrame) -> np.ndarray:
 # --------------------------------------------------------------------------- formatting
 
 
-def _fmt_number(v: Any) -> str:
-    """A number as a person writes it: up to 4 decimals, trailing zeros trimmed."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+def _plain(v: float, decimals: int) -> str:
+    """An already rounded float as a person writes it (4 decimals: trailing zeros trimmed); NaN → —."""
+    if v != v:
         return "—"
-    v = float(v)
-    if math.isinf(v):
+    if v in (math.inf, -math.inf):
         return "∞" if v > 0 else "-∞"
-    text = f"{round_half_up(v, 4):.4f}".rstrip("0").rstrip(".")
+    text = f"{v:.{decimals}f}"
+    if decimals == 4:  # person-style: trailing zeros trimmed
+        text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 
-def _fmt_score(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    return f"{round_half_up(float(v), 2):.2f}"
+def _format(values: Any, index: pd.Index, decimals: int) -> pd.Series:
+    # round all at once, then only cheap string formatting per element
+    rounded = round_half_up(np.asarray(values, dtype=float).reshape(-1), decimals)
+    return pd.Series([_plain(v, decimals) for v in rounded.tolist()], index=index, dtype=object)
 
 
 def _f(values: Any, index: pd.Index) -> pd.Series:
-    return pd.Series(np.asarray(values, dtype=float), index=index).map(_fmt_number).astype(object)
+    return _format(values, index, 4)
 
 
 def _fs(values: Any, index: pd.Index) -> pd.Series:
-    return pd.Series(np.asarray(values, dtype=float), index=index).map(_fmt_score).astype(object)
+    return _format(values, index, 2)
 
 
 def _pick(index: pd.Index, conditions: list[Any], choices: list[pd.Series], default: Any = "") -> pd.Series:
