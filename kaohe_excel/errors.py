@@ -54,6 +54,14 @@ class OutputsLocked(KaoheError):
     """Another run holds the lock on the outputs folder."""
 
 
+class ArchiveMismatch(KaoheError):
+    """An archived period's files no longer match its manifest (refused before sealing)."""
+
+
+class InboxChanged(KaoheError):
+    """An inbox file changed between reading it and copying it into the archive."""
+
+
 class MailConfigError(KaoheError):
     """kaohe.toml is missing, incomplete, or the password variable is not set."""
 
