@@ -331,3 +331,13 @@ def test_edited_target_is_warned_and_ignored(scheme, inbox):
     workbook.save(path)
     found = issues_with(run_validation(scheme, inbox), "edited_locked_cell")
     assert list(found["cell"]) == [target_cell]
+
+
+def test_office_may_record_fractional_counts_but_units_claim_whole_items(scheme, inbox):
+    # 0.5 points lost upstream, charged per point: the office records 0.5
+    fill_assessment(inbox / "评定表.xlsx", {}, claims=[{"单位代码": "T01", "项目代码": "K1", "数量": 0.5}])
+    fill_unit(inbox / FILES["T02"], {}, claims=[{"项目代码": "J1", "数量": 1.5, "佐证材料": "文件"}])
+    validated = run_validation(scheme, inbox)
+    assert validated.claims[["unit_code", "item_code", "count", "recorded_by"]].values.tolist() == [["T01", "K1", 0.5, "office"]]
+    found = issues_with(validated, "invalid_count")
+    assert list(found["unit"]) == ["T02"] and "正整数" in found.iloc[0]["message"]
