@@ -464,9 +464,15 @@ def method_case(draw, method: str):
     return params, draw(finite), draw(st.floats(min_value=0.01, max_value=100)), others
 
 
-def _unit_score(method, params, value, others):
-    rows = [row("A", method, value, **params)] + [row(f"O{i}", method, v, **params) for i, v in enumerate(others)]
-    return float(score_rows(*rows)["score_raw"].iloc[0])
+def _both_scores(method, params, value, better, others):
+    # two groups with identical other units, scored in one call: unit A at value vs at better
+    rows = []
+    for group, v in (("G0", value), ("G1", better)):
+        rows.append(row("A", method, v, group=group, **params))
+        rows += [row(f"O{i}", method, o, group=group, **params) for i, o in enumerate(others)]
+    out = score_rows(*rows)
+    first = out[out["unit_code"] == "A"]["score_raw"].tolist()
+    return first[0], first[1]
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "定性"])
@@ -475,8 +481,7 @@ def _unit_score(method, params, value, others):
 def test_scores_bounded_and_monotone(method, data):
     params, value, delta, others = data.draw(method_case(method))
     better = value + delta if params["direction"] == "higher" else value - delta
-    s0 = _unit_score(method, params, value, others)
-    s1 = _unit_score(method, params, better, others)
+    s0, s1 = _both_scores(method, params, value, better, others)
     cap = params["cap"] if method == "完成率" and not math.isnan(params["cap"]) else 1.0
     for s in (s0, s1):
         assert -1e-9 <= s <= params["points"] * cap + 1e-9
