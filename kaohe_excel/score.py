@@ -140,8 +140,8 @@ def _base_share(rows: pd.DataFrame) -> pd.Series:
     return _num(rows, "base_share").fillna(DEFAULT_BASE_SHARE)
 
 
-def _peer_keys(rows: pd.DataFrame) -> list[str]:
-    return ["group", "indicator_code"]
+# A unit's peers for group-relative methods: same 考核类别, same indicator.
+PEER_KEYS = ["group", "indicator_code"]
 
 
 def _result(score: Any, explanation: pd.Series) -> pd.DataFrame:
@@ -200,7 +200,7 @@ def _group_extreme(rows: pd.DataFrame, x: pd.Series, best: bool) -> pd.Series:
     """Best (or worst) value among the rows of the same group and indicator, mirrored by direction."""
     sign = _sign(rows)
     key = pd.Series(x.to_numpy() * sign, index=rows.index)
-    grouped = key.groupby([rows[k] for k in _peer_keys(rows)], dropna=False)
+    grouped = key.groupby([rows[k] for k in PEER_KEYS], dropna=False)
     return grouped.transform("max" if best else "min") * sign
 
 
@@ -261,7 +261,7 @@ def shortfall(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
     idx = rows.index
     P, x, step = _num(rows, "points"), _num(rows, "value"), _num(rows, "step")
     t_given = _num(rows, "target")
-    mean = x.groupby([rows[k] for k in _peer_keys(rows)], dropna=False).transform("mean")
+    mean = x.groupby([rows[k] for k in PEER_KEYS], dropna=False).transform("mean")
     t = t_given.fillna(mean)
     gap = np.clip(-signed_gap(x, t, rows["direction"]), 0, None)
     charged = gap * step
@@ -282,7 +282,7 @@ def ranking(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
     idx = rows.index
     P, x, step, b = _num(rows, "points"), _num(rows, "value"), _num(rows, "step"), _base_share(rows)
     key = pd.Series(x.to_numpy() * _sign(rows), index=idx)
-    peers = [rows[k] for k in _peer_keys(rows)]
+    peers = [rows[k] for k in PEER_KEYS]
     k = key.groupby(peers, dropna=False).rank(method="min", ascending=False)
     n = key.groupby(peers, dropna=False).transform("count")
     with np.errstate(divide="ignore", invalid="ignore"):
