@@ -62,6 +62,8 @@ _WORKBOOK_OPTIONS = {
     "strings_to_formulas": False,
     "strings_to_urls": False,
     "strings_to_numbers": False,
+    # Assemble in memory: xlsxwriter's per-part temp files dominate the time of small workbooks.
+    "in_memory": True,
     "default_format_properties": {"font_name": "宋体", "font_size": 10},
 }
 
@@ -235,6 +237,14 @@ def _params_display(frame: pd.DataFrame) -> pd.Series:
     return joined.apply(lambda row: "；".join(v for v in row if v), axis=1)
 
 
+def _with_subcategory(cols: list[Col], frame: pd.DataFrame) -> list[Col]:
+    """Insert a 二级指标 column after 一级指标 when the scheme uses the middle level."""
+    if "subcategory" not in frame.columns or not frame["subcategory"].map(_text).astype(bool).any():
+        return cols
+    at = [c.key for c in cols].index("category") + 1
+    return cols[:at] + [Col("二级指标", "subcategory", "text", cols[at - 1].width)] + cols[at:]
+
+
 # --------------------------------------------------------------------------- xlsx writing
 
 
@@ -281,6 +291,9 @@ class _Formats:
 
 def _write_cell(ws, row: int, col: int, value: object, kind: str, fmts: _Formats, fmt=None) -> None:
     fmt = fmt or fmts.by_kind.get(kind, fmts.text)
+    if type(value) is str and value and kind in ("text", "wrap", "auto"):  # the common case, fast
+        ws.write_string(row, col, value, fmt)
+        return
     if isinstance(value, (list, tuple, np.ndarray)):
         value = _text(value)
     if _missing(value) or (isinstance(value, str) and value == "" and kind != "text"):
@@ -457,22 +470,29 @@ def _write_matrix_sheet(wb, fmts, meta, scored, ranked) -> None:
     tail = [Col("指标得分", "indicator_total", "score", 10), Col("总分", "total", "score", 10)]
     cols = fixed + ind_cols + tail
     _write_title(ws, 0, len(cols), f"{_period_label(meta)} 指标得分", fmts)
-    top, bottom = 1, 2
-    # Fixed and total columns span both header rows; indicators sit under merged category cells.
+    # One header row per level: 一级指标, 二级指标 when the scheme uses it, then the indicators.
+    levels = [indicators["category"].map(_text).tolist()]
+    subcategories = indicators["subcategory"].map(_text).tolist()
+    if any(subcategories):
+        levels.append(subcategories)
+    top, bottom = 1, 1 + len(levels)
+    # Fixed and total columns span all header rows.
     for c, spec in enumerate(fixed):
         ws.merge_range(top, c, bottom, c, "", fmts.header)
         ws.write_string(top, c, spec.header, fmts.header)
     start = len(fixed)
-    cats = indicators["category"].map(_text).tolist()
-    i = 0
-    while i < len(cats):
-        j = i
-        while j + 1 < len(cats) and cats[j + 1] == cats[i]:
-            j += 1
-        if j > i:
-            ws.merge_range(top, start + i, top, start + j, "", fmts.header)
-        ws.write_string(top, start + i, cats[i], fmts.header)
-        i = j + 1
+    for depth, labels in enumerate(levels):
+        # A run of equal labels (under the same parents) becomes one merged cell.
+        keys = list(zip(*levels[: depth + 1]))
+        i = 0
+        while i < len(keys):
+            j = i
+            while j + 1 < len(keys) and keys[j + 1] == keys[i]:
+                j += 1
+            if j > i:
+                ws.merge_range(top + depth, start + i, top + depth, start + j, "", fmts.header)
+            ws.write_string(top + depth, start + i, labels[i], fmts.header)
+            i = j + 1
     for k, spec in enumerate(ind_cols):
         ws.write_string(bottom, start + k, spec.header, fmts.header)
     for k, spec in enumerate(tail):
@@ -649,6 +669,7 @@ def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
     for c in cols:
         if c.key not in frame.columns:
             frame[c.key] = None
+    cols = _with_subcategory(cols, frame)
     last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 统计")
 
     gstats, grade_names = _group_stats(ranked, grades)
@@ -792,6 +813,7 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
     ]
     if with_previous_scores:
         cols += [Col("上期得分", "prev_score", "score", 10), Col("变化", "score_change", "delta", 10)]
+    cols = _with_subcategory(cols, rows)
     _write_title(ws, 0, len(cols), f"{_period_label(meta)} 考核反馈表", fmts)
     header = _feedback_header(unit, previous_row)
     for r, (label, value, kind) in enumerate(header, start=1):
@@ -833,6 +855,7 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
         Col("与组内最高差距", "gap_best", "score", 14),
         Col("得分说明", "explanation", "wrap", 60),
     ]
+    lcols = _with_subcategory(lcols, rows)
     last = _write_table(ws2, fmts, lcols, lost.reindex(columns=[c.key for c in lcols]), header_row=1, title=f"{_text(unit.get('unit_name'))} 失分分析（按失分从多到少）")
     if last < 2:
         ws2.write_string(2, 0, "各项指标均得满分，无失分。", fmts.note)

@@ -362,3 +362,20 @@ def test_title_does_not_repeat_period(tmp_path):
     wb = load_workbook(path)
     assert wb["总排名"]["A1"].value == "清源县2024年度目标考核 汇总表"
     assert wb.sheetnames == ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
+
+
+def test_subcategory_adds_a_header_level(tmp_path):
+    scored = make_scored()
+    scored["subcategory"] = scored["indicator_code"].map({"A1": "总量", "A2": "投资", "B1": "", "C1": ""})
+    path = write_summary(tmp_path / "s.xlsx", META, GRADES, scored, make_ranked(), None, None, None, None)
+    ws = load_workbook(path)["指标得分"]
+    # Rows 2 (一级指标), 3 (二级指标), 4 (indicators); data from row 5.
+    assert [ws.cell(2, c).value for c in (4, 6)] == ["经济发展", "社会发展"]
+    assert [ws.cell(3, c).value for c in (4, 5)] == ["总量", "投资"]
+    assert ws.cell(4, 4).value.startswith("地区生产总值")
+    assert "A2:A4" in {str(r) for r in ws.merged_cells.ranges}
+    assert ws.freeze_panes == "D5"
+    fb = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T01", scored, make_ranked()))["得分情况"]
+    head = [r for r in range(1, 30) if fb.cell(r, 1).value == "一级指标"][0]
+    assert [fb.cell(head, c).value for c in (1, 2, 3)] == ["一级指标", "二级指标", "指标名称"]
+    assert fb.cell(head + 1, 2).value == "总量"
