@@ -1,0 +1,700 @@
+"""Gap analysis (差距分析) and what-if simulation (模拟测算).
+
+`gap_table` answers, per unit × indicator, which value reaches the base score and which
+the full score, solved in closed form from each method's formula (never by search), and
+for group-relative methods which value lifts the unit one position. `simulate` re-scores
+a period with some values changed and compares totals, ranks and grades.
+
+Definitions (docs/methods.md notation):
+- full score: the most the method can give: P·上限系数 (完成率), P·max 得分比例 (阶梯, 定性),
+  otherwise P.
+- base score (基本分): P·b, b = 基本分比例 (default 0.6). Methods with a base of their own
+  hit it exactly: 基本满分 at 基本值, 功效系数 (c = b) at 不允许值; 阶梯/定性 need the first
+  tier/grade whose share is ≥ b; 扣分 allows floor(P(1−b)/step) incidents.
+- group-relative methods assume the other units' values stay as they are ("others fixed");
+  the needed value is solved against the other units only, so the unit's own value never
+  moves the reference it is measured against.
+Values are handled in "key" space (value × sign, sign −1 for 反向) so bigger is always
+better and every method is written once, like score.py.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import KaoheError, PeriodNotFound
+from .score import DEFAULT_BASE_SHARE, DEFAULT_CAP, _effective_weights, _is_lower, _num, round_half_up
+
+GAP_COLUMNS = ["unit_code", "unit_name", "group", "indicator_code", "name", "method", "direction", "measure_unit",
+               "status", "value", "text_value", "score", "points", "base_score", "full_score", "value_for_base",
+               "value_for_full", "value_for_next_rank", "grade_for_base", "grade_for_full", "points_to_base",
+               "points_to_full", "points_at_stake", "sentence"]
+
+# A tiny tolerance for "share ≥ b" comparisons on parsed decimals (0.6 typed vs 0.6 computed).
+_EPS = 1e-9
+
+_NEEDED = ["base_score", "full_score", "key_base", "key_full", "key_next", "grade_for_base", "grade_for_full",
+           "base_always", "full_always"]
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def _peer_stats(rows: pd.DataFrame, key: pd.Series, peer_ok: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per row, statistics of the *other* scored units of its group on the same indicator.
+
+    Returns (stats indexed like rows, pairs[row, peer_key]) — pairs feed the k-th best lookup
+    of 排名. Built by a self-merge within each group, never a loop over units.
+    """
+    left = pd.DataFrame({"_row": np.arange(len(rows)), "group": rows["group"].astype(object).to_numpy(),
+                         "indicator_code": rows["indicator_code"].astype(object).to_numpy()})
+    right = left.loc[peer_ok.to_numpy()].assign(peer_key=key.to_numpy()[peer_ok.to_numpy()]).rename(
+        columns={"_row": "_peer"})
+    pairs = left.merge(right, on=["group", "indicator_code"], how="inner")
+    pairs = pairs.loc[pairs["_row"] != pairs["_peer"], ["_row", "peer_key"]]
+    own = key.to_numpy()[pairs["_row"].to_numpy()]
+    better = pairs.assign(peer_key=pairs["peer_key"].where(pairs["peer_key"].to_numpy() > own))
+    grouped = pairs.groupby("_row")["peer_key"]
+    stats = pd.DataFrame({
+        "n_o": grouped.count(), "best_o": grouped.max(), "worst_o": grouped.min(), "sum_o": grouped.sum(),
+        "next_better": better.groupby("_row")["peer_key"].min(),
+    }).reindex(np.arange(len(rows)))
+    stats["n_o"] = stats["n_o"].fillna(0.0)
+    stats.index = rows.index
+    return stats, pairs
+
+
+def _kth_best(pairs: pd.DataFrame, rows_pos: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The k-th best (1-based) peer key of each row position; NaN when fewer than k peers."""
+    wanted = pd.DataFrame({"_row": rows_pos, "_k": k})
+    ranked = pairs[pairs["_row"].isin(rows_pos)].sort_values(["_row", "peer_key"], ascending=[True, False])
+    ranked = ranked.assign(_k=ranked.groupby("_row").cumcount() + 1.0)
+    hit = wanted.merge(ranked, on=["_row", "_k"], how="left")
+    return hit["peer_key"].to_numpy(dtype=float)
+
+
+# --------------------------------------------------------------------------- per-method solutions
+
+
+@dataclass
+class _Ctx:
+    key: pd.Series  # value × sign for every row
+    sign: pd.Series
+    stats: pd.DataFrame
+    pairs: pd.DataFrame
+    pos: pd.Series  # row position (for the pairs frame)
+    tier_tables: pd.DataFrame
+
+
+def _blank(rows: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({c: np.nan for c in _NEEDED}, index=rows.index)
+    out["grade_for_base"] = pd.Series("", index=rows.index, dtype=object)
+    out["grade_for_full"] = pd.Series("", index=rows.index, dtype=object)
+    out["base_always"] = False
+    out["full_always"] = False
+    return out
+
+
+def _ratio_keys(t: pd.Series, ratio: Any, sign: pd.Series) -> np.ndarray:
+    """Key of the value whose attainment ratio against t is `ratio`: x = r·t (正向), t/r (反向)."""
+    ratio = np.asarray(ratio, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(sign > 0, ratio * t, t / ratio)
+    value = np.where((t > 0) & (ratio > 0), value, np.nan)
+    return value * sign
+
+
+def _completion(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    out = _blank(rows)
+    P, t, b = _num(rows, "points"), _num(rows, "target"), _num(rows, "base_share").fillna(DEFAULT_BASE_SHARE)
+    cap = _num(rows, "cap").fillna(DEFAULT_CAP)
+    s = ctx.sign.loc[rows.index]
+    out["full_score"] = P * cap
+    out["base_score"] = P * b
+    out["key_full"] = _ratio_keys(t, cap, s)
+    out["key_base"] = _ratio_keys(t, b, s)
+    return out
+
+
+def _base_full(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    out = _blank(rows)
+    s = ctx.sign.loc[rows.index]
+    P, b = _num(rows, "points"), _num(rows, "base_share").fillna(DEFAULT_BASE_SHARE)
+    out["full_score"] = P
+    out["base_score"] = P * b
+    out["key_full"] = _num(rows, "full").fillna(_num(rows, "target")) * s
+    out["key_base"] = _num(rows, "base") * s
+    return out
+
+
+def _efficacy(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    out = _blank(rows)
+    s, st = ctx.sign.loc[rows.index], ctx.stats.loc[rows.index]
+    P, c = _num(rows, "points"), _num(rows, "base_share").fillna(DEFAULT_BASE_SHARE)
+    full_given, floor_given = _num(rows, "full"), _num(rows, "floor")
+    out["full_score"] = P
+    out["base_score"] = P * c
+    # empty 满分值: the group best, which the unit matches (or becomes) at the others' best
+    out["key_full"] = (full_given * s).fillna(st["best_o"])
+    out["full_always"] = full_given.isna() & st["n_o"].eq(0)
+    # empty 不允许值: the group worst includes the unit itself, so its coefficient never drops below c
+    out["key_base"] = floor_given * s
+    out["base_always"] = floor_given.isna()
+    return out
+
+
+def _tiered(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    out = _blank(rows)
+    s = ctx.sign.loc[rows.index]
+    P, t, b = _num(rows, "points"), _num(rows, "target"), _num(rows, "base_share").fillna(DEFAULT_BASE_SHARE)
+    tiers = ctx.tier_tables.loc[ctx.tier_tables["lower"].notna() & ctx.tier_tables["tier_table"].notna(),
+                                ["tier_table", "lower", "share"]].astype({"tier_table": object, "lower": float,
+                                                                          "share": float})
+    top = tiers.groupby("tier_table")["share"].max().rename("top")
+    tiers = tiers.join(top, on="tier_table")
+    full_lower = tiers[tiers["share"] >= tiers["top"] - _EPS].groupby("tier_table")["lower"].min()
+    table = rows["tier_table"].astype(object)
+    out["full_score"] = P * table.map(top).astype(float)
+    out["base_score"] = P * b
+    out["key_full"] = _ratio_keys(t, table.map(full_lower).astype(float), s)
+    # the first tier whose share reaches b (per row, since b is a row parameter)
+    cand = pd.DataFrame({"tier_table": table.to_numpy(), "_b": b.to_numpy(), "_i": np.arange(len(rows))}).merge(
+        tiers, on="tier_table", how="inner")
+    base_lower = cand[cand["share"] >= cand["_b"] - _EPS].groupby("_i")["lower"].min().reindex(np.arange(len(rows)))
+    out["key_base"] = _ratio_keys(t, base_lower.to_numpy(), s)
+    # a tier starting at ratio ≤ 0 is reached by any reported value
+    out["base_always"] = (base_lower.to_numpy() <= 0)
+    out["full_always"] = (table.map(full_lower).astype(float).to_numpy() <= 0)
+    return out
+
+
+def _shortfall(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    out = _blank(rows)
+    s, st = ctx.sign.loc[rows.index], ctx.stats.loc[rows.index]
+    P, step, b = _num(rows, "points"), _num(rows, "step"), _num(rows, "base_share").fillna(DEFAULT_BASE_SHARE)
+    t_given = _num(rows, "target")
+    allowed = P * (1 - b) / step.where(step > 0)  # the shortfall that still leaves P·b
+    n_o = st["n_o"]
+    # empty 目标值: target = mean of the group including the unit, (x + S_o)/(n_o + 1);
+    # solving P − gap·step = S gives x = mean_o at gap 0 and mean_o − (n_o+1)/n_o·gap otherwise
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_o = st["sum_o"] / n_o.where(n_o > 0)
+        key_full = (t_given * s).fillna(mean_o)
+        spread = pd.Series(np.where(t_given.notna(), 1.0, (n_o + 1) / n_o.where(n_o > 0)), index=rows.index)
+    out["full_score"] = P
+    out["base_score"] = P * b
+    out["key_full"] = key_full.where(step > 0)
+    out["key_base"] = key_full - allowed * spread
+    alone = t_given.isna() & n_o.eq(0)
+    out["full_always"] = alone | step.eq(0)
+    out["base_always"] = out["full_always"]
+    return out
+
+
+def _ranking(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    out = _blank(rows)
+    st = ctx.stats.loc[rows.index]
+    P, step, b = _num(rows, "points"), _num(rows, "step"), _num(rows, "base_share").fillna(DEFAULT_BASE_SHARE)
+    out["full_score"] = P
+    out["base_score"] = P * b
+    out["key_full"] = st["best_o"]  # ties share the better position: equalling the best is first place
+    out["full_always"] = st["n_o"].eq(0)
+    # with 每项分值: position k keeps P·b while (k−1)·step ≤ P(1−b); without it the linear
+    # scale never goes below P·b
+    k_base = np.floor(1 + P * (1 - b) / step.where(step > 0) + _EPS).to_numpy()
+    has_step = step.gt(0).to_numpy()
+    kth = _kth_best(ctx.pairs, ctx.pos.loc[rows.index].to_numpy(), np.where(has_step, k_base, np.nan))
+    out["key_base"] = np.where(has_step, kth, np.nan)
+    out["base_always"] = ~has_step | (st["n_o"].to_numpy() < np.nan_to_num(k_base, nan=0.0))
+    out["key_next"] = st["next_better"]
+    return out
+
+
+def _relative_best(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    out = _blank(rows)
+    s, st = ctx.sign.loc[rows.index], ctx.stats.loc[rows.index]
+    P, b = _num(rows, "points"), _num(rows, "base_share").fillna(DEFAULT_BASE_SHARE)
+    best_value = st["best_o"] * s
+    out["full_score"] = P
+    out["base_score"] = P * b
+    out["key_full"] = st["best_o"]
+    out["key_base"] = _ratio_keys(best_value, b, s)
+    out["full_always"] = st["n_o"].eq(0)
+    out["base_always"] = out["full_always"]
+    out["key_next"] = st["next_better"]
+    return out
+
+
+def _qualitative(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    out = _blank(rows)
+    P, b = _num(rows, "points"), _num(rows, "base_share").fillna(DEFAULT_BASE_SHARE)
+    levels = ctx.tier_tables.loc[ctx.tier_tables["level"].fillna("").astype(str).str.strip() != "",
+                                 ["tier_table", "level", "share"]].copy()
+    levels = levels.astype({"tier_table": object, "share": float}).assign(
+        level=levels["level"].astype(str).str.strip().astype(object), _pos=np.arange(len(levels)))
+    top = levels.sort_values(["share", "_pos"], ascending=[False, True]).drop_duplicates("tier_table")
+    table = rows["tier_table"].astype(object)
+    out["full_score"] = P * table.map(top.set_index("tier_table")["share"]).astype(float)
+    out["grade_for_full"] = table.map(top.set_index("tier_table")["level"]).astype(object).fillna("")
+    out["base_score"] = P * b
+    cand = pd.DataFrame({"tier_table": table.to_numpy(), "_b": b.to_numpy(), "_i": np.arange(len(rows))}).merge(
+        levels, on="tier_table", how="inner")
+    base = (cand[cand["share"] >= cand["_b"] - _EPS].sort_values(["_i", "share", "_pos"])
+            .drop_duplicates("_i").set_index("_i")["level"].reindex(np.arange(len(rows))))
+    out["grade_for_base"] = base.astype(object).fillna("").to_numpy()
+    return out
+
+
+def _deduction(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    out = _blank(rows)
+    P, step, b = _num(rows, "points"), _num(rows, "step"), _num(rows, "base_share").fillna(DEFAULT_BASE_SHARE)
+    ok = step > 0
+    out["full_score"] = P
+    out["base_score"] = P * b
+    # a count is always 反向: keys are −count
+    out["key_full"] = np.where(ok, -0.0, np.nan)
+    out["key_base"] = -np.floor(P * (1 - b) / step.where(ok) + _EPS)
+    out["full_always"] = step.eq(0)
+    out["base_always"] = step.eq(0)
+    return out
+
+
+GAP_METHODS: dict[str, Callable[[pd.DataFrame, _Ctx], pd.DataFrame]] = {
+    "完成率": _completion,
+    "基本满分": _base_full,
+    "功效系数": _efficacy,
+    "阶梯": _tiered,
+    "差额扣分": _shortfall,
+    "排名": _ranking,
+    "相对最优": _relative_best,
+    "定性": _qualitative,
+    "扣分": _deduction,
+}
+
+
+def _relative_rows(rows: pd.DataFrame) -> pd.Series:
+    """Rows whose score depends on their rank among the group: they get a one-position target."""
+    method = rows["method"].astype(object)
+    return (method.isin(["排名", "相对最优"])
+            | (method.eq("功效系数") & (_num(rows, "full").isna() | _num(rows, "floor").isna()))
+            | (method.eq("差额扣分") & _num(rows, "target").isna()))
+
+
+# --------------------------------------------------------------------------- total factor
+
+
+def _total_factor(scored: pd.DataFrame, rows: pd.DataFrame, scheme: Any) -> pd.Series:
+    """How many points of 总分 one point of this indicator is worth (before rounding).
+
+    原始分 → 1; 百分制 → 100 / the unit's points available; 权重 → w_c · W/present / points_c
+    (× 100/W with 百分制), mirroring score.compute_totals.
+    """
+    if scheme is None:
+        return pd.Series(1.0, index=rows.index)
+    percent = getattr(scheme.meta, "total_mode", "raw") == "percent"
+    weights = getattr(scheme, "weights", None)
+    pts = scored.assign(points_available=_num(scored, "points_available").fillna(0.0))
+    unit = rows["unit_code"].astype(object)
+    if weights is not None and len(weights):
+        units = scheme.units[["unit_code", "group"]].astype(object)
+        eff = _effective_weights(weights, units["group"])
+        full = eff.groupby("group")["weight"].sum()
+        by_cat = (pts.assign(unit_code=pts["unit_code"].astype(object), category=pts["category"].astype(object))
+                  .groupby(["unit_code", "category"], as_index=False)["points_available"].sum())
+        frame = units.merge(eff, on="group").merge(by_cat, on=["unit_code", "category"], how="left")
+        frame = frame[frame["points_available"].fillna(0.0) > 0]
+        present = frame.groupby("unit_code")["weight"].sum()
+        frame = frame.assign(factor=frame["weight"] * frame["group"].map(full) / frame["unit_code"].map(present)
+                             / frame["points_available"])
+        if percent:
+            frame["factor"] = frame["factor"] * 100.0 / frame["group"].map(full)
+        keyed = frame.set_index(["unit_code", "category"])["factor"]
+        idx = pd.MultiIndex.from_arrays([unit, rows["category"].astype(object)])
+        return pd.Series(keyed.reindex(idx).fillna(0.0).to_numpy(), index=rows.index)
+    if percent:
+        available = pts.assign(unit_code=pts["unit_code"].astype(object)).groupby("unit_code")["points_available"].sum()
+        factor = 100.0 / available.where(available > 0)
+        return pd.Series(unit.map(factor).astype(float).fillna(0.0).to_numpy(), index=rows.index)
+    return pd.Series(1.0, index=rows.index)
+
+
+# --------------------------------------------------------------------------- display
+
+
+def _needed_values(values: Any, lower: np.ndarray) -> np.ndarray:
+    """Round a needed value to 4 decimals on the safe side (up for 正向, down for 反向).
+
+    Binary noise is removed first, so 8.0000000001 stays 8 rather than becoming 8.0001.
+    """
+    v = np.round(np.asarray(values, dtype=float) * 1e4, 5)
+    return np.where(lower, np.floor(v), np.ceil(v)) / 1e4 + 0.0
+
+
+def _show(values: Any, index: pd.Index) -> pd.Series:
+    """Numbers with at least 2 and at most 4 decimals (8 → 8.00, 0.4545 → 0.4545)."""
+    arr = round_half_up(np.asarray(values, dtype=float).reshape(-1), 4)
+    out = []
+    for v in arr.tolist():
+        if v != v:
+            out.append("—")
+        elif math.isinf(v):
+            out.append("∞" if v > 0 else "-∞")
+        else:
+            text = f"{v:.4f}".rstrip("0")
+            whole, _, frac = text.partition(".")
+            out.append(f"{whole}.{frac.ljust(2, '0')}")
+    return pd.Series(out, index=index, dtype=object)
+
+
+def _count(values: Any, index: pd.Index) -> pd.Series:
+    return pd.Series([("—" if v != v else str(int(v))) for v in np.asarray(values, dtype=float).tolist()],
+                     index=index, dtype=object)
+
+
+def _sentence(g: pd.DataFrame) -> pd.Series:
+    """One Chinese sentence per row with the numbers plugged in."""
+    idx = g.index
+    method = g["method"].astype(object)
+    lower = _is_lower(g["direction"]) | method.eq("扣分").to_numpy()
+    is_count, is_grade = method.eq("扣分").to_numpy(), method.eq("定性").to_numpy()
+    mu = g["measure_unit"].astype(object).where(g["measure_unit"].notna(), "").astype(str)
+    mu = pd.Series(np.where(mu.str.strip() != "", " " + mu, ""), index=idx, dtype=object)
+    verb = pd.Series(np.where(lower, "降至", "完成"), index=idx, dtype=object)
+
+    def amount(col: str) -> pd.Series:
+        shown = _show(_needed_values(g[col], lower), idx)
+        grade = "评为「" + g[col.replace("value", "grade")].astype(str) + "」"
+        count = "扣分事项不超过 " + _count(g[col], idx) + " 次"
+        return pd.Series(np.select([is_grade, is_count], [grade, count], default=verb + " " + shown + mu),
+                         index=idx, dtype=object)
+
+    for_full = pd.Series(np.where(is_count, "不发生扣分事项", amount("value_for_full")), index=idx, dtype=object)
+    current = pd.Series(np.select(
+        [g["status"].eq("missing").to_numpy(), g["status"].eq("unscored").to_numpy(), is_grade, is_count],
+        ["目前未填报", "目前数据有误未计分", "目前「" + g["text_value"].astype(object).fillna("").astype(str) + "」",
+         "目前 " + _count(g["value"], idx) + " 次"],
+        default="目前 " + _show(g["value"], idx)), index=idx, dtype=object)
+    stake = _show(g["points_at_stake"].to_numpy(), idx).str.replace(r"(\.\d\d)\d+$", r"\1", regex=True)
+    gain = "，可增加 " + stake + " 分"
+
+    has_full = g["value_for_full"].notna() | g["grade_for_full"].astype(str).ne("") | (is_count & g["value_for_full"].notna())
+    needs_base = g["points_to_base"].gt(0) & (g["value_for_base"].notna() | g["grade_for_base"].astype(str).ne(""))
+    base_part = pd.Series(np.where(needs_base, "距基本分需" + amount("value_for_base") + "，", ""), index=idx, dtype=object)
+    next_part = pd.Series(np.where(g["value_for_next_rank"].notna(),
+                                   "，升一位需" + verb + " " + _show(_needed_values(g["value_for_next_rank"], lower), idx)
+                                   + mu + "（与上一位持平即可）", ""), index=idx, dtype=object)
+    at_full = g["points_to_full"].le(0) & g["status"].eq("scored")
+    full_text = base_part + "距满分还需" + for_full + "（" + current + "）" + next_part + gain
+    return pd.Series(np.select(
+        [at_full & g["value_for_next_rank"].notna(), at_full, ~has_full & g["full_always"].to_numpy(), ~has_full],
+        ["已得满分 " + _show(g["score"], idx).str.slice(0, None) + " 分（须保持本类别领先）",
+         "已得满分 " + _show(g["score"], idx) + " 分",
+         "填报即可得满分（" + current + "）" + gain,
+         "评分参数缺失，无法测算（" + current + "）"],
+        default=full_text), index=idx, dtype=object)
+
+
+# --------------------------------------------------------------------------- gap table
+
+
+def gap_table(scored: pd.DataFrame, tier_tables: pd.DataFrame, scheme: Any = None) -> pd.DataFrame:
+    """Per unit × indicator: the values needed for the base and full score, and the points at stake.
+
+    `scored` is score.score_indicators' output. Exempt rows are left out. `points_to_full`
+    counts indicator points; `points_at_stake` converts them into 总分 points when the
+    scheme is given (百分制 / 权重), else equals `points_to_full`. Sorted per unit by
+    points at stake, largest first.
+    """
+    status = scored["status"].astype(object)
+    rows = scored.loc[~status.isin(["exempt", "exempt_mean"])].reset_index(drop=True).copy()
+    for column, default in (("direction", "higher"), ("tier_table", np.nan), ("measure_unit", ""), ("text_value", None),
+                            ("unit_name", ""), ("category", ""), ("order", np.nan)):
+        if column not in rows.columns:
+            rows[column] = default
+    tier_tables = tier_tables if tier_tables is not None else pd.DataFrame(columns=["tier_table", "lower", "level", "share"])
+    method = rows["method"].astype(object)
+    sign = pd.Series(np.where(_is_lower(rows["direction"]) | method.eq("扣分").to_numpy(), -1.0, 1.0), index=rows.index)
+    key = _num(rows, "value") * sign
+    peer_ok = rows["status"].astype(object).eq("scored") & key.notna()
+    stats, pairs = _peer_stats(rows, key, peer_ok)
+    ctx = _Ctx(key, sign, stats, pairs, pd.Series(np.arange(len(rows)), index=rows.index), tier_tables)
+
+    need = _blank(rows)
+    for name, fn in GAP_METHODS.items():  # one pass per method, never per unit
+        mask = method.eq(name)
+        if mask.any():
+            need.loc[mask] = fn(rows.loc[mask], ctx)[_NEEDED].to_numpy()
+    need = need.astype({c: float for c in ("base_score", "full_score", "key_base", "key_full", "key_next")})
+    need["key_next"] = need["key_next"].where(_relative_rows(rows) & peer_ok)
+    need["full_score"] = need["full_score"].fillna(_num(rows, "points"))
+
+    score = _num(rows, "score")
+    current = score.fillna(0.0)
+    full_score = round_half_up(need["full_score"])
+    base_score = round_half_up(need["base_score"])
+    out = rows.assign(
+        score=score,
+        base_score=base_score,
+        full_score=full_score,
+        value_for_base=need["key_base"] * sign + 0.0,
+        value_for_full=need["key_full"] * sign + 0.0,
+        value_for_next_rank=need["key_next"] * sign + 0.0,
+        grade_for_base=need["grade_for_base"].astype(object),
+        grade_for_full=need["grade_for_full"].astype(object),
+        full_always=need["full_always"].astype(bool),
+        points_to_base=round_half_up((base_score - current).clip(lower=0.0)),
+        points_to_full=round_half_up((full_score - current).clip(lower=0.0)),
+    )
+    out["points_at_stake"] = round_half_up(out["points_to_full"] * _total_factor(scored, rows, scheme))
+    out["sentence"] = _sentence(out)
+    out = out.sort_values(["unit_code", "points_at_stake", "order", "indicator_code"],
+                          ascending=[True, False, True, True], kind="stable")
+    return out[GAP_COLUMNS].reset_index(drop=True)
+
+
+GAP_SHEET_HEADERS = ["指标代码", "指标名称", "计分方法", "计量单位", "实际完成值", "得分", "满分", "基本分",
+                     "达到基本分需", "达到满分需", "升一位需", "距满分差（分）", "可增加总分", "说明"]
+
+
+def gap_sheet_rows(gap: pd.DataFrame, unit_code: str | None = None) -> pd.DataFrame:
+    """The 差距分析 sheet of a unit's feedback workbook (Chinese headers, display texts for values).
+
+    With unit_code None every unit is listed, with 单位代码/单位名称 in front (console table).
+    Needed values are rounded on the safe side, so reaching the printed value is enough.
+    """
+    g = gap if unit_code is None else gap[gap["unit_code"].astype(object).eq(unit_code)]
+    g = g.reset_index(drop=True)
+    idx = g.index
+    method = g["method"].astype(object)
+    lower = _is_lower(g["direction"]) | method.eq("扣分").to_numpy()
+    is_grade, is_count = method.eq("定性").to_numpy(), method.eq("扣分").to_numpy()
+
+    def shown(col: str, grade_col: str | None = None) -> pd.Series:
+        number = _show(_needed_values(g[col], lower), idx).where(g[col].notna(), "")
+        count = _count(g[col], idx).where(g[col].notna(), "") + pd.Series(np.where(g[col].notna(), " 次", ""), index=idx)
+        grade = g[grade_col].astype(object).fillna("") if grade_col else pd.Series("", index=idx, dtype=object)
+        return pd.Series(np.select([is_grade, is_count], [grade, count], default=number), index=idx, dtype=object)
+
+    value = pd.Series(np.select([is_grade, is_count],
+                                [g["text_value"].astype(object).fillna(""), _count(g["value"], idx)],
+                                default=_show(g["value"], idx)), index=idx, dtype=object)
+    value = value.where(~g["status"].isin(["missing", "unscored"]).to_numpy() | is_grade, "")
+    table = pd.DataFrame({
+        "指标代码": g["indicator_code"], "指标名称": g["name"], "计分方法": g["method"],
+        "计量单位": g["measure_unit"].astype(object).fillna(""), "实际完成值": value,
+        "得分": g["score"], "满分": g["full_score"], "基本分": g["base_score"],
+        "达到基本分需": shown("value_for_base", "grade_for_base"),
+        "达到满分需": pd.Series(np.where(is_count & g["value_for_full"].notna(), "0 次",
+                                      shown("value_for_full", "grade_for_full")), index=idx, dtype=object),
+        "升一位需": shown("value_for_next_rank"),
+        "距满分差（分）": g["points_to_full"], "可增加总分": g["points_at_stake"], "说明": g["sentence"],
+    })
+    if unit_code is None:
+        table.insert(0, "单位名称", g["unit_name"])
+        table.insert(0, "单位代码", g["unit_code"])
+    return table
+
+
+# --------------------------------------------------------------------------- changes
+
+
+_CHANGE = re.compile(r"^\s*([A-Za-z0-9_-]{1,32})\s*[:：]\s*([^=＝\s]+)\s*[=＝]\s*(.+?)\s*$")
+
+
+def parse_changes(items: list[str]) -> dict[tuple[str, str], Any]:
+    """["XZ01:A01=8.5", "XZ01:C1=优"] → {("XZ01", "A01"): 8.5, ("XZ01", "C1"): "优"}.
+
+    Plain numbers (full-width digits too) become floats; anything else stays text: a grade
+    for 定性, or a number with its unit (8.5亿元, 85%) that simulate reads with the
+    indicator's 计量单位. Malformed items raise KaoheError listing each one.
+    """
+    changes: dict[tuple[str, str], Any] = {}
+    problems: list[str] = []
+    for item in items:
+        match = _CHANGE.match(str(item))
+        if not match:
+            problems.append(f"「{item}」格式不对，应写成 单位代码:指标代码=值，例如 XZ01:A01=8.5")
+            continue
+        unit, code, raw = match.groups()
+        if (unit, code) in changes:
+            problems.append(f"「{item}」重复设定了 {unit} 的指标 {code}")
+            continue
+        text = unicodedata.normalize("NFKC", raw).strip()
+        try:
+            number = float(text)
+            changes[(unit, code)] = number if math.isfinite(number) else text
+        except ValueError:
+            changes[(unit, code)] = text
+    if problems:
+        raise KaoheError("模拟测算的设定值有误：\n" + "\n".join("  " + p for p in problems))
+    return changes
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+SIM_TOTAL_COLUMNS = ["unit_code", "unit_name", "group", "total_before", "total_after", "total_delta", "rank_before",
+                     "rank_after", "rank_delta", "grade_before", "grade_after", "grade_changed"]
+SIM_SCORE_COLUMNS = ["unit_code", "unit_name", "indicator_code", "name", "changed", "value_before", "value_after",
+                     "score_before", "score_after", "score_delta"]
+
+
+@dataclass
+class SimulationResult:
+    """Before/after of a what-if run. `totals` has one row per unit (rank_delta > 0 = moved up);
+    `scores` lists the set values and every indicator score that moved (group-relative
+    methods move the peers too)."""
+
+    before: Any  # pipeline.Results
+    after: Any
+    totals: pd.DataFrame
+    scores: pd.DataFrame
+
+
+def _display_values(frame: pd.DataFrame) -> pd.Series:
+    text = frame["text_value"].astype(object).where(frame["text_value"].notna(), "").astype(str)
+    number = _show(_num(frame, "value"), frame.index).where(_num(frame, "value").notna(), "")
+    return pd.Series(np.where(text.str.strip() != "", text, number), index=frame.index, dtype=object)
+
+
+def _apply_changes(scheme: Any, values: pd.DataFrame, changes: dict[tuple[str, str], Any]) -> pd.DataFrame:
+    from .validate import parse_value
+
+    assigned = scheme.assignments()
+    assigned = assigned.assign(unit_code=assigned["unit_code"].astype(object),
+                               indicator_code=assigned["indicator_code"].astype(object))
+    wanted = pd.DataFrame([(u, i, v) for (u, i), v in changes.items()], columns=["unit_code", "indicator_code", "new"])
+    wanted = wanted.astype({"unit_code": object, "indicator_code": object, "new": object})
+    joined = wanted.merge(assigned[["unit_code", "indicator_code", "method", "exempt", "tier_table", "measure_unit"]],
+                          on=["unit_code", "indicator_code"], how="left")
+    units = set(scheme.units["unit_code"].astype(str))
+    grades = scheme.tier_tables[scheme.tier_tables["level"].fillna("").astype(str).str.strip() != ""]
+    problems: list[str] = []
+    numbers: dict[tuple[str, str], float] = {}
+    for row in joined.itertuples(index=False):  # a handful of user-typed settings, not a scoring path
+        where = f"{row.unit_code}:{row.indicator_code}"
+        if row.unit_code not in units:
+            problems.append(f"{where}：没有单位代码 {row.unit_code}")
+        elif not isinstance(row.method, str):
+            problems.append(f"{where}：指标 {row.indicator_code} 不存在或不适用于该单位")
+        elif bool(row.exempt):
+            problems.append(f"{where}：该单位此指标不考核，无需模拟")
+        elif row.method == "定性":
+            levels = grades.loc[grades["tier_table"].astype(object).eq(row.tier_table), "level"].astype(str).str.strip()
+            if str(row.new).strip() not in set(levels):
+                problems.append(f"{where}：定性指标应填等级（{'、'.join(levels)}），不能是「{row.new}」")
+        elif isinstance(row.new, str):
+            parsed = parse_value(row.new, row.measure_unit if isinstance(row.measure_unit, str) else "")
+            if parsed.problem is not None or parsed.text is not None:
+                problems.append(f"{where}：「{row.new}」不是数字")
+            else:
+                numbers[(row.unit_code, row.indicator_code)] = parsed.value
+    if problems:
+        raise KaoheError("无法模拟测算：\n" + "\n".join("  " + p for p in problems))
+
+    is_grade = joined["method"].eq("定性")
+    parsed_new = [numbers.get((u, i), v) for u, i, v in zip(joined["unit_code"], joined["indicator_code"], joined["new"])]
+    joined["new"] = pd.Series(parsed_new, index=joined.index, dtype=object)
+    new = pd.DataFrame({
+        "unit_code": joined["unit_code"], "indicator_code": joined["indicator_code"],
+        "value": pd.to_numeric(joined["new"].where(~is_grade), errors="coerce").astype(float),
+        "text_value": joined["new"].where(is_grade).map(lambda v: str(v).strip() if isinstance(v, str) else None)
+        .astype(object),
+    })
+    values = values.copy()
+    key = pd.MultiIndex.from_frame(values[["unit_code", "indicator_code"]].astype(object))
+    hit = key.isin(pd.MultiIndex.from_frame(new[["unit_code", "indicator_code"]]))
+    lookup = new.set_index(["unit_code", "indicator_code"])
+    values["value"] = values["value"].astype(float)
+    values["text_value"] = values["text_value"].astype(object)
+    values.loc[hit, "value"] = lookup["value"].reindex(key[hit]).to_numpy()
+    values.loc[hit, "text_value"] = lookup["text_value"].reindex(key[hit]).to_numpy()
+    values.loc[hit, "unscored"] = False
+    present = pd.MultiIndex.from_frame(new[["unit_code", "indicator_code"]]).isin(key)
+    added = new.loc[~present].assign(evidence="", note="模拟测算", file="", sheet="", cell="", unscored=False)
+    if len(added):
+        values = pd.concat([values, added.reindex(columns=values.columns)], ignore_index=True)
+    return values
+
+
+def simulate(results_or_frames: Any, changes: dict[tuple[str, str], Any]) -> SimulationResult:
+    """Re-score with some values changed; `results_or_frames` is pipeline.Results or (scheme, validated).
+
+    Unknown units, indicators that do not apply, exempt pairs, text for numeric indicators
+    and unknown grades raise KaoheError with every problem listed.
+    """
+    from . import pipeline
+
+    if isinstance(results_or_frames, tuple):
+        scheme, validated = results_or_frames
+        before = pipeline.score_period(scheme, validated)
+    else:
+        before = results_or_frames
+        scheme, validated = before.scheme, before.validated
+    changed = replace(validated, values=_apply_changes(scheme, validated.values, changes))
+    after = pipeline.score_period(scheme, changed)
+
+    b = before.ranked[["unit_code", "unit_name", "group", "total", "rank", "grade"]]
+    a = after.ranked[["unit_code", "total", "rank", "grade"]]
+    totals = b.merge(a, on="unit_code", suffixes=("_before", "_after"))
+    totals["total_delta"] = round_half_up(totals["total_after"] - totals["total_before"])
+    totals["rank_delta"] = totals["rank_before"] - totals["rank_after"]
+    totals["grade_changed"] = totals["grade_before"].astype(object) != totals["grade_after"].astype(object)
+
+    cols = ["unit_code", "indicator_code", "value", "text_value", "score"]
+    sb = before.scored[["unit_name", "name"] + cols]
+    sa = after.scored[cols]
+    scores = sb.merge(sa, on=["unit_code", "indicator_code"], suffixes=("_before", "_after"))
+    pairs = pd.MultiIndex.from_tuples(list(changes)) if changes else pd.MultiIndex.from_arrays([[], []])
+    scores["changed"] = pd.MultiIndex.from_frame(scores[["unit_code", "indicator_code"]].astype(object)).isin(pairs)
+    sb_, sa_ = scores["score_before"], scores["score_after"]
+    moved = ~((sb_ == sa_) | (sb_.isna() & sa_.isna()))
+    scores["value_before"] = _display_values(scores.rename(columns={"value_before": "value", "text_value_before": "text_value"}))
+    scores["value_after"] = _display_values(scores.rename(columns={"value_after": "value", "text_value_after": "text_value"}))
+    scores["score_delta"] = round_half_up(sa_.fillna(0.0) - sb_.fillna(0.0))
+    scores = scores[scores["changed"] | moved].sort_values(["changed", "unit_code", "indicator_code"],
+                                                           ascending=[False, True, True])
+    return SimulationResult(before, after, totals[SIM_TOTAL_COLUMNS].reset_index(drop=True),
+                            scores[SIM_SCORE_COLUMNS].reset_index(drop=True))
+
+
+def simulation_rows(sim: SimulationResult, only_changed: bool = True) -> pd.DataFrame:
+    """Totals before/after with Chinese headers (console table); only units whose total, rank or grade moved."""
+    t = sim.totals
+    if only_changed:
+        t = t[(t["total_delta"] != 0) | (t["rank_delta"] != 0) | t["grade_changed"]]
+    return pd.DataFrame({
+        "单位代码": t["unit_code"], "单位名称": t["unit_name"], "考核类别": t["group"],
+        "原总分": t["total_before"], "模拟总分": t["total_after"], "变化": t["total_delta"],
+        "原排名": t["rank_before"], "模拟排名": t["rank_after"],
+        "原等次": t["grade_before"], "模拟等次": t["grade_after"],
+    }).reset_index(drop=True)
+
+
+def load_period(out_root: Path, period: str, workers: int | None = None) -> Any:
+    """Rebuild pipeline.Results of an archived period from outputs/<period>/ (read only).
+
+    The archive keeps the scheme and the inputs byte for byte but not the claims, so the
+    inputs are read and validated again: exactly what the run saw.
+    """
+    from . import pipeline
+    from .archive import INPUTS_DIR, MANIFEST, SCHEME_COPY
+    from .scheme import load_scheme
+
+    folder = Path(out_root) / period
+    if not (folder / MANIFEST).is_file() or not (folder / SCHEME_COPY).is_file():
+        known = sorted(p.name for p in Path(out_root).glob("*") if (p / MANIFEST).is_file() and "." not in p.name) \
+            if Path(out_root).is_dir() else []
+        raise PeriodNotFound(f"输出目录「{out_root}」下没有 {period} 期的完整归档（已有：{'、'.join(known) or '无'}）。"
+                             "请检查期别或用 --out 指定输出目录")
+    scheme = load_scheme(folder / SCHEME_COPY)
+    validated = pipeline.read_and_validate(scheme, folder / INPUTS_DIR, workers=workers)
+    return pipeline.score_period(scheme, validated)
