@@ -149,6 +149,10 @@ def load_config(path: Path, password_env: str = PASSWORD_ENV, need_password: boo
             raise MailConfigError(f"未设置环境变量 {password_env}（邮箱 {config.user} 的密码或授权码）。"
                                   f"Windows 命令提示符：set {password_env}=授权码；PowerShell：$env:{password_env}=\"授权码\"；"
                                   f"Linux/macOS：export {password_env}=授权码")
+        if not (config.password.isascii() and config.user.isascii()):
+            # smtplib encodes AUTH as ASCII; it would crash mid-login instead of failing cleanly.
+            raise MailConfigError(f"邮箱用户名或环境变量 {password_env} 中的密码含有中文等非 ASCII 字符，邮件服务器登录不支持；"
+                                  f"请核对（很多邮箱应使用由字母和数字组成的“授权码”）")
     return config
 
 
@@ -354,18 +358,18 @@ def _verified(folder: Path, relative: str, hashes: dict[str, str]) -> Attachment
 
 def _feedback_owner(data: bytes) -> str | None:
     """The 单位代码 written in a feedback workbook's header block (first sheet)."""
-    from openpyxl import load_workbook
+    from python_calamine import CalamineWorkbook
 
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True)
-        try:
-            for row in workbook.worksheets[0].iter_rows(max_row=15, max_col=2, values_only=True):
-                if row and row[0] is not None and str(row[0]).strip() == "单位代码":
-                    return str(row[1]).strip() if len(row) > 1 and row[1] is not None else ""
-        finally:
-            workbook.close()
+        rows = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python(nrows=15)
     except Exception:  # a corrupt workbook is just "not provably this unit's"
         return None
+    for row in rows:
+        if len(row) > 1 and str(row[0]).strip() == "单位代码":
+            value = row[1]
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            return str(value).strip()
     return None
 
 
