@@ -1,0 +1,367 @@
+"""Benchmark: the read floor, the pandas default, `kaohe check`, `kaohe run` and each stage.
+
+    python3 bench/run.py                      # scales 300,2000
+    python3 bench/run.py --scales 300,2000,10000
+
+Inputs come from bench/generate.py (cached under bench/data/). Every measurement runs in a
+fresh subprocess, so its peak RSS (ru_maxrss) is the honest figure for that job alone;
+a stage's subprocess first loads its inputs from a pickle written by the previous stage
+(untimed, but counted in its memory: a stage needs its inputs). Results: a markdown table
+on stdout, bench/results/latest.json and bench/results/latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+RESULTS = BENCH / "results"
+ROWS_1M = 1_000_000
+STAGES = ["read", "validate", "score", "rank", "summary", "notice", "feedback", "archive"]
+ISSUED_ON = date(2025, 1, 15)
+
+
+# ---------------------------------------------------------------- in the measuring subprocess
+
+def _rss_now_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _load(path: Path):
+    with open(path, "rb") as handle:
+        return pickle.load(handle)
+
+
+def _dump(obj, path: Path) -> None:
+    with open(path, "wb") as handle:
+        pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _inbox_files(inbox: Path) -> list[Path]:
+    return sorted(p for p in inbox.rglob("*.xlsx") if not p.name.startswith("~$"))
+
+
+def _task_floor(work: Path, inbox: Path, scheme_path: Path):
+    from python_calamine import CalamineWorkbook
+
+    files = _inbox_files(inbox)
+
+    def job():
+        cells = 0
+        for path in files:
+            book = CalamineWorkbook.from_path(str(path))
+            for name in book.sheet_names:
+                rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                cells += sum(len(r) for r in rows)
+            book.close()
+        return {"files": len(files), "cells": cells}
+    return job
+
+
+def _task_baseline(work: Path, inbox: Path, scheme_path: Path):
+    import pandas as pd
+
+    files = _inbox_files(inbox)
+
+    def job():
+        rows = 0
+        for path in files:
+            frames = pd.read_excel(path, sheet_name=None, engine="openpyxl", header=None)
+            rows += sum(len(f) for f in frames.values())
+        return {"files": len(files), "rows": rows}
+    return job
+
+
+def _task_check(work: Path, inbox: Path, scheme_path: Path):
+    from kaohe_excel import pipeline
+
+    out = work / "out_check"
+    shutil.rmtree(out, ignore_errors=True)
+
+    def job():
+        outcome = pipeline.check(inbox, scheme_path, out / "校验问题.xlsx", out_root=out)
+        return {"errors": outcome.validated.error_count, "warnings": outcome.validated.warning_count}
+    return job
+
+
+def _task_run(work: Path, inbox: Path, scheme_path: Path):
+    from kaohe_excel import pipeline
+
+    out = work / "out_run"
+    shutil.rmtree(out, ignore_errors=True)
+
+    def job():
+        outcome = pipeline.run(inbox, scheme_path, out_root=out, issued_on=ISSUED_ON, template_dir=ROOT / "templates")
+        return {"files_written": len(outcome.files)}
+    return job
+
+
+def _task_stage(stage: str):
+    def factory(work: Path, inbox: Path, scheme_path: Path):
+        from kaohe_excel import archive, notice, pipeline, rank, read, report, score, validate
+        from kaohe_excel.scheme import load_scheme
+
+        scheme = load_scheme(scheme_path)
+        state = work / "state"
+        state.mkdir(exist_ok=True)
+        out = work / "out_stages"
+        if stage == "read":
+            return lambda: _dump(read.read_inbox(inbox), state / "read.pkl")
+        if stage == "validate":
+            read_result = _load(state / "read.pkl")
+
+            def job():
+                validated = validate.validate(scheme, read_result)
+                _dump(validated, state / "validated.pkl")
+                return {"errors": validated.error_count}
+            return job
+        if stage == "score":
+            validated = _load(state / "validated.pkl")
+
+            def job():
+                # pipeline.score_period without the ranking, which is timed on its own
+                values = validated.values.drop_duplicates(["unit_code", "indicator_code"])
+                frame = scheme.assignments().merge(
+                    values[["unit_code", "indicator_code", "value", "text_value", "unscored"]],
+                    on=["unit_code", "indicator_code"], how="left")
+                frame["unscored"] = frame["unscored"].astype(object).where(frame["unscored"].notna(), True).astype(bool) & ~frame["exempt"]
+                scored = score.score_indicators(frame, scheme.tier_tables)
+                adjustments = score.score_adjustments(validated.claims, scheme.adjustments)
+                totals = score.compute_totals(scored, adjustments, scheme)
+                _dump((validated, scored, adjustments, totals), state / "scored.pkl")
+                return {"rows": len(scored)}
+            return job
+        if stage == "rank":
+            validated, scored, adjustments, totals = _load(state / "scored.pkl")
+
+            def job():
+                ranked = rank.rank_and_grade(totals, scheme)
+                _dump(pipeline.Results(scheme, validated, scored, adjustments, ranked), state / "results.pkl")
+                return {"units": len(ranked)}
+            return job
+        results = _load(state / "results.pkl")
+        results.scheme = scheme
+        out.mkdir(parents=True, exist_ok=True)
+        if stage == "summary":
+            return lambda: report.write_summary(
+                out / archive.SUMMARY_NAME, scheme.meta, scheme.grades, results.scored, results.ranked,
+                results.adjustments, results.validated.values, results.validated.issues_table,
+                results.validated.missing_units) and None
+        if stage == "notice":
+            template = ROOT / "templates" / "通报.docx"
+            return lambda: notice.write_notice(out / archive.NOTICE_NAME, template if template.is_file() else None,
+                                               scheme.meta, results.ranked, scheme.grades, ISSUED_ON) and None
+        if stage == "feedback":
+            shutil.rmtree(out / archive.FEEDBACK_DIR, ignore_errors=True)
+
+            def job():
+                paths = report.write_all_feedback(out / archive.FEEDBACK_DIR, scheme.meta, results.scored, results.ranked)
+                return {"workbooks": len(paths)}
+            return job
+        if stage == "archive":
+            shutil.rmtree(out / "archive", ignore_errors=True)
+            # write_period with the three big writers stubbed out (they are timed above): what is left
+            # is csv, parquet, byte copies of the inputs, the scheme copy, the manifest, the swap
+            report.write_summary = lambda *a, **k: None
+            report.write_all_feedback = lambda *a, **k: []
+            notice.write_notice = lambda *a, **k: None
+
+            def job():
+                folder, files = archive.write_period(results, inbox, out / "archive", issued_on=ISSUED_ON,
+                                                     template_dir=ROOT / "templates")
+                return {"files_written": len(files)}
+            return job
+        raise ValueError(stage)
+    return factory
+
+
+def _task_score_1m(work: Path, inbox: Path, scheme_path: Path):
+    """score_indicators + adjustments + totals + rank_and_grade on >= 1,000,000 unit x indicator rows."""
+    import numpy as np
+    import pandas as pd
+
+    from kaohe_excel import rank, score
+    from kaohe_excel.scheme import load_scheme
+
+    scheme = load_scheme(scheme_path)
+    validated = _load(work / "state" / "validated.pkl")
+    values = validated.values.drop_duplicates(["unit_code", "indicator_code"])
+    base = scheme.assignments().merge(values[["unit_code", "indicator_code", "value", "text_value", "unscored"]],
+                                      on=["unit_code", "indicator_code"], how="left")
+    base["unscored"] = base["unscored"].astype(object).where(base["unscored"].notna(), True).astype(bool) & ~base["exempt"]
+    reps = -(-ROWS_1M // len(base))
+    frame = pd.concat([base.assign(unit_code=base["unit_code"] + f"-{i}") for i in range(reps)], ignore_index=True)
+    units = pd.concat([scheme.units.assign(unit_code=scheme.units["unit_code"] + f"-{i}") for i in range(reps)],
+                      ignore_index=True)
+    claims = pd.concat([validated.claims.assign(unit_code=validated.claims["unit_code"] + f"-{i}") for i in range(reps)],
+                       ignore_index=True)
+
+    def job():
+        t0 = time.perf_counter()
+        scored = score.score_indicators(frame, scheme.tier_tables)
+        t1 = time.perf_counter()
+        adjustments = score.score_adjustments(claims, scheme.adjustments)
+        totals = score.compute_totals(scored, adjustments, units, scheme.meta, scheme.weights)
+        t2 = time.perf_counter()
+        ranked = rank.rank_and_grade(totals, scheme)
+        t3 = time.perf_counter()
+        return {"rows": len(scored), "units": len(ranked), "score_indicators_s": round(t1 - t0, 3),
+                "totals_s": round(t2 - t1, 3), "rank_s": round(t3 - t2, 3), "checksum": float(np.nansum(scored["score"]))}
+    return job
+
+
+TASKS = {"floor": _task_floor, "baseline": _task_baseline, "check": _task_check, "run": _task_run,
+         "score_1m": _task_score_1m, **{f"stage_{s}": _task_stage(s) for s in STAGES}}
+
+
+def measure_here(task: str, work: Path) -> dict:
+    inbox, scheme_path = work / "inbox", work / "scheme.xlsx"
+    job = TASKS[task](work, inbox, scheme_path)
+    rss_before = _rss_now_mb()
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_children_before = before.ru_utime + before.ru_stime
+    info = job() or {}
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_peak = children.ru_maxrss / 1024
+    cpu_children = children.ru_utime + children.ru_stime - cpu_children_before
+    return {"task": task, "wall_s": round(wall, 3), "cpu_s": round(cpu + cpu_children, 3), "rss_before_mb": round(rss_before, 1),
+            "peak_rss_mb": round(self_peak, 1), "peak_rss_worker_mb": round(child_peak, 1), **info}
+
+
+# ---------------------------------------------------------------- in the runner
+
+def measure(task: str, work: Path) -> dict:
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--task", task, "--work", str(work)],
+                          cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{task} failed:\n{proc.stderr[-4000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"  {task:<16} {result['wall_s']:>8.2f} s  peak {result['peak_rss_mb']:>7.0f} MB"
+          f"  (worker {result['peak_rss_worker_mb']:.0f} MB)", file=sys.stderr, flush=True)
+    return result
+
+
+def run_scale(units: int, skip_baseline: bool) -> dict:
+    from generate import generate
+
+    work = generate(units)
+    n_files = len(_inbox_files(work / "inbox"))
+    print(f"scale {units} units ({n_files} files)", file=sys.stderr, flush=True)
+    tasks = ["floor"] + ([] if skip_baseline else ["baseline"]) + ["check", "run"] + [f"stage_{s}" for s in STAGES]
+    if units == 2000:
+        tasks.append("score_1m")
+    results = {task: measure(task, work) for task in tasks}
+    return {"units": units, "files": n_files, "results": results}
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}×" if b else "—"
+
+
+def render(report: dict) -> str:
+    lines = [f"# kaohe-excel benchmark ({report['date']})", "",
+             f"Machine: {report['machine']}, nproc={report['nproc']}, Python {report['python']}, pandas {report['pandas']}. "
+             "Wall time per job; cpu = user+sys of the job's process and its pool workers (steadier on a busy machine); peak = ru_maxrss of the job's own fresh process (main), worker = largest pool worker.", ""]
+    for scale in report["scales"]:
+        res = scale["results"]
+        floor = res["floor"]["wall_s"]
+        n = scale["files"]
+        lines += [f"## {scale['units']} units ({n} files)", "",
+                  "| job | wall s | ms / file | × floor | cpu s | cpu × floor | peak MB (main) | peak MB (worker) | notes |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for task, r in res.items():
+            if task == "score_1m":
+                continue
+            notes = ", ".join(f"{k}={v}" for k, v in r.items() if k not in {
+                "task", "wall_s", "cpu_s", "rss_before_mb", "peak_rss_mb", "peak_rss_worker_mb"})
+            label = {"floor": "floor: python-calamine, all sheets → lists, 1 process",
+                     "baseline": "baseline: pandas.read_excel(engine=\"openpyxl\"), all sheets",
+                     "check": "`kaohe check` (pipeline.check)", "run": "`kaohe run` (pipeline.run)"}.get(
+                task, "stage " + task.removeprefix("stage_"))
+            lines.append(f"| {label} | {r['wall_s']:.2f} | {1000 * r['wall_s'] / n:.2f} | {_ratio(r['wall_s'], floor)} | "
+                         f"{r['cpu_s']:.2f} | {_ratio(r['cpu_s'], res['floor']['cpu_s'])} | "
+                         f"{r['peak_rss_mb']:.0f} | {r['peak_rss_worker_mb']:.0f} | {notes} |")
+        lines.append("")
+        if "score_1m" in res:
+            r = res["score_1m"]
+            lines += [f"Scoring + ranking of {r['rows']:,} unit × indicator rows ({r['units']:,} units): "
+                      f"{r['wall_s']:.2f} s (score_indicators {r['score_indicators_s']} s, adjustments + totals "
+                      f"{r['totals_s']} s, rank_and_grade {r['rank_s']} s), peak {r['peak_rss_mb']:.0f} MB.", ""]
+    lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for row in targets(report):
+        lines.append(f"| {row[0]} | {row[1]} | {'yes' if row[2] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def targets(report: dict) -> list[tuple[str, str, bool]]:
+    by_units = {s["units"]: s["results"] for s in report["scales"]}
+    out = []
+    if 2000 in by_units:
+        r = by_units[2000]
+        floor = r["floor"]["wall_s"]
+        out.append(("2,000 units: check ≤ 2× floor", f"{r['check']['wall_s'] / floor:.2f}×", r["check"]["wall_s"] <= 2 * floor))
+        if "baseline" in r:
+            speed = r["baseline"]["wall_s"] / r["check"]["wall_s"]
+            out.append(("2,000 units: check ≥ 8× faster than pandas default", f"{speed:.1f}×", speed >= 8))
+        out.append(("2,000 units: run ≤ 12× floor", f"{r['run']['wall_s'] / floor:.2f}×", r["run"]["wall_s"] <= 12 * floor))
+        if "score_1m" in r:
+            out.append(("scoring + ranking 1,000,000 rows < 1 s", f"{r['score_1m']['wall_s']:.2f} s", r["score_1m"]["wall_s"] < 1))
+    if 10000 in by_units:
+        peak = max(max(v["peak_rss_mb"], v["peak_rss_worker_mb"]) for k, v in by_units[10000].items() if k not in ("baseline",))
+        out.append(("10,000 units: peak memory < 1.5 GB (largest single process, any kaohe job)", f"{peak:.0f} MB", peak < 1536))
+    if 300 in by_units and 10000 in by_units:
+        for task in ("check", "run"):
+            per_300 = by_units[300][task]["wall_s"] / 300
+            per_10k = by_units[10000][task]["wall_s"] / 10000
+            out.append((f"{task}: 300 → 10,000 linear (time per unit ratio ≤ 1.2)", f"{per_10k / per_300:.2f}",
+                        per_10k / per_300 <= 1.2))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="kaohe-excel benchmark")
+    parser.add_argument("--scales", default="300,2000")
+    parser.add_argument("--skip-baseline", action="store_true", help="leave out the slow pandas/openpyxl baseline")
+    parser.add_argument("--task")
+    parser.add_argument("--work")
+    args = parser.parse_args()
+    if args.task:
+        print(json.dumps(measure_here(args.task, Path(args.work))))
+        return
+    import pandas as pd
+
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "nproc": os.cpu_count(), "python": platform.python_version(),
+              "pandas": pd.__version__, "machine": f"{platform.system()} {platform.machine()}", "scales": []}
+    for units in [int(s) for s in args.scales.split(",") if s]:
+        report["scales"].append(run_scale(units, args.skip_baseline))
+    report["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in targets(report)]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    text = render(report)
+    (RESULTS / "latest.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
