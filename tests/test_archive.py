@@ -23,7 +23,7 @@ from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit
 from test_validate import FILES, make_inbox
 from kaohe_excel import archive, pipeline
-from kaohe_excel.errors import ArchiveMismatch, OutputsLocked, PeriodNotFound, PeriodSealed
+from kaohe_excel.errors import ArchiveMismatch, InboxChanged, OutputsLocked, PeriodNotFound, PeriodSealed
 from kaohe_excel.scheme import load_scheme
 
 ISSUED = date(2025, 1, 15)
@@ -292,6 +292,32 @@ def test_leftover_staging_is_ignored_and_cleaned_by_the_next_run(out, p2024):
     assert set(archive.history_table(out)["period"]) == {"2024"}
     write(p2024[2], p2024[1], out)
     assert not junk.exists()
+
+
+def test_ctrl_c_while_writing_leaves_no_trace(out, p2024, monkeypatch):
+    before = tree(out / "2024")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(archive.report, "write_csvs", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write(p2024[2], p2024[1], out)
+    assert sorted(p.name for p in out.iterdir()) == ["2024"]  # no staging folder, no lock, no backup
+    assert tree(out / "2024") == before
+
+
+def test_inbox_file_changed_after_reading_is_refused(out, p2024, monkeypatch):
+    from dataclasses import replace
+
+    before = tree(out / "2024")
+    validated = p2024[2].validated
+    files = [replace(f, sha256="0" * 64) if f.name == FILES["T02"] else f for f in validated.files]
+    monkeypatch.setattr(validated, "files", files)
+    with pytest.raises(InboxChanged, match=FILES["T02"]):
+        write(p2024[2], p2024[1], out)
+    assert sorted(p.name for p in out.iterdir()) == ["2024"]
+    assert tree(out / "2024") == before
 
 
 # --------------------------------------------------------------------------- killed and concurrent runs
