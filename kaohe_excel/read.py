@@ -12,14 +12,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .issues import Issue, IssueCode, error, warning
-from .tables import Table, cell_address, clean_text, header_key, locate_table
+from .tables import Table, cell_address, clean_text, column_letter, header_key, locate_table
 
 META_SHEET = "_kaohe"
 UNIT_SHEET = "填报"
@@ -42,17 +44,44 @@ IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 ENCRYPTION_MARKER = "EncryptionInfo".encode("utf-16-le")
+# BOF records of the pre-OLE BIFF2-4 worksheet files (Excel 2.x-4.x), which calamine may read.
+BIFF_MAGICS = (b"\x09\x00\x04\x00", b"\x09\x02", b"\x09\x04")
+
+UNREADABLE_MESSAGE = "文件已损坏或不是有效的 Excel 文件，请用 Excel 或 WPS 打开后另存为 .xlsx 再报送"
+ENCRYPTED_MESSAGE = "文件设置了打开密码（已加密），请取消密码后重新报送"
+ET_MESSAGE = "WPS 专用 .et 格式无法读取，请在 WPS 中另存为 .xlsx 后报送"
 
 
 @dataclass(frozen=True)
 class ReadLimits:
-    """Bounds that keep one hostile file from stalling or exhausting the batch."""
+    """Bounds that keep one hostile file from stalling or exhausting the batch.
+
+    The .xlsx path (every template) is read in-process after a cheap scan of the zip that
+    bounds the unpacked size and the cell area calamine would allocate; the rare formats
+    (.xls, .et, .ods, .xlsb) are read in a child process with a memory cap and a timeout,
+    because their parsers cannot be bounded from outside.
+    """
 
     max_file_bytes: int = 100 * 1024 * 1024
     max_uncompressed_bytes: int = 300 * 1024 * 1024
     max_compression_ratio: float = 200.0
+    max_part_bytes: int = 64 * 1024 * 1024  # one unpacked part (a sheet's XML)
     max_rows: int = 20_000
     max_columns: int = 200
+    max_cells: int = 1_000_000  # rows x columns of one sheet's used area (checked once loaded)
+    timeout_seconds: float = 60.0  # per file, isolated readers
+    max_memory_bytes: int = 2 * 1024 * 1024 * 1024  # per file, isolated readers (Linux/macOS)
+
+
+@dataclass(frozen=True)
+class FormulaWithoutValue:
+    """An input cell holding a formula with no cached result (the file was never
+    recalculated by Excel/WPS); calamine reads such a cell as empty."""
+
+    formula: str
+
+    def __str__(self) -> str:  # inert wherever a value is shown as text
+        return ""
 
 
 @dataclass
@@ -122,28 +151,35 @@ def read_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = Re
     if workers is None:
         workers = os.cpu_count() or 1
     results: list[FileResult] = []
-    if workers > 1 and total >= 64:
+    pooled = workers > 1 and total >= 64
+    if pooled:
         chunk = max(8, total // (workers * 8))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for index, result in enumerate(pool.map(_read_one, paths, names, [limits] * total, chunksize=chunk)):
-                results.append(result)
-                if progress:
-                    progress(index + 1, total)
-    else:
-        for index, (path, name) in enumerate(zip(paths, names)):
-            results.append(_read_one(path, name, limits))
-            if progress:
-                progress(index + 1, total)
+        try:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for result in pool.map(_read_one, paths, names, [limits] * total, chunksize=chunk):
+                    results.append(result)
+                    if progress:
+                        progress(len(results), total)
+        except BrokenProcessPool:
+            # A worker died (a parser crash the checks did not foresee): read what is left
+            # one file per child process, so the culprit costs only its own file.
+            pass
+    for path, name in zip(paths[len(results):], names[len(results):]):
+        results.append(_read_one(path, name, limits, isolate=pooled))
+        if progress:
+            progress(len(results), total)
     return ReadResult(results, skipped)
 
 
 # ---------------------------------------------------------------- one file
 
-def _read_one(path: Path, name: str, limits: ReadLimits) -> FileResult:
+def _read_one(path: Path, name: str, limits: ReadLimits, isolate: bool = False) -> FileResult:
     """Never raises: any failure becomes an issue on the file."""
     try:
-        return read_file(path, name, limits)
-    except Exception as exc:  # a reader bug must cost one file, never the batch
+        return read_file(path, name, limits, isolate=isolate)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a reader bug (or a Rust panic) must cost one file, never the batch
         return FileResult(str(path), name, _size(path), "", issues=[error(
             IssueCode.unreadable_file, f"文件无法读取（{type(exc).__name__}），请用 Excel 或 WPS 打开后另存为 .xlsx 再报送", file=name)])
 
@@ -155,32 +191,32 @@ def _size(path: Path) -> int:
         return 0
 
 
-def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimits()) -> FileResult:
+def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimits(), isolate: bool = False) -> FileResult:
+    """Read one file; `isolate` forces the child-process reader whatever the format."""
     path = Path(path)
     name = name or path.name
     size = _size(path)
     if size > limits.max_file_bytes:
         return FileResult(str(path), name, size, "", issues=[error(
             IssueCode.file_too_large, f"文件过大（{size // 1024 // 1024} MB），超过 {limits.max_file_bytes // 1024 // 1024} MB 的上限，请确认是否报错文件", file=name)])
-    data = path.read_bytes()
-    result = FileResult(str(path), name, size, hashlib.sha256(data).hexdigest())
-    problem = _sniff(data, path.suffix.lower(), limits)
+    try:
+        with open(path, "rb") as handle:  # read-only; the inbox is never written
+            data = handle.read(limits.max_file_bytes + 1)
+    except OSError:
+        return FileResult(str(path), name, size, "", issues=[error(
+            IssueCode.unreadable_file, "文件无法打开（可能正被 Excel/WPS 占用或没有读取权限），请关闭文件后重新运行", file=name)])
+    result = FileResult(str(path), name, len(data), hashlib.sha256(data).hexdigest())
+    if len(data) > limits.max_file_bytes:  # grew while we looked
+        result.issues.append(error(IssueCode.file_too_large, "文件过大，超过读取上限，请确认是否报错文件", file=name))
+        return result
+    problem, container = _sniff(data, path.suffix.lower(), limits)
     if problem is not None:
         result.issues.append(_with_file(problem, name))
         return result
-    try:
-        sheets = _load_sheets(data, limits)
-    except _TooLarge as exc:
-        result.issues.append(error(IssueCode.file_too_large, str(exc), file=name))
-        return result
-    except Exception as exc:
-        text = str(exc).lower()
-        if "password" in text or "encrypt" in text:
-            result.issues.append(error(IssueCode.encrypted_file, "文件设置了打开密码，请取消密码后重新报送", file=name))
-        else:
-            result.issues.append(error(IssueCode.unreadable_file, "文件已损坏或不是有效的 Excel 文件，请重新保存后报送", file=name))
-        return result
-    _interpret(result, sheets)
+    if container == "xlsx" and not isolate:
+        _parse(data, result, limits, container)
+    else:
+        _isolated(data, result, limits, container)
     return result
 
 
@@ -188,40 +224,164 @@ def _with_file(issue: Issue, name: str) -> Issue:
     return Issue(issue.severity, issue.code, issue.message, file=name)
 
 
-def _sniff(data: bytes, suffix: str, limits: ReadLimits) -> Issue | None:
-    """Decide from the bytes, not the name, what the file is; None means try to read it."""
+def _sniff(data: bytes, suffix: str, limits: ReadLimits) -> tuple[Issue | None, str]:
+    """Decide from the bytes, not the name, what the file is and how to read it: the issue
+    that rejects it, else the container ("xlsx" in-process; "ods", "xlsb", "xls", "et" isolated)."""
     if not data:
-        return error(IssueCode.empty_file, "文件为空（0 字节），可能未保存完成，请重新报送")
-    if data.startswith(ZIP_MAGIC):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                infos = archive.infolist()
-                names = {info.filename for info in infos}
-        except (zipfile.BadZipFile, OSError, ValueError):
-            return error(IssueCode.unreadable_file, "文件已损坏（压缩包不完整），请重新保存后报送")
-        if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names and "content.xml" not in names:
-            return error(IssueCode.not_a_spreadsheet, "这是压缩包或其他 Office 文件，不是 Excel 工作簿")
-        uncompressed = sum(info.file_size for info in infos)
-        compressed = sum(info.compress_size for info in infos) or 1
-        if uncompressed > limits.max_uncompressed_bytes or uncompressed / compressed > limits.max_compression_ratio and uncompressed > 50 * 1024 * 1024:
-            return error(IssueCode.file_too_large, f"文件解压后过大（{uncompressed // 1024 // 1024} MB），已拒绝读取，请核实文件")
-        return None
+        return error(IssueCode.empty_file, "文件为空（0 字节），可能未保存完成，请重新报送"), ""
+    if data.startswith(ZIP_MAGIC) or (data.startswith(b"PK") and suffix in SPREADSHEET_SUFFIXES):
+        return _sniff_zip(data, limits)
     if data.startswith(OLE_MAGIC):
-        if ENCRYPTION_MARKER in data[:1024 * 1024] or ENCRYPTION_MARKER in data[-1024 * 1024:]:
-            return error(IssueCode.encrypted_file, "文件设置了打开密码（已加密），请取消密码后重新报送")
-        if suffix == ".et":
-            return error(IssueCode.legacy_format, "WPS 专用 .et 格式无法读取，请在 WPS 中另存为 .xlsx 后报送")
-        return None  # legacy .xls: calamine reads it
-    head = data[:512].lstrip().lower()
+        if ENCRYPTION_MARKER in data[:1024 * 1024] or ENCRYPTION_MARKER in data[-1024 * 1024:] or _biff_encrypted(data):
+            return error(IssueCode.encrypted_file, ENCRYPTED_MESSAGE), ""
+        return None, "et" if suffix == ".et" else "xls"
+    if data.startswith(BIFF_MAGICS) and suffix in (".xls", ".et"):
+        return None, "xls"
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"<") or b"<html" in head or b"<table" in head:
-        return error(IssueCode.not_a_spreadsheet, "这是网页（HTML）文件而不是 Excel 工作簿，请在 Excel 或 WPS 中另存为 .xlsx")
+        if b"urn:schemas-microsoft-com:office:spreadsheet" in data[:4096]:
+            return error(IssueCode.legacy_format, "这是 Excel 2003 XML 表格，不能直接读取，请在 Excel 或 WPS 中另存为 .xlsx 后报送"), ""
+        if b"opendocument" in data[:4096]:
+            return error(IssueCode.legacy_format, "这是 LibreOffice 平面 XML 表格（.fods），不能直接读取，请另存为 .xlsx 后报送"), ""
+        if b"<html" in head or b"<table" in head or b"<!doctype html" in head:
+            return error(IssueCode.not_a_spreadsheet, "这是网页（HTML）文件而不是 Excel 工作簿，请在 Excel 或 WPS 中另存为 .xlsx"), ""
+        return error(IssueCode.not_a_spreadsheet, "这是 XML 文本文件而不是 Excel 工作簿，请报送 .xlsx 表格"), ""
     if suffix in SPREADSHEET_SUFFIXES:
-        return error(IssueCode.unreadable_file, "文件扩展名是 Excel，但内容不是 Excel 工作簿（可能已损坏或被改名），请重新保存后报送")
-    return warning(IssueCode.not_a_spreadsheet, "不是 Excel 文件，已跳过（收件箱中只应放各单位报送的表格）")
+        return error(IssueCode.unreadable_file, "文件扩展名是 Excel，但内容不是 Excel 工作簿（可能已损坏或被改名），请重新保存后报送"), ""
+    return warning(IssueCode.not_a_spreadsheet, "不是 Excel 文件，已跳过（收件箱中只应放各单位报送的表格）"), ""
+
+
+def _biff_encrypted(data: bytes) -> bool:
+    """A legacy .xls with an open password: a FILEPASS record (0x002F) among the first
+    records after the workbook's BOF. calamine only reports a codepage error for these."""
+    offset = data.find(b"\x09\x08", 0, 4 * 1024 * 1024)
+    while offset != -1:
+        size = int.from_bytes(data[offset + 2:offset + 4], "little")
+        if size in (8, 16):
+            position = offset + 4 + size
+            for _ in range(4):
+                record = int.from_bytes(data[position:position + 2], "little")
+                if record == 0x002F:
+                    return True
+                position += 4 + int.from_bytes(data[position + 2:position + 4], "little")
+        offset = data.find(b"\x09\x08", offset + 1, 4 * 1024 * 1024)
+    return False
+
+
+def _sniff_zip(data: bytes, limits: ReadLimits) -> tuple[Issue | None, str]:
+    truncated = error(IssueCode.unreadable_file, "文件已损坏（压缩包不完整，可能未保存完或传输中断），请重新保存后报送")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            names = {info.filename.replace("\\", "/").lower(): info for info in infos}
+            uncompressed = sum(info.file_size for info in infos)
+            compressed = sum(info.compress_size for info in infos) or 1
+            if uncompressed > limits.max_uncompressed_bytes or (
+                    uncompressed / compressed > limits.max_compression_ratio and uncompressed > 50 * 1024 * 1024):
+                return error(IssueCode.file_too_large, f"文件解压后过大（{uncompressed // 1024 // 1024} MB），已拒绝读取，请核实文件"), ""
+            if "content.xml" in names or "mimetype" in names:
+                manifest = names.get("meta-inf/manifest.xml")
+                if manifest is not None and b"encryption-data" in _member(archive, manifest, limits):
+                    return error(IssueCode.encrypted_file, ENCRYPTED_MESSAGE), ""
+                return None, "ods"
+            if "xl/workbook.bin" in names:
+                return None, "xlsb"
+            content_types = names.get("[content_types].xml")
+            types = _member(archive, content_types, limits) if content_types is not None else b""
+            if "xl/workbook.xml" not in names and b"spreadsheetml" not in types and b"sheet.main" not in types:
+                return error(IssueCode.not_a_spreadsheet, "这是压缩包或 Word/PPT 等其他文件，不是 Excel 工作簿，请报送 .xlsx 表格"), ""
+            # Scan the worksheets calamine will open; everything when that is in any doubt.
+            parts, complete = _sheet_parts(archive, limits)
+            if complete and len(names) == len(infos):
+                infos = [archive.getinfo(member) for member in parts.values()]
+            problem = _scan_cells(archive, infos, limits)
+            return problem, "xlsx"
+    except _TooLarge as exc:
+        return error(IssueCode.file_too_large, str(exc)), ""
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+        return truncated, ""
+    except Exception:  # zlib.error and friends: a damaged deflate stream
+        return truncated, ""
 
 
 class _TooLarge(Exception):
     pass
+
+
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ReadLimits) -> bytes:
+    """One part unpacked, never more than it declares nor more than the part limit."""
+    if info.file_size > limits.max_part_bytes:
+        raise _TooLarge(f"文件中的部件「{info.filename[:60]}」解压后过大（{info.file_size // 1024 // 1024} MB），已拒绝读取，请核实文件")
+    with archive.open(info) as handle:
+        data = handle.read(info.file_size + 1)
+    if len(data) > info.file_size:
+        raise zipfile.BadZipFile("member larger than declared")
+    return data
+
+
+# A cell with content (not self-closing) and its reference; the namespace prefix is optional.
+_CELL_WITH_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br="([A-Za-z]{1,4})([0-9]{1,10})"[^>]*?(?<!/)>')
+# A cell tag whose first attribute is not its reference, or a namespaced one: rare, exact scan.
+_ODD_CELL = re.compile(rb'<c(?:[>/]|\s(?!r="))')
+_PREFIXED_CELL = re.compile(rb':c[\s>]')
+_CELL_TAG = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c[\s>/]')
+_ROW_TAG = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row[\s>/]')
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for byte in letters.upper():
+        number = number * 26 + (byte - 64)
+    return number
+
+
+def _scan_cells(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: ReadLimits) -> Issue | None:
+    """Bound the area calamine will allocate before it does: it builds one dense grid from
+    the top-left to the bottom-right cell of a sheet, so two cells at A1 and XFD1048576
+    would abort the whole process. Every XML part is scanned (a worksheet can be any part
+    the workbook points to). An ordinary sheet costs a few byte searches; references are
+    parsed only when some have as many digits or letters as the limits (far candidates),
+    and the exact cell-by-cell scan runs only for unusual XML or an apparent overflow."""
+    digits = len(str(limits.max_rows))
+    letters = len(column_letter(max(limits.max_columns - 1, 0)))
+    far = re.compile(rb'<c r="(?:[A-Za-z]{%d,}[0-9]|[A-Za-z]+[0-9]{%d,})' % (letters, digits))
+    for info in infos:
+        if info.is_dir() or info.file_size == 0:
+            continue
+        xml = _member(archive, info, limits)
+        if xml[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            xml = xml.decode("utf-16", "replace").encode("utf-8")
+        if b"sheetData" not in xml:
+            continue
+        if _ODD_CELL.search(xml) is None and _PREFIXED_CELL.search(xml) is None:
+            if far.search(xml) is None:
+                continue
+            rows = max(map(int, re.findall(rb'<c r="[A-Za-z]+([0-9]{%d,})"' % digits, xml)), default=0)
+            columns = max(map(_column_number, set(re.findall(rb'<c r="([A-Za-z]{%d,})[0-9]' % letters, xml))), default=0)
+            if rows <= limits.max_rows and columns <= limits.max_columns:
+                continue
+        # Unusual XML, or an overflow counting empty formatted cells: the exact scan decides.
+        rows, columns = _exact_extent(xml)
+        if rows > limits.max_rows or columns > limits.max_columns:
+            return error(IssueCode.file_too_large,
+                         f"工作表的数据区过大（{rows} 行 × {columns} 列，可能在很远的单元格中有内容），超过读取上限"
+                         f"（{limits.max_rows} 行、{limits.max_columns} 列），请删除多余内容后报送")
+    return None
+
+
+def _exact_extent(xml: bytes) -> tuple[int, int]:
+    """Bottom-right (1-based row, column) of the cells with content, as calamine places them."""
+    rows = columns = 0
+    for match in _CELL_WITH_REF.finditer(xml):
+        rows = max(rows, int(match.group(2)))
+        columns = max(columns, _column_number(match.group(1)))
+    tags = len(_CELL_TAG.findall(xml))
+    if tags > len(re.findall(rb'\br="', xml)):
+        # Cells without references are placed by counting: bound by rows and cells per row.
+        segments = _ROW_TAG.split(xml)
+        rows += len(segments)
+        columns += max(len(_CELL_TAG.findall(segment)) for segment in segments)
+    return rows, columns
 
 
 def _load_sheets(data: bytes, limits: ReadLimits) -> dict[str, list[list]]:
@@ -235,15 +395,226 @@ def _load_sheets(data: bytes, limits: ReadLimits) -> dict[str, list[list]]:
             if str(meta.typ) != "SheetTypeEnum.WorkSheet":
                 continue
             sheet = workbook.get_sheet_by_name(meta.name)
-            if sheet.total_height > 1_048_576 or sheet.total_width > 16_384:
-                raise _TooLarge(f"工作表「{meta.name}」的尺寸异常，已拒绝读取，请核实文件")
             end = sheet.end
-            if end is not None and (end[0] >= limits.max_rows or end[1] >= limits.max_columns):
+            if end is not None and (end[0] >= limits.max_rows or end[1] >= limits.max_columns
+                                    or (end[0] + 1) * (end[1] + 1) > limits.max_cells):
                 raise _TooLarge(f"工作表「{meta.name}」的数据区过大（{end[0] + 1} 行 × {end[1] + 1} 列），超过读取上限，请删除多余内容后报送")
             sheets[meta.name] = sheet.to_python(skip_empty_area=False)
         return sheets
     finally:
         workbook.close()
+
+
+def _parse(data: bytes, result: FileResult, limits: ReadLimits, container: str) -> None:
+    """Load and interpret the workbook in this process; failures become one issue."""
+    try:
+        sheets = _load_sheets(data, limits)
+    except _TooLarge as exc:
+        result.issues.append(error(IssueCode.file_too_large, str(exc), file=result.name))
+        return
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # calamine errors, and pyo3 panics, which are BaseException
+        result.issues.append(_load_failure(exc, container, result.name))
+        return
+    _interpret(result, sheets)
+    if container == "xlsx" and result.rows:
+        try:
+            _resolve_empty_inputs(data, result, limits)
+        except Exception:  # the values are read; this only explains empty cells better
+            pass
+
+
+def _load_failure(exc: BaseException, container: str, name: str) -> Issue:
+    text = f"{type(exc).__name__} {exc}".lower()
+    if "password" in text or "encrypt" in text:
+        return error(IssueCode.encrypted_file, ENCRYPTED_MESSAGE, file=name)
+    if container == "et":
+        return error(IssueCode.legacy_format, ET_MESSAGE, file=name)
+    return error(IssueCode.unreadable_file, UNREADABLE_MESSAGE, file=name)
+
+
+# ---------------------------------------------------------------- isolated reader
+
+def _isolated(data: bytes, result: FileResult, limits: ReadLimits, container: str) -> None:
+    """Parse in a child process with a memory cap and a time limit: a looping or
+    exploding parser then costs this one file."""
+    import multiprocessing
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child_main, args=(sender, data, result.path, result.name, limits, container), daemon=True)
+    child.start()
+    sender.close()
+    outcome = None
+    timed_out = False
+    try:
+        if receiver.poll(limits.timeout_seconds):
+            try:
+                outcome = receiver.recv()
+            except (EOFError, OSError):
+                outcome = None
+        else:
+            timed_out = True
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join(10)
+        receiver.close()
+    if timed_out:
+        result.issues.append(error(IssueCode.unreadable_file,
+                                   f"读取超时（超过 {limits.timeout_seconds:g} 秒），文件可能已损坏或过于复杂，请另存为 .xlsx 后报送", file=result.name))
+    elif isinstance(outcome, FileResult):
+        for attr in ("kind", "meta", "header", "rows", "claims", "issues"):
+            setattr(result, attr, getattr(outcome, attr))
+    elif isinstance(outcome, tuple) and outcome and outcome[0] == "failure":
+        result.issues.append(_load_failure(RuntimeError(outcome[1]), container, result.name))
+    else:  # the child died: out of memory, or the parser aborted
+        if container == "et":
+            result.issues.append(error(IssueCode.legacy_format, ET_MESSAGE, file=result.name))
+        else:
+            result.issues.append(error(IssueCode.unreadable_file,
+                                       "文件已损坏，读取时解析程序异常退出（可能结构错误或数据量异常），请用 Excel 或 WPS 打开后另存为 .xlsx 再报送",
+                                       file=result.name))
+
+
+def _child_main(sender, data: bytes, path: str, name: str, limits: ReadLimits, container: str) -> None:
+    try:  # a parser that aborts prints a Rust backtrace: keep it off the user's terminal
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    except OSError:
+        pass
+    _limit_memory(limits.max_memory_bytes)
+    try:
+        result = FileResult(path, name, len(data), "")
+        _parse(data, result, limits, container)
+        outcome: object = result
+    except BaseException as exc:
+        outcome = ("failure", f"{type(exc).__name__} {exc}"[:500])
+    try:
+        sender.send(outcome)
+    finally:
+        sender.close()
+
+
+def _limit_memory(budget: int) -> None:
+    """Cap this (child) process's address space at what it already maps plus `budget`."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as handle:
+            mapped = int(handle.read().split()[0]) * resource.getpagesize()
+        limit = mapped + budget
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except Exception:  # no /proc or no resource module (Windows): the timeout still bounds it
+        pass
+
+
+# ---------------------------------------------------------------- empty input cells
+
+_SHEET_ENTRY = re.compile(rb'<(?:\w+:)?sheet\b[^>]*>')
+_ATTRIBUTE = re.compile(rb'([\w:]+)="([^"]*)"')
+_CELL_BODY = re.compile(rb'<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
+_FORMULA = re.compile(rb'<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)', re.S)
+_VALUE = re.compile(rb'<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)', re.S)
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
+_ADDRESS = re.compile(r"([A-Z]+)([0-9]+)")
+
+
+def _input_cells(result: FileResult) -> list[Cell]:
+    inputs = ("评定值",) if result.kind == KIND_ASSESSMENT else ("实际完成值",)
+    cells = [row[name] for row in result.rows for name in inputs if name in row]
+    cells += [row["数量"] for row in result.claims if "数量" in row]
+    return [cell for cell in cells if not clean_text(cell.value)]
+
+
+def _resolve_empty_inputs(data: bytes, result: FileResult, limits: ReadLimits) -> None:
+    """calamine returns formulas without a cached result and error values (#DIV/0!) as
+    empty cells. Only when an input cell came back empty, look at that sheet's XML and
+    put back what is really there; also say when the cell is hidden under a merge."""
+    empty = _input_cells(result)
+    if not empty:
+        return
+    by_sheet: dict[str, dict[str, Cell]] = {}
+    for cell in empty:
+        by_sheet.setdefault(cell.sheet, {})[cell.cell] = cell
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        parts, _ = _sheet_parts(archive, limits)
+        for sheet, cells in by_sheet.items():
+            part = parts.get(sheet)
+            if part is None:
+                continue
+            xml = _member(archive, archive.getinfo(part), limits)
+            for match in _CELL_BODY.finditer(xml):
+                attributes = dict(_ATTRIBUTE.findall(match.group(1)))
+                address = attributes.get(b"r", b"").decode("ascii", "replace")
+                cell = cells.get(address)
+                if cell is None:
+                    continue
+                body = match.group(2) or b""
+                value = _VALUE.search(body)
+                value_text = _xml_text(value.group(1)) if value and value.group(1) else ""
+                if attributes.get(b"t") == b"e" and value_text:
+                    cell.value = value_text  # validate reports it as error_value
+                elif value is None and _FORMULA.search(body):
+                    formula = _FORMULA.search(body).group(1)
+                    cell.value = FormulaWithoutValue(_xml_text(formula)[:80] if formula else "")
+            _report_merges(xml, sheet, cells, result)
+
+
+def _report_merges(xml: bytes, sheet: str, cells: dict[str, Cell], result: FileResult) -> None:
+    for match in _MERGE.finditer(xml):
+        first_col, first_row = _column_number(match.group(1)), int(match.group(2))
+        last_col, last_row = _column_number(match.group(3)), int(match.group(4))
+        covered = []
+        for address in cells:
+            parts = _ADDRESS.fullmatch(address)
+            if not parts:
+                continue
+            col, row = _column_number(parts.group(1).encode()), int(parts.group(2))
+            if first_col <= col <= last_col and first_row <= row <= last_row and (col, row) != (first_col, first_row):
+                covered.append(address)
+        if covered:
+            span = f"{match.group(1).decode()}{first_row}:{match.group(3).decode()}{last_row}"
+            top_left = f"{match.group(1).decode()}{first_row}"
+            result.issues.append(warning(
+                IssueCode.missing_value,
+                f"单元格 {span} 被合并，只读取到左上角 {top_left} 的值，{'、'.join(covered)} 视为未填写；请取消合并后逐行填写",
+                file=result.name, sheet=sheet, cell=covered[0]))
+
+
+def _sheet_parts(archive: zipfile.ZipFile, limits: ReadLimits) -> tuple[dict[str, str], bool]:
+    """Sheet name -> zip member of its XML, following the workbook's relationships, and
+    whether every sheet the workbook lists was found."""
+    names = {info.filename.replace("\\", "/").lstrip("/").lower(): info.filename for info in archive.infolist()}
+    workbook = names.get("xl/workbook.xml")
+    rels = names.get("xl/_rels/workbook.xml.rels")
+    if workbook is None or rels is None:
+        return {}, False
+    targets = {}
+    for tag in re.findall(rb'<(?:\w+:)?Relationship\b[^>]*>', _member(archive, archive.getinfo(rels), limits)):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        target = attributes.get(b"Target", b"").decode("utf-8", "replace")
+        target = target.lstrip("/") if target.startswith("/") else "xl/" + target
+        targets[attributes.get(b"Id", b"")] = os.path.normpath(target).replace("\\", "/").lower()
+    parts = {}
+    entries = _SHEET_ENTRY.findall(_member(archive, archive.getinfo(workbook), limits))
+    for tag in entries:
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        rel_id = next((v for k, v in attributes.items() if k.endswith(b":id")), b"")
+        member = names.get(targets.get(rel_id, ""))
+        if member is not None:
+            parts[_xml_text(attributes.get(b"name", b""))] = member
+    return parts, len(parts) == len(entries) and len(set(parts.values())) == len(parts) > 0
+
+
+def _xml_text(raw: bytes) -> str:
+    import html
+
+    return html.unescape(raw.decode("utf-8", "replace"))
 
 
 def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
