@@ -108,6 +108,12 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def _human_time(stamp: object) -> str:
+    """2025-01-15T09:30:00+08:00 → 2025-01-15 09:30:00 for messages."""
+    text = str(stamp or "?")
+    return text[:19].replace("T", " ") if len(text) >= 19 else text
+
+
 def _pid_alive(pid: int) -> bool:
     """Whether a process of this host is running; errs on the side of "alive"."""
     if pid <= 0:
@@ -218,7 +224,7 @@ def _locked_message(out_root: Path, lock_path: Path, holder: dict | None) -> str
     if holder is None:
         who = "另一次运行（正在启动）"
     else:
-        who = f"另一次运行（主机 {holder.get('host', '?')}，进程号 {holder.get('pid', '?')}，{holder.get('created_at', '?')} 开始）"
+        who = f"另一次运行（主机 {holder.get('host', '?')}，进程号 {holder.get('pid', '?')}，{_human_time(holder.get('created_at'))} 开始）"
     return (f"输出目录「{out_root}」正被{who}使用，为免互相覆盖，本次未写入。请等那次运行结束后再试；"
             f"如确认那次运行已经中断（例如那台电脑已关机），可删除锁文件「{lock_path}」后重试")
 
@@ -294,7 +300,7 @@ def check_writable(out_root: Path, period: str) -> None:
     target = Path(out_root) / period
     if is_sealed(target):
         seal = _read_json(target / SEAL_FILE) or {}
-        when = f"（{seal.get('sealed_at')} 由 {seal.get('by') or '未署名'} 封存）" if seal.get("sealed_at") else ""
+        when = f"（{_human_time(seal.get('sealed_at'))} 由 {seal.get('by') or '未署名'} 封存）" if seal.get("sealed_at") else ""
         raise PeriodSealed(
             f"{period} 期已封存{when}，不能覆盖。如需试算，请用 --out 指定另一个输出目录（例如 --out outputs_试算）；"
             f"如确需替换封存结果，须经考核办负责人同意后手工删除「{target / SEAL_FILE}」解除封存，再重新运行")
@@ -459,7 +465,7 @@ def seal_period(out_root: Path, period: str, by: str | None = None) -> Path:
         folder = period_folder(out_root, period)
         if is_sealed(folder):
             seal = _read_json(folder / SEAL_FILE) or {}
-            raise PeriodSealed(f"{period} 期已于 {seal.get('sealed_at', '?')} 封存，无需重复封存")
+            raise PeriodSealed(f"{period} 期已于 {_human_time(seal.get('sealed_at'))} 封存，无需重复封存")
         manifest_path = folder / MANIFEST
         if not manifest_path.is_file():
             raise ArchiveMismatch(f"{period} 期的归档缺少清单 {MANIFEST}，不能封存；请重新运行该期后再封存")
