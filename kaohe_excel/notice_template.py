@@ -149,7 +149,7 @@ def _repeat_header(row) -> None:
 
 
 def _ranking_table(doc) -> None:
-    widths = [Mm(22), Mm(74), Mm(30), Mm(30)]
+    widths = [Mm(18), Mm(66), Mm(28), Mm(44)]  # 156 mm = the A4 text width
     table = doc.add_table(rows=4, cols=4)
     table.style = doc.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -174,6 +174,10 @@ def _ranking_table(doc) -> None:
                 run.bold = True
                 set_run_fonts(run._r, HEADING1_FONT)
     _repeat_header(table.rows[0])
+    for row in table.rows:
+        cant_split = OxmlElement("w:cantSplit")
+        cant_split.set(qn("w:val"), "true")
+        row._tr.get_or_add_trPr().append(cant_split)
 
 
 def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
@@ -204,8 +208,8 @@ def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
     _style(doc, STYLE_TABLE, BODY_FONT, SIZE_4, align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0, exact_pitch=False)
     set_run_fonts(doc.styles["Table Grid"].element, BODY_FONT)
 
-    def para(text: str = "", style: str = "Normal") -> None:
-        doc.add_paragraph(text, style=doc.styles[style])
+    def para(text: str = "", style: str = "Normal"):
+        return doc.add_paragraph(text, style=doc.styles[style])
 
     para("{%p if doc_number %}")
     para("{{ doc_number }}", STYLE_DOC_NUMBER)
@@ -221,7 +225,7 @@ def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
     para("{%p for line in g.grade_lines %}")
     para("{{ line }}")
     para("{%p endfor %}")
-    para("{{ g.table_intro }}")
+    para("{{ g.table_intro }}").paragraph_format.keep_with_next = True
     _ranking_table(doc)
     para("{%p endfor %}")
     para("二、一票否决及需整改单位", STYLE_H1)
