@@ -379,3 +379,18 @@ def test_subcategory_adds_a_header_level(tmp_path):
     head = [r for r in range(1, 30) if fb.cell(r, 1).value == "一级指标"][0]
     assert [fb.cell(head, c).value for c in (1, 2, 3)] == ["一级指标", "二级指标", "指标名称"]
     assert fb.cell(head + 1, 2).value == "总量"
+
+
+def test_previous_as_one_long_frame(tmp_path):
+    # Long form: one row per unit × indicator, totals repeated on each row.
+    previous = pd.DataFrame({
+        "unit_code": ["T01", "T01"], "indicator_code": ["A1", "A2"], "score": [38.5, 18.0],
+        "total": [80.0, 80.0], "rank": [2, 2], "grade": ["良好", "良好"],
+    })
+    ws = load_workbook(_summary(tmp_path, previous=previous))["总排名"]
+    t01 = [_row_values(ws, r) for r in range(3, 8) if ws.cell(r, 3).value == "T01"][0]
+    # 78 − 80 = −2; rank 2 → 1 is one place up.
+    assert t01[-4:] == [80.0, -2.0, 2, 1]
+    fb = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T01", make_scored(), make_ranked(), previous=previous))["得分情况"]
+    head = [r for r in range(1, 30) if fb.cell(r, 1).value == "一级指标"][0]
+    assert fb.cell(head + 2, 10).value == 18.0  # 上期得分 of A2
