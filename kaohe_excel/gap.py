@@ -214,7 +214,6 @@ def _ranking(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
     kth = _kth_best(ctx.pairs, ctx.pos.loc[rows.index].to_numpy(), np.where(has_step, k_base, np.nan))
     out["key_base"] = np.where(has_step, kth, np.nan)
     out["base_always"] = ~has_step | (st["n_o"].to_numpy() < np.nan_to_num(k_base, nan=0.0))
-    out["key_next"] = st["next_better"]
     return out
 
 
@@ -229,7 +228,6 @@ def _relative_best(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
     out["key_base"] = _ratio_keys(best_value, b, s)
     out["full_always"] = st["n_o"].eq(0)
     out["base_always"] = out["full_always"]
-    out["key_next"] = st["next_better"]
     return out
 
 
@@ -385,7 +383,7 @@ def _sentence(g: pd.DataFrame) -> pd.Series:
     stake = _show(g["points_at_stake"].to_numpy(), idx).str.replace(r"(\.\d\d)\d+$", r"\1", regex=True)
     gain = "，可增加 " + stake + " 分"
 
-    has_full = g["value_for_full"].notna() | g["grade_for_full"].astype(str).ne("") | (is_count & g["value_for_full"].notna())
+    has_full = g["value_for_full"].notna() | g["grade_for_full"].astype(str).ne("")
     needs_base = g["points_to_base"].gt(0) & (g["value_for_base"].notna() | g["grade_for_base"].astype(str).ne(""))
     base_part = pd.Series(np.where(needs_base, "距基本分需" + amount("value_for_base") + "，", ""), index=idx, dtype=object)
     next_part = pd.Series(np.where(g["value_for_next_rank"].notna(),
@@ -395,7 +393,7 @@ def _sentence(g: pd.DataFrame) -> pd.Series:
     full_text = base_part + "距满分还需" + for_full + "（" + current + "）" + next_part + gain
     return pd.Series(np.select(
         [at_full & g["value_for_next_rank"].notna(), at_full, ~has_full & g["full_always"].to_numpy(), ~has_full],
-        ["已得满分 " + _show(g["score"], idx).str.slice(0, None) + " 分（须保持本类别领先）",
+        ["已得满分 " + _show(g["score"], idx) + " 分（须保持本类别领先）",
          "已得满分 " + _show(g["score"], idx) + " 分",
          "填报即可得满分（" + current + "）" + gain,
          "评分参数缺失，无法测算（" + current + "）"],
@@ -433,7 +431,8 @@ def gap_table(scored: pd.DataFrame, tier_tables: pd.DataFrame, scheme: Any = Non
         if mask.any():
             need.loc[mask] = fn(rows.loc[mask], ctx)[_NEEDED].to_numpy()
     need = need.astype({c: float for c in ("base_score", "full_score", "key_base", "key_full", "key_next")})
-    need["key_next"] = need["key_next"].where(_relative_rows(rows) & peer_ok)
+    # the next better unit's value: equalling it shares its position (ties share the better one)
+    need["key_next"] = stats["next_better"].where(_relative_rows(rows) & peer_ok)
     need["full_score"] = need["full_score"].fillna(_num(rows, "points"))
 
     score = _num(rows, "score")

@@ -155,9 +155,12 @@ def test_next_rank_value_lifts_the_unit_one_position(method, direction):
         if position(values, i) == 1:
             assert np.isnan(target)
             continue
+        assert not np.isnan(target), unit
         moved = values.copy()
         moved[i] = target
         assert position(moved, i) < position(values, i), unit
+        moved[i] = target - sign * 1e-6 * abs(target)  # the smallest lift: a hair less changes nothing
+        assert position(moved, i) == position(values, i), unit
         if method == "排名":  # and the score follows the position
             assert rescore(frame, i, target)["score"] > g.loc[unit, "score"]
         lifted += 1
@@ -200,6 +203,12 @@ def test_needed_value_is_rounded_on_the_safe_side():
     g = gap_of(rows("完成率", [0.9, 0.4], "lower", target=0.5))
     sheet = gap.gap_sheet_rows(g.reset_index(), "U0")
     assert sheet.loc[0, "达到基本分需"] == "0.8333"
+    # 反向 0.5/0.7 = 0.714285…: down to 0.7142 (half-up would give 0.7143, which misses the base)
+    g = gap_of(rows("完成率", [0.9], "lower", target=0.5, base_share=0.7))
+    assert gap.gap_sheet_rows(g.reset_index(), "U0").loc[0, "达到基本分需"] == "0.7142"
+    # 正向 1 × 0.12341 = 0.12341: up to 0.1235 (half-up would give 0.1234, which misses the base)
+    g = gap_of(rows("完成率", [0.05], target=1, base_share=0.12341))
+    assert gap.gap_sheet_rows(g.reset_index(), "U0").loc[0, "达到基本分需"] == "0.1235"
     # 正向 target 3, cap 1.0, b 0.6 → 1.8 exactly; 0.7 share → 2.1 (binary 2.0999… must not print 2.1001)
     g = gap_of(rows("完成率", [1.0], target=3, base_share=0.7))
     sheet = gap.gap_sheet_rows(g.reset_index(), "U0")
@@ -260,19 +269,23 @@ def test_parse_changes_rejects_duplicates():
 # --------------------------------------------------------------------------- simulate
 
 
-@pytest.fixture
-def period(tmp_path, small_scheme_path):
+@pytest.fixture(scope="module")
+def period(tmp_path_factory):
+    """The small scheme's clean inbox, built once: simulate never mutates its inputs (tested)."""
+    from conftest import small_scheme_sheets, write_workbook
     from test_validate import make_inbox
 
-    scheme = load_scheme(small_scheme_path)
-    inbox = make_inbox(tmp_path / "inbox", scheme)
+    folder = tmp_path_factory.mktemp("period")
+    scheme_path = write_workbook(folder / "scheme.xlsx", small_scheme_sheets())
+    scheme = load_scheme(scheme_path)
+    inbox = make_inbox(folder / "inbox", scheme)
     validated = pipeline.read_and_validate(scheme, inbox, workers=1)
     assert validated.error_count == 0
-    return scheme, validated, inbox
+    return scheme, validated, inbox, scheme_path
 
 
 def test_simulate_changes_total_rank_and_grade(period):
-    scheme, validated, _ = period
+    scheme, validated, _, _ = period
     sim = gap.simulate((scheme, validated), gap.parse_changes(["T02:A2=10亿元"]))
     t = sim.totals.set_index("unit_code")
     # T02 before: A1 85/80 capped → 40; A2 基本满分 7 < 8 → 20×0.6×7/8 = 10.5; B1 88/90×20 = 19.56;
@@ -295,7 +308,7 @@ def test_simulate_changes_total_rank_and_grade(period):
 
 
 def test_simulate_adds_an_absent_value_and_sets_a_grade(period):
-    scheme, validated, _ = period
+    scheme, validated, _, _ = period
     values = validated.values[~((validated.values["unit_code"] == "T01") & (validated.values["indicator_code"] == "A1"))]
     from dataclasses import replace
 
@@ -316,7 +329,7 @@ def test_simulate_adds_an_absent_value_and_sets_a_grade(period):
     ({("T01", "C1"): "极好"}, "优、良、中、差"),
 ])
 def test_simulate_rejects_bad_settings(period, changes, words):
-    scheme, validated, _ = period
+    scheme, validated, _, _ = period
     with pytest.raises(KaoheError, match=words):
         gap.simulate((scheme, validated), changes)
 
@@ -326,10 +339,10 @@ def _tree_hashes(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_load_period_rebuilds_results_without_writing(period, tmp_path, small_scheme_path):
-    _, _, inbox = period
+def test_load_period_rebuilds_results_without_writing(period, tmp_path):
+    _, _, inbox, scheme_path = period
     out = tmp_path / "outputs"
-    run = pipeline.run(inbox, small_scheme_path, out)
+    run = pipeline.run(inbox, scheme_path, out, workers=1)
     before = _tree_hashes(out)
     results = gap.load_period(out, "2024", workers=1)
     assert _tree_hashes(out) == before
