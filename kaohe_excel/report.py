@@ -23,6 +23,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH
 from .safety import csv_safe, csv_unquote, safe_filename
+from .score import round_half_up
 
 SUMMARY_SHEETS = ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
 FEEDBACK_SHEETS = ["得分情况", "失分分析"]
@@ -143,10 +144,8 @@ def _num_text(value: float) -> str:
 
 
 def _round2(series: pd.Series) -> pd.Series:
-    """Half-up rounding to 2 decimals after removing binary noise (as domain.md requires)."""
-    x = pd.to_numeric(series, errors="coerce").astype(float)
-    scaled = np.round(x * 100, 6)
-    return np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / 100
+    """四舍五入 to 2 decimals (score.round_half_up) of anything numeric-looking."""
+    return round_half_up(pd.to_numeric(pd.Series(series), errors="coerce").astype(float), 2)
 
 
 def _display_width(text: str) -> int:
@@ -162,7 +161,7 @@ def _col(frame: pd.DataFrame, name: str, default: object = None) -> pd.Series:
 
 
 def _period_label(meta: Any) -> str:
-    """"<考核名称> <考核周期>", without repeating a period the name already carries."""
+    """The "<考核名称> <考核周期>" label, not repeating a period the name already carries."""
     name, period = _text(getattr(meta, "name", "")), _text(getattr(meta, "period", ""))
     return name if period and period in name else f"{name} {period}".strip()
 
