@@ -151,6 +151,7 @@ def run_command(
     period: Optional[str] = typer.Option(None, "--period", "-p", help="考核周期（须与方案一致；默认取方案中的考核周期）"),
     out: Path = OutOption,
     allow_errors: bool = typer.Option(False, "--allow-errors", help="有错误也继续：出错的单元格留空不计分，并在所有输出中注明"),
+    compare_to: Optional[str] = typer.Option(None, "--compare-to", help="纵向比较的基期（往期的考核周期）；不指定时取本期之前最近一个已封存的期别"),
     verbose: bool = VerboseOption,
 ) -> None:
     """校验、计分、排名、评定等次，写出汇总表、通报、各单位反馈表和结果数据（outputs/<周期>/）。
@@ -164,6 +165,8 @@ def run_command(
       kaohe run 收件箱 --scheme 考核方案.xlsx --out 考核结果
 
       kaohe run 收件箱 --allow-errors
+
+      kaohe run 收件箱 --compare-to 2023
     """
     _State.verbose = verbose
 
@@ -172,11 +175,99 @@ def run_command(
 
         with console.progress_bar() as progress:
             outcome = run(inbox, _scheme_path(scheme), out_root=out, period=period, allow_errors=allow_errors,
-                          progress=progress)
+                          progress=progress, compare_to=compare_to)
         results = outcome.results
         top = results.scheme.grades["grade"].iloc[0]
         console.run_summary(results.ranked, results.validated.issues_table, outcome.folder, top)
         return EXIT_DATA_ERRORS if results.validated.error_count else EXIT_OK
+
+    raise typer.Exit(_guard(body))
+
+
+@app.command("seal")
+def seal_command(
+    period: str = typer.Argument(..., help="要封存的考核周期，如 2024"),
+    out: Path = OutOption,
+    by: Optional[str] = typer.Option(None, "--by", help="封存人（记录在封存文件中）"),
+    verbose: bool = VerboseOption,
+) -> None:
+    """将某一期结果封存（定稿）。封存前核对全部文件与清单一致；封存后 run 不再覆盖该期，如需试算请用 --out 指定其他目录。
+
+    示例：
+
+      kaohe seal 2024 --by 张三
+
+      kaohe seal 2024Q3 --out D:\\考核\\outputs
+    """
+    _State.verbose = verbose
+
+    def body():
+        from .archive import seal_period
+
+        path = seal_period(out, period, by=by)
+        console.print_line(f"{period} 期已封存：{path}")
+        return EXIT_OK
+
+    raise typer.Exit(_guard(body))
+
+
+@app.command("verify")
+def verify_command(
+    period: str = typer.Argument(..., help="要核验的考核周期，如 2024"),
+    out: Path = OutOption,
+    verbose: bool = VerboseOption,
+) -> None:
+    """核验某一期归档：逐个文件重算 SHA-256 与清单比对，并用归档的方案和报送文件重新计分，与归档结果逐项比较。
+
+    完全一致时退出码为 0，有差异为 1。
+
+    示例：
+
+      kaohe verify 2024
+
+      kaohe verify 2023 --out D:\\考核\\outputs
+    """
+    _State.verbose = verbose
+
+    def body():
+        from .archive import verify_period
+
+        report = verify_period(out, period)
+        for line in report.lines():
+            console.print_line(line)
+        return EXIT_OK if report.ok else EXIT_DATA_ERRORS
+
+    raise typer.Exit(_guard(body))
+
+
+@app.command("history")
+def history_command(
+    unit: Optional[str] = typer.Option(None, "--unit", "-u", help="只看某个单位（单位代码或名称）"),
+    xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="另存为工作簿（每个考核类别一张折线图）"),
+    out: Path = OutOption,
+    verbose: bool = VerboseOption,
+) -> None:
+    """列出各期归档的总分、排名、等次及与上期相比的变化。
+
+    示例：
+
+      kaohe history
+
+      kaohe history --unit XZ01
+
+      kaohe history --xlsx 历年考核.xlsx
+    """
+    _State.verbose = verbose
+
+    def body():
+        from .archive import history_table, write_history_xlsx
+
+        table = history_table(out, unit=unit)
+        console.history(table)
+        if xlsx is not None:
+            write_history_xlsx(xlsx, table)
+            console.print_line(f"已写出：{xlsx}")
+        return EXIT_OK
 
     raise typer.Exit(_guard(body))
 

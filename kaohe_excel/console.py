@@ -86,3 +86,37 @@ def run_summary(ranked: pd.DataFrame, issues: pd.DataFrame, folder: Path, top_gr
     console.print(f"结果已写入：{_escape(folder)}")
     for name in ["汇总表.xlsx", "通报.docx", "反馈/", "scores.csv", "totals.csv"]:
         console.print(f"  {_escape(folder / name)}")
+
+
+def _number(value, digits: int = 2) -> str:
+    if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def frame_table(frame: pd.DataFrame, headers: dict[str, str], title: str | None = None, max_rows: int = 200) -> None:
+    """Render selected columns of a frame with Chinese headers."""
+    table = Table(title=title, header_style="bold")
+    columns = [c for c in headers if c in frame.columns]
+    for column in columns:
+        table.add_column(headers[column])
+    for row in frame[columns].head(max_rows).itertuples(index=False):
+        table.add_row(*[_escape(_number(v)) for v in row])
+    console.print(table)
+    if len(frame) > max_rows:
+        print_line(f"……共 {len(frame)} 行，只显示前 {max_rows} 行。")
+
+
+HISTORY_HEADERS = {"period": "考核周期", "unit_code": "单位代码", "unit_name": "单位名称", "group": "考核类别",
+                   "total": "总分", "rank": "排名", "grade": "等次", "total_change": "分数变化", "rank_change": "名次变化",
+                   "sealed": "已封存"}
+
+
+def history(table: pd.DataFrame) -> None:
+    if table.empty:
+        print_line("没有找到已归档的考核周期。")
+        return
+    shown = table.assign(sealed=table["sealed"].map(lambda v: "是" if v else "否")) if "sealed" in table else table
+    frame_table(shown, HISTORY_HEADERS, title="历年考核结果")

@@ -120,7 +120,8 @@ class RunOutcome:
 
 def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period: str | None = None,
         allow_errors: bool = False, progress: Progress | None = None, workers: int | None = None,
-        issued_on: date | None = None, template_dir: Path = Path("templates")) -> RunOutcome:
+        issued_on: date | None = None, template_dir: Path = Path("templates"),
+        compare_to: str | None = None) -> RunOutcome:
     """Check, score, rank, and write every output under <out_root>/<period>/."""
     inbox = check_inbox_folder(inbox)
     scheme = load_scheme(scheme_path)
@@ -128,6 +129,13 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         raise KaoheError(f"--period {period} 与考核方案中的考核周期 {scheme.meta.period} 不一致，请核对方案或去掉 --period")
     period = scheme.meta.period
     refuse_inside_inbox(Path(out_root), inbox, "输出目录")
+    from .archive import check_writable, period_folder, write_period  # archive owns the period folder
+
+    check_writable(Path(out_root), period)  # a sealed period fails before any reading
+    if compare_to is not None:
+        if compare_to == period:
+            raise KaoheError(f"--compare-to 不能是本期 {period}，请指定往期的考核周期")
+        period_folder(Path(out_root), compare_to)  # raises PeriodNotFound with a Chinese message
     validated = read_and_validate(scheme, inbox, progress, workers)
     if validated.error_count and not allow_errors:
         out_root.mkdir(parents=True, exist_ok=True)
@@ -138,10 +146,8 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         exc.validated = validated  # the CLI shows the table
         raise exc
     results = score_period(scheme, validated)
-    from .archive import write_period  # archive owns the period folder (atomic writes, manifest)
-
     folder, files = write_period(results, inbox, Path(out_root), issued_on=issued_on or date.today(),
-                                 template_dir=template_dir, progress=progress, workers=workers)
+                                 template_dir=template_dir, progress=progress, workers=workers, compare_to=compare_to)
     return RunOutcome(results, folder, files)
 
 
