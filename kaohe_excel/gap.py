@@ -364,7 +364,8 @@ def _sentence(g: pd.DataFrame) -> pd.Series:
     lower = _is_lower(g["direction"]) | method.eq("扣分").to_numpy()
     is_count, is_grade = method.eq("扣分").to_numpy(), method.eq("定性").to_numpy()
     mu = g["measure_unit"].astype(object).where(g["measure_unit"].notna(), "").astype(str)
-    mu = pd.Series(np.where(mu.str.strip() != "", " " + mu, ""), index=idx, dtype=object)
+    mu = mu.str.strip()
+    mu = pd.Series(np.select([mu.eq(""), mu.isin(["%", "‰"])], ["", mu], default=" " + mu), index=idx, dtype=object)
     verb = pd.Series(np.where(lower, "降至", "完成"), index=idx, dtype=object)
 
     def amount(col: str) -> pd.Series:

@@ -195,6 +195,9 @@ def test_sentence_points_and_sort_order():
     assert list(g["points_to_full"]) == [2.62, 2.0]
     assert g.loc[0, "sentence"] == "距满分还需完成 9.60 亿元（目前 7.50），可增加 2.62 分"
     assert g.loc[1, "sentence"] == "距满分还需不发生扣分事项（目前 1 次），可增加 2.00 分"
+    pct = gap.gap_table(score.score_indicators(rows("完成率", [88.3], target=100).assign(measure_unit="%"), TIERS), TIERS)
+    # 10 × 0.883 = 8.83 → 1.17 to gain; % is written without a space
+    assert pct.loc[0, "sentence"] == "距满分还需完成 100.00%（目前 88.30），可增加 1.17 分"
     assert set(gap.GAP_COLUMNS) <= set(g.columns)
 
 
