@@ -111,7 +111,7 @@ def _page_number_footer(section) -> None:
     paragraph = section.footer.paragraphs[0]
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
     paragraph.paragraph_format.first_line_indent = Pt(0)
-    run = paragraph.add_run("— ")
+    paragraph.add_run("— ")
     field = OxmlElement("w:fldSimple")
     field.set(qn("w:instr"), "PAGE")
     inner = OxmlElement("w:r")
@@ -138,7 +138,6 @@ def _page_number_footer(section) -> None:
         size.set(qn("w:val"), str(int(SIZE_4.pt * 2)))
         rpr.append(fonts)
         rpr.append(size)
-    del run
 
 
 def _repeat_header(row) -> None:
