@@ -29,10 +29,12 @@ FORMAT_VERSION = "1"
 UNIT_FILE_TYPE = "单位填报表"
 ASSESSMENT_FILE_TYPE = "评定表"
 ASSESSMENT_FILE_NAME = "评定表.xlsx"
+LEAD_FILE_TYPE = "牵头单位核定表"
 META_SHEET = "_kaohe"
 FILL_SHEET = "填报"
 ADJUSTMENT_SHEET = "加扣分"
 ASSESSMENT_SHEET = "评定"
+LEAD_SHEET = "核定"
 
 FILL_HEADERS = ["序号", "指标代码", "一级指标", "二级指标", "指标名称", "计量单位", "分值", "计分方法",
                 "基本值", "目标值", "满分值", "实际完成值", "佐证材料", "备注", "评分说明"]
@@ -40,6 +42,8 @@ FILL_INPUTS = ["实际完成值", "佐证材料", "备注"]
 CLAIM_HEADERS = ["项目代码", "项目名称", "数量", "事项说明", "佐证材料"]
 CLAIM_ROWS = 20
 ASSESSMENT_HEADERS = ["单位代码", "单位名称", "指标代码", "指标名称", "计量单位", "目标值", "评定值", "说明", "牵头单位"]
+LEAD_HEADERS = ["单位代码", "单位名称", "指标代码", "指标名称", "计量单位", "目标值", "核定值", "说明"]
+LEAD_INPUTS = ("核定值", "说明")
 OFFICE_CLAIM_HEADERS = ["单位代码", "项目代码", "数量", "事项说明", "佐证材料"]
 OFFICE_CLAIM_ROWS = 60
 
@@ -493,3 +497,74 @@ def write_assessment_workbook(scheme, out_dir: str | Path) -> Path:
     workbook.properties.title = f"{scheme.meta.name} 评定表"
     workbook.properties.creator = "kaohe-excel"
     return save_workbook_deterministic(workbook, out_dir / ASSESSMENT_FILE_NAME)
+
+
+# ---------------------------------------------------------------- 牵头单位核定表
+
+def lead_file_name(lead_unit: str) -> str:
+    """`核定表_<牵头单位>.xlsx`, harmless as a file name on every system."""
+    return "核定表_" + safe_filename(lead_unit) + ".xlsx"
+
+
+def lead_rows(scheme) -> pd.DataFrame:
+    """Unit × 自报 indicator rows a lead department verifies (non-exempt), by indicator then unit."""
+    assignments = _with_indicator_text(scheme.assignments(), scheme)
+    rows = assignments[(assignments["source"] == "self") & ~assignments["exempt"] & (assignments["lead_unit"] != "")].copy()
+    unit_order = {code: i for i, code in enumerate(scheme.units["unit_code"])}
+    rows["_unit_order"] = rows["unit_code"].map(unit_order)
+    return rows.sort_values(["order", "_unit_order"], kind="stable").drop(columns="_unit_order").reset_index(drop=True)
+
+
+def _lead_sheet(workbook: Workbook, scheme, lead_unit: str, rows: pd.DataFrame) -> None:
+    sheet = workbook.active
+    sheet.title = LEAD_SHEET
+    last_col = len(LEAD_HEADERS)
+    _title(sheet, f"{scheme.meta.name}（{scheme.meta.period}）{lead_unit}数据核定表", last_col)
+    _note(sheet, 2, f"由牵头单位（{lead_unit}）在黄色单元格中填写本部门掌握的各单位数据（核定值），与各单位自报数统一口径："
+                    "数值指标只填数字（%指标填百分数数值，如85.3表示85.3%），定性指标从下拉列表选择；"
+                    "“说明”填数据来源或与单位自报数不一致的原因。核定值与自报值不一致的，按核定值计分。", last_col, 45)
+    header_row = 3
+    _style_header(sheet, header_row, LEAD_HEADERS)
+    value_col = LEAD_HEADERS.index("核定值") + 1
+    for index, (_, row) in enumerate(rows.iterrows(), start=1):
+        r = header_row + index
+        values = [row["unit_code"], row["unit_name"], row["indicator_code"], row["name"], row["measure_unit"],
+                  row["target"], None, None]
+        for col, (header, value) in enumerate(zip(LEAD_HEADERS, values), start=1):
+            _body_cell(sheet, r, col, value, header, editable=header in LEAD_INPUTS)
+        _fit_row_height(sheet, r, {18: row["unit_name"], 28: row["name"]})
+        levels = _levels(scheme, row["tier_table"]) if row["method"] == "定性" else None
+        validation = _value_validation(row, levels)
+        sheet.add_data_validation(validation)
+        validation.add(sheet.cell(row=r, column=value_col))
+    _set_widths(sheet, [10, 18, 9, 28, 11, 9, 12, 36])
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    if len(rows):
+        sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(last_col)}{header_row + len(rows)}"
+    _print_setup(sheet, f"{header_row}:{header_row}")
+    _protect(sheet)
+    # A department with many indicators filters by 指标 to fill one block at a time.
+    sheet.protection.autoFilter = False
+    sheet.protection.sort = False
+
+
+def write_lead_workbooks(scheme, out_dir: str | Path) -> list[Path]:
+    """One `核定表_<牵头单位>.xlsx` per lead department that leads at least one 自报 indicator."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = lead_rows(scheme)
+    paths = []
+    for lead_unit in dict.fromkeys(rows["lead_unit"]):
+        mine = rows[rows["lead_unit"] == lead_unit]
+        workbook = Workbook()
+        _lead_sheet(workbook, scheme, lead_unit, mine)
+        _meta_sheet(workbook, [
+            ("文件类型", LEAD_FILE_TYPE), ("格式版本", FORMAT_VERSION), ("牵头单位", lead_unit),
+            ("考核名称", scheme.meta.name), ("考核周期", scheme.meta.period), ("方案指纹", scheme.fingerprint),
+            ("指标代码", ",".join(dict.fromkeys(mine["indicator_code"]))),
+        ])
+        workbook.active = 0
+        workbook.properties.title = f"{scheme.meta.name} {lead_unit}核定表"
+        workbook.properties.creator = "kaohe-excel"
+        paths.append(save_workbook_deterministic(workbook, out_dir / lead_file_name(lead_unit)))
+    return paths
