@@ -879,6 +879,8 @@ def _deliver(report: MailReport, drafts: list[Draft], previous: dict[str, dict],
                 raise
             _append_log(report.log_path, _record(report.period, draft, message, "accepted", response, resend, refused))
             reason = ("；".join(f"{r} 被拒收（{t}）" for r, t in refused.items())) if refused else ""
+            if refused:
+                report.warnings.append(f"「{draft.unit_name}」的邮件已发出，但部分收件人被拒收：{reason}")
             report.outcomes.append(_outcome(draft, SENT, reason, response))
         if progress:
             progress("发送" if sender else "预览", len(pending), len(pending))

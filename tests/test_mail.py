@@ -8,6 +8,8 @@ import io
 import json
 import shutil
 import socket
+import ssl
+import subprocess
 import warnings
 from datetime import date
 from email import policy
@@ -29,6 +31,7 @@ PASSWORD = "s3cret-Auth9"
 EMAILS = {"T01": "t01@example.gov.cn", "T02": "t02@example.gov.cn", "D01": "d01@example.gov.cn", "D02": "d02@example.gov.cn"}
 NAMES = {"T01": "东城镇", "T02": "西山乡", "D01": "发改局", "D02": "财政局"}
 LEADER = "leader@example.gov.cn"
+READY = 30  # seconds for a test SMTP server to come up on a busy machine
 
 # aiosmtpd warns on every connection that AUTH without TLS is unsafe: fine on loopback.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -57,10 +60,20 @@ def out_root(built_period, tmp_path) -> Path:
     return target
 
 
+def _free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (held open together so the OS cannot hand out one twice)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return _free_ports(1)[0]
 
 
 class Recorder:
@@ -98,7 +111,7 @@ def smtp_server():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # AUTH without TLS: fine on loopback
         controller = Controller(handler, hostname="127.0.0.1", port=_free_port(), authenticator=_authenticator,
-                                auth_required=True, auth_require_tls=False)
+                                auth_required=True, auth_require_tls=False, ready_timeout=READY)
         controller.start()
     handler.port = controller.port
     yield handler
@@ -448,3 +461,63 @@ def test_example_config_loads(monkeypatch):
     monkeypatch.setenv(mail.PASSWORD_ENV, "pw")
     config = mail.load_config(Path(__file__).resolve().parents[1] / "kaohe.toml.example")
     assert config.security in mail.SECURITY_MODES and config.from_address
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not available")
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "key.pem"),
+                    "-out", str(folder / "cert.pem")], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return folder / "cert.pem", context
+
+
+@pytest.fixture
+def tls_server(certificate):
+    """Two servers: STARTTLS required on one port, implicit TLS on the other."""
+    cert, context = certificate
+    handler = Recorder()
+    first, second = _free_ports(2)
+    starttls = Controller(handler, hostname="127.0.0.1", port=first, tls_context=context, require_starttls=True,
+                          authenticator=_authenticator, auth_required=True, ready_timeout=READY)
+    implicit = Controller(handler, hostname="127.0.0.1", port=second, ssl_context=context,
+                          authenticator=_authenticator, auth_required=True, auth_require_tls=False, ready_timeout=READY)
+    starttls.start()
+    implicit.start()
+    handler.ports = {"starttls": starttls.port, "ssl": implicit.port}
+    yield handler, cert
+    starttls.stop()
+    implicit.stop()
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_tls_modes_deliver_with_the_office_ca_file(out_root, tmp_path, tls_server, monkeypatch, security):
+    handler, cert = tls_server
+    monkeypatch.setenv(mail.PASSWORD_ENV, PASSWORD)
+    config = write_config(tmp_path / "kaohe.toml", handler.ports[security])
+    config.write_text(config.read_text(encoding="utf-8").replace('security = "none"', f'security = "{security}"\nca_file = "{cert}"'),
+                      encoding="utf-8")
+    report = send(out_root, config, only=["D01"])
+    assert report.outcomes[0].status == mail.SENT
+    assert [r for _, r, _ in handler.received] == [[EMAILS["D01"]]]
+
+
+def test_untrusted_certificate_and_wrong_security_are_chinese_errors(out_root, tmp_path, tls_server, monkeypatch):
+    handler, _ = tls_server
+    monkeypatch.setenv(mail.PASSWORD_ENV, PASSWORD)
+    config = write_config(tmp_path / "kaohe.toml", handler.ports["starttls"])
+    config.write_text(config.read_text(encoding="utf-8").replace('security = "none"', 'security = "starttls"'), encoding="utf-8")
+    with pytest.raises(MailSendError, match="加密握手失败"):
+        send(out_root, config, only=["D01"])
+    # Implicit TLS against a STARTTLS port: the server speaks plain text first.
+    config.write_text(config.read_text(encoding="utf-8").replace('security = "starttls"', 'security = "ssl"'), encoding="utf-8")
+    with pytest.raises(MailSendError, match="加密连接失败"):
+        send(out_root, config, only=["D01"])
+    assert handler.received == []
