@@ -120,3 +120,15 @@ def history(table: pd.DataFrame) -> None:
         return
     shown = table.assign(sealed=table["sealed"].map(lambda v: "是" if v else "否")) if "sealed" in table else table
     frame_table(shown, HISTORY_HEADERS, title="历年考核结果")
+
+
+def plain_table(frame: pd.DataFrame, title: str | None = None, max_rows: int = 200) -> None:
+    """A frame whose column names are already the Chinese headers."""
+    if frame.empty:
+        print_line(f"{title}：无。" if title else "无。")
+        return
+    shown = frame.copy()
+    for column in shown.columns:
+        if shown[column].dtype == bool:
+            shown[column] = shown[column].map({True: "是", False: "否"})
+    frame_table(shown, {c: c for c in shown.columns}, title=title, max_rows=max_rows)
