@@ -179,7 +179,7 @@ def _parse_from(smtp: dict, path: Path) -> tuple[str, str]:
 
 def clean_header_text(text: object, max_len: int = 200) -> str:
     """One line of header-safe text: control characters (CR, LF, ...) removed, whitespace collapsed."""
-    if text is None or (isinstance(text, float) and math.isnan(text)):
+    if text is None or (not isinstance(text, (str, list, tuple)) and pd.isna(text)):
         return ""
     chars = (" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in str(text))
     return re.sub(r"\s+", " ", "".join(chars)).strip()[:max_len]
@@ -393,7 +393,7 @@ def _meta_context(meta, sender_name: str) -> dict:
             "文号": meta.doc_number, "发件人": sender_name or meta.issuer}
 
 
-def _unit_context(meta, unit: dict, contact: str, attachments: list[str], sender_name: str) -> dict:
+def _unit_context(meta, unit: dict, contact: object, attachments: list[str], sender_name: str) -> dict:
     context = _meta_context(meta, sender_name)
     context.update({
         "单位代码": unit["unit_code"], "单位名称": clean_header_text(unit.get("unit_name"), 100),
@@ -465,7 +465,7 @@ def plan_period(folder: Path, config: MailConfig, only: Sequence[str] | None = N
         draft = Draft(key=f"unit:{code}", unit_code=code, unit_name=name, to=[], display_name=name)
         drafts.append(draft)
         in_scheme = code in units.index
-        contact = str(units.at[code, "contact"]) if in_scheme else ""
+        contact = units.at[code, "contact"] if in_scheme else ""
         text = overrides.get(code) or (units.at[code, "email"] if in_scheme else "")
         draft.to, problems = split_addresses(text)
         if problems:
