@@ -46,7 +46,9 @@ def round_half_up(x: Any, digits: int = 2) -> Any:
 
 
 def _is_lower(direction: Any) -> np.ndarray:
-    return np.asarray(pd.Series(direction).astype(object).eq("lower"), dtype=bool)
+    # compared in the column's own dtype: converting a million strings to objects first costs more than scoring
+    series = direction if isinstance(direction, pd.Series) else pd.Series(direction)
+    return series.eq("lower").fillna(False).to_numpy(dtype=bool)
 
 
 def attainment_ratio(x: Any, t: Any, direction: Any) -> np.ndarray:
@@ -103,9 +105,12 @@ def _plain(v: float, decimals: int) -> str:
 
 
 def _format(values: Any, index: pd.Index, decimals: int) -> pd.Series:
-    # round all at once, then only cheap string formatting per element
+    # round all at once, then format each distinct number once: parameters repeat on every
+    # row of an indicator, so a million rows hold only a few thousand distinct numbers
     rounded = round_half_up(np.asarray(values, dtype=float).reshape(-1), decimals)
-    return pd.Series([_plain(v, decimals) for v in rounded.tolist()], index=index, dtype=object)
+    codes, distinct = pd.factorize(rounded, use_na_sentinel=False)
+    texts = np.array([_plain(v, decimals) for v in distinct.tolist()], dtype=object)
+    return pd.Series(texts[codes], index=index, dtype=object)
 
 
 def _f(values: Any, index: pd.Index) -> pd.Series:
@@ -374,6 +379,8 @@ GROUP_RELATIVE = frozenset({"功效系数", "差额扣分", "排名", "相对最
 # --------------------------------------------------------------------------- indicator scores
 
 SCORE_COLUMNS = ["score_raw", "score", "points_available", "status", "explanation"]
+METHOD_INPUTS = ["points", "value", "text_value", "target", "base", "full", "floor", "base_share", "cap", "step",
+                 "tier_table", "direction", "group", "indicator_code"]
 
 
 def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -416,33 +423,49 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
         [exempt & mean_rule, exempt, unscored, ~has_value],
         ["exempt_mean", "exempt", "unscored", "missing"], default="scored"), index=out.index, dtype=object)
 
-    score_raw = pd.Series(np.nan, index=out.index, dtype=float)
-    explanation = pd.Series("", index=out.index, dtype=object)
-    scored = status.eq("scored")
-    method = out["method"].astype(object)
+    # masks as numpy arrays, methods looked up by factorized code: per-method masks over a
+    # million rows must not cost a string comparison each
+    is_exempt_mean = (exempt & mean_rule).to_numpy(dtype=bool)
+    is_exempt = exempt.to_numpy(dtype=bool) & ~is_exempt_mean
+    is_unscored = unscored.to_numpy(dtype=bool) & ~is_exempt_mean & ~is_exempt
+    is_missing = ~has_value.to_numpy(dtype=bool) & ~is_exempt_mean & ~is_exempt & ~is_unscored
+    scored = ~(is_exempt_mean | is_exempt | is_unscored | is_missing)
+    score_raw_np = np.full(len(out), np.nan)
+    explanation_np = np.full(len(out), "", dtype=object)
+    method_codes, method_names = pd.factorize(out["method"].astype(object))
+    known = np.zeros(len(out), dtype=bool)
+    # methods see only the columns they use: taking every text column of the frame per method is the slow part
+    work = out[[c for c in METHOD_INPUTS if c in out.columns]]
     for name, fn in METHODS.items():  # one pass per method, never per unit
-        mask = scored & method.eq(name)
+        matches = [k for k, m in enumerate(method_names) if m == name]
+        if not matches:
+            continue
+        mask = scored & (method_codes == matches[0])
+        known |= method_codes == matches[0]
         if mask.any():
-            res = fn(out.loc[mask], tier_tables)
-            score_raw.loc[mask] = res["score_raw"].to_numpy()
-            explanation.loc[mask] = res["explanation"].to_numpy()
+            res = fn(work.loc[mask], tier_tables)
+            score_raw_np[mask] = res["score_raw"].to_numpy()
+            explanation_np[mask] = res["explanation"].to_numpy(dtype=object)
+    score_raw = pd.Series(score_raw_np, index=out.index)
+    explanation = pd.Series(explanation_np, index=out.index, dtype=object)
+    method = out["method"].astype(object)
 
-    unknown = scored & ~method.isin(list(METHODS))
+    unknown = scored & ~known
     explanation[unknown] = "未知计分方法「" + method[unknown].astype(str) + "」，得0分"
-    no_param = scored & score_raw.isna() & ~unknown
+    no_param = scored & score_raw.isna().to_numpy() & ~unknown
     explanation[no_param] = explanation[no_param] + "（评分参数缺失，得0分）"
-    score_raw[scored & score_raw.isna()] = 0.0
+    score_raw[scored & score_raw.isna().to_numpy()] = 0.0
 
-    score_raw[status.eq("missing")] = 0.0
-    explanation[status.eq("missing")] = "未填报实际完成值，得0分"
-    explanation[status.eq("unscored")] = "数据有误未计分（待核实后补评）"
-    explanation[status.eq("exempt")] = "不考核，不计入应得分，按已有项归一化"
+    score_raw[is_missing] = 0.0
+    explanation[is_missing] = "未填报实际完成值，得0分"
+    explanation[is_unscored] = "数据有误未计分（待核实后补评）"
+    explanation[is_exempt] = "不考核，不计入应得分，按已有项归一化"
 
     score = round_half_up(score_raw)
-    points_available = points.where(~status.eq("exempt"), 0.0)
+    points_available = points.where(~is_exempt, 0.0)
 
     # 均值: the mean of the printed scores of the group's non-exempt units on that indicator
-    mean_rows = status.eq("exempt_mean")
+    mean_rows = pd.Series(is_exempt_mean, index=out.index)
     if mean_rows.any():
         peer_score = score.where(~exempt)
         group_mean = peer_score.groupby([out["group"], out["indicator_code"]], dropna=False).transform("mean")
