@@ -530,9 +530,9 @@ def build_message(draft: Draft, config: MailConfig) -> EmailMessage:
     message.set_content(draft.body, subtype="plain", charset="utf-8", cte="base64")
     for attachment in draft.attachments:
         maintype, subtype = MIME_TYPES.get(attachment.path.suffix.lower(), ("application", "octet-stream"))
+        # Only the disposition's filename (RFC 2231): also setting Content-Type's name makes the email
+        # package refold the long xlsx MIME type into an encoded word that clients cannot read.
         message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.name)
-        # Older Outlook/Foxmail look at Content-Type's name rather than the disposition's filename.
-        message.get_payload()[-1].set_param("name", attachment.name)
     return message
 
 

@@ -369,6 +369,9 @@ def test_dry_run_writes_eml_that_parses_back_with_chinese_names(out_root, config
     assert message["Subject"] == "测试县2024年度考核结果反馈——西山乡"
     files = attachments(message)
     assert list(files) == ["T02_西山乡.xlsx"]
+    part = next(message.iter_attachments())
+    assert part.get_content_type() == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert b"Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" in raw
     assert files["T02_西山乡.xlsx"] == (out_root / "2024" / "反馈" / "T02_西山乡.xlsx").read_bytes()
     leader = email.message_from_bytes((outbox / "领导_汇总表与通报.eml").read_bytes(), policy=policy.default)
     assert list(attachments(leader)) == ["汇总表.xlsx", "通报.docx"]
