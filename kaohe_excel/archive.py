@@ -341,8 +341,16 @@ def _lossless_results(results, folder: Path) -> None:
         clean.to_parquet(folder / RESULTS_PARQUET[key], index=False)
 
 
+# Distribution records `kaohe mail` adds after the period is written: not results, never hashed.
+MAIL_RECORDS = ("mail_log.jsonl", ".mail.lock")
+MAIL_OUTBOX = "outbox/"
+
+
 def _manifest_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() not in (MANIFEST, SEAL_FILE))
+    def archived(relative: str) -> bool:
+        return relative not in (MANIFEST, SEAL_FILE) and relative not in MAIL_RECORDS and not relative.startswith(MAIL_OUTBOX)
+
+    return sorted(p for p in folder.rglob("*") if p.is_file() and archived(p.relative_to(folder).as_posix()))
 
 
 def build_manifest(folder: Path, period: str, fingerprint: str, inputs: list[dict]) -> dict:

@@ -4,6 +4,7 @@ exit code (0 clean, 1 data errors, 2 cannot run). Only this module imports typer
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -351,6 +352,52 @@ SIMULATED_SCORE_HEADERS = {
     "changed": "是否设定", "value_before": "原值", "value_after": "模拟值", "score_before": "原得分",
     "score_after": "模拟得分", "score_delta": "变化",
 }
+
+
+@app.command("mail")
+def mail_command(
+    period: str = typer.Argument(..., help="要发送的考核周期，如 2024"),
+    out: Path = OutOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="只生成邮件预览（outputs/<周期>/outbox/*.eml），不发送"),
+    only: Optional[str] = typer.Option(None, "--only", help="只发这些单位（单位代码，逗号分隔；“领导”指领导邮件）"),
+    resend: bool = typer.Option(False, "--resend", help="已发送过的也重新发送"),
+    config: Path = typer.Option(Path("kaohe.toml"), "--config", help="邮件配置文件（默认 kaohe.toml，参照 kaohe.toml.example）"),
+    verbose: bool = VerboseOption,
+) -> None:
+    """把本期结果发邮件：各单位收到自己的反馈表，领导收到汇总表和通报。只补发尚未成功的邮件，不会重复发送。
+
+    服务器设置见 kaohe.toml（参照 kaohe.toml.example）；密码只从环境变量 KAOHE_SMTP_PASSWORD 读取。
+
+    示例：
+
+      kaohe mail 2024 --dry-run
+
+      kaohe mail 2024
+
+      kaohe mail 2024 --only XZ01,领导
+
+      kaohe mail 2024 --only XZ03 --resend
+    """
+    _State.verbose = verbose
+    selected = [part.strip() for part in re.split(r"[,，]", only) if part.strip()] if only else None
+
+    def body():
+        from . import mail
+        from .errors import MailSendError
+
+        try:
+            with console.progress_bar() as progress:
+                report = mail.send_period(out, period, config_path=config, dry_run=dry_run, only=selected,
+                                          resend=resend, progress=progress)
+        except MailSendError as exc:
+            partial = getattr(exc, "report", None)
+            if partial is not None:
+                console.mail_report(partial)
+            raise
+        console.mail_report(report)
+        return report.exit_code
+
+    raise typer.Exit(_guard(body))
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from rich.table import Table
 
 from .issues import ISSUE_HEADERS_ZH, Severity
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Redirected output (a log file, a pipe) has no width; 80 columns would truncate Chinese names.
+_PIPED_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(highlight=False, width=_PIPED_WIDTH)
+err_console = Console(stderr=True, highlight=False, width=_PIPED_WIDTH)
 
 MAX_ISSUE_ROWS = 40
 
@@ -132,3 +135,22 @@ def plain_table(frame: pd.DataFrame, title: str | None = None, max_rows: int = 2
         if shown[column].dtype == bool:
             shown[column] = shown[column].map({True: "是", False: "否"})
     frame_table(shown, {c: c for c in shown.columns}, title=title, max_rows=max_rows)
+
+
+def mail_report(report) -> None:
+    """One row per message: recipient, attachments and what happened."""
+    for text in report.warnings:
+        console.print(f"[yellow]提示：[/]{_escape(text)}")
+    table = Table(title="邮件" + ("预览" if report.dry_run else "发送情况"), header_style="bold")
+    for name in ["收件单位", "收件人", "附件", "状态", "说明"]:
+        table.add_column(name, overflow="fold")
+    for outcome in report.outcomes:
+        who = f"{outcome.unit_code} {outcome.unit_name}".strip() or "领导"
+        style = "red" if outcome.status in ("skipped", "failed", "uncertain", "not_attempted") else None
+        table.add_row(_escape(who), _escape("、".join(outcome.to)), _escape("、".join(outcome.attachments)),
+                      _escape(outcome.label), _escape(outcome.reason or outcome.response), style=style)
+    console.print(table)
+    if report.dry_run and report.outbox is not None:
+        console.print(f"预览邮件已写入：{_escape(report.outbox)}")
+    if report.log_path is not None:
+        console.print(f"发送记录：{_escape(report.log_path)}")

@@ -136,3 +136,47 @@ def test_installed_command_runs_in_a_subprocess(tmp_path, small_scheme_path, inb
         capture_output=True, text=True, encoding="utf-8", env=env, timeout=120, cwd=tmp_path)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "未发现错误" in completed.stdout
+
+
+def test_archive_commands_round_trip(tmp_path, small_scheme_path, inbox):
+    out = tmp_path / "outputs"
+    assert runner.invoke(app, ["run", str(inbox), "--scheme", str(small_scheme_path), "--out", str(out)]).exit_code == 0
+    sealed = runner.invoke(app, ["seal", "2024", "--out", str(out), "--by", "张三"])
+    assert sealed.exit_code == 0 and "已封存" in sealed.output
+    verified = runner.invoke(app, ["verify", "2024", "--out", str(out)])
+    assert verified.exit_code == 0 and "核验通过" in verified.output
+    again = runner.invoke(app, ["run", str(inbox), "--scheme", str(small_scheme_path), "--out", str(out)])
+    assert again.exit_code == 2 and "封存" in again.output
+    history = runner.invoke(app, ["history", "--out", str(out), "--unit", "T01"], terminal_width=200)
+    assert history.exit_code == 0 and "东城镇" in history.output
+    (out / "2024" / "scores.csv").write_bytes((out / "2024" / "scores.csv").read_bytes() + b" ")
+    assert runner.invoke(app, ["verify", "2024", "--out", str(out)]).exit_code == 1
+    missing = runner.invoke(app, ["verify", "2031", "--out", str(out)])
+    assert missing.exit_code == 2
+
+
+def test_gap_and_simulate_commands(tmp_path, small_scheme_path, inbox):
+    out = tmp_path / "outputs"
+    assert runner.invoke(app, ["run", str(inbox), "--scheme", str(small_scheme_path), "--out", str(out)]).exit_code == 0
+    gap = runner.invoke(app, ["gap", "2024", "--out", str(out), "--unit", "T02"], terminal_width=200)
+    assert gap.exit_code == 0, gap.output
+    assert "A2" in gap.output
+    # T02 A2 基本满分 base 8 full 10, P 20, b 0.6: value 7 < base → 20×0.6×7/8 = 10.50; at 10 → 20: +9.50
+    simulated = runner.invoke(app, ["simulate", "2024", "--out", str(out), "--set", "T02:A2=10"], terminal_width=200)
+    assert simulated.exit_code == 0, simulated.output
+    assert "9.50" in simulated.output
+    bad = runner.invoke(app, ["simulate", "2024", "--out", str(out), "--set", "T02-A2"])
+    assert bad.exit_code == 2
+
+
+def test_mail_dry_run_command_and_verify_still_passes(tmp_path, small_scheme_path, inbox):
+    out = tmp_path / "outputs"
+    assert runner.invoke(app, ["run", str(inbox), "--scheme", str(small_scheme_path), "--out", str(out)]).exit_code == 0
+    result = runner.invoke(app, ["mail", "2024", "--out", str(out), "--dry-run", "--config", str(tmp_path / "none.toml")])
+    assert result.exit_code == 0, result.output
+    emls = sorted(p.name for p in (out / "2024" / "outbox").glob("*.eml"))
+    assert len(emls) == 5  # four units and the leaders
+    # the mail log and outbox are distribution records, not archived results
+    assert runner.invoke(app, ["verify", "2024", "--out", str(out)]).exit_code == 0
+    missing_config = runner.invoke(app, ["mail", "2024", "--out", str(out), "--config", str(tmp_path / "none.toml")])
+    assert missing_config.exit_code == 2 and "Traceback" not in missing_config.output
