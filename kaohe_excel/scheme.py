@@ -12,6 +12,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -201,7 +202,7 @@ def _parse_meta(sheets, problems: _Problems) -> SchemeMeta:
     def text(key: str) -> str:
         return clean_text(values.get(key, ""))
 
-    name, period = text("考核名称"), text("考核周期")
+    name, period = text("考核名称"), _period_text(values.get("考核周期", ""), text("周期类型"))
     if not name:
         problems.add("方案", rownum.get("考核名称"), "「考核名称」不能为空")
     if not period:
@@ -240,6 +241,17 @@ def _parse_meta(sheets, problems: _Problems) -> SchemeMeta:
         rectify_below=None if math.isnan(rectify) else rectify,
         extra=extra,
     )
+
+
+def _period_text(value: object, period_type: str) -> str:
+    """Excel turns a typed 2024-06 into a date; read it back as the period id the office meant."""
+    if isinstance(value, (datetime, date)):
+        if period_type == "季度":
+            return f"{value.year}Q{(value.month - 1) // 3 + 1}"
+        if period_type == "月度":
+            return f"{value.year}-{value.month:02d}"
+        return f"{value.year}"
+    return clean_text(value)
 
 
 def _parse_grades(sheets, problems: _Problems) -> pd.DataFrame:

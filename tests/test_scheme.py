@@ -116,3 +116,12 @@ def test_parse_share_accepts_percent_and_fraction():
     assert parse_share("20%") == pytest.approx(0.2)
     assert parse_share(0.2) == pytest.approx(0.2)
     assert parse_share("２０％") == pytest.approx(0.2)
+
+
+def test_period_typed_as_a_date_by_excel_reads_as_the_month(tmp_path):
+    from datetime import datetime
+
+    sheets = small_scheme_sheets()
+    sheets["方案"].loc[1, "值"] = datetime(2024, 6, 1)
+    sheets["方案"].loc[2, "值"] = "月度"
+    assert load_scheme(write_workbook(tmp_path / "s.xlsx", sheets)).meta.period == "2024-06"
