@@ -320,7 +320,8 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ReadLimits)
 
 
 # A cell with content (not self-closing) and its reference; the namespace prefix is optional.
-_CELL_WITH_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br="([A-Za-z]{1,4})([0-9]{1,10})"[^>]*?(?<!/)>')
+_CELL_WITH_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br\s*=\s*["\']\s*([A-Za-z]{1,4})\s*([0-9]{1,10})[^>]*?(?<!/)>')
+_CELL_REF_ATTRIBUTE = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br\s*=')
 # A cell tag whose first attribute is not its reference, or a namespaced one: rare, exact scan.
 _ODD_CELL = re.compile(rb'<c(?:[>/]|\s(?!r="))')
 _PREFIXED_CELL = re.compile(rb':c[\s>]')
@@ -376,7 +377,7 @@ def _exact_extent(xml: bytes) -> tuple[int, int]:
         rows = max(rows, int(match.group(2)))
         columns = max(columns, _column_number(match.group(1)))
     tags = len(_CELL_TAG.findall(xml))
-    if tags > len(re.findall(rb'\br="', xml)):
+    if tags > len(_CELL_REF_ATTRIBUTE.findall(xml)):
         # Cells without references are placed by counting: bound by rows and cells per row.
         segments = _ROW_TAG.split(xml)
         rows += len(segments)
@@ -481,8 +482,11 @@ def _isolated(data: bytes, result: FileResult, limits: ReadLimits, container: st
 
 def _child_main(sender, data: bytes, path: str, name: str, limits: ReadLimits, container: str) -> None:
     try:  # a parser that aborts prints a Rust backtrace: keep it off the user's terminal
+        import faulthandler
+
+        faulthandler.disable()
         os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-    except OSError:
+    except (OSError, ValueError):
         pass
     _limit_memory(limits.max_memory_bytes)
     try:
@@ -559,9 +563,11 @@ def _resolve_empty_inputs(data: bytes, result: FileResult, limits: ReadLimits) -
                 value_text = _xml_text(value.group(1)) if value and value.group(1) else ""
                 if attributes.get(b"t") == b"e" and value_text:
                     cell.value = value_text  # validate reports it as error_value
-                elif value is None and _FORMULA.search(body):
+                elif not value_text and attributes.get(b"t") != b"str" and _FORMULA.search(body):
+                    # no cached result (tools such as openpyxl write an empty <v/>); a text
+                    # formula (t="str") with an empty result is simply empty
                     formula = _FORMULA.search(body).group(1)
-                    cell.value = FormulaWithoutValue(_xml_text(formula)[:80] if formula else "")
+                    cell.value = FormulaWithoutValue("=" + _xml_text(formula)[:80] if formula else "")
             _report_merges(xml, sheet, cells, result)
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 
 from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
-from .read import KIND_ASSESSMENT, KIND_UNIT, Cell, FileResult, ReadResult
+from .read import KIND_ASSESSMENT, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult
 from .scheme import Scheme
 from .tables import clean_text
 
@@ -55,6 +55,8 @@ def parse_value(raw: object, measure_unit: str = "") -> Parsed:
     >>> parse_value("1,234.5", "万元").value
     1234.5
     """
+    if isinstance(raw, FormulaWithoutValue):
+        return Parsed(problem=_formula_problem(raw))
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return Parsed(problem=(IssueCode.missing_value, "未填写"))
     if isinstance(raw, bool):
@@ -103,6 +105,12 @@ def parse_value(raw: object, measure_unit: str = "") -> Parsed:
             notes.append("去掉多余空格")
         return Parsed(value=number, repaired=f"「{original}」已按 {_plain(number)} 读取（{'，'.join(notes) or '规范格式'}），请核实")
     return Parsed(value=number)
+
+
+def _formula_problem(raw: FormulaWithoutValue) -> tuple[IssueCode, str]:
+    shown = f"（公式 {raw.formula}）" if raw.formula else ""
+    return (IssueCode.formula_without_value,
+            f"是公式但没有计算结果{shown}，请在 Excel 或 WPS 中打开此文件、确认数值后保存再报送（或直接填写数值）")
 
 
 def _same_unit(tail: str, measure_unit: str) -> bool:
@@ -311,9 +319,11 @@ class _Validator:
         })
 
     def parse(self, raw: object, spec) -> Parsed:
-        if spec["method"] != "定性":
+        if spec["method"] != "定性" or isinstance(raw, FormulaWithoutValue):
             return parse_value(raw, spec["measure_unit"])
         text = clean_text(raw)
+        if _SPACE.sub("", text).upper() in ERROR_VALUES:
+            return parse_value(text)
         levels = self.grades.get(spec["tier_table"], set())
         if not text:
             return Parsed(problem=(IssueCode.missing_value, "未填写"))
@@ -352,6 +362,9 @@ class _Validator:
         count_cell = row["数量"]
         count_text = clean_text(count_cell.value)
         count_at = {**at, "cell": count_cell.cell}
+        if isinstance(count_cell.value, FormulaWithoutValue):
+            self.add(error(IssueCode.formula_without_value, f"「{item['name']}」的数量{_formula_problem(count_cell.value)[1]}", **count_at))
+            return
         if not count_text:
             count = 1.0
             self.add(warning(IssueCode.invalid_count, f"「{item['name']}」未填写数量，按 1 项计", **count_at))
