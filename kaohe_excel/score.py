@@ -387,17 +387,20 @@ def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
         return pd.Series(False, index=frame.index)
     col = frame[column]
+    if col.dtype == bool:
+        return col
     return col.astype(object).where(col.notna(), False).astype(bool)
 
 
 def _has_value(frame: pd.DataFrame) -> pd.Series:
     numeric = _num(frame, "value").notna()
+    is_grade = frame["method"].eq("定性").fillna(False).astype(bool)
+    text = pd.Series(False, index=frame.index)
     if "text_value" in frame.columns:
-        tv = frame["text_value"]
-        text = tv.notna() & (tv.astype(object).where(tv.notna(), "").astype(str).str.strip() != "")
-    else:
-        text = pd.Series(False, index=frame.index)
-    is_grade = frame["method"].astype(object).eq("定性")
+        # only grade rows can count a text value: strip those few, not every row
+        candidates = is_grade & frame["text_value"].notna()
+        tv = frame.loc[candidates, "text_value"]
+        text[candidates] = tv.astype(object).astype(str).str.strip().ne("").to_numpy(dtype=bool)
     return (numeric | (is_grade & text)).astype(bool)
 
 
@@ -417,7 +420,7 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
     points = _num(out, "points").fillna(0.0)
     exempt = _flag(out, "exempt")
     unscored = _flag(out, "unscored") & ~exempt
-    mean_rule = out["missing_rule"].astype(object).eq("mean") if "missing_rule" in out.columns else exempt & False
+    mean_rule = out["missing_rule"].eq("mean").fillna(False).astype(bool) if "missing_rule" in out.columns else exempt & False
     has_value = _has_value(out)
     status = pd.Series(np.select(
         [exempt & mean_rule, exempt, unscored, ~has_value],
@@ -432,7 +435,7 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
     scored = ~(is_exempt_mean | is_exempt | is_unscored | is_missing)
     score_raw_np = np.full(len(out), np.nan)
     explanation_np = np.full(len(out), "", dtype=object)
-    method_codes, method_names = pd.factorize(out["method"].astype(object))
+    method_codes, method_names = pd.factorize(out["method"])
     known = np.zeros(len(out), dtype=bool)
     # methods see only the columns they use: taking every text column of the frame per method is the slow part
     work = out[[c for c in METHOD_INPUTS if c in out.columns]]
@@ -448,10 +451,9 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
             explanation_np[mask] = res["explanation"].to_numpy(dtype=object)
     score_raw = pd.Series(score_raw_np, index=out.index)
     explanation = pd.Series(explanation_np, index=out.index, dtype=object)
-    method = out["method"].astype(object)
-
     unknown = scored & ~known
-    explanation[unknown] = "未知计分方法「" + method[unknown].astype(str) + "」，得0分"
+    if unknown.any():
+        explanation[unknown] = "未知计分方法「" + out.loc[unknown, "method"].astype(object).astype(str) + "」，得0分"
     no_param = scored & score_raw.isna().to_numpy() & ~unknown
     explanation[no_param] = explanation[no_param] + "（评分参数缺失，得0分）"
     score_raw[scored & score_raw.isna().to_numpy()] = 0.0
