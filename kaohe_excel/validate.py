@@ -144,6 +144,16 @@ class Validated:
         return sum(1 for i in self.issues if i.severity == Severity.WARNING)
 
 
+SPEC_COLUMNS = ["unit_code", "indicator_code", "name", "measure_unit", "method", "target", "tier_table"]
+
+
+def _spec_records(frame: pd.DataFrame) -> list[dict]:
+    """The few fields validation reads, one dict per unit x indicator; built column-wise because
+    to_dict("records") over every column of a city-scale assignments frame took most of validate."""
+    columns = [frame[c].tolist() for c in SPEC_COLUMNS]
+    return [dict(zip(SPEC_COLUMNS, values)) for values in zip(*columns)]
+
+
 class _Validator:
     def __init__(self, scheme: Scheme):
         self.scheme = scheme
@@ -152,10 +162,10 @@ class _Validator:
         active = assignments[~assignments["exempt"]]
         # Plain dicts: validation touches every row of every file, pandas lookups would dominate.
         self.expected_self: dict[str, dict[str, dict]] = {}
-        for record in active[active["source"] == "self"].to_dict("records"):
+        for record in _spec_records(active[active["source"] == "self"]):
             self.expected_self.setdefault(record["unit_code"], {})[record["indicator_code"]] = record
         self.expected_assessed: dict[tuple[str, str], dict] = {
-            (r["unit_code"], r["indicator_code"]): r for r in active[active["source"] == "assessed"].to_dict("records")}
+            (r["unit_code"], r["indicator_code"]): r for r in _spec_records(active[active["source"] == "assessed"])}
         self.exempt_pairs = set(zip(assignments.loc[assignments["exempt"], "unit_code"], assignments.loc[assignments["exempt"], "indicator_code"]))
         self.indicator_codes = set(scheme.indicators["indicator_code"])
         self.unit_names = scheme.unit_names()
