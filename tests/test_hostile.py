@@ -9,6 +9,7 @@ test runs a few examples by default; KAOHE_FUZZ_EXAMPLES=500 runs a longer campa
 from __future__ import annotations
 
 import csv
+import faulthandler
 import hashlib
 import io
 import os
@@ -37,20 +38,28 @@ from kaohe_excel.validate import validate
 from test_validate import FILES, UNIT_VALUES, make_inbox
 
 CORPUS = Path(__file__).resolve().parent.parent / ".." / "shared" / "corpus"
-FUZZ_EXAMPLES = int(os.environ.get("KAOHE_FUZZ_EXAMPLES", "12"))
+FUZZ_EXAMPLES = int(os.environ.get("KAOHE_FUZZ_EXAMPLES", "8"))
 T01 = FILES["T01"]
 # Every self-reported value of the clean inbox (3 + 3 + 1) plus the 8 assessed ones.
 CLEAN_VALUES = 15
 
 
-@pytest.fixture
-def scheme(small_scheme_path):
-    return load_scheme(small_scheme_path)
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """One filled inbox per module; each test breaks its own copy."""
+    folder = tmp_path_factory.mktemp("pristine")
+    scheme = load_scheme(write_workbook(folder / "scheme.xlsx", small_scheme_sheets()))
+    return scheme, make_inbox(folder / "inbox", scheme)
 
 
 @pytest.fixture
-def inbox(tmp_path, scheme):
-    return make_inbox(tmp_path / "inbox", scheme)
+def scheme(pristine):
+    return pristine[0]
+
+
+@pytest.fixture
+def inbox(tmp_path, pristine):
+    return Path(shutil.copytree(pristine[1], tmp_path / "inbox"))
 
 
 def issues_of(validated, file: str):
@@ -186,6 +195,7 @@ def test_a_parser_that_hangs_or_aborts_costs_its_own_file(scheme, inbox, monkeyp
         if container == "xls":
             time.sleep(30)
         if container == "ods":
+            faulthandler.disable()
             os.abort()  # what calamine does when an allocation fails
         return real_parse(data, result, limits, container)
 
@@ -196,6 +206,29 @@ def test_a_parser_that_hangs_or_aborts_costs_its_own_file(scheme, inbox, monkeyp
     assert "读取超时" in issues_of(validated, "卡住.xls").iloc[0]["message"]
     assert "异常退出" in issues_of(validated, "崩溃.ods").iloc[0]["message"]
     assert len(validated.values) == CLEAN_VALUES
+
+
+def test_a_worker_crash_in_the_pool_costs_only_the_culprit(tmp_path, pristine, monkeypatch):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for index in range(70):  # enough for the process pool
+        (inbox / f"说明{index:02d}.txt").write_text("不是表格", encoding="utf-8")
+    shutil.copyfile(pristine[1] / T01, inbox / "坏.xlsx")
+    shutil.copyfile(pristine[1] / FILES["T02"], inbox / "好.xlsx")
+    real_parse = read_module._parse
+
+    def hostile_parse(data, result, limits, container):
+        if result.name == "坏.xlsx":
+            faulthandler.disable()  # keep the test log quiet: the crash is the point
+            os.abort()  # kills the pool worker, then the isolated child
+        return real_parse(data, result, limits, container)
+
+    monkeypatch.setattr(read_module, "_parse", hostile_parse)  # forked workers inherit it
+    result = read_inbox(inbox, workers=2)
+    by_name = {r.name: r for r in result.files}
+    assert len(by_name) == 72
+    assert "异常退出" in by_name["坏.xlsx"].issues[0].message
+    assert by_name["好.xlsx"].readable and by_name["好.xlsx"].kind == "单位填报表"
 
 
 def _ods_bytes() -> bytes:
@@ -389,7 +422,8 @@ def test_fuzzed_template_bytes(fuzz_base, tmp_path_factory, changes):
     for kind, position, payload in changes:
         position %= max(len(data), 1)
         if kind == "flip":
-            data[position] ^= payload
+            if data:
+                data[position] ^= payload
         elif kind == "truncate":
             del data[position:]
         else:
