@@ -24,8 +24,9 @@ from typing import Callable, Iterator
 
 import pandas as pd
 
-from . import __version__, notice, report
+from . import __version__, gap, notice, progress, report
 from .errors import ArchiveMismatch, InboxChanged, KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
+from .safety import csv_unquote
 
 MANIFEST = "manifest.json"
 SEAL_FILE = "SEALED.json"
@@ -99,6 +100,47 @@ def previous_period(out_root: Path, period: str, compare_to: str | None = None) 
     if sealed:
         return sealed[-1]
     return earlier[-1] if earlier else None
+
+
+def _archived_values(folder: Path) -> pd.DataFrame | None:
+    """unit_code, indicator_code, value of an archived period (scores.parquet, else scores.csv)."""
+    try:
+        frame = pd.read_parquet(folder / RESULTS_PARQUET["scores"], columns=["unit_code", "indicator_code", "value"])
+    except Exception:  # an older or damaged archive: the csv people read has the values too
+        try:
+            csv = pd.read_csv(folder / "scores.csv", encoding="utf-8-sig", dtype=str)
+            frame = pd.DataFrame({"unit_code": csv["单位代码"].map(csv_unquote),
+                                  "indicator_code": csv["指标代码"].map(csv_unquote),
+                                  "value": pd.to_numeric(csv["实际值"], errors="coerce")})
+        except Exception:
+            return None
+    frame = frame.astype({"unit_code": object, "indicator_code": object})
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    return frame.dropna(subset=["value"])
+
+
+def last_year_values(out_root: Path, period: str) -> pd.DataFrame | None:
+    """Last year's values at the same period and at year end (progress.LAST_YEAR_COLUMNS), from
+    the archived folders (2024-06 → 2023-06 and 2023); None when either is not archived."""
+    try:
+        same_key, final_key = progress.last_year_keys(period)
+    except KaoheError:
+        return None
+    found: dict[tuple, Path] = {}
+    for folder in period_folders(Path(out_root)):
+        try:
+            key = progress.parse_period(folder.name)
+        except KaoheError:
+            continue
+        if key in (same_key, final_key):
+            found[key] = folder
+    if same_key not in found or final_key not in found:
+        return None
+    same, final = _archived_values(found[same_key]), _archived_values(found[final_key])
+    if same is None or final is None:
+        return None
+    merged = same.merge(final, on=["unit_code", "indicator_code"], how="inner", suffixes=("_same", "_final"))
+    return merged.rename(columns={"value_same": "same_period", "value_final": "final"})[progress.LAST_YEAR_COLUMNS]
 
 
 # --------------------------------------------------------------------------- lock
@@ -431,15 +473,17 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
             previous = report.load_previous(baseline) if baseline is not None else None
             meta = scheme.meta
             issues = results.validated.issues_table
+            progress_table = getattr(results, "progress", None)
             report.write_summary(staging / SUMMARY_NAME, meta, scheme.grades, results.scored, results.ranked,
                                  results.adjustments, results.validated.values, issues, results.validated.missing_units,
-                                 previous=previous)
+                                 previous=previous, progress=progress_table)
             _pause_for_tests("outputs")
             template = Path(template_dir) / "通报.docx"
             notice.write_notice(staging / NOTICE_NAME, template if template.is_file() else None, meta, results.ranked,
-                                scheme.grades, issued_on)
+                                scheme.grades, issued_on, progress=progress_table)
+            gaps = gap.gap_table(results.scored, scheme.tier_tables, scheme)
             report.write_all_feedback(staging / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
-                                      workers=workers)
+                                      workers=workers, gap=gaps, progress=progress_table)
             report.write_csvs(staging, period, results.scored, results.ranked)
             _lossless_results(results, staging)
             inputs = _copy_inputs(results.validated, staging / INPUTS_DIR)

@@ -18,6 +18,7 @@ from docxtpl import DocxTemplate
 
 from .notice_template import build_notice_template
 from .safety import xml_safe
+from .score import round_half_up
 
 VETO_EFFECT_ZH = {"no_excellent": "取消评优资格", "fail": "等次定为不合格", "zero": "总分记为0分"}
 _DIGITS = "零一二三四五六七八九"
@@ -149,8 +150,64 @@ def _problem_lines(units: pd.DataFrame, veto_effect: str, issuer: str) -> list[s
     return lines or ["无。"]
 
 
-def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued_on: date, extra_context: dict | None = None) -> dict:
-    """All template variables, as plain strings (and lists/dicts of them), made XML-safe."""
+def _pct_text(value: object) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return "" if pd.isna(number) else f"{round_half_up(number * 100, 1):.1f}%"
+
+
+def _amount_text(value: object, unit: str) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return "" if pd.isna(number) else f"{round_half_up(number, 2):.2f}{unit}"
+
+
+def _progress_context(progress: pd.DataFrame | None, units: pd.DataFrame, issuer: str, when: str) -> dict:
+    """The 督办 section of a 月度/季度 notice; progress_section is False for an annual run."""
+    if progress is None:
+        return {"progress_section": False, "progress_rows": []}
+    lag = progress[progress["lag"].astype(bool)].copy()
+    group_pos = {g: i for i, g in enumerate(pd.unique(units["group"].astype(object)))}
+    unit_pos = {u: i for i, u in enumerate(units["unit_code"])}
+    lag["_g"] = lag["group"].astype(object).map(group_pos)
+    lag["_u"] = lag["unit_code"].astype(object).map(unit_pos)
+    lag["_b"] = -pd.to_numeric(lag["behind"], errors="coerce")
+    lag = lag.sort_values(["_g", "_u", "_b"], kind="stable")
+    rows = []
+    for r in lag.itertuples(index=False):  # the lagging rows only: a short list
+        unit = _text(r.measure_unit)
+        forecast = _amount_text(r.forecast_linear, unit)
+        if _amount_text(r.forecast_last_year, unit):
+            forecast += f"（按上年同期{_amount_text(r.forecast_last_year, unit)}）"
+        rows.append({
+            "unit": _text(r.unit_name), "indicator": _text(r.name), "completion": _pct_text(r.completion),
+            "elapsed": _pct_text(r.elapsed) if bool(r.cumulative) else "对标目标", "forecast": forecast,
+        })
+    n_units = lag["unit_code"].nunique()
+    elapsed = _pct_text(progress["elapsed"].iloc[0]) if len(progress) else ""
+    if rows:
+        intro = (f"截至{when}，全年时间进度为{elapsed}。经对照全年目标分析，{n_units}个单位的{len(rows)}项指标"
+                 "完成进度落后于时间进度或目标要求，列为督办事项：")
+        closing = (f"请上述单位认真分析进度落后原因，制定赶超措施，自本通报印发之日起10个工作日内向{issuer}"
+                   "报送整改措施，确保完成全年目标任务。")
+    else:
+        intro = f"截至{when}，全年时间进度为{elapsed}。经对照全年目标分析，各单位各项指标完成进度均达到时间进度或目标要求。"
+        closing = "请各单位保持工作力度，确保完成全年目标任务。"
+    return {
+        "progress_section": True,
+        "progress_intro": intro,
+        "progress_rows": rows,
+        "progress_footnote": ("注：完成进度为实际完成值占全年目标的比例；累计类指标与时间进度比较，"
+                              "比率类（%）和反向指标对标全年目标；全年预测按当前进度线性推算。"),
+        "progress_closing": closing,
+    }
+
+
+def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued_on: date, extra_context: dict | None = None,
+                   progress: pd.DataFrame | None = None) -> dict:
+    """All template variables, as plain strings (and lists/dicts of them), made XML-safe.
+
+    progress (progress.progress_table, 月度/季度 runs) adds the 督办 section and renumbers
+    the headings after it.
+    """
     name = _text(getattr(meta, "name", ""))
     issuer = _text(getattr(meta, "issuer", "")) or "考核办公室"
     when = period_text(_text(getattr(meta, "period", "")), _text(getattr(meta, "period_type", "")))
@@ -180,16 +237,29 @@ def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued
         "issuer": issuer,
         "issued_on": chinese_date(issued_on),
     }
+    context.update(_progress_context(progress, units, issuer, when))
+    sections = (["进度预警及督办事项"] if context["progress_section"] else []) + ["一票否决及需整改单位", "工作要求"]
+    headings = [f"{chinese_number(i)}、{name}" for i, name in enumerate(sections, start=2)]
+    if context["progress_section"]:
+        context["progress_heading"] = headings.pop(0)
+        context["title"] = f"关于{name}{'' if when in name else when}进度情况的通报"
+        context["opening"] = (
+            f"根据{name}工作安排，{issuer}对{len(units)}个单位截至{when}的工作进展情况进行了考核"
+            f"（累计类指标按时间进度折算目标计分），并对照全年目标分析了完成进度。"
+            f"考核按{len(groups)}个类别（{group_list}）分类进行、分类排名。现将有关情况通报如下："
+        )
+    context["problems_heading"], context["requirements_heading"] = headings
     context.update(extra_context or {})
     return _clean(context)
 
 
 def write_notice(path: str | Path, template_path: str | Path | None, meta: Any, ranked: pd.DataFrame,
-                 grades: pd.DataFrame, issued_on: date, extra_context: dict | None = None) -> Path:
+                 grades: pd.DataFrame, issued_on: date, extra_context: dict | None = None,
+                 progress: pd.DataFrame | None = None) -> Path:
     """Render the notice (通报) .docx from the office's template (None: the built-in default)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    context = notice_context(meta, ranked, grades, issued_on, extra_context)
+    context = notice_context(meta, ranked, grades, issued_on, extra_context, progress)
     with tempfile.TemporaryDirectory() as tmp:
         if template_path is None:
             template_path = build_notice_template(Path(tmp) / "通报.docx")

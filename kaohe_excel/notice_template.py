@@ -149,7 +149,20 @@ def _repeat_header(row) -> None:
 
 def _ranking_table(doc) -> None:
     widths = [Mm(18), Mm(66), Mm(28), Mm(44)]  # 156 mm = the A4 text width
-    table = doc.add_table(rows=4, cols=4)
+    _loop_table(doc, widths, ["排名", "单位", "总分", "等次"], "r in g.rows", ["r.rank", "r.unit", "r.total", "r.grade"])
+
+
+def _progress_table(doc) -> None:
+    """The 督办 list of a 月度/季度 notice: one row per lagging unit × indicator."""
+    widths = [Mm(32), Mm(44), Mm(24), Mm(24), Mm(32)]  # 156 mm
+    _loop_table(doc, widths, ["单位", "指标", "完成进度", "时间进度", "全年预测"], "r in progress_rows",
+                ["r.unit", "r.indicator", "r.completion", "r.elapsed", "r.forecast"])
+
+
+def _loop_table(doc, widths, headers: list[str], loop: str, fields: list[str]) -> None:
+    """A header row plus one docxtpl {%tr for %} row; the header repeats on every page."""
+    ncols = len(headers)
+    table = doc.add_table(rows=4, cols=ncols)
     table.style = doc.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
@@ -157,10 +170,10 @@ def _ranking_table(doc) -> None:
     for grid_col, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths):
         grid_col.set(qn("w:w"), str(int(width.twips)))
     texts = [
-        ["排名", "单位", "总分", "等次"],
-        ["{%tr for r in g.rows %}", "", "", ""],
-        ["{{ r.rank }}", "{{ r.unit }}", "{{ r.total }}", "{{ r.grade }}"],
-        ["{%tr endfor %}", "", "", ""],
+        headers,
+        ["{%tr for " + loop + " %}"] + [""] * (ncols - 1),
+        ["{{ " + f + " }}" for f in fields],
+        ["{%tr endfor %}"] + [""] * (ncols - 1),
     ]
     for row_index, (row, values) in enumerate(zip(table.rows, texts)):
         for cell, width, value in zip(row.cells, widths, values):
@@ -227,11 +240,22 @@ def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
     para("{{ g.table_intro }}").paragraph_format.keep_with_next = True
     _ranking_table(doc)
     para("{%p endfor %}")
-    para("二、一票否决及需整改单位", STYLE_H1)
+    # 月度/季度 notices only: the lagging units and indicators put under supervision (督办);
+    # the headings after it are numbered by the context so an annual notice has no gap.
+    para("{%p if progress_section %}")
+    para("{{ progress_heading }}", STYLE_H1)
+    para("{{ progress_intro }}").paragraph_format.keep_with_next = True
+    para("{%p if progress_rows %}")
+    _progress_table(doc)
+    para("{{ progress_footnote }}")
+    para("{%p endif %}")
+    para("{{ progress_closing }}")
+    para("{%p endif %}")
+    para("{{ problems_heading }}", STYLE_H1)
     para("{%p for line in problem_lines %}")
     para("{{ line }}")
     para("{%p endfor %}")
-    para("三、工作要求", STYLE_H1)
+    para("{{ requirements_heading }}", STYLE_H1)
     para("{%p for line in requirements %}")
     para("{{ line }}", STYLE_H3)
     para("{%p endfor %}")

@@ -12,6 +12,7 @@ from typing import Callable
 
 import pandas as pd
 
+from . import progress as progress_mod
 from . import rank, read, report, score, validate
 from .errors import DataErrorsPresent, InboxNotFound, KaoheError, OutputInsideInbox
 from .issues import issues_frame
@@ -93,10 +94,31 @@ class Results:
     scored: pd.DataFrame
     adjustments: pd.DataFrame
     ranked: pd.DataFrame
+    # Progress mode (周期类型 月度/季度) only: progress.progress_table's frame and the elapsed share.
+    progress: pd.DataFrame | None = None
+    elapsed: float | None = None
 
 
-def score_period(scheme: Scheme, validated: validate.Validated) -> Results:
-    """Score, total, rank and grade from validated values (no I/O)."""
+DEFAULT_PROGRESS_TOLERANCE = 0.05
+PROGRESS_TOLERANCE_KEY = "进度预警容差"
+
+
+def progress_tolerance(scheme: Scheme) -> float:
+    """方案 item 进度预警容差 (5 or 5% or 0.05 → 0.05); the default 5 percentage points otherwise."""
+    raw = str((scheme.meta.extra or {}).get(PROGRESS_TOLERANCE_KEY, "") or "").strip()
+    number = pd.to_numeric(pd.Series([raw.rstrip("%％")]), errors="coerce").iloc[0]
+    if pd.isna(number) or number < 0:
+        return DEFAULT_PROGRESS_TOLERANCE
+    return float(number) / 100 if raw.endswith(("%", "％")) or number >= 1 else float(number)
+
+
+def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.DataFrame | None = None) -> Results:
+    """Score, total, rank and grade from validated values (no I/O).
+
+    A 月度/季度 scheme scores the year so far: cumulative thresholds are prorated by the
+    elapsed share first, and Results.progress holds the progress table (`last_year`, with
+    progress.LAST_YEAR_COLUMNS, adds the forecast from last year's pattern).
+    """
     values = validated.values.drop_duplicates(["unit_code", "indicator_code"])
     frame = scheme.assignments().merge(
         values[["unit_code", "indicator_code", "value", "text_value", "unscored"]],
@@ -104,11 +126,20 @@ def score_period(scheme: Scheme, validated: validate.Validated) -> Results:
     # No value row at all means the submission is missing or was rejected: an error was
     # reported for it, so the cell is left unscored rather than silently scored 0.
     frame["unscored"] = frame["unscored"].astype(object).where(frame["unscored"].notna(), True).astype(bool) & ~frame["exempt"]
+    in_progress = progress_mod.is_progress_mode(scheme.meta.period_type)
+    elapsed = progress_mod.elapsed_share(scheme.meta.period, scheme.meta.period_type) if in_progress else None
+    if in_progress:
+        frame = progress_mod.prorate_thresholds(frame, elapsed)
     scored = score.score_indicators(frame, scheme.tier_tables)
+    table = None
+    if in_progress:
+        note = progress_mod.prorate_note(scored, elapsed).where(scored["status"].astype(object).eq("scored"), "")
+        scored["explanation"] = scored["explanation"].astype(object) + note
+        table = progress_mod.progress_table(scored, elapsed, progress_tolerance(scheme), last_year)
     adjustments = score.score_adjustments(validated.claims, scheme.adjustments)
     totals = score.compute_totals(scored, adjustments, scheme)
     ranked = rank.rank_and_grade(totals, scheme)
-    return Results(scheme, validated, scored, adjustments, ranked)
+    return Results(scheme, validated, scored, adjustments, ranked, table, elapsed)
 
 
 @dataclass
@@ -129,9 +160,11 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         raise KaoheError(f"--period {period} 与考核方案中的考核周期 {scheme.meta.period} 不一致，请核对方案或去掉 --period")
     period = scheme.meta.period
     refuse_inside_inbox(Path(out_root), inbox, "输出目录")
-    from .archive import check_writable, period_folder, write_period  # archive owns the period folder
+    from .archive import check_writable, last_year_values, period_folder, write_period  # archive owns the period folder
 
     check_writable(Path(out_root), period)  # a sealed period fails before any reading
+    if progress_mod.is_progress_mode(scheme.meta.period_type):
+        progress_mod.elapsed_share(period, scheme.meta.period_type)  # a bad period id fails before reading too
     if compare_to is not None:
         if compare_to == period:
             raise KaoheError(f"--compare-to 不能是本期 {period}，请指定往期的考核周期")
@@ -145,7 +178,8 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
                                 "请各单位更正后重新运行，或加 --allow-errors 将出错的单元格留空不计分")
         exc.validated = validated  # the CLI shows the table
         raise exc
-    results = score_period(scheme, validated)
+    last_year = last_year_values(Path(out_root), period) if progress_mod.is_progress_mode(scheme.meta.period_type) else None
+    results = score_period(scheme, validated, last_year)
     folder, files = write_period(results, inbox, Path(out_root), issued_on=issued_on or date.today(),
                                  template_dir=template_dir, progress=progress, workers=workers, compare_to=compare_to)
     return RunOutcome(results, folder, files)

@@ -21,12 +21,17 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from .gap import GAP_SHEET_HEADERS, gap_sheet_rows
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH
 from .safety import csv_safe, csv_unquote, safe_filename
 from .score import round_half_up
 
 SUMMARY_SHEETS = ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
 FEEDBACK_SHEETS = ["得分情况", "失分分析"]
+# Added only when given: the progress sheets in a 月度/季度 run, the gap sheet when a gap table is passed.
+PROGRESS_SHEETS = ["进度预警", "进度分析"]
+FEEDBACK_GAP_SHEET = "差距分析"
+FEEDBACK_PROGRESS_SHEET = "进度预警"
 
 SCORES_CSV_COLUMNS = ["考核周期", "单位代码", "单位名称", "考核类别", "指标代码", "指标名称", "实际值", "得分", "分值", "计分方法"]
 TOTALS_CSV_COLUMNS = ["考核周期", "单位代码", "单位名称", "考核类别", "指标得分", "加分", "扣分", "总分", "排名", "等次", "否决"]
@@ -251,7 +256,7 @@ def _with_subcategory(cols: list[Col], frame: pd.DataFrame) -> list[Col]:
 class Col:
     header: str
     key: str
-    kind: str = "text"  # text | score | int | num | pct | delta | rank_delta | auto
+    kind: str = "text"  # text | score | int | num | num1 | num2 | pct | delta | rank_delta | auto
     width: float | None = None
 
 
@@ -269,6 +274,8 @@ class _Formats:
             "auto": wb.add_format({**border, "num_format": "General"}),
             "num": wb.add_format({**border, "num_format": "General"}),
             "score": wb.add_format({**border, "num_format": "0.00"}),
+            "num1": wb.add_format({**border, "num_format": "0.0"}),
+            "num2": wb.add_format({**border, "num_format": "0.00"}),
             "int": wb.add_format({**border, "num_format": "0", "align": "center"}),
             "pct": wb.add_format({**border, "num_format": "0.00%"}),
             "delta": wb.add_format({**border, "num_format": "+0.00;-0.00;0.00"}),
@@ -715,8 +722,10 @@ def write_summary(
     issues: pd.DataFrame | None,
     missing_units: pd.DataFrame | None,
     previous: Previous | pd.DataFrame | None = None,
+    progress: pd.DataFrame | None = None,
 ) -> Path:
-    """Write the summary workbook (汇总表) with the sheets in SUMMARY_SHEETS."""
+    """Write the summary workbook (汇总表) with the sheets in SUMMARY_SHEETS, plus PROGRESS_SHEETS
+    when a progress table (progress.progress_table) is given."""
     previous = _as_previous(previous)
     wb = _new_workbook(path)
     fmts = _Formats(wb)
@@ -728,8 +737,74 @@ def write_summary(
     _write_issues_sheet(wb, fmts, meta, issues)
     _write_missing_sheet(wb, fmts, meta, missing_units)
     _write_stats_sheet(wb, fmts, meta, grades, scored, ranked)
+    if progress is not None:
+        _write_progress_sheets(wb, fmts, meta, progress, ranked)
     wb.close()
     return Path(path)
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def _progress_frame(progress: pd.DataFrame, ranked: pd.DataFrame | None) -> pd.DataFrame:
+    """Display columns; sorted by group and unit in ranking order, then the largest lag first."""
+    frame = progress.copy()
+    if ranked is not None and len(ranked):
+        units = _sort_ranked(ranked)
+        frame["_g"] = frame["group"].astype(object).map(_group_positions(units))
+        frame["_u"] = frame["unit_code"].astype(object).map({u: i for i, u in enumerate(units["unit_code"])})
+    else:
+        frame["_g"], frame["_u"] = 0, 0
+    frame["_b"] = -pd.to_numeric(frame["behind"], errors="coerce")
+    frame = frame.sort_values(["_g", "_u", "_b"], kind="stable", na_position="last").reset_index(drop=True)
+    cumulative = frame["cumulative"].fillna(False).astype(bool)
+    elapsed = pd.to_numeric(frame["elapsed"], errors="coerce")
+    frame["reference"] = pd.Series(np.where(cumulative, elapsed.astype(object), "对标全年目标"), index=frame.index, dtype=object)
+    frame["behind_pp"] = round_half_up(pd.to_numeric(frame["behind"], errors="coerce") * 100, 1)
+    frame["lag_text"] = np.where(frame["lag"].astype(bool), "是", "")
+    for c in ("forecast_linear", "forecast_last_year"):
+        frame[c] = _round2(frame[c])
+    return frame
+
+
+def _progress_columns(with_unit: bool, with_lag: bool) -> list[Col]:
+    cols = [Col("考核类别", "group"), Col("单位代码", "unit_code"), Col("单位名称", "unit_name")] if with_unit else []
+    cols += [
+        Col("指标名称", "name", "wrap", 22),
+        Col("计量单位", "measure_unit", "text", 9),
+        Col("实际完成值", "value", "num", 11),
+        Col("全年目标", "target", "num", 10),
+        Col("完成比例", "completion", "pct", 10),
+        Col("时间进度", "reference", "pct", 12),
+        Col("落后\n（百分点）", "behind_pp", "num1", 10),
+    ]
+    if with_lag:
+        cols.append(Col("预警", "lag_text", "text", 6))
+    cols += [
+        Col("全年预测\n（按当前进度）", "forecast_linear", "num2", 13),
+        Col("全年预测\n（按上年同期）", "forecast_last_year", "num2", 13),
+        Col("说明", "note", "wrap", 50),
+    ]
+    return cols
+
+
+def _write_progress_sheets(wb, fmts, meta, progress: pd.DataFrame, ranked: pd.DataFrame) -> None:
+    frame = _progress_frame(progress, ranked)
+    ws = wb.add_worksheet(PROGRESS_SHEETS[0])
+    cols = _progress_columns(with_unit=True, with_lag=False)
+    lagging = frame[frame["lag"].astype(bool)]
+    last = _write_table(ws, fmts, cols, lagging, header_row=1, title=f"{_period_label(meta)} 进度预警（完成进度落后的指标）")
+    ws.set_row(1, 30)
+    if last < 2:
+        ws.write_string(2, 0, "本期各单位各项指标完成进度均不落后，无预警。", fmts.note)
+    ws2 = wb.add_worksheet(PROGRESS_SHEETS[1])
+    cols = _progress_columns(with_unit=True, with_lag=True)
+    last = _write_table(ws2, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 进度分析及全年预测")
+    ws2.set_row(1, 30)
+    if last >= 2:
+        ws2.conditional_format(2, 0, last, len(cols) - 1, {
+            "type": "formula", "criteria": f'=${xl_rowcol_to_cell(2, [c.key for c in cols].index("lag_text"), col_abs=True)}="是"',
+            "format": fmts.warning})
 
 
 def write_issue_report(path: str | Path, meta: Any, issues: pd.DataFrame | None) -> Path:
@@ -795,7 +870,47 @@ def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tu
     return lines
 
 
-def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFrame, previous_row: pd.Series | None, with_previous_scores: bool) -> Path:
+def _write_gap_sheet(wb, fmts: _Formats, unit: pd.Series, gap_rows: pd.DataFrame) -> None:
+    """gap.gap_sheet_rows' table for one unit (headers GAP_SHEET_HEADERS)."""
+    ws = wb.add_worksheet(FEEDBACK_GAP_SHEET)
+    kinds = {"得分": "score", "满分": "score", "基本分": "score", "距满分差（分）": "score", "可增加总分": "score",
+             "指标名称": "wrap", "说明": "wrap"}
+    widths = {"指标代码": 9, "指标名称": 20, "计分方法": 10, "计量单位": 9, "实际完成值": 11, "得分": 8, "满分": 8,
+              "基本分": 8, "达到基本分需": 12, "达到满分需": 12, "升一位需": 11, "距满分差（分）": 9, "可增加总分": 9, "说明": 48}
+    cols = [Col(h, h, kinds.get(h, "text"), widths.get(h)) for h in GAP_SHEET_HEADERS]
+    frame = gap_rows.reindex(columns=GAP_SHEET_HEADERS)
+    last = _write_table(ws, fmts, cols, frame, header_row=1,
+                        title=f"{_text(unit.get('unit_name'))} 差距分析（达到基本分、满分所需的完成值）")
+    ws.set_row(1, 30)
+    if last < 2:
+        ws.write_string(2, 0, "没有可测算的指标。", fmts.note)
+    else:
+        ws.write_string(last + 2, 0, "注：所需值按其他单位完成值不变测算；「可增加总分」为达到满分时总分可增加的分数。", fmts.note)
+
+
+def _write_progress_feedback_sheet(wb, fmts: _Formats, meta: Any, unit: pd.Series, progress_rows: pd.DataFrame) -> None:
+    ws = wb.add_worksheet(FEEDBACK_PROGRESS_SHEET)
+    frame = _progress_frame(progress_rows, None) if len(progress_rows) else progress_rows.assign(
+        reference=None, behind_pp=None, lag_text=None)
+    frame = frame[frame["lag"].astype(bool)] if len(frame) else frame
+    cols = _progress_columns(with_unit=False, with_lag=False)
+    last = _write_table(ws, fmts, cols, frame, header_row=1,
+                        title=f"{_text(unit.get('unit_name'))} 进度预警（{_text(getattr(meta, 'period', ''))}）")
+    ws.set_row(1, 30)
+    if last < 2:
+        ws.write_string(2, 0, "各项指标完成进度均不落后于时间进度或目标要求，无预警。", fmts.note)
+    else:
+        ws.write_string(last + 2, 0, "注：累计类指标按时间进度比较，比率类（%）和反向指标按全年目标直接比较。请对照落后指标加快工作进度。", fmts.note)
+
+
+def _lag_count_text(progress_rows: pd.DataFrame) -> str:
+    n = int(progress_rows["lag"].astype(bool).sum()) if len(progress_rows) else 0
+    return f"{n}项指标进度落后（见「{FEEDBACK_PROGRESS_SHEET}」表）" if n else "无"
+
+
+def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFrame, previous_row: pd.Series | None,
+                         with_previous_scores: bool, gap_rows: pd.DataFrame | None = None,
+                         progress_rows: pd.DataFrame | None = None) -> Path:
     wb = _new_workbook(path)
     fmts = _Formats(wb)
     ws = wb.add_worksheet("得分情况")
@@ -815,6 +930,8 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
     cols = _with_subcategory(cols, rows)
     _write_title(ws, 0, len(cols), f"{_period_label(meta)} 考核反馈表", fmts)
     header = _feedback_header(unit, previous_row)
+    if progress_rows is not None:
+        header.append(("进度预警", _lag_count_text(progress_rows), "text"))
     for r, (label, value, kind) in enumerate(header, start=1):
         ws.write_string(r, 0, label, fmts.label)
         block = fmts.block.get(kind, fmts.block["text"])
@@ -858,6 +975,10 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
     last = _write_table(ws2, fmts, lcols, lost.reindex(columns=[c.key for c in lcols]), header_row=1, title=f"{_text(unit.get('unit_name'))} 失分分析（按失分从多到少）")
     if last < 2:
         ws2.write_string(2, 0, "各项指标均得满分，无失分。", fmts.note)
+    if gap_rows is not None:
+        _write_gap_sheet(wb, fmts, unit, gap_rows)
+    if progress_rows is not None:
+        _write_progress_feedback_sheet(wb, fmts, meta, unit, progress_rows)
     wb.close()
     return path
 
@@ -866,9 +987,20 @@ def _feedback_path(folder: Path, unit: pd.Series) -> Path:
     return folder / (safe_filename(f"{_text(unit.get('unit_code'))}_{_text(unit.get('unit_name'))}") + ".xlsx")
 
 
-def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None, with_previous_scores: bool) -> list[Path]:
+def _by_unit(frame: pd.DataFrame | None, column: str, drop: list[str] | None = None) -> dict | None:
+    if frame is None:
+        return None
+    return {code: part.drop(columns=drop or []).reset_index(drop=True) for code, part in frame.groupby(column, sort=False)}
+
+
+def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None,
+                          with_previous_scores: bool, gap_rows: pd.DataFrame | None = None,
+                          progress_rows: pd.DataFrame | None = None) -> list[Path]:
+    """Write a batch of units' workbooks; gap_rows is gap_sheet_rows(…, None) of these units only."""
     paths = []
     grouped = {code: part for code, part in rows.groupby("unit_code", sort=False)}
+    gaps = _by_unit(gap_rows, "单位代码", ["单位代码", "单位名称"])
+    progress_parts = _by_unit(progress_rows, "unit_code")
     prev_by_unit = prev_totals.set_index("unit_code") if prev_totals is not None else None
     for _, unit in units.iterrows():
         code = unit["unit_code"]
@@ -880,12 +1012,20 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
                 prev_row = prev_row.iloc[0]
         elif prev_by_unit is not None:
             prev_row = pd.Series({"total": np.nan, "rank": np.nan})
-        paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, unit_rows, prev_row, with_previous_scores))
+        unit_gap = None if gaps is None else gaps.get(code, gap_rows.iloc[0:0].drop(columns=["单位代码", "单位名称"]))
+        unit_progress = None if progress_parts is None else progress_parts.get(code, progress_rows.iloc[0:0])
+        paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, unit_rows, prev_row, with_previous_scores,
+                                          unit_gap, unit_progress))
     return paths
 
 
-def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataFrame, ranked: pd.DataFrame, previous: Previous | pd.DataFrame | None = None) -> Path:
-    """One unit's feedback workbook; other units appear only through group best/mean."""
+def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataFrame, ranked: pd.DataFrame,
+                   previous: Previous | pd.DataFrame | None = None, gap: pd.DataFrame | None = None,
+                   progress: pd.DataFrame | None = None) -> Path:
+    """One unit's feedback workbook; other units appear only through group best/mean.
+
+    gap: gap.gap_table (adds the 差距分析 sheet); progress: progress.progress_table (adds 进度预警).
+    """
     previous = _as_previous(previous)
     table = _feedback_table(scored, previous)
     unit = ranked[ranked["unit_code"] == unit_code].iloc[0]
@@ -896,11 +1036,20 @@ def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataF
     with_prev_scores = previous is not None and previous.scores is not None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _write_feedback_book(path, meta, unit, table[table["unit_code"] == unit_code], prev_row, with_prev_scores)
+    gap_rows = gap_sheet_rows(gap, unit_code) if gap is not None else None
+    progress_rows = progress[progress["unit_code"] == unit_code] if progress is not None else None
+    return _write_feedback_book(path, meta, unit, table[table["unit_code"] == unit_code], prev_row, with_prev_scores,
+                                gap_rows, progress_rows)
 
 
-def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, ranked: pd.DataFrame, previous: Previous | pd.DataFrame | None = None, workers: int | None = None) -> list[Path]:
-    """`<单位代码>_<单位名称>.xlsx` for every ranked unit; workers=1 writes serially."""
+def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, ranked: pd.DataFrame,
+                       previous: Previous | pd.DataFrame | None = None, workers: int | None = None,
+                       gap: pd.DataFrame | None = None, progress: pd.DataFrame | None = None) -> list[Path]:
+    """`<单位代码>_<单位名称>.xlsx` for every ranked unit; workers=1 writes serially.
+
+    gap (gap.gap_table, computed once per run) adds a 差距分析 sheet, progress
+    (progress.progress_table) a 进度预警 sheet; each worker gets its units' slices only.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     previous = _as_previous(previous)
@@ -911,15 +1060,26 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     if workers is None:
         # A process pool only pays off once there are many workbooks to write.
         workers = 1 if len(units) < 40 else max(1, min(os.cpu_count() or 1, 8))
+    # one vectorized pass for all units; the batches below only slice it
+    gap_rows = gap_sheet_rows(gap, None) if gap is not None else None
     if workers <= 1 or len(units) <= 1:
-        return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores)
+        return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap_rows, progress)
     size = max(1, math.ceil(len(units) / (workers * 4)))
     batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
+    batch_of = {code: i for i, batch in enumerate(batches) for code in batch["unit_code"]}
+
+    def split(frame: pd.DataFrame | None, column: str) -> list[pd.DataFrame | None]:
+        if frame is None:
+            return [None] * len(batches)
+        parts = dict(tuple(frame.groupby(frame[column].astype(object).map(batch_of), sort=False)))
+        return [parts.get(i, frame.iloc[0:0]) for i in range(len(batches))]
+
+    tables, gaps, progresses = split(table, "unit_code"), split(gap_rows, "单位代码"), split(progress, "unit_code")
     paths: list[Path] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(_write_feedback_batch, folder, meta, batch, table[table["unit_code"].isin(batch["unit_code"])], prev_totals, with_prev_scores)
-            for batch in batches
+            pool.submit(_write_feedback_batch, folder, meta, batch, tables[i], prev_totals, with_prev_scores, gaps[i], progresses[i])
+            for i, batch in enumerate(batches)
         ]
         for future in futures:
             paths.extend(future.result())
