@@ -16,8 +16,9 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 
+from .crosscheck import VERIFIED_COLUMNS, empty_verified
 from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
-from .read import KIND_ASSESSMENT, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult
+from .read import KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult
 from .scheme import Scheme
 from .tables import clean_text
 
@@ -130,6 +131,8 @@ class Validated:
     submissions: pd.DataFrame
     missing_units: pd.DataFrame
     files: list[FileResult] = field(default_factory=list)
+    # Lead departments' verified values (核定值), crosscheck.VERIFIED_COLUMNS; a blank row has NaN.
+    verified: pd.DataFrame = field(default_factory=empty_verified)
 
     @property
     def issues_table(self) -> pd.DataFrame:
@@ -178,6 +181,13 @@ class _Validator:
         self.submissions: list[dict] = []
         self.unit_files: dict[str, str] = {}
         self.assessment_file: str | None = None
+        self.verified: list[dict] = []
+        self.lead_files: dict[str, str] = {}
+        self.led: dict[str, set[str]] = {}
+        led = scheme.indicators[(scheme.indicators["source"] == "self") & (scheme.indicators["lead_unit"] != "")]
+        for lead, code in zip(led["lead_unit"], led["indicator_code"]):
+            self.led.setdefault(lead, set()).add(code)
+        self.lead_of = dict(zip(scheme.indicators["indicator_code"], scheme.indicators["lead_unit"]))
 
     # ---------------------------------------------------------- helpers
     def add(self, issue: Issue) -> None:
@@ -200,6 +210,8 @@ class _Validator:
             return
         if result.kind == KIND_UNIT:
             self.unit_file(result)
+        elif result.kind == KIND_LEAD:
+            self.lead_workbook(result)
         else:
             self.assessment_workbook(result)
 
@@ -305,7 +317,7 @@ class _Validator:
                              file=file, sheet=cell.sheet, cell=cell.cell, unit=unit_code, indicator=code))
 
     def value(self, unit_code: str, code: str, spec, cell: Cell, file: str, evidence: Cell | None, note: Cell | None,
-              label: str = "实际完成值") -> None:
+              label: str = "实际完成值", into: list[dict] | None = None) -> None:
         at = {"file": file, "sheet": cell.sheet, "cell": cell.cell, "unit": unit_code, "indicator": code}
         name = spec["name"]
         measure_unit = spec["measure_unit"]
@@ -322,7 +334,7 @@ class _Validator:
         unscored = parsed.problem is not None
         if not unscored and parsed.text is None:
             unscored = self.check_range(parsed.value, spec, at)
-        self.values.append({
+        (self.values if into is None else into).append({
             "unit_code": unit_code, "indicator_code": code, "value": parsed.value, "text_value": parsed.text,
             "evidence": clean_text(evidence.value) if evidence else "", "note": clean_text(note.value) if note else "",
             "file": file, "sheet": cell.sheet, "cell": cell.cell, "unscored": unscored,
@@ -442,6 +454,63 @@ class _Validator:
                 continue
             self.claim(claim, unit_code, name, recorded_by="office")
 
+    def lead_workbook(self, result: FileResult) -> None:
+        """A lead department's 核定表: its verified values for the 自报 indicators it leads.
+        A blank 核定值 is kept as NaN: the crosscheck lists it, the unit's own value is scored."""
+        name = result.name
+        lead = result.meta.get("牵头单位", "")
+        if lead not in self.led:
+            text = (f"核定表的牵头单位「{lead}」在考核方案中没有牵头的自报指标" if lead else "核定表缺少牵头单位标识")
+            self.add(error(IssueCode.not_our_template, f"{text}，请使用考核办下发的本部门核定表", file=name))
+            self.submission(result, "", "rejected")
+            return
+        if lead in self.lead_files:
+            self.add(error(IssueCode.duplicate_submission,
+                           f"收到{lead}的多个核定表（另见「{self.lead_files[lead]}」），请只保留最终版", file=name))
+            self.submission(result, "", "duplicate")
+            return
+        self.lead_files[lead] = name
+        self.submission(result, "", "read")
+        self.submissions[-1]["unit_name"] = lead
+        seen: set[tuple[str, str]] = set()
+        for row in result.rows:
+            unit_cell, code_cell, value_cell = row["单位代码"], row["指标代码"], row["核定值"]
+            unit_code, code = clean_text(unit_cell.value), clean_text(code_cell.value)
+            at = {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell, "unit": unit_code, "indicator": code}
+            code_at = {**at, "cell": code_cell.cell}
+            if unit_code not in self.unit_names:
+                self.add(error(IssueCode.unknown_unit, f"核定表中的单位代码「{unit_code}」不在单位名单中", **at))
+                continue
+            if code not in self.indicator_codes:
+                self.add(error(IssueCode.unknown_indicator, f"核定表中的指标代码「{code}」不存在", **code_at))
+                continue
+            if code not in self.led[lead]:
+                actual = self.lead_of.get(code) or "未指定"
+                self.add(error(IssueCode.not_applicable_indicator,
+                               f"指标「{code}」不是{lead}牵头的自报指标（牵头单位：{actual}），核定值未采用", **code_at))
+                continue
+            spec = self.expected_self.get(unit_code, {}).get(code)
+            if spec is None:
+                if (unit_code, code) in self.exempt_pairs:
+                    self.add(warning(IssueCode.not_applicable_indicator, f"单位「{unit_code}」的指标「{code}」不考核，核定值已忽略", **at))
+                else:
+                    self.add(error(IssueCode.not_applicable_indicator, f"指标「{code}」不是单位「{unit_code}」的考核指标", **code_at))
+                continue
+            if (unit_code, code) in seen:
+                self.add(error(IssueCode.duplicate_indicator, f"单位「{unit_code}」的指标「{code}」在核定表中重复", **at))
+                continue
+            seen.add((unit_code, code))
+            note = row.get("说明")
+            record = {"unit_code": unit_code, "indicator_code": code, "verified_value": math.nan, "verified_text": None,
+                      "lead_unit": lead, "note": clean_text(note.value) if note else "", "file": name,
+                      "sheet": value_cell.sheet, "cell": value_cell.cell}
+            if isinstance(value_cell.value, FormulaWithoutValue) or clean_text(value_cell.value):
+                parsed: list[dict] = []
+                self.value(unit_code, code, spec, value_cell, name, None, note, label="核定值", into=parsed)
+                if not parsed[0]["unscored"]:
+                    record["verified_value"], record["verified_text"] = parsed[0]["value"], parsed[0]["text_value"]
+            self.verified.append(record)
+
     def finish(self) -> Validated:
         missing = []
         for unit in self.scheme.units.itertuples():
@@ -458,6 +527,7 @@ class _Validator:
             issues=self.issues,
             submissions=pd.DataFrame(self.submissions, columns=SUBMISSION_COLUMNS),
             missing_units=pd.DataFrame(missing, columns=["unit_code", "unit_name", "group", "contact", "email"]),
+            verified=pd.DataFrame(self.verified, columns=VERIFIED_COLUMNS).astype({"verified_value": float}),
         )
 
 
