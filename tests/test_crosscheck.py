@@ -10,9 +10,13 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import small_scheme_sheets, write_workbook
+from inbox_helpers import fill_unit
 from kaohe_excel import crosscheck
+from kaohe_excel.read import read_inbox
 from kaohe_excel.scheme import load_scheme
 from kaohe_excel.template import write_lead_workbooks
+from kaohe_excel.validate import validate
+from test_validate import make_inbox
 
 LEAD_STATS = "核定表_统计局.xlsx"
 LEAD_DEV = "核定表_发改局.xlsx"
@@ -230,3 +234,103 @@ def test_lead_file_name_is_safe(tmp_path):
     scheme = load_scheme(write_workbook(tmp_path / "s.xlsx", sheets))
     paths = write_lead_workbooks(scheme, tmp_path / "out")
     assert paths[0].name == "核定表_统计局_调查队.xlsx" and paths[0].parent == tmp_path / "out"
+
+
+# ---------------------------------------------------------------- end to end: read + validate a filled lead workbook
+
+def fill_lead(path: Path, values: dict[tuple[str, str], object], notes: dict[tuple[str, str], str] | None = None,
+              extra_rows: list[tuple[str, str, object]] = ()) -> Path:
+    """Type 核定值 (and 说明) by (unit_code, indicator_code); `extra_rows` are appended below the table."""
+    workbook = load_workbook(path)
+    sheet = workbook["核定"]
+    header_row = next(r for r in range(1, 10) if sheet.cell(r, 1).value == "单位代码")
+    columns = {sheet.cell(header_row, c).value: c for c in range(1, sheet.max_column + 1)}
+    last = header_row
+    for r in range(header_row + 1, sheet.max_row + 1):
+        key = (sheet.cell(r, columns["单位代码"]).value, sheet.cell(r, columns["指标代码"]).value)
+        if key[0] is None:
+            continue
+        last = r
+        if key in values:
+            sheet.cell(r, columns["核定值"]).value = values[key]
+        if notes and key in notes:
+            sheet.cell(r, columns["说明"]).value = notes[key]
+    for offset, (unit, code, value) in enumerate(extra_rows, start=1):
+        sheet.cell(last + offset, columns["单位代码"]).value = unit
+        sheet.cell(last + offset, columns["指标代码"]).value = code
+        sheet.cell(last + offset, columns["核定值"]).value = value
+    workbook.save(path)
+    return path
+
+
+def lead_cell(path: Path, unit_code: str, indicator_code: str) -> str:
+    _, _, _, rows = _lead_table(path)
+    row = next(r for r in rows if (r["单位代码"].value, r["指标代码"].value) == (unit_code, indicator_code))
+    return row["核定值"].coordinate
+
+
+def test_filled_lead_workbooks_read_validate_and_reconcile(scheme, tmp_path):
+    inbox = make_inbox(tmp_path / "inbox", scheme)  # T01 A1 95, T02 A1 85, A2 9/7, C2 0.45/0.6/0.5
+    stats, dev = write_lead_workbooks(scheme, inbox)
+    fill_lead(stats, {("T01", "A1"): 95.3, ("T02", "A1"): "80亿元"}, notes={("T02", "A1"): "按统计年报口径"})
+    fill_lead(dev, {("T01", "C2"): 0.45, ("D01", "C2"): 0.52})  # A2 and T02's C2 left blank
+    validated = validate(scheme, read_inbox(inbox, workers=1))
+    assert validated.error_count == 0, validated.issues_table.to_string()
+    submissions = validated.submissions.set_index("file")
+    assert submissions.loc[LEAD_STATS, "kind"] == "牵头单位核定表" and submissions.loc[LEAD_DEV, "unit_name"] == "发改局"
+    verified = by_pair(validated.verified)
+    assert list(validated.verified.columns) == crosscheck.VERIFIED_COLUMNS
+    assert len(verified) == 2 + 5  # every row of both workbooks, blank ones as NaN
+    assert verified.loc[("T02", "A1"), "verified_value"] == 80  # "80亿元" normalized (with a warning)
+    assert verified.loc[("T02", "A1"), "note"] == "按统计年报口径"
+    assert (verified.loc[("T01", "A1"), "file"], verified.loc[("T01", "A1"), "cell"]) == (LEAD_STATS, lead_cell(stats, "T01", "A1"))
+    assert math.isnan(verified.loc[("T01", "A2"), "verified_value"])
+    assert len(validated.values) == 7 + 8  # the units' and the office's values are untouched
+
+    scored, checks = crosscheck.reconcile(validated.values, validated.verified, scheme)
+    table = by_pair(checks)
+    # T01 A1: (95 - 95.3) / 95.3 = -0.31% → 一致; T02 A1: 5 / 80 = 6.25% → 不一致
+    assert table.loc[("T01", "A1"), "status"] == "一致"
+    assert table.loc[("T02", "A1"), "status"] == "不一致"
+    # T01 C2 0.45 = 0.45; D01 C2: (0.5 - 0.52) / 0.52 = -3.85% → 不一致; A2 and T02 C2 blank → 缺少核定值
+    assert table.loc[("T01", "C2"), "status"] == "一致" and table.loc[("D01", "C2"), "status"] == "不一致"
+    assert sorted(checks.loc[checks["status"] == "缺少核定值", "indicator_code"] + checks.loc[checks["status"] == "缺少核定值", "unit_code"]) == [
+        "A2T01", "A2T02", "C2T02"]
+    rows = by_pair(scored)
+    assert (rows.loc[("T02", "A1"), "value"], rows.loc[("T02", "A1"), "value_source"]) == (80, "核定")
+    assert (rows.loc[("T02", "A2"), "value"], rows.loc[("T02", "A2"), "value_source"]) == (7, "自报")
+    assert rows.loc[("T01", "B1"), "value_source"] == "自报"  # 评定 values pass through untouched
+
+
+def test_lead_workbook_rows_the_department_does_not_lead_are_errors(scheme, tmp_path):
+    inbox = make_inbox(tmp_path / "inbox", scheme)
+    stats, dev = write_lead_workbooks(scheme, inbox)
+    dev.unlink()
+    fill_lead(stats, {("T01", "A1"): 95}, extra_rows=[("X99", "A1", 1), ("T01", "A2", 9), ("T01", "Z9", 3)])
+    validated = validate(scheme, read_inbox(inbox, workers=1))
+    table = validated.issues_table
+    mine = table[table["file"] == LEAD_STATS].set_index("code")
+    assert set(mine.index) == {"unknown_unit", "not_applicable_indicator", "unknown_indicator"}
+    assert (mine.loc["unknown_unit", "unit"], mine.loc["unknown_unit", "severity"]) == ("X99", "错误")
+    # A2 is led by 发改局, not 统计局
+    assert mine.loc["not_applicable_indicator", "indicator"] == "A2" and "发改局" in mine.loc["not_applicable_indicator", "message"]
+    assert mine.loc["unknown_indicator", "indicator"] == "Z9"
+    assert list(validated.verified["indicator_code"]) == ["A1", "A1"]  # T01 filled, T02 blank
+
+
+def test_lead_workbook_bad_value_and_foreign_department(scheme, tmp_path):
+    inbox = make_inbox(tmp_path / "inbox", scheme)
+    stats, dev = write_lead_workbooks(scheme, inbox)
+    fill_lead(stats, {("T01", "A1"): "约九十五"})
+    workbook = load_workbook(dev)
+    meta = workbook["_kaohe"]
+    next(row for row in meta.iter_rows() if row[0].value == "牵头单位")[1].value = "农业局"
+    workbook.save(dev)
+    validated = validate(scheme, read_inbox(inbox, workers=1))
+    table = validated.issues_table
+    bad = table[table["code"] == "not_a_number"]
+    assert list(bad["cell"]) == [lead_cell(stats, "T01", "A1")] and "核定值" in bad.iloc[0]["message"]
+    assert math.isnan(by_pair(validated.verified).loc[("T01", "A1"), "verified_value"])
+    rejected = table[(table["file"] == LEAD_DEV)]
+    assert list(rejected["code"]) == ["not_our_template"] and "农业局" in rejected.iloc[0]["message"]
+    assert set(validated.verified["lead_unit"]) == {"统计局"}
