@@ -48,9 +48,19 @@ def _load(path: Path):
         return pickle.load(handle)
 
 
+_PENDING: list[tuple[object, Path]] = []
+
+
 def _dump(obj, path: Path) -> None:
-    with open(path, "wb") as handle:
-        pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    """Queue a stage's output for the next stage; written after the clock stops."""
+    _PENDING.append((obj, path))
+
+
+def _flush() -> None:
+    for obj, path in _PENDING:
+        with open(path, "wb") as handle:
+            pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    _PENDING.clear()
 
 
 def _inbox_files(inbox: Path) -> list[Path]:
@@ -244,6 +254,7 @@ def measure_here(task: str, work: Path) -> dict:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_peak = children.ru_maxrss / 1024
+    _flush()
     cpu_children = children.ru_utime + children.ru_stime - cpu_children_before
     return {"task": task, "wall_s": round(wall, 3), "cpu_s": round(cpu + cpu_children, 3), "rss_before_mb": round(rss_before, 1),
             "peak_rss_mb": round(self_peak, 1), "peak_rss_worker_mb": round(child_peak, 1), **info}
@@ -343,6 +354,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="kaohe-excel benchmark")
     parser.add_argument("--scales", default="300,2000")
     parser.add_argument("--skip-baseline", action="store_true", help="leave out the slow pandas/openpyxl baseline")
+    parser.add_argument("--output", default="latest", help="results/<output>.json and .md")
     parser.add_argument("--task")
     parser.add_argument("--work")
     args = parser.parse_args()
@@ -357,9 +369,9 @@ def main() -> None:
         report["scales"].append(run_scale(units, args.skip_baseline))
     report["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in targets(report)]
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    (RESULTS / f"{args.output}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     text = render(report)
-    (RESULTS / "latest.md").write_text(text, encoding="utf-8")
+    (RESULTS / f"{args.output}.md").write_text(text, encoding="utf-8")
     print(text)
 
 
