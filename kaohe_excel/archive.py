@@ -85,6 +85,26 @@ def period_folder(out_root: Path, period: str) -> Path:
     return folder
 
 
+def _period_position(name: str) -> tuple[str, tuple[int, int]] | None:
+    try:
+        year, kind, index = progress.parse_period(name)
+    except KaoheError:
+        return None
+    return kind, (year, index)
+
+
+def _earlier_periods(folders: list[Path], period: str) -> list[Path]:
+    """Archived periods before `period`, oldest first. Recognised ids (2024, 2024Q3, 2024-06) only
+    compare with their own kind, by date: in a root holding annual and monthly periods, 2024's
+    baseline is 2023, not 2023-12, and 2024-06's is 2024-05."""
+    current = _period_position(period)
+    if current is None:
+        return [p for p in folders if p.name < period]
+    kind, position = current
+    same_kind = [(pos[1], p) for p in folders if (pos := _period_position(p.name)) and pos[0] == kind and pos[1] < position]
+    return [p for _, p in sorted(same_kind, key=lambda item: item[0])]
+
+
 def previous_period(out_root: Path, period: str, compare_to: str | None = None) -> Path | None:
     """The baseline for 纵向 comparison: --compare-to, else the latest sealed period before this one
     (falling back to the latest unsealed one when none is sealed)."""
@@ -95,7 +115,7 @@ def previous_period(out_root: Path, period: str, compare_to: str | None = None) 
         if not (folder / MANIFEST).is_file():
             raise PeriodNotFound(f"{compare_to} 期的归档缺少清单 {MANIFEST}，不能作为比较基期")
         return folder
-    earlier = [p for p in period_folders(out_root) if p.name < period]
+    earlier = _earlier_periods(period_folders(out_root), period)
     sealed = [p for p in earlier if is_sealed(p)]
     if sealed:
         return sealed[-1]

@@ -173,12 +173,14 @@ def _progress_context(progress: pd.DataFrame | None, units: pd.DataFrame, issuer
     lag = lag.sort_values(["_g", "_u", "_b"], kind="stable")
     rows = []
     for r in lag.itertuples(index=False):  # the lagging rows only: a short list
+        # The measure unit goes with the indicator name so the narrow forecast column holds numbers only.
         unit = _text(r.measure_unit)
-        forecast = _amount_text(r.forecast_linear, unit)
-        if _amount_text(r.forecast_last_year, unit):
-            forecast += f"（按上年同期{_amount_text(r.forecast_last_year, unit)}）"
+        forecast = _amount_text(r.forecast_linear, "")
+        if _amount_text(r.forecast_last_year, ""):
+            forecast += f"\n同期法{_amount_text(r.forecast_last_year, '')}"  # docxtpl turns \n into a line break
         rows.append({
-            "unit": _text(r.unit_name), "indicator": _text(r.name), "completion": _pct_text(r.completion),
+            "unit": _text(r.unit_name), "indicator": _text(r.name) + (f"（{unit}）" if unit else ""),
+            "completion": _pct_text(r.completion),
             "elapsed": _pct_text(r.elapsed) if bool(r.cumulative) else "对标目标", "forecast": forecast,
         })
     n_units = lag["unit_code"].nunique()
@@ -196,7 +198,8 @@ def _progress_context(progress: pd.DataFrame | None, units: pd.DataFrame, issuer
         "progress_intro": intro,
         "progress_rows": rows,
         "progress_footnote": ("注：完成进度为实际完成值占全年目标的比例；累计类指标与时间进度比较，"
-                              "比率类（%）和反向指标对标全年目标；全年预测按当前进度线性推算。"),
+                              "比率类（%）和反向指标对标全年目标。全年预测按当前进度推算"
+                              + ("，“同期法”按上年同期至年末的增长比例推算。" if any("同期法" in r["forecast"] for r in rows) else "。")),
         "progress_closing": closing,
     }
 

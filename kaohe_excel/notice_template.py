@@ -154,7 +154,7 @@ def _ranking_table(doc) -> None:
 
 def _progress_table(doc) -> None:
     """The 督办 list of a 月度/季度 notice: one row per lagging unit × indicator."""
-    widths = [Mm(32), Mm(44), Mm(24), Mm(24), Mm(32)]  # 156 mm
+    widths = [Mm(28), Mm(44), Mm(24), Mm(24), Mm(36)]  # 156 mm
     _loop_table(doc, widths, ["单位", "指标", "完成进度", "时间进度", "全年预测"], "r in progress_rows",
                 ["r.unit", "r.indicator", "r.completion", "r.elapsed", "r.forecast"])
 

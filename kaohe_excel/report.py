@@ -275,6 +275,8 @@ class _Formats:
             "num": wb.add_format({**border, "num_format": "General"}),
             "score": wb.add_format({**border, "num_format": "0.00"}),
             "num1": wb.add_format({**border, "num_format": "0.0"}),
+            # percentage points behind; negative = ahead of time progress or target
+            "behind": wb.add_format({**border, "num_format": '0.0;"超前"0.0;0.0'}),
             "num2": wb.add_format({**border, "num_format": "0.00"}),
             "int": wb.add_format({**border, "num_format": "0", "align": "center"}),
             "pct": wb.add_format({**border, "num_format": "0.00%"}),
@@ -771,12 +773,12 @@ def _progress_columns(with_unit: bool, with_lag: bool) -> list[Col]:
     cols = [Col("考核类别", "group"), Col("单位代码", "unit_code"), Col("单位名称", "unit_name")] if with_unit else []
     cols += [
         Col("指标名称", "name", "wrap", 22),
-        Col("计量单位", "measure_unit", "text", 9),
+        Col("计量单位", "measure_unit", "text"),
         Col("实际完成值", "value", "num", 11),
         Col("全年目标", "target", "num", 10),
         Col("完成比例", "completion", "pct", 10),
         Col("时间进度", "reference", "pct", 12),
-        Col("落后\n（百分点）", "behind_pp", "num1", 10),
+        Col("落后\n（百分点）", "behind_pp", "behind", 10),
     ]
     if with_lag:
         cols.append(Col("预警", "lag_text", "text", 6))
@@ -875,8 +877,8 @@ def _write_gap_sheet(wb, fmts: _Formats, unit: pd.Series, gap_rows: pd.DataFrame
     ws = wb.add_worksheet(FEEDBACK_GAP_SHEET)
     kinds = {"得分": "score", "满分": "score", "基本分": "score", "距满分差（分）": "score", "可增加总分": "score",
              "指标名称": "wrap", "说明": "wrap"}
-    widths = {"指标代码": 9, "指标名称": 20, "计分方法": 10, "计量单位": 9, "实际完成值": 11, "得分": 8, "满分": 8,
-              "基本分": 8, "达到基本分需": 12, "达到满分需": 12, "升一位需": 11, "距满分差（分）": 9, "可增加总分": 9, "说明": 48}
+    widths = {"指标代码": 9, "指标名称": 20, "计分方法": 10, "实际完成值": 11, "得分": 8, "满分": 8,
+              "基本分": 8, "达到基本分需": 12, "达到满分需": 12, "升一位需": 11, "距满分差（分）": 10, "可增加总分": 9, "说明": 48}
     cols = [Col(h, h, kinds.get(h, "text"), widths.get(h)) for h in GAP_SHEET_HEADERS]
     frame = gap_rows.reindex(columns=GAP_SHEET_HEADERS)
     last = _write_table(ws, fmts, cols, frame, header_row=1,

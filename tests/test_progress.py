@@ -299,8 +299,10 @@ def test_notice_lists_the_supervised_items(runs):
     table = doc.tables[-1]
     cells = [[c.text for c in row.cells] for row in table.rows]
     assert cells[0] == ["单位", "指标", "完成进度", "时间进度", "全年预测"]
-    assert cells[1] == ["东城镇", "地区生产总值", "40.0%", "50.0%", "80.00亿元（按上年同期120.00亿元）"]
-    assert cells[2][:4] == ["东城镇", "群众满意度", "90.0%", "对标目标"]
+    # 40/100; time 6/12; linear 40/0.5 = 80; last year's pattern 40 × 90/30 = 120 (on a second line)
+    assert cells[1] == ["东城镇", "地区生产总值（亿元）", "40.0%", "50.0%", "80.00\n同期法120.00"]
+    assert cells[2][:4] == ["东城镇", "群众满意度（%）", "90.0%", "对标目标"]
+    assert any("同期法”按上年同期" in t for t in texts)
     assert len(cells) == 1 + 5
     assert any("2个单位的5项指标" in t for t in texts) is False  # 3 units: 东城镇, 西山乡, 财政局
     assert any("3个单位的5项指标" in t for t in texts)
@@ -348,3 +350,16 @@ def test_feedback_process_pool_gets_gap_and_progress_slices(runs, tmp_path):
     assert names == ["固定资产投资", "单位GDP能耗"]
     gap_codes = {r[0] for r in wb["差距分析"].iter_rows(min_row=3, values_only=True) if r[0] and r[1]}
     assert gap_codes == {"A1", "A2", "B1", "C1", "C2"}
+
+
+def test_previous_period_compares_like_with_like(tmp_path):
+    for name in ["2023", "2023-05", "2023-06", "2023-12", "2024-05", "2023Q4"]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / archive.MANIFEST).write_text("{}", encoding="utf-8")
+    # 2024 (annual) compares with 2023, not with the later-sorting 2023-12 or 2023Q4
+    assert archive.previous_period(tmp_path, "2024").name == "2023"
+    # 2024-06 compares with 2024-05 (typed 2024M06 too), 2024Q1 with 2023Q4
+    assert archive.previous_period(tmp_path, "2024-06").name == "2024-05"
+    assert archive.previous_period(tmp_path, "2024M06").name == "2024-05"
+    assert archive.previous_period(tmp_path, "2024Q1").name == "2023Q4"
+    assert archive.previous_period(tmp_path, "2023-05") is None
