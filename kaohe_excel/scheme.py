@@ -40,10 +40,12 @@ INDICATOR_COLUMNS = {
     "基本值": "base", "目标值": "target", "满分值": "full", "不允许值": "floor", "基本分比例": "base_share",
     "上限系数": "cap", "每项分值": "step", "档次表": "tier_table", "数据来源": "source", "牵头单位": "lead_unit",
     "评分说明": "description", "缺项处理": "missing_rule",
+    # extensions of the contract (optional columns): cross-check tolerance and the county figure
+    "核对容差": "tolerance", "全县总量": "county_total",
 }
 INDICATOR_REQUIRED = ["指标代码", "指标名称", "适用类别", "分值", "计分方法"]
 PARAMETER_COLUMNS = ["base", "target", "full", "floor"]
-NUMERIC_INDICATOR_COLUMNS = ["points", "base", "target", "full", "floor", "base_share", "cap", "step"]
+NUMERIC_INDICATOR_COLUMNS = ["points", "base", "target", "full", "floor", "base_share", "cap", "step", "county_total"]
 UNIT_COLUMNS = {"单位代码": "unit_code", "单位名称": "unit_name", "考核类别": "group", "联系人": "contact", "邮箱": "email"}
 TARGET_COLUMNS = {"单位代码": "unit_code", "指标代码": "indicator_code", "基本值": "base", "目标值": "target",
                   "满分值": "full", "不允许值": "floor", "不考核": "exempt"}
@@ -314,6 +316,8 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
     for column in NUMERIC_INDICATOR_COLUMNS:
         frame[column] = frame[column].map(parse_number)
     frame["base_share"] = frame["base_share"].map(lambda v: v / 100 if v > 1 else v)
+    # a tolerance is a share: "0.5%" and 0.005 mean the same
+    frame["tolerance"] = frame["tolerance"].map(lambda v: parse_number(v) / 100 if clean_text(v).endswith("%") else parse_number(v))
     raw_groups = frame["groups"].map(clean_text)
     frame["groups"] = raw_groups.map(lambda v: ALL_GROUPS if v == ALL_GROUPS else split_groups(v))
     known_tables = set(tiers["tier_table"])
@@ -341,6 +345,8 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
                     problems.add("指标", row.xlsx_row, f"{where}的适用类别「{group}」没有任何单位（单位表中的类别：{'、'.join(groups)}）")
         if not math.isnan(row.base_share) and not 0 <= row.base_share <= 1:
             problems.add("指标", row.xlsx_row, f"{where}的「基本分比例」应在 0–1 之间")
+        if not math.isnan(row.tolerance) and not 0 <= row.tolerance < 1:
+            problems.add("指标", row.xlsx_row, f"{where}的「核对容差」应为 0–100% 之间的比例（如 0.5%）")
         if not math.isnan(row.cap) and row.cap < 1:
             problems.add("指标", row.xlsx_row, f"{where}的「上限系数」不应小于1")
         if row.method in ("阶梯", "定性"):

@@ -125,3 +125,14 @@ def test_period_typed_as_a_date_by_excel_reads_as_the_month(tmp_path):
     sheets["方案"].loc[1, "值"] = datetime(2024, 6, 1)
     sheets["方案"].loc[2, "值"] = "月度"
     assert load_scheme(write_workbook(tmp_path / "s.xlsx", sheets)).meta.period == "2024-06"
+
+
+def test_optional_tolerance_and_county_total_columns(tmp_path):
+    sheets = small_scheme_sheets()
+    sheets["指标"]["核对容差"] = ["0.5%", 0.01, None, None, None]
+    sheets["指标"]["全县总量"] = [180, None, None, None, None]
+    indicators = load_scheme(write_workbook(tmp_path / "s.xlsx", sheets)).indicators.set_index("indicator_code")
+    assert indicators.loc["A1", "tolerance"] == pytest.approx(0.005)
+    assert indicators.loc["A2", "tolerance"] == pytest.approx(0.01)
+    assert indicators.loc["A1", "county_total"] == 180
+    assert pd.isna(indicators.loc["B1", "county_total"])
