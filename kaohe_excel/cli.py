@@ -83,9 +83,13 @@ def template_command(
     scheme: Optional[Path] = SchemeOption,
     out: Path = typer.Option(Path("outputs/模板"), "--out", "-o", help="模板输出目录（默认 outputs/模板/）"),
     unit: Optional[list[str]] = typer.Option(None, "--unit", "-u", help="只生成指定单位代码的模板，可重复使用"),
+    lead: bool = typer.Option(False, "--lead", help="生成各牵头单位的数据核定表（核定表_<牵头单位>.xlsx）"),
     verbose: bool = VerboseOption,
 ) -> None:
     """生成各单位填报模板（每单位一个 .xlsx）和考核办的 评定表.xlsx。
+
+    加 --lead 时生成各牵头单位的数据核定表：列出其牵头的自报指标及各适用单位的目标值，由牵头单位填写核定值；
+    报送时与各单位填报表一起放入收件箱，核定值与单位自报值不一致的按核定值计分，并在汇总表「口径核对」中列出。
 
     示例：
 
@@ -94,14 +98,23 @@ def template_command(
       kaohe template --scheme 考核方案.xlsx --out 下发模板
 
       kaohe template --unit XZ01 --unit XZ02
+
+      kaohe template --lead
     """
     _State.verbose = verbose
+    if lead and unit:
+        console.print_error("--lead 与 --unit 不能同时使用")
+        raise typer.Exit(EXIT_CANNOT_RUN)
 
     def body():
         from .scheme import load_scheme
-        from .template import write_assessment_workbook, write_templates
+        from .template import write_assessment_workbook, write_lead_workbooks, write_templates
 
         loaded = load_scheme(_scheme_path(scheme))
+        if lead:
+            paths = write_lead_workbooks(loaded, out)
+            console.print_line(f"已生成 {len(paths)} 个牵头单位核定表，位于 {out}")
+            return EXIT_OK
         known = set(loaded.units["unit_code"])
         unknown = [u for u in (unit or []) if u not in known]
         if unknown:

@@ -180,3 +180,13 @@ def test_mail_dry_run_command_and_verify_still_passes(tmp_path, small_scheme_pat
     assert runner.invoke(app, ["verify", "2024", "--out", str(out)]).exit_code == 0
     missing_config = runner.invoke(app, ["mail", "2024", "--out", str(out), "--config", str(tmp_path / "none.toml")])
     assert missing_config.exit_code == 2 and "Traceback" not in missing_config.output
+
+
+def test_template_lead_writes_one_workbook_per_lead_department(tmp_path, small_scheme_path):
+    out = tmp_path / "核定"
+    result = runner.invoke(app, ["template", "--lead", "--scheme", str(small_scheme_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    # 自报 indicators of the small scheme are led by 统计局 (A1), 发改局 (A2, C2)
+    assert sorted(p.name for p in out.iterdir()) == ["核定表_发改局.xlsx", "核定表_统计局.xlsx"]
+    conflict = runner.invoke(app, ["template", "--lead", "--unit", "T01", "--scheme", str(small_scheme_path)])
+    assert conflict.exit_code == 2
