@@ -5,6 +5,8 @@ python-calamine, finds the tables by their header texts wherever they are, and r
 the raw cell values with their exact addresses. Judging those values is validate.py's job.
 
 Nothing in the inbox is ever written: files are opened read-only, hashed before reading.
+Every file ends read or as one issue naming why, whatever it holds (see ReadLimits for
+how one hostile file is kept from stalling or crashing the batch).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class ReadLimits:
     max_columns: int = 200
     max_cells: int = 1_000_000  # rows x columns of one sheet's used area (checked once loaded)
     timeout_seconds: float = 60.0  # per file, isolated readers
-    max_memory_bytes: int = 2 * 1024 * 1024 * 1024  # per file, isolated readers (Linux/macOS)
+    max_memory_bytes: int = 1024 * 1024 * 1024  # per isolated reader or pool worker (Linux)
 
 
 @dataclass(frozen=True)
@@ -156,32 +158,64 @@ def read_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = Re
     if workers is None:
         workers = os.cpu_count() or 1
     results: list[FileResult] = []
-    pooled = workers > 1 and total >= 64
-    if pooled:
-        chunk = max(8, total // (workers * 8))
-        try:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for result in pool.map(_read_one, paths, names, [limits] * total, chunksize=chunk):
-                    results.append(result)
-                    if progress:
-                        progress(len(results), total)
-        except BrokenProcessPool:
-            # A worker died (a parser crash the checks did not foresee): read what is left
-            # one file per child process, so the culprit costs only its own file.
-            pass
-    for path, name in zip(paths[len(results):], names[len(results):]):
-        results.append(_read_one(path, name, limits, isolate=pooled))
+
+    def done(result: FileResult) -> None:
+        results.append(result)
         if progress:
             progress(len(results), total)
+
+    if workers <= 1 or total < 64:
+        for path, name in zip(paths, names):
+            done(_read_one(path, name, limits))
+        return ReadResult(results, skipped)
+    while len(results) < total:
+        start = len(results)
+        chunk = max(8, (total - start) // (workers * 8))
+        try:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits,)) as pool:
+                for result in pool.map(_read_pooled, paths[start:], names[start:], [limits] * (total - start), chunksize=chunk):
+                    done(result)
+        except BrokenProcessPool:
+            # A worker died on one of the files it had in flight (a parser abort, or the
+            # memory cap): read those one per child process, so the culprit costs only its
+            # own file, then go on with a fresh pool.
+            for index in range(len(results), min(total, len(results) + 2 * workers * chunk)):
+                done(_read_one(paths[index], names[index], limits, isolate=True))
     return ReadResult(results, skipped)
 
 
 # ---------------------------------------------------------------- one file
 
-def _read_one(path: Path, name: str, limits: ReadLimits, isolate: bool = False) -> FileResult:
+_MEMORY_CAPPED = False  # set in pool workers whose address space is capped
+
+
+def _pool_worker_setup(limits: ReadLimits) -> None:
+    global _MEMORY_CAPPED
+    _MEMORY_CAPPED = _limit_memory(limits.max_memory_bytes)
+    if _MEMORY_CAPPED:
+        _quiet_stderr()  # an abort under the cap is expected and handled: no backtrace on screen
+
+
+def _quiet_stderr() -> None:
+    try:
+        import faulthandler
+
+        faulthandler.disable()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    except (OSError, ValueError):
+        pass
+
+
+def _read_pooled(path: Path, name: str, limits: ReadLimits) -> FileResult:
+    # Under a memory cap a worker that explodes dies alone and the pool recovers, so the
+    # pre-parse scan of the cell area (a third of calamine's own time) is not needed here.
+    return _read_one(path, name, limits, scan=not _MEMORY_CAPPED)
+
+
+def _read_one(path: Path, name: str, limits: ReadLimits, isolate: bool = False, scan: bool = True) -> FileResult:
     """Never raises: any failure becomes an issue on the file."""
     try:
-        return read_file(path, name, limits, isolate=isolate)
+        return read_file(path, name, limits, isolate=isolate, scan=scan)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # a reader bug (or a Rust panic) must cost one file, never the batch
@@ -196,8 +230,10 @@ def _size(path: Path) -> int:
         return 0
 
 
-def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimits(), isolate: bool = False) -> FileResult:
-    """Read one file; `isolate` forces the child-process reader whatever the format."""
+def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimits(), isolate: bool = False,
+              scan: bool = True) -> FileResult:
+    """Read one file; `isolate` forces the child-process reader whatever the format; `scan`
+    False skips bounding the cell area before parsing (only where a crash is contained)."""
     path = Path(path)
     name = name or path.name
     size = _size(path)
@@ -214,7 +250,7 @@ def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimi
     if len(data) > limits.max_file_bytes:  # grew while we looked
         result.issues.append(error(IssueCode.file_too_large, "文件过大，超过读取上限，请确认是否报错文件", file=name))
         return result
-    problem, container = _sniff(data, path.suffix.lower(), limits)
+    problem, container = _sniff(data, path.suffix.lower(), limits, scan)
     if problem is not None:
         result.issues.append(_with_file(problem, name))
         return result
@@ -229,13 +265,13 @@ def _with_file(issue: Issue, name: str) -> Issue:
     return Issue(issue.severity, issue.code, issue.message, file=name)
 
 
-def _sniff(data: bytes, suffix: str, limits: ReadLimits) -> tuple[Issue | None, str]:
+def _sniff(data: bytes, suffix: str, limits: ReadLimits, scan: bool = True) -> tuple[Issue | None, str]:
     """Decide from the bytes, not the name, what the file is and how to read it: the issue
     that rejects it, else the container ("xlsx" in-process; "ods", "xlsb", "xls", "et" isolated)."""
     if not data:
         return error(IssueCode.empty_file, "文件为空（0 字节），可能未保存完成，请重新报送"), ""
     if data.startswith(ZIP_MAGIC) or (data.startswith(b"PK") and suffix in SPREADSHEET_SUFFIXES):
-        return _sniff_zip(data, limits)
+        return _sniff_zip(data, limits, scan)
     if data.startswith(OLE_MAGIC):
         if ENCRYPTION_MARKER in data[:1024 * 1024] or ENCRYPTION_MARKER in data[-1024 * 1024:] or _biff_encrypted(data):
             return error(IssueCode.encrypted_file, ENCRYPTED_MESSAGE), ""
@@ -273,7 +309,7 @@ def _biff_encrypted(data: bytes) -> bool:
     return False
 
 
-def _sniff_zip(data: bytes, limits: ReadLimits) -> tuple[Issue | None, str]:
+def _sniff_zip(data: bytes, limits: ReadLimits, scan: bool = True) -> tuple[Issue | None, str]:
     truncated = error(IssueCode.unreadable_file, "文件已损坏（压缩包不完整，可能未保存完或传输中断），请重新保存后报送")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -291,10 +327,10 @@ def _sniff_zip(data: bytes, limits: ReadLimits) -> tuple[Issue | None, str]:
                 return None, "ods"
             if "xl/workbook.bin" in names:
                 return None, "xlsb"
-            content_types = names.get("[content_types].xml")
-            types = _member(archive, content_types, limits) if content_types is not None else b""
-            if "xl/workbook.xml" not in names and b"spreadsheetml" not in types and b"sheet.main" not in types:
+            if "xl/workbook.xml" not in names and not _declares_spreadsheet(archive, names, limits):
                 return error(IssueCode.not_a_spreadsheet, "这是压缩包或 Word/PPT 等其他文件，不是 Excel 工作簿，请报送 .xlsx 表格"), ""
+            if not scan:
+                return None, "xlsx"
             # Scan the worksheets calamine will open; everything when that is in any doubt.
             parts, complete = _sheet_parts(archive, limits)
             if complete and len(names) == len(infos):
@@ -307,6 +343,13 @@ def _sniff_zip(data: bytes, limits: ReadLimits) -> tuple[Issue | None, str]:
         return truncated, ""
     except Exception:  # zlib.error and friends: a damaged deflate stream
         return truncated, ""
+
+
+def _declares_spreadsheet(archive: zipfile.ZipFile, names: dict, limits: ReadLimits) -> bool:
+    """A workbook stored under unusual part names still declares its content type."""
+    content_types = names.get("[content_types].xml")
+    types = _member(archive, content_types, limits) if content_types is not None else b""
+    return b"spreadsheetml" in types or b"sheet.main" in types
 
 
 class _TooLarge(Exception):
@@ -509,13 +552,7 @@ def _isolated(data: bytes, result: FileResult, limits: ReadLimits, container: st
 
 
 def _child_main(sender, data: bytes, path: str, name: str, limits: ReadLimits, container: str) -> None:
-    try:  # a parser that aborts prints a Rust backtrace: keep it off the user's terminal
-        import faulthandler
-
-        faulthandler.disable()
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-    except (OSError, ValueError):
-        pass
+    _quiet_stderr()  # a parser that aborts prints a Rust backtrace: keep it off the user's terminal
     _limit_memory(limits.max_memory_bytes)
     try:
         result = FileResult(path, name, len(data), "")
@@ -529,8 +566,9 @@ def _child_main(sender, data: bytes, path: str, name: str, limits: ReadLimits, c
         sender.close()
 
 
-def _limit_memory(budget: int) -> None:
-    """Cap this (child) process's address space at what it already maps plus `budget`."""
+def _limit_memory(budget: int) -> bool:
+    """Cap this (child) process's address space at what it already maps plus `budget`;
+    False where that is not possible (Windows, macOS)."""
     try:
         import resource
 
@@ -541,8 +579,9 @@ def _limit_memory(budget: int) -> None:
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        return True
     except Exception:  # no /proc or no resource module (Windows): the timeout still bounds it
-        pass
+        return False
 
 
 # ---------------------------------------------------------------- empty input cells

@@ -231,6 +231,20 @@ def test_a_worker_crash_in_the_pool_costs_only_the_culprit(tmp_path, pristine, m
     assert by_name["好.xlsx"].readable and by_name["好.xlsx"].kind == "单位填报表"
 
 
+def test_far_cell_in_a_large_inbox_is_refused_whatever_reads_it(tmp_path, pristine):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for index in range(70):
+        (inbox / f"说明{index:02d}.txt").write_text("不是表格", encoding="utf-8")
+    shutil.copyfile(pristine[1] / T01, inbox / "远.xlsx")
+    _far_cell(inbox / "远.xlsx")
+    shutil.copyfile(pristine[1] / FILES["T02"], inbox / "好.xlsx")
+    by_name = {r.name: r for r in read_inbox(inbox, workers=2).files}
+    assert len(by_name) == 72
+    assert [i.code.value for i in by_name["远.xlsx"].issues] == ["file_too_large"]
+    assert by_name["好.xlsx"].readable
+
+
 def _ods_bytes() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
