@@ -9,6 +9,8 @@ import unicodedata
 from dataclasses import dataclass
 
 _SPACES = re.compile(r"\s+")
+# C0 controls other than tab/newline are never meant (a bell pasted from a chat) and XML forbids them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_text(value: object) -> str:
@@ -25,7 +27,7 @@ def clean_text(value: object) -> str:
         if value.is_integer():
             value = int(value)
     text = unicodedata.normalize("NFKC", str(value))
-    return text.strip()
+    return _CONTROL.sub("", text).strip()
 
 
 def header_key(value: object) -> str:

@@ -136,3 +136,26 @@ def test_optional_tolerance_and_county_total_columns(tmp_path):
     assert indicators.loc["A2", "tolerance"] == pytest.approx(0.01)
     assert indicators.loc["A1", "county_total"] == 180
     assert pd.isna(indicators.loc["B1", "county_total"])
+
+
+def test_control_characters_in_scheme_texts_are_dropped_so_templates_can_be_written(tmp_path):
+    from kaohe_excel.template import write_templates
+
+    import xlsxwriter
+
+    sheets = small_scheme_sheets()
+    sheets["单位"].loc[0, "单位名称"] = "东城\x07镇"
+    path = tmp_path / "s.xlsx"
+    workbook = xlsxwriter.Workbook(path)  # openpyxl refuses control characters; Excel files can carry them
+    for name, frame in sheets.items():
+        sheet = workbook.add_worksheet(name)
+        sheet.write_row(0, 0, list(frame.columns))
+        for r, row in enumerate(frame.itertuples(index=False), start=1):
+            for c, value in enumerate(row):
+                if not (value is None or (isinstance(value, float) and value != value)):
+                    sheet.write(r, c, value)
+    workbook.close()
+    scheme = load_scheme(path)
+    assert scheme.unit_names()["T01"] == "东城镇"
+    names = sorted(p.name for p in write_templates(scheme, tmp_path / "out"))
+    assert "T01_东城镇.xlsx" in names
