@@ -286,11 +286,19 @@ class _Validator:
                 self.add(error(IssueCode.unknown_indicator, f"指标代码「{code}」不存在（可能被修改），请恢复模板原样后重填", indicator=code, **at))
                 continue
             if code not in expected_rows:
-                if (unit_code, code) in self.exempt_pairs:
-                    self.add(warning(IssueCode.not_applicable_indicator, f"指标「{code}」本单位不考核，填写内容已忽略", indicator=code, **at))
-                else:
+                # Templates made elsewhere may list every indicator; a row only matters when something was typed.
+                typed = value_cell is not None and bool(clean_text(value_cell.value))
+                if (unit_code, code) in self.exempt_pairs or (unit_code, code) in self.expected_assessed:
+                    if typed:
+                        why = "本单位不考核" if (unit_code, code) in self.exempt_pairs else "由考核办（牵头单位）评定"
+                        self.add(warning(IssueCode.not_applicable_indicator, f"指标「{code}」{why}，填写内容已忽略",
+                                         indicator=code, **{**at, "cell": value_cell.cell}))
+                elif typed:
                     self.add(error(IssueCode.not_applicable_indicator,
                                    f"指标「{code}」不属于本单位的考核指标（可能误改了指标代码），请恢复模板原样后重填", indicator=code, **at))
+                else:
+                    self.add(warning(IssueCode.not_applicable_indicator, f"指标「{code}」不属于本单位的考核指标，此行未填写，已忽略",
+                                     indicator=code, **at))
                 continue
             if code in seen:
                 self.add(error(IssueCode.duplicate_indicator, f"指标「{code}」出现了多行，请删除重复行", indicator=code, **at))

@@ -341,3 +341,22 @@ def test_office_may_record_fractional_counts_but_units_claim_whole_items(scheme,
     assert validated.claims[["unit_code", "item_code", "count", "recorded_by"]].values.tolist() == [["T01", "K1", 0.5, "office"]]
     found = issues_with(validated, "invalid_count")
     assert list(found["unit"]) == ["T02"] and "正整数" in found.iloc[0]["message"]
+
+
+def test_rows_for_assessed_or_foreign_indicators_in_a_unit_file(scheme, inbox):
+    """A template made elsewhere may list 评定 indicators too; only typed values there matter."""
+    path = inbox / FILES["T01"]
+    workbook = load_workbook(path)
+    sheet = workbook["填报"]
+    header_row = next(r for r in range(1, 30) if sheet.cell(r, 2).value == "指标代码")
+    columns = {sheet.cell(header_row, c).value: c for c in range(1, sheet.max_column + 1)}
+    last = sheet.max_row
+    sheet.cell(last + 1, columns["指标代码"]).value = "B1"  # 评定 indicator, left blank: ignored silently
+    sheet.cell(last + 2, columns["指标代码"]).value = "C1"  # 评定 indicator with a typed grade: warning
+    sheet.cell(last + 2, columns["实际完成值"]).value = "优"
+    workbook.save(path)
+    validated = run_validation(scheme, inbox)
+    assert validated.error_count == 0
+    found = issues_with(validated, "not_applicable_indicator")
+    assert list(found["indicator"]) == ["C1"] and found.iloc[0]["severity"] == "警告"
+    assert found.iloc[0]["cell"] == sheet.cell(last + 2, columns["实际完成值"]).coordinate
