@@ -989,10 +989,15 @@ def _feedback_path(folder: Path, unit: pd.Series) -> Path:
     return folder / (safe_filename(f"{_text(unit.get('unit_code'))}_{_text(unit.get('unit_name'))}") + ".xlsx")
 
 
-def _by_unit(frame: pd.DataFrame | None, column: str, drop: list[str] | None = None) -> dict | None:
+def _unit_slicer(frame: pd.DataFrame | None, column: str, drop: list[str] | None = None):
+    """A function unit_code -> that unit's rows (an empty frame when none); None without a frame."""
     if frame is None:
         return None
-    return {code: part.drop(columns=drop or []).reset_index(drop=True) for code, part in frame.groupby(column, sort=False)}
+    keys = frame[column].astype(object).to_numpy()
+    body = frame.drop(columns=drop) if drop else frame
+    positions = pd.Series(np.arange(len(keys))).groupby(keys, sort=False).indices
+    empty = body.iloc[0:0]
+    return lambda code: body.iloc[positions[code]].reset_index(drop=True) if code in positions else empty
 
 
 def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None,
@@ -1001,8 +1006,8 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
     """Write a batch of units' workbooks; gap_rows is gap_sheet_rows(…, None) of these units only."""
     paths = []
     grouped = {code: part for code, part in rows.groupby("unit_code", sort=False)}
-    gaps = _by_unit(gap_rows, "单位代码", ["单位代码", "单位名称"])
-    progress_parts = _by_unit(progress_rows, "unit_code")
+    gap_of = _unit_slicer(gap_rows, "单位代码", ["单位代码", "单位名称"])
+    progress_of = _unit_slicer(progress_rows, "unit_code")
     prev_by_unit = prev_totals.set_index("unit_code") if prev_totals is not None else None
     for _, unit in units.iterrows():
         code = unit["unit_code"]
@@ -1014,10 +1019,8 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
                 prev_row = prev_row.iloc[0]
         elif prev_by_unit is not None:
             prev_row = pd.Series({"total": np.nan, "rank": np.nan})
-        unit_gap = None if gaps is None else gaps.get(code, gap_rows.iloc[0:0].drop(columns=["单位代码", "单位名称"]))
-        unit_progress = None if progress_parts is None else progress_parts.get(code, progress_rows.iloc[0:0])
         paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, unit_rows, prev_row, with_previous_scores,
-                                          unit_gap, unit_progress))
+                                          gap_of(code) if gap_of else None, progress_of(code) if progress_of else None))
     return paths
 
 
