@@ -363,3 +363,16 @@ def test_previous_period_compares_like_with_like(tmp_path):
     assert archive.previous_period(tmp_path, "2024M06").name == "2024-05"
     assert archive.previous_period(tmp_path, "2024Q1").name == "2023Q4"
     assert archive.previous_period(tmp_path, "2023-05") is None
+
+
+def test_notice_without_lagging_items_keeps_the_section_without_a_table(runs, tmp_path):
+    from kaohe_excel.notice import write_notice
+    results = runs["june"].results
+    on_time = results.progress.assign(lag=False)
+    path = write_notice(tmp_path / "n.docx", TEMPLATES / "通报.docx", results.scheme.meta, results.ranked,
+                        results.scheme.grades, ISSUED, progress=on_time)
+    doc = Document(str(path))
+    texts = [p.text for p in doc.paragraphs]
+    assert "二、进度预警及督办事项" in texts and "四、工作要求" in texts
+    assert any("完成进度均达到时间进度或目标要求" in t for t in texts)
+    assert all(row.cells[0].text != "单位" for table in doc.tables for row in table.rows)   # no 督办 table
