@@ -220,9 +220,3 @@ def _notes(value, target, completion, reference, behind, lag, cumulative, lower,
          main], default=""), index=idx, dtype=object)
     return note
 
-
-def lagging(progress: pd.DataFrame | None) -> pd.DataFrame:
-    """The lagging rows only (empty frame with PROGRESS_COLUMNS when none or no table)."""
-    if progress is None:
-        return pd.DataFrame(columns=PROGRESS_COLUMNS)
-    return progress.loc[progress["lag"].astype(bool)].reset_index(drop=True)
