@@ -496,14 +496,17 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
             progress_table = getattr(results, "progress", None)
             report.write_summary(staging / SUMMARY_NAME, meta, scheme.grades, results.scored, results.ranked,
                                  results.adjustments, results.validated.values, issues, results.validated.missing_units,
-                                 previous=previous, progress=progress_table)
+                                 previous=previous, progress=progress_table,
+                                 crosscheck=getattr(results, "crosscheck", None),
+                                 county_totals=getattr(results, "county_totals", None))
             _pause_for_tests("outputs")
             template = Path(template_dir) / "通报.docx"
             notice.write_notice(staging / NOTICE_NAME, template if template.is_file() else None, meta, results.ranked,
                                 scheme.grades, issued_on, progress=progress_table)
             gaps = gap.gap_table(results.scored, scheme.tier_tables, scheme)
             report.write_all_feedback(staging / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
-                                      workers=workers, gap=gaps, progress=progress_table)
+                                      workers=workers, gap=gaps, progress=progress_table,
+                                      crosscheck=getattr(results, "crosscheck", None))
             report.write_csvs(staging, period, results.scored, results.ranked)
             _lossless_results(results, staging)
             inputs = _copy_inputs(results.validated, staging / INPUTS_DIR)

@@ -13,7 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from . import progress as progress_mod
-from . import rank, read, report, score, validate
+from . import crosscheck, rank, read, report, score, validate
 from .errors import DataErrorsPresent, InboxNotFound, KaoheError, OutputInsideInbox
 from .issues import issues_frame
 from .scheme import Scheme, load_scheme
@@ -97,6 +97,9 @@ class Results:
     # Progress mode (周期类型 月度/季度) only: progress.progress_table's frame and the elapsed share.
     progress: pd.DataFrame | None = None
     elapsed: float | None = None
+    # 口径核对: unit figures against lead-department figures, and the units' sum against county totals.
+    crosscheck: pd.DataFrame | None = None
+    county_totals: pd.DataFrame | None = None
 
 
 DEFAULT_PROGRESS_TOLERANCE = 0.05
@@ -119,7 +122,9 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
     elapsed share first, and Results.progress holds the progress table (`last_year`, with
     progress.LAST_YEAR_COLUMNS, adds the forecast from last year's pattern).
     """
-    values = validated.values.drop_duplicates(["unit_code", "indicator_code"])
+    # Where a lead department verified a figure, that figure is scored (统一口径).
+    values, checks = crosscheck.reconcile(validated.values, validated.verified, scheme)
+    values = values.drop_duplicates(["unit_code", "indicator_code"])
     frame = scheme.assignments().merge(
         values[["unit_code", "indicator_code", "value", "text_value", "unscored"]],
         on=["unit_code", "indicator_code"], how="left")
@@ -139,7 +144,12 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
     adjustments = score.score_adjustments(validated.claims, scheme.adjustments)
     totals = score.compute_totals(scored, adjustments, scheme)
     ranked = rank.rank_and_grade(totals, scheme)
-    return Results(scheme, validated, scored, adjustments, ranked, table, elapsed)
+    county = None
+    if "county_total" in scheme.indicators and scheme.indicators["county_total"].notna().any():
+        given = scheme.indicators[scheme.indicators["county_total"].notna()]
+        county = crosscheck.county_total_check(values, dict(zip(given["indicator_code"], given["county_total"])),
+                                               crosscheck.indicator_tolerances(scheme).to_dict(), scheme=scheme)
+    return Results(scheme, validated, scored, adjustments, ranked, table, elapsed, checks, county)
 
 
 @dataclass

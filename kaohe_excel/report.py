@@ -725,9 +725,12 @@ def write_summary(
     missing_units: pd.DataFrame | None,
     previous: Previous | pd.DataFrame | None = None,
     progress: pd.DataFrame | None = None,
+    crosscheck: pd.DataFrame | None = None,
+    county_totals: pd.DataFrame | None = None,
 ) -> Path:
     """Write the summary workbook (汇总表) with the sheets in SUMMARY_SHEETS, plus PROGRESS_SHEETS
-    when a progress table (progress.progress_table) is given."""
+    when a progress table (progress.progress_table) is given, and 口径核对 when lead-department
+    figures were checked (crosscheck.reconcile) or county totals given."""
     previous = _as_previous(previous)
     wb = _new_workbook(path)
     fmts = _Formats(wb)
@@ -741,8 +744,45 @@ def write_summary(
     _write_stats_sheet(wb, fmts, meta, grades, scored, ranked)
     if progress is not None:
         _write_progress_sheets(wb, fmts, meta, progress, ranked)
+    _write_crosscheck_sheet(wb, fmts, meta, crosscheck, county_totals)
     wb.close()
     return Path(path)
+
+
+CROSSCHECK_SHEET = "口径核对"
+
+
+def _write_display_table(ws, fmts: _Formats, frame: pd.DataFrame, header_row: int, title: str) -> int:
+    """A table whose columns are already Chinese headers and display values (crosscheck rows)."""
+    wide = {"说明", "核定说明", "自报位置", "核定位置", "指标名称", "单位名称", "牵头单位"}
+    cols = [Col(name, name, "wrap" if name in wide else "auto", 36 if name == "说明" else None) for name in frame.columns]
+    return _write_table(ws, fmts, cols, frame, header_row=header_row, title=title)
+
+
+def _write_crosscheck_sheet(wb, fmts: _Formats, meta: Any, crosscheck: pd.DataFrame | None,
+                            county_totals: pd.DataFrame | None) -> None:
+    from .crosscheck import crosscheck_sheet_rows, total_sheet_rows
+
+    pairs = crosscheck_sheet_rows(crosscheck) if crosscheck is not None and len(crosscheck) else None
+    totals = total_sheet_rows(county_totals) if county_totals is not None and len(county_totals) else None
+    if pairs is None and totals is None:
+        return
+    ws = wb.add_worksheet(CROSSCHECK_SHEET)
+    last = 0
+    if pairs is not None:
+        last = _write_display_table(ws, fmts, pairs, header_row=1,
+                                    title=f"{_period_label(meta)} 口径核对（单位自报值与牵头单位核定值）")
+    if totals is not None:
+        start = last + 3 if pairs is not None else 1
+        if pairs is not None:
+            _write_title(ws, start - 1, len(totals.columns), "各单位合计与全县总量核对", fmts)
+            for c, name in enumerate(totals.columns):
+                ws.write_string(start, c, name, fmts.header)
+            for r, record in enumerate(totals.itertuples(index=False), start=start + 1):
+                for c, value in enumerate(record):
+                    _write_cell(ws, r, c, value, "auto", fmts)
+        else:
+            _write_display_table(ws, fmts, totals, header_row=1, title=f"{_period_label(meta)} 各单位合计与全县总量核对")
 
 
 # --------------------------------------------------------------------------- progress
@@ -912,7 +952,7 @@ def _lag_count_text(progress_rows: pd.DataFrame) -> str:
 
 def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFrame, previous_row: pd.Series | None,
                          with_previous_scores: bool, gap_rows: pd.DataFrame | None = None,
-                         progress_rows: pd.DataFrame | None = None) -> Path:
+                         progress_rows: pd.DataFrame | None = None, crosscheck_rows: pd.DataFrame | None = None) -> Path:
     wb = _new_workbook(path)
     fmts = _Formats(wb)
     ws = wb.add_worksheet("得分情况")
@@ -981,8 +1021,19 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
         _write_gap_sheet(wb, fmts, unit, gap_rows)
     if progress_rows is not None:
         _write_progress_feedback_sheet(wb, fmts, meta, unit, progress_rows)
+    if crosscheck_rows is not None and len(crosscheck_rows):
+        _write_display_table(wb.add_worksheet(CROSSCHECK_SHEET), fmts, crosscheck_rows, header_row=1,
+                             title=f"{_text(unit.get('unit_name'))} 口径核对（本单位自报值与牵头单位核定值）")
     wb.close()
     return path
+
+
+def _unit_crosscheck(crosscheck: pd.DataFrame | None, unit_code: str) -> pd.DataFrame | None:
+    if crosscheck is None or not len(crosscheck):
+        return None
+    from .crosscheck import unit_crosscheck_rows
+
+    return unit_crosscheck_rows(crosscheck, unit_code)
 
 
 def _feedback_path(folder: Path, unit: pd.Series) -> Path:
@@ -1002,7 +1053,7 @@ def _unit_slicer(frame: pd.DataFrame | None, column: str, drop: list[str] | None
 
 def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None,
                           with_previous_scores: bool, gap_rows: pd.DataFrame | None = None,
-                          progress_rows: pd.DataFrame | None = None) -> list[Path]:
+                          progress_rows: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None) -> list[Path]:
     """Write a batch of units' workbooks; gap_rows is gap_sheet_rows(…, None) of these units only."""
     paths = []
     grouped = {code: part for code, part in rows.groupby("unit_code", sort=False)}
@@ -1020,13 +1071,14 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
         elif prev_by_unit is not None:
             prev_row = pd.Series({"total": np.nan, "rank": np.nan})
         paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, unit_rows, prev_row, with_previous_scores,
-                                          gap_of(code) if gap_of else None, progress_of(code) if progress_of else None))
+                                          gap_of(code) if gap_of else None, progress_of(code) if progress_of else None,
+                                          _unit_crosscheck(crosscheck, code)))
     return paths
 
 
 def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataFrame, ranked: pd.DataFrame,
                    previous: Previous | pd.DataFrame | None = None, gap: pd.DataFrame | None = None,
-                   progress: pd.DataFrame | None = None) -> Path:
+                   progress: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None) -> Path:
     """One unit's feedback workbook; other units appear only through group best/mean.
 
     gap: gap.gap_table (adds the 差距分析 sheet); progress: progress.progress_table (adds 进度预警).
@@ -1044,12 +1096,13 @@ def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataF
     gap_rows = gap_sheet_rows(gap, unit_code) if gap is not None else None
     progress_rows = progress[progress["unit_code"] == unit_code] if progress is not None else None
     return _write_feedback_book(path, meta, unit, table[table["unit_code"] == unit_code], prev_row, with_prev_scores,
-                                gap_rows, progress_rows)
+                                gap_rows, progress_rows, _unit_crosscheck(crosscheck, unit_code))
 
 
 def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, ranked: pd.DataFrame,
                        previous: Previous | pd.DataFrame | None = None, workers: int | None = None,
-                       gap: pd.DataFrame | None = None, progress: pd.DataFrame | None = None) -> list[Path]:
+                       gap: pd.DataFrame | None = None, progress: pd.DataFrame | None = None,
+                       crosscheck: pd.DataFrame | None = None) -> list[Path]:
     """`<单位代码>_<单位名称>.xlsx` for every ranked unit; workers=1 writes serially.
 
     gap (gap.gap_table, computed once per run) adds a 差距分析 sheet, progress
@@ -1068,7 +1121,8 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     # one vectorized pass for all units; the batches below only slice it
     gap_rows = gap_sheet_rows(gap, None) if gap is not None else None
     if workers <= 1 or len(units) <= 1:
-        return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap_rows, progress)
+        return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap_rows, progress,
+                                     crosscheck)
     size = max(1, math.ceil(len(units) / (workers * 4)))
     batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
     batch_of = {code: i for i, batch in enumerate(batches) for code in batch["unit_code"]}
@@ -1080,10 +1134,12 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         return [parts.get(i, frame.iloc[0:0]) for i in range(len(batches))]
 
     tables, gaps, progresses = split(table, "unit_code"), split(gap_rows, "单位代码"), split(progress, "unit_code")
+    checks = split(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
     paths: list[Path] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(_write_feedback_batch, folder, meta, batch, tables[i], prev_totals, with_prev_scores, gaps[i], progresses[i])
+            pool.submit(_write_feedback_batch, folder, meta, batch, tables[i], prev_totals, with_prev_scores, gaps[i],
+                        progresses[i], checks[i])
             for i, batch in enumerate(batches)
         ]
         for future in futures:

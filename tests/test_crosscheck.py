@@ -334,3 +334,49 @@ def test_lead_workbook_bad_value_and_foreign_department(scheme, tmp_path):
     rejected = table[(table["file"] == LEAD_DEV)]
     assert list(rejected["code"]) == ["not_our_template"] and "农业局" in rejected.iloc[0]["message"]
     assert set(validated.verified["lead_unit"]) == {"统计局"}
+
+
+# ---------------------------------------------------------------- through `kaohe run`
+
+def test_run_scores_verified_values_and_lists_the_crosscheck(scheme, tmp_path):
+    from datetime import date
+
+    from kaohe_excel.pipeline import run
+
+    inbox = make_inbox(tmp_path / "inbox", scheme)  # T01 A1 95, T02 A1 85
+    stats, _dev = write_lead_workbooks(scheme, inbox)
+    fill_lead(stats, {("T01", "A1"): 97, ("T02", "A1"): 85})
+    outcome = run(inbox, scheme.path, out_root=tmp_path / "out", issued_on=date(2025, 1, 15))
+    scores = pd.read_csv(outcome.folder / "scores.csv", encoding="utf-8-sig", dtype={"单位代码": str})
+    score = scores.set_index(["单位代码", "指标代码"])["得分"]
+    # 完成率, P 40: T01 scored on the verified 97 against target 100 → 40×0.97 = 38.80 (its own 95 would give 38.00);
+    # T02 85 against its 目标分解 target 80 → capped at 40.00
+    assert score[("T01", "A1")] == pytest.approx(38.80)
+    assert score[("T02", "A1")] == pytest.approx(40.00)
+    summary = load_workbook(outcome.folder / "汇总表.xlsx")
+    assert "口径核对" in summary.sheetnames
+    texts = [[c.value for c in row] for row in summary["口径核对"].iter_rows()]
+    t01 = next(row for row in texts if "T01" in row and "A1" in row)
+    assert "不一致" in t01  # |95 − 97| / 97 = 2.06% > 0.5%
+    feedback = load_workbook(outcome.folder / "反馈" / "T01_东城镇.xlsx")
+    assert "口径核对" in feedback.sheetnames
+    flat = [c.value for row in feedback["口径核对"].iter_rows() for c in row]
+    assert "T02" not in flat and "西山乡" not in flat
+
+
+def test_run_checks_the_units_sum_against_the_county_total(tmp_path):
+    from datetime import date
+
+    from kaohe_excel.pipeline import run
+
+    sheets = small_scheme_sheets()
+    sheets["指标"]["全县总量"] = [190, None, None, None, None]  # A1: towns report 95 + 85 = 180
+    scheme = load_scheme(write_workbook(tmp_path / "s.xlsx", sheets))
+    inbox = make_inbox(tmp_path / "inbox", scheme)
+    outcome = run(inbox, scheme.path, out_root=tmp_path / "out", issued_on=date(2025, 1, 15))
+    sheet = load_workbook(outcome.folder / "汇总表.xlsx")["口径核对"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    a1 = next(row for row in rows if "A1" in row)
+    # 180 − 190 = −10, −5.26% of the county figure: beyond the 0.5% tolerance
+    assert 180 in a1 and 190 in a1 and -10 in a1
+    assert "不一致" in a1
