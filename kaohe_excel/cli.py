@@ -192,10 +192,25 @@ def run_command(
                           progress=progress, compare_to=compare_to)
         results = outcome.results
         top = results.scheme.grades["grade"].iloc[0]
-        console.run_summary(results.ranked, results.validated.issues_table, outcome.folder, top)
+        console.run_summary(results.ranked, results.validated.issues_table, outcome.folder, top, _run_notes(results))
         return EXIT_DATA_ERRORS if results.validated.error_count else EXIT_OK
 
     raise typer.Exit(_guard(body))
+
+
+def _run_notes(results) -> list[str]:
+    """Lines about the optional parts of a run: progress warnings, cross-checks, unscored cells."""
+    notes = []
+    if results.progress is not None:
+        lagging = int(results.progress["lag"].astype(bool).sum())
+        notes.append(f"进度预警：时间进度 {results.elapsed:.0%}，{lagging} 项指标进度落后（见汇总表「进度预警」）。")
+    if results.crosscheck is not None and len(results.crosscheck):
+        differing = int((results.crosscheck["status"] != "一致").sum())
+        notes.append(f"口径核对：核对 {len(results.crosscheck)} 项，{differing} 项不一致或缺数（见汇总表「口径核对」）。")
+    unscored = int((results.scored["status"] == "unscored").sum())
+    if unscored:
+        notes.append(f"注意：{unscored} 个单元格因数据有误未计分（--allow-errors），已在汇总表和反馈表中注明。")
+    return notes
 
 
 @app.command("seal")

@@ -76,7 +76,8 @@ def issue_summary(issues: pd.DataFrame, file_count: int, report_path: Path | Non
         console.print(f"校验报告：{_escape(report_path)}")
 
 
-def run_summary(ranked: pd.DataFrame, issues: pd.DataFrame, folder: Path, top_grade: str) -> None:
+def run_summary(ranked: pd.DataFrame, issues: pd.DataFrame, folder: Path, top_grade: str,
+                notes: list[str] | None = None) -> None:
     table = Table(title="考核结果汇总", header_style="bold")
     for name in ["考核类别", "单位数", f"{top_grade}", "一票否决", "最高分", "最低分"]:
         table.add_column(name)
@@ -86,6 +87,8 @@ def run_summary(ranked: pd.DataFrame, issues: pd.DataFrame, folder: Path, top_gr
     console.print(table)
     errors = int((issues["severity"] == Severity.ERROR.value).sum()) if len(issues) else 0
     console.print(f"校验：{errors} 个错误，{len(issues) - errors} 个警告（见汇总表「校验问题」）。")
+    for note in notes or []:
+        console.print(_escape(note))
     console.print(f"结果已写入：{_escape(folder)}")
     for name in ["汇总表.xlsx", "通报.docx", "反馈/", "scores.csv", "totals.csv"]:
         console.print(f"  {_escape(folder / name)}")
