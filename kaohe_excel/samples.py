@@ -8,6 +8,8 @@ them gives byte-identical files that can be committed.
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,8 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from .template import display_width, save_workbook_deterministic, write_assessment_workbook, write_templates
+from .template import (display_width, lead_file_name, save_workbook_deterministic, write_assessment_workbook,
+                       write_lead_workbooks, write_templates)
 
 DOMAIN = "qingyuan.example.gov.cn"
 
@@ -391,7 +394,9 @@ def _value_for(scheme, spec: dict, perf: float, rng: np.random.Generator, unit_c
     return value
 
 
-def _fill_unit(path: Path, scheme, specs: dict[str, dict], unit_code: str, perf: float, rng) -> None:
+def _fill_unit(path: Path, scheme, specs: dict[str, dict], unit_code: str, perf: float, rng) -> dict[str, object]:
+    """Fill one unit's template; returns the values it reported (before any typing quirks)."""
+    reported: dict[str, object] = {}
     workbook = load_workbook(path)
     sheet = workbook["填报"]
     header_row, cols = _header_columns(sheet, "指标代码")
@@ -400,11 +405,13 @@ def _fill_unit(path: Path, scheme, specs: dict[str, dict], unit_code: str, perf:
         code = str(sheet.cell(row=r, column=cols["指标代码"]).value)
         spec = specs[code]
         value = _value_for(scheme, spec, perf, rng, unit_code)
+        spec_value = value
         if (unit_code, code) == _TEXT_PERCENT:
             value = f"{value:g}%"
         elif (unit_code, code) == _TEXT_FULL_WIDTH:
             value = f"{value}".translate(_FULL_WIDTH) + str(spec["measure_unit"])
         sheet.cell(row=r, column=cols["实际完成值"], value=value)
+        reported[code] = spec_value
         pick = int(rng.integers(0, len(_EVIDENCE_PATTERNS)))
         if (unit_code, code) not in _NO_EVIDENCE:
             sheet.cell(row=r, column=cols["佐证材料"], value=_EVIDENCE_PATTERNS[pick])
@@ -420,6 +427,34 @@ def _fill_unit(path: Path, scheme, specs: dict[str, dict], unit_code: str, perf:
         values = {"项目代码": item, "项目名称": names[item], "数量": count, "事项说明": text, "佐证材料": evidence}
         for header, value in values.items():
             claims.cell(row=claim_row + offset, column=claim_cols[header], value=value)
+    save_workbook_deterministic(workbook, path)
+    return reported
+
+
+# The statistics bureau returns its verification workbook (统一口径): it agrees with the towns
+# but for one figure beyond tolerance and one it could not verify, so 口径核对 has something to show.
+SAMPLE_LEAD = "县统计局"
+_LEAD_DIFFERENCE = ("XZ05", "A01", 1.03)  # the bureau's figure is 3% above the town's own
+_LEAD_BLANK = ("XZ09", "A01")
+
+
+def _fill_lead(path: Path, reported: dict[tuple[str, str], object]) -> None:
+    workbook = load_workbook(path)
+    sheet = workbook["核定"]
+    header_row, cols = _header_columns(sheet, "单位代码")
+    r = header_row + 1
+    while sheet.cell(row=r, column=cols["单位代码"]).value:
+        key = (str(sheet.cell(row=r, column=cols["单位代码"]).value), str(sheet.cell(row=r, column=cols["指标代码"]).value))
+        value = reported.get(key)
+        if key == _LEAD_BLANK or value is None:
+            sheet.cell(row=r, column=cols["说明"], value="年报数据尚未反馈，暂无法核定")
+        elif key[:2] == _LEAD_DIFFERENCE[:2] and isinstance(value, (int, float)):
+            sheet.cell(row=r, column=cols["核定值"], value=round(float(value) * _LEAD_DIFFERENCE[2], 2))
+            sheet.cell(row=r, column=cols["说明"], value="按统计年报口径核定（含新入库企业）")
+        else:
+            sheet.cell(row=r, column=cols["核定值"], value=value)
+            sheet.cell(row=r, column=cols["说明"], value="与统计年报一致")
+        r += 1
     save_workbook_deterministic(workbook, path)
 
 
@@ -457,9 +492,18 @@ def build_sample_inputs(scheme, folder: str | Path, seed: int = 2024) -> list[Pa
     records = assignments.to_dict("records")
     by_pair = {(r["unit_code"], r["indicator_code"]): r for r in records}
     paths = write_templates(scheme, folder)
+    reported: dict[tuple[str, str], object] = {}
     for path, unit_code in zip(paths, scheme.units["unit_code"]):
         specs = {code: spec for (unit, code), spec in by_pair.items() if unit == unit_code}
-        _fill_unit(path, scheme, specs, unit_code, perf[unit_code], rng)
+        for code, value in _fill_unit(path, scheme, specs, unit_code, perf[unit_code], rng).items():
+            reported[(unit_code, code)] = value
     assessment = write_assessment_workbook(scheme, folder)
     _fill_assessment(assessment, scheme, by_pair, perf, rng)
-    return paths + [assessment]
+    leads = []
+    with tempfile.TemporaryDirectory() as scratch:  # only one department sends its workbook back in the sample
+        for made in write_lead_workbooks(scheme, scratch):
+            if made.name == lead_file_name(SAMPLE_LEAD):
+                leads.append(Path(shutil.copyfile(made, folder / made.name)))
+    for path in leads:
+        _fill_lead(path, reported)
+    return paths + [assessment] + leads

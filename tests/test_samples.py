@@ -110,6 +110,8 @@ def test_inputs_fill_every_required_cell(scheme, tmp_path):
     paths = build_sample_inputs(_small(scheme), tmp_path, seed=2024)
     for path in paths:
         workbook = load_workbook(path)
+        if "核定" in workbook.sheetnames:
+            continue  # the lead department's workbook leaves one figure unverified on purpose
         sheet = workbook["评定"] if "评定" in workbook.sheetnames else workbook["填报"]
         column = "评定值" if sheet.title == "评定" else "实际完成值"
         header = next(row for row in sheet.iter_rows(max_row=20) if any(c.value == column for c in row))
@@ -125,7 +127,9 @@ def test_committed_sample_inputs_pass_check_with_warnings_only(scheme):
     assert validated.error_count == 0, validated.issues_table.to_string()
     codes = {i.code.value for i in validated.issues}
     assert codes == {"normalized_value"}
-    assert len(validated.submissions) == 22
+    # 21 unit files, the office's 评定表 and the statistics bureau's 核定表
+    assert len(validated.submissions) == 23
+    assert list(validated.submissions.loc[validated.submissions["kind"] == "牵头单位核定表", "file"]) == ["核定表_县统计局.xlsx"]
     claims = validated.claims.set_index(["unit_code", "item_code"])
     assert claims.loc[("XZ07", "FJ01"), "recorded_by"] == "office"
     assert claims.loc[("XZ02", "JF02"), "evidence"] != ""
@@ -138,3 +142,14 @@ def test_committed_sample_inputs_are_current(scheme, tmp_path):
     assert fresh.keys() == committed.keys()
     stale = sorted(name for name in fresh if fresh[name] != committed[name])
     assert not stale, f"run python3 scripts/make_samples.py and commit: {stale}"
+
+
+def test_sample_lead_workbook_shows_one_disagreement_and_one_gap(scheme):
+    from kaohe_excel import crosscheck
+
+    validated = validate(scheme, read_inbox(ROOT / "sample_inputs"))
+    _, checks = crosscheck.reconcile(validated.values, validated.verified, scheme)
+    status = checks.set_index(["unit_code", "indicator_code"])["status"]
+    assert status[("XZ05", "A01")] == "不一致"  # the bureau's figure is 3% above the town's own
+    assert status[("XZ09", "A01")] == "缺少核定值"
+    assert (status == "一致").sum() == len(status) - 2
