@@ -48,37 +48,106 @@ _NEEDED = ["base_score", "full_score", "key_base", "key_full", "key_next", "grad
 # --------------------------------------------------------------------------- peers
 
 
-def _peer_stats(rows: pd.DataFrame, key: pd.Series, peer_ok: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+@dataclass
+class _Peers:
+    """The scored keys of every group × indicator cell, sorted, for leave-one-out lookups.
+
+    A row's peers are the scored rows of its cell other than itself ("others fixed"). Nothing
+    pairs rows with each other: per-row positions come from np.searchsorted on the keys sorted
+    by (cell, key), so time and memory grow as n log n, not as the square of a group's size.
+    Per-row arrays are indexed by row position.
+    """
+
+    keys: np.ndarray  # peer keys sorted by (cell, key) ascending, then one NaN (the "none" slot)
+    end: np.ndarray  # one past the row's cell's last peer in `keys`
+    count: np.ndarray  # peers in the row's cell, the row itself included when it is one
+    at_least: np.ndarray  # peers in the row's cell whose key ≥ the row's key
+    above: np.ndarray  # index in `keys` of the smallest key > the row's key, or `none` past its cell
+    own: np.ndarray  # the row itself is one of its cell's peers
+    none: int  # index of the NaN slot
+
+    def kth_best(self, pos: np.ndarray, k: Any) -> np.ndarray:
+        """The k-th best (1-based) key among the other peers of rows `pos`; NaN when there are fewer."""
+        k = np.asarray(k, dtype=float)
+        # the row's own key is (desc, 1-based) at place at_least among its cell's peers; leaving it
+        # out moves every place from there on up by one
+        j = k - 1 + (self.own[pos] & (k >= self.at_least[pos]))
+        ok = np.isfinite(k) & (k >= 1) & (j < self.count[pos])
+        idx = np.where(ok, self.end[pos] - 1 - np.where(ok, j, 0).astype(np.int64), self.none)
+        return self.keys[idx]
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """s = fl(a + b) and its exact rounding error e (a + b = s + e), elementwise (Knuth)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _cell_sums(cell: np.ndarray, x: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell the sum of x as a double-double (hi + lo), by pairwise halving within each cell.
+
+    A plain total minus the row's own value would round twice and, when the values cancel,
+    drift from the sum of the others by many ulps; hi + lo keeps ~106 bits.
+    """
+    order = np.argsort(cell, kind="stable")
+    c, hi, lo = cell[order], x[order], np.zeros(len(x))
+    while len(c):
+        first = np.r_[True, c[1:] != c[:-1]]
+        if first.all():
+            break
+        at = np.arange(len(c))
+        place = at - np.maximum.accumulate(np.where(first, at, 0))  # position within the cell
+        left = np.flatnonzero(place % 2 == 0)
+        paired = np.r_[~first[1:], False][left]  # the next element is in the same cell
+        right = np.where(paired, left + 1, left)
+        s, e = _two_sum(hi[left], np.where(paired, hi[right], 0.0))
+        hi, lo = _two_sum(s, lo[left] + np.where(paired, lo[right], 0.0) + e)
+        c = c[left]
+    out_hi, out_lo = np.zeros(n_cells), np.zeros(n_cells)
+    out_hi[c], out_lo[c] = hi, lo
+    return out_hi, out_lo
+
+
+def _peer_stats(rows: pd.DataFrame, key: pd.Series, peer_ok: pd.Series) -> tuple[pd.DataFrame, _Peers]:
     """Per row, statistics of the *other* scored units of its group on the same indicator.
 
-    Returns (stats indexed like rows, pairs[row, peer_key]) — pairs feed the k-th best lookup
-    of 排名. Built by a self-merge within each group, never a loop over units.
+    Returns (stats indexed like rows: n_o, best_o, sum_o, next_better; the sorted peers for
+    the k-th best lookup of 排名). Cell totals minus the row's own share, never a self-merge.
     """
-    left = pd.DataFrame({"_row": np.arange(len(rows)), "group": rows["group"].astype(object).to_numpy(),
+    n = len(rows)
+    cell = pd.DataFrame({"group": rows["group"].astype(object).to_numpy(),
                          "indicator_code": rows["indicator_code"].astype(object).to_numpy()})
-    right = left.loc[peer_ok.to_numpy()].assign(peer_key=key.to_numpy()[peer_ok.to_numpy()]).rename(
-        columns={"_row": "_peer"})
-    pairs = left.merge(right, on=["group", "indicator_code"], how="inner")
-    pairs = pairs.loc[pairs["_row"] != pairs["_peer"], ["_row", "peer_key"]]
-    own = key.to_numpy()[pairs["_row"].to_numpy()]
-    better = pairs.assign(peer_key=pairs["peer_key"].where(pairs["peer_key"].to_numpy() > own))
-    grouped = pairs.groupby("_row")["peer_key"]
+    cell = cell.groupby(["group", "indicator_code"], dropna=False, sort=False).ngroup().to_numpy(dtype=np.int64)
+    own = peer_ok.to_numpy(dtype=bool)
+    own_key = key.to_numpy(dtype=float)
+    peer_cell, peer_key = cell[own], own_key[own]
+    # one sortable integer per (cell, key): keys replaced by their rank among the distinct peer keys
+    distinct = np.unique(peer_key)
+    width = len(distinct) + 1
+    coded = np.sort(peer_cell * width + np.searchsorted(distinct, peer_key))
+    order = np.lexsort((peer_key, peer_cell))
+    keys = np.append(peer_key[order], np.nan)
+    none = len(keys) - 1
+    base = cell * width
+    start = np.searchsorted(coded, base, side="left")
+    end = np.searchsorted(coded, base + width, side="left")
+    first_at_least = np.searchsorted(coded, base + np.searchsorted(distinct, own_key, side="left"), side="left")
+    above = np.searchsorted(coded, base + np.searchsorted(distinct, own_key, side="right"), side="left")
+    above = np.where(above < end, above, none)
+    peers = _Peers(keys=keys, end=end, count=end - start, at_least=end - first_at_least, above=above, own=own,
+                   none=none)
+
+    n_o = (peers.count - own).astype(float)
+    hi, lo = _cell_sums(peer_cell, peer_key, int(cell.max()) + 1 if n else 0)
+    # total − own in double-double, rounded once: the sum of the others as if added directly
+    s, e = _two_sum(hi[cell], -np.where(own, own_key, 0.0))
+    sum_o = np.where(n_o > 0, s + (lo[cell] + e), np.nan)
     stats = pd.DataFrame({
-        "n_o": grouped.count(), "best_o": grouped.max(), "worst_o": grouped.min(), "sum_o": grouped.sum(),
-        "next_better": better.groupby("_row")["peer_key"].min(),
-    }).reindex(np.arange(len(rows)))
-    stats["n_o"] = stats["n_o"].fillna(0.0)
-    stats.index = rows.index
-    return stats, pairs
-
-
-def _kth_best(pairs: pd.DataFrame, rows_pos: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """The k-th best (1-based) peer key of each row position; NaN when fewer than k peers."""
-    wanted = pd.DataFrame({"_row": rows_pos, "_k": k})
-    ranked = pairs[pairs["_row"].isin(rows_pos)].sort_values(["_row", "peer_key"], ascending=[True, False])
-    ranked = ranked.assign(_k=ranked.groupby("_row").cumcount() + 1.0)
-    hit = wanted.merge(ranked, on=["_row", "_k"], how="left")
-    return hit["peer_key"].to_numpy(dtype=float)
+        "n_o": n_o, "best_o": peers.kth_best(np.arange(n), np.ones(n)), "sum_o": sum_o,
+        "next_better": keys[above],
+    }, index=rows.index)
+    return stats, peers
 
 
 # --------------------------------------------------------------------------- per-method solutions
@@ -89,8 +158,8 @@ class _Ctx:
     key: pd.Series  # value × sign for every row
     sign: pd.Series
     stats: pd.DataFrame
-    pairs: pd.DataFrame
-    pos: pd.Series  # row position (for the pairs frame)
+    peers: _Peers
+    pos: pd.Series  # row position (for the peers' per-row arrays)
     tier_tables: pd.DataFrame
 
 
@@ -211,7 +280,7 @@ def _ranking(rows: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
     # scale never goes below P·b
     k_base = np.floor(1 + P * (1 - b) / step.where(step > 0) + _EPS).to_numpy()
     has_step = step.gt(0).to_numpy()
-    kth = _kth_best(ctx.pairs, ctx.pos.loc[rows.index].to_numpy(), np.where(has_step, k_base, np.nan))
+    kth = ctx.peers.kth_best(ctx.pos.loc[rows.index].to_numpy(), np.where(has_step, k_base, np.nan))
     out["key_base"] = np.where(has_step, kth, np.nan)
     out["base_always"] = ~has_step | (st["n_o"].to_numpy() < np.nan_to_num(k_base, nan=0.0))
     return out
@@ -423,8 +492,8 @@ def gap_table(scored: pd.DataFrame, tier_tables: pd.DataFrame, scheme: Any = Non
     sign = pd.Series(np.where(_is_lower(rows["direction"]) | method.eq("扣分").to_numpy(), -1.0, 1.0), index=rows.index)
     key = _num(rows, "value") * sign
     peer_ok = rows["status"].astype(object).eq("scored") & key.notna()
-    stats, pairs = _peer_stats(rows, key, peer_ok)
-    ctx = _Ctx(key, sign, stats, pairs, pd.Series(np.arange(len(rows)), index=rows.index), tier_tables)
+    stats, peers = _peer_stats(rows, key, peer_ok)
+    ctx = _Ctx(key, sign, stats, peers, pd.Series(np.arange(len(rows)), index=rows.index), tier_tables)
 
     need = _blank(rows)
     for name, fn in GAP_METHODS.items():  # one pass per method, never per unit
