@@ -20,8 +20,9 @@ import zlib
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .issues import Issue, IssueCode, error, warning
 from .tables import Table, cell_address, clean_text, column_letter, header_key, locate_table
@@ -91,13 +92,74 @@ class FormulaWithoutValue:
         return ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
-    """A raw value with where it was found (sheet name, A1 address)."""
+    """A raw value with where it was found (sheet name, 0-based row and column)."""
 
     value: object
     sheet: str
-    cell: str
+    row: int
+    col: int
+
+    @property
+    def cell(self) -> str:
+        """The A1 address; built on demand, most cells are never named in a message."""
+        return cell_address(self.row, self.col)
+
+
+class _Layout:
+    """Where a table's wanted columns are: shared by all its rows (pickled once per file)."""
+
+    __slots__ = ("sheet", "columns")
+
+    def __init__(self, sheet: str, columns: dict[str, tuple[int, int]]):
+        self.sheet = sheet
+        self.columns = columns  # header -> (position in Row.values, 0-based column)
+
+    def __getstate__(self):
+        return self.sheet, self.columns
+
+    def __setstate__(self, state) -> None:
+        self.sheet, self.columns = state
+
+
+class Row:
+    """One table row: the raw values of the wanted columns only, read like a mapping of
+    header -> Cell (a Cell is made when asked for: a row costs a tuple, not a dict of objects)."""
+
+    __slots__ = ("layout", "row", "values")
+
+    def __init__(self, layout: _Layout, row: int, values: tuple):
+        self.layout = layout
+        self.row = row  # 0-based
+        self.values = values
+
+    def __getstate__(self):
+        return self.layout, self.row, self.values
+
+    def __setstate__(self, state) -> None:
+        self.layout, self.row, self.values = state
+
+    def __getitem__(self, name: str) -> Cell:
+        position, col = self.layout.columns[name]
+        return Cell(self.values[position], self.layout.sheet, self.row, col)
+
+    def get(self, name: str, default: Cell | None = None) -> Cell | None:
+        found = self.layout.columns.get(name)
+        if found is None:
+            return default
+        return Cell(self.values[found[0]], self.layout.sheet, self.row, found[1])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.layout.columns
+
+    def keys(self):
+        return self.layout.columns.keys()
+
+    def set(self, name: str, value: object) -> None:
+        values = list(self.values)
+        values[self.layout.columns[name][0]] = value
+        self.values = tuple(values)
 
 
 @dataclass
@@ -111,13 +173,17 @@ class FileResult:
     kind: str = ""  # KIND_UNIT | KIND_ASSESSMENT | KIND_LEAD | "" (unknown / unreadable)
     meta: dict[str, str] = field(default_factory=dict)
     header: dict[str, Cell] = field(default_factory=dict)
-    rows: list[dict[str, Cell]] = field(default_factory=list)  # indicator rows (填报 or 评定)
-    claims: list[dict[str, Cell]] = field(default_factory=list)  # 加扣分 rows
+    rows: list[Row] = field(default_factory=list)  # indicator rows (填报, 评定 or 核定)
+    claims: list[Row] = field(default_factory=list)  # 加扣分 rows
     issues: list[Issue] = field(default_factory=list)
 
     @property
     def readable(self) -> bool:
         return not any(i.code in FATAL_FILE_CODES for i in self.issues)
+
+    def drop_cells(self) -> None:
+        """Forget the cells once validated; what names and identifies the file stays."""
+        self.header, self.rows, self.claims = {}, [], []
 
 
 FATAL_FILE_CODES = {
@@ -153,35 +219,57 @@ def read_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = Re
     """Read every file in `folder`; a process pool is used when there are many files."""
     folder = Path(folder)
     paths, skipped = list_inbox(folder)
+    return ReadResult(list(_read_paths(folder, paths, workers, limits, progress)), skipped)
+
+
+def iter_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = ReadLimits(),
+               progress: Callable[[int, int], None] | None = None) -> Iterator[FileResult]:
+    """read_inbox's results one at a time, in the same order, as they arrive: a consumer
+    that validates each one can let its cells go (validate.validate_stream)."""
+    folder = Path(folder)
+    paths, _ = list_inbox(folder)
+    yield from _read_paths(folder, paths, workers, limits, progress)
+
+
+def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: ReadLimits,
+                progress: Callable[[int, int], None] | None) -> Iterator[FileResult]:
     names = [str(p.relative_to(folder)) for p in paths]
     total = len(paths)
     if workers is None:
         workers = os.cpu_count() or 1
-    results: list[FileResult] = []
-
-    def done(result: FileResult) -> None:
-        results.append(result)
-        if progress:
-            progress(len(results), total)
-
+    count = 0
     if workers <= 1 or total < 64:
         for path, name in zip(paths, names):
-            done(_read_one(path, name, limits))
-        return ReadResult(results, skipped)
-    while len(results) < total:
-        start = len(results)
-        chunk = max(8, (total - start) // (workers * 8))
+            result = _read_one(path, name, limits)
+            count += 1
+            if progress:
+                progress(count, total)
+            yield result
+        return
+    while count < total:
+        start = count
+        # Small chunks: results stream back steadily and a crash re-reads few files alone.
+        chunk = max(4, min(32, (total - start) // (workers * 8)))
         try:
             with ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits,)) as pool:
-                for result in pool.map(_read_pooled, paths[start:], names[start:], [limits] * (total - start), chunksize=chunk):
-                    done(result)
+                try:
+                    for result in pool.map(_read_pooled, paths[start:], names[start:], [limits] * (total - start), chunksize=chunk):
+                        count += 1
+                        if progress:
+                            progress(count, total)
+                        yield result
+                finally:  # a consumer that stops early must not wait for every file to be read
+                    pool.shutdown(wait=True, cancel_futures=True)
         except BrokenProcessPool:
             # A worker died on one of the files it had in flight (a parser abort, or the
             # memory cap): read those one per child process, so the culprit costs only its
             # own file, then go on with a fresh pool.
-            for index in range(len(results), min(total, len(results) + 2 * workers * chunk)):
-                done(_read_one(paths[index], names[index], limits, isolate=True))
-    return ReadResult(results, skipped)
+            for index in range(count, min(total, count + 2 * workers * chunk)):
+                result = _read_one(paths[index], names[index], limits, isolate=True)
+                count += 1
+                if progress:
+                    progress(count, total)
+                yield result
 
 
 # ---------------------------------------------------------------- one file
@@ -595,23 +683,23 @@ _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]+)([0-9]+):([A-Z]+)
 _ADDRESS = re.compile(r"([A-Z]+)([0-9]+)")
 
 
-def _input_cells(result: FileResult) -> list[Cell]:
+def _empty_inputs(result: FileResult) -> list[tuple[Row, str]]:
     inputs = {KIND_ASSESSMENT: ("评定值",), KIND_LEAD: ("核定值",)}.get(result.kind, ("实际完成值",))
-    cells = [row[name] for row in result.rows for name in inputs if name in row]
-    cells += [row["数量"] for row in result.claims if "数量" in row]
-    return [cell for cell in cells if not clean_text(cell.value)]
+    found = [(row, name) for row in result.rows for name in inputs if name in row]
+    found += [(row, "数量") for row in result.claims if "数量" in row]
+    return [(row, name) for row, name in found if not clean_text(row.values[row.layout.columns[name][0]])]
 
 
 def _resolve_empty_inputs(data: bytes, result: FileResult, limits: ReadLimits) -> None:
     """calamine returns formulas without a cached result and error values (#DIV/0!) as
     empty cells. Only when an input cell came back empty, look at that sheet's XML and
     put back what is really there; also say when the cell is hidden under a merge."""
-    empty = _input_cells(result)
+    empty = _empty_inputs(result)
     if not empty:
         return
-    by_sheet: dict[str, dict[str, Cell]] = {}
-    for cell in empty:
-        by_sheet.setdefault(cell.sheet, {})[cell.cell] = cell
+    by_sheet: dict[str, dict[str, tuple[Row, str]]] = {}
+    for row, name in empty:
+        by_sheet.setdefault(row.layout.sheet, {})[row[name].cell] = (row, name)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         parts, _ = _sheet_parts(archive, limits)
         for sheet, cells in by_sheet.items():
@@ -622,23 +710,24 @@ def _resolve_empty_inputs(data: bytes, result: FileResult, limits: ReadLimits) -
             for match in _CELL_BODY.finditer(xml):
                 attributes = dict(_ATTRIBUTE.findall(match.group(1)))
                 address = attributes.get(b"r", b"").decode("ascii", "replace")
-                cell = cells.get(address)
-                if cell is None:
+                found = cells.get(address)
+                if found is None:
                     continue
+                row, name = found
                 body = match.group(2) or b""
                 value = _VALUE.search(body)
                 value_text = _xml_text(value.group(1)) if value and value.group(1) else ""
                 if attributes.get(b"t") == b"e" and value_text:
-                    cell.value = value_text  # validate reports it as error_value
+                    row.set(name, value_text)  # validate reports it as error_value
                 elif not value_text and attributes.get(b"t") != b"str" and _FORMULA.search(body):
                     # no cached result (tools such as openpyxl write an empty <v/>); a text
                     # formula (t="str") with an empty result is simply empty
                     formula = _FORMULA.search(body).group(1)
-                    cell.value = FormulaWithoutValue("=" + _xml_text(formula)[:80] if formula else "")
+                    row.set(name, FormulaWithoutValue("=" + _xml_text(formula)[:80] if formula else ""))
             _report_merges(xml, sheet, cells, result)
 
 
-def _report_merges(xml: bytes, sheet: str, cells: dict[str, Cell], result: FileResult) -> None:
+def _report_merges(xml: bytes, sheet: str, cells: dict[str, object], result: FileResult) -> None:
     for match in _MERGE.finditer(xml):
         first_col, first_row = _column_number(match.group(1)), int(match.group(2))
         last_col, last_row = _column_number(match.group(3)), int(match.group(4))
@@ -697,10 +786,20 @@ def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
             if len(row) >= 2 and clean_text(row[0]):
                 result.meta[clean_text(row[0])] = clean_text(row[1])
     kind = result.meta.get("文件类型", "")
-    unit_sheet = _find_sheet(sheets, UNIT_SHEET, UNIT_HEADERS, UNIT_OPTIONAL)
-    assessment_sheet = _find_sheet(sheets, ASSESSMENT_SHEET, ASSESSMENT_HEADERS, ASSESSMENT_OPTIONAL)
-    lead_sheet = _find_sheet(sheets, LEAD_SHEET, LEAD_HEADERS, LEAD_OPTIONAL) if kind in (KIND_LEAD, "") else None
-    if kind == KIND_LEAD or (not kind and lead_sheet and not unit_sheet and not assessment_sheet):
+    # The hidden 文件类型 says which table to look for; only a file without it (content
+    # copied into a new workbook) is searched for each kind in turn.
+    unit_sheet = assessment_sheet = lead_sheet = None
+    if kind == KIND_LEAD:
+        lead_sheet = _find_sheet(sheets, LEAD_SHEET, LEAD_HEADERS, LEAD_OPTIONAL)
+    elif kind == KIND_ASSESSMENT:
+        assessment_sheet = _find_sheet(sheets, ASSESSMENT_SHEET, ASSESSMENT_HEADERS, ASSESSMENT_OPTIONAL)
+    else:
+        unit_sheet = _find_sheet(sheets, UNIT_SHEET, UNIT_HEADERS, UNIT_OPTIONAL)
+        if not kind and unit_sheet is None:
+            assessment_sheet = _find_sheet(sheets, ASSESSMENT_SHEET, ASSESSMENT_HEADERS, ASSESSMENT_OPTIONAL)
+            if assessment_sheet is None:
+                lead_sheet = _find_sheet(sheets, LEAD_SHEET, LEAD_HEADERS, LEAD_OPTIONAL)
+    if kind == KIND_LEAD or (not kind and lead_sheet):
         # A lead department's 核定表: rows like the 评定 rows, no header block, no claims.
         result.kind = KIND_LEAD
         if lead_sheet is None:
@@ -709,9 +808,9 @@ def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
                                        file=result.name))
             return
         sheet_name, rows, table = lead_sheet
-        result.rows = _table_cells(rows, sheet_name, table, LEAD_HEADERS + LEAD_OPTIONAL, key="指标代码", inputs=("核定值", "说明"))
+        result.rows = _table_rows(rows, sheet_name, table, LEAD_HEADERS + LEAD_OPTIONAL, key="指标代码", inputs=("核定值", "说明"))
         return
-    if kind == KIND_ASSESSMENT or (not kind and assessment_sheet and not unit_sheet):
+    if kind == KIND_ASSESSMENT or (not kind and assessment_sheet):
         kind = KIND_ASSESSMENT
         found = assessment_sheet
         headers, optional = ASSESSMENT_HEADERS, ASSESSMENT_OPTIONAL
@@ -730,12 +829,12 @@ def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
     if kind == KIND_UNIT:
         result.header = _header_block(rows, sheet_name, table.header_row)
     inputs = ("评定值",) if kind == KIND_ASSESSMENT else ("实际完成值", "佐证材料", "备注")
-    result.rows = _table_cells(rows, sheet_name, table, headers + optional, key="指标代码", inputs=inputs)
+    result.rows = _table_rows(rows, sheet_name, table, headers + optional, key="指标代码", inputs=inputs)
     claim_sheet = _find_sheet(sheets, CLAIM_SHEET, CLAIM_HEADERS, CLAIM_OPTIONAL, exclude=sheet_name)
     if claim_sheet is not None:
         claim_name, claim_rows, claim_table = claim_sheet
-        result.claims = _table_cells(claim_rows, claim_name, claim_table, CLAIM_HEADERS + CLAIM_OPTIONAL, key="项目代码",
-                                     inputs=("数量", "事项说明", "佐证材料"))
+        result.claims = _table_rows(claim_rows, claim_name, claim_table, CLAIM_HEADERS + CLAIM_OPTIONAL, key="项目代码",
+                                    inputs=("数量", "事项说明", "佐证材料"))
 
 
 def _find_sheet(sheets, preferred: str, headers: list[str], optional: list[str], exclude: str | None = None):
@@ -757,33 +856,37 @@ def _header_block(rows: list[list], sheet: str, header_row: int) -> dict[str, Ce
     for r in range(min(header_row, len(rows))):
         row = rows[r]
         for c, cell in enumerate(row):
+            if cell.__class__ is not str or not cell:  # a label is text
+                continue
             label = header_key(cell).rstrip(":：")
             if label in HEADER_BLOCK_LABELS and label not in found:
                 for c2 in range(c + 1, min(len(row), c + 6)):
                     if clean_text(row[c2]):
-                        found[label] = Cell(row[c2], sheet, cell_address(r, c2))
+                        found[label] = Cell(row[c2], sheet, r, c2)
                         break
                 else:
-                    found[label] = Cell("", sheet, cell_address(r, c + 1))
+                    found[label] = Cell("", sheet, r, c + 1)
     return found
 
 
-def _table_cells(rows: list[list], sheet: str, table: Table, names: list[str], key: str,
-                 inputs: tuple[str, ...]) -> list[dict[str, Cell]]:
-    """Rows below the header as {header: Cell} that have a key or something typed in an
-    input column; a value whose key was deleted is kept so validate can report it, while
-    notes written under the table are not rows."""
-    columns = {name: table.columns[name] for name in names if name in table.columns}
+def _table_rows(rows: list[list], sheet: str, table: Table, names: list[str], key: str,
+                inputs: tuple[str, ...]) -> list[Row]:
+    """Rows below the header that have a key or something typed in an input column; a
+    value whose key was deleted is kept so validate can report it, while notes written
+    under the table are not rows. Only the named columns are kept."""
+    present = [name for name in names if name in table.columns]
+    columns = [table.columns[name] for name in present]
+    layout = _Layout(sheet, {name: (i, c) for i, (name, c) in enumerate(zip(present, columns))})
+    watched = [i for i, name in enumerate(present) if name == key or name in inputs]
+    width = max(columns) + 1
+    pick = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     records = []
     for r in range(table.header_row + 1, len(rows)):
         row = rows[r]
-        record = {}
-        has_content = False
-        for name, c in columns.items():
-            value = row[c] if c < len(row) else ""
-            record[name] = Cell(value, sheet, cell_address(r, c))
-            if (name == key or name in inputs) and clean_text(value):
-                has_content = True
-        if has_content:
-            records.append(record)
+        values = pick(row) if len(row) >= width else tuple(row[c] if c < len(row) else "" for c in columns)
+        for i in watched:
+            value = values[i]
+            if value != "" and clean_text(value):  # "" is calamine's empty cell: most cells, skipped cheaply
+                records.append(Row(layout, r, values))
+                break
     return records

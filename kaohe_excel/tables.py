@@ -19,30 +19,78 @@ def clean_text(value: object) -> str:
     >>> clean_text("  ＸＺ０１ ")
     'XZ01'
     """
+    kind = value.__class__
+    if kind is str:
+        # Printable ASCII is already NFKC and has no controls: the common cell costs one strip.
+        if value.isascii() and value.isprintable():
+            return value.strip()
+        return _clean_str(value)
+    if kind is float:
+        if value != value:  # NaN
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    if kind is int:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, float):
-        if value != value:  # NaN
+        if value != value:
             return ""
         if value.is_integer():
             value = int(value)
-    text = unicodedata.normalize("NFKC", str(value))
-    return _CONTROL.sub("", text).strip()
+    return _clean_str(str(value))
+
+
+# Reading folds the same few thousand texts (headers, names, evidence) in every file;
+# only short texts are remembered, so a hostile file cannot grow the cache much.
+_CACHE_TEXT_LENGTH = 64
+_CACHE_ENTRIES = 50_000
+_clean_cache: dict[str, str] = {}
+_key_cache: dict[str, str] = {}
+
+
+def _clean_str(text: str) -> str:
+    cleaned = _clean_cache.get(text)
+    if cleaned is None:
+        cleaned = _CONTROL.sub("", unicodedata.normalize("NFKC", text)).strip()
+        if len(text) <= _CACHE_TEXT_LENGTH:
+            if len(_clean_cache) >= _CACHE_ENTRIES:
+                _clean_cache.clear()
+            _clean_cache[text] = cleaned
+    return cleaned
 
 
 def header_key(value: object) -> str:
     """A header cell compared without any white space ("实际\\n完成值" == "实际完成值")."""
+    if value.__class__ is str:
+        key = _key_cache.get(value)
+        if key is None:
+            key = _SPACES.sub("", clean_text(value))
+            if len(value) <= _CACHE_TEXT_LENGTH:
+                if len(_key_cache) >= _CACHE_ENTRIES:
+                    _key_cache.clear()
+                _key_cache[value] = key
+        return key
     return _SPACES.sub("", clean_text(value))
 
 
 def column_letter(index: int) -> str:
     """0-based column index to Excel letters: 0 → A, 27 → AB."""
+    if 0 <= index < len(_LETTERS):
+        return _LETTERS[index]
+    return _letters(index)
+
+
+def _letters(index: int) -> str:
     letters = ""
     index += 1
     while index:
         index, rem = divmod(index - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+_LETTERS = [_letters(i) for i in range(702)]  # A .. ZZ: every address validation writes is a lookup
 
 
 def cell_address(row: int, col: int) -> str:
@@ -67,13 +115,16 @@ class Table:
 def locate_table(rows: list[list], required: list[str], optional: list[str] = (), scan_rows: int = 30) -> Table | None:
     """Find the first row (within `scan_rows`) containing every required header text.
 
-    Header texts are matched without white space; extra columns are ignored.
+    Header texts are matched without white space; extra columns are ignored; only text
+    cells can be headers.
     Returns None when no such row exists.
     """
     wanted = list(required) + [name for name in optional if name not in required]
     for index, row in enumerate(rows[:scan_rows]):
         keys = {}
         for col, cell in enumerate(row):
+            if cell.__class__ is not str or not cell:  # a header is text; numbers and blanks never match
+                continue
             key = header_key(cell)
             if key and key not in keys:
                 keys[key] = col

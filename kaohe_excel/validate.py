@@ -13,12 +13,13 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Iterable
 
 import pandas as pd
 
 from .crosscheck import VERIFIED_COLUMNS, empty_verified
 from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
-from .read import KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult
+from .read import KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult, Row
 from .scheme import Scheme
 from .tables import clean_text
 
@@ -375,7 +376,7 @@ class _Validator:
                 self.add(warning(IssueCode.out_of_range, f"指标「{name}」为 {_plain(value)}%，超过100%，请核实", **at))
         return False
 
-    def claim(self, row: dict[str, Cell], unit_code: str, file: str, recorded_by: str) -> None:
+    def claim(self, row: Row, unit_code: str, file: str, recorded_by: str) -> None:
         code_cell = row["项目代码"]
         code = clean_text(code_cell.value)
         at = {"file": file, "sheet": code_cell.sheet, "cell": code_cell.cell, "unit": unit_code}
@@ -553,4 +554,19 @@ def validate(scheme: Scheme, read_result: ReadResult) -> Validated:
     return validated
 
 
-__all__ = ["Validated", "validate", "parse_value", "count_errors"]
+def validate_stream(scheme: Scheme, results: Iterable[FileResult]) -> Validated:
+    """validate() over results as they are read (read.iter_inbox), same output; each file's
+    cells are dropped once judged, so Validated.files keeps only what names and identifies
+    a file (path, name, size, sha256, kind, meta, issues)."""
+    validator = _Validator(scheme)
+    files = []
+    for result in results:
+        validator.file(result)
+        result.drop_cells()
+        files.append(result)
+    validated = validator.finish()
+    validated.files = files
+    return validated
+
+
+__all__ = ["Validated", "validate", "validate_stream", "parse_value", "count_errors"]
