@@ -174,6 +174,40 @@ def test_next_rank_only_for_group_relative_rows():
     assert g["value_for_next_rank"].isna().all()
 
 
+def test_peers_leave_out_only_the_unit_itself_with_ties():
+    # 乡镇 50, 50, 40, 30 and one missing value; 街道 has a single unit with 100 (another cell).
+    # 排名 P 10 step 2 b 0.6: base kept while (k−1)×2 ≤ 4 → the 3rd best of the others.
+    frame = pd.concat([rows("排名", [50.0, 50.0, 40.0, 30.0, None], step=2),
+                       rows("排名", [100.0], step=2).assign(unit_code="S0", group="街道")], ignore_index=True)
+    g = gap_of(frame)
+    # (unit: others best-first → full = best, base = 3rd best, next rank = smallest better value)
+    expected = {
+        "U0": (50, 30, np.nan),  # 50 | 40 | 30: the other 50 is still there; already first (tied)
+        "U1": (50, 30, np.nan),
+        "U2": (50, 30, 50),  # 50 | 50 | 30
+        "U3": (50, 40, 40),  # 50 | 50 | 40: equalling 40 shares 2nd-best place
+        "U4": (50, 40, np.nan),  # missing: all four others 50 | 50 | 40 | 30; no next rank without a value
+    }
+    for unit, (full, base, up) in expected.items():
+        got = g.loc[unit, ["value_for_full", "value_for_base", "value_for_next_rank"]].to_numpy(dtype=float)
+        np.testing.assert_array_equal(got, [full, base, up], err_msg=unit)
+    # alone in its cell: first by default, nothing to reach, the 乡镇 values never leak in
+    assert g.loc["S0", ["value_for_full", "value_for_base", "value_for_next_rank"]].isna().all()
+
+
+def test_group_mean_of_the_others_with_ties_and_cancelling_values():
+    # 差额扣分 without 目标值, P 10 step 0.5 b 0.6 → up to 10×0.4/0.5 = 8 below the mean keeps the base
+    g = gap_of(rows("差额扣分", [18.0, 21.0, 21.0, 30.0], step=0.5))
+    # U1: others 18, 21, 30 → mean 23; base 23 − (3+1)/3 × 8 = 12.333…
+    assert g.loc["U1", "value_for_full"] == 23.0
+    assert g.loc["U1", "value_for_base"] == pytest.approx(23 - 32 / 3, rel=1e-12)
+    # U3: others 18, 21, 21 → mean 20
+    assert g.loc["U3", "value_for_full"] == 20.0
+    # U1: others 1e16, −1e16, 0 sum to exactly 0; total − own in plain floats would give ±1/3
+    g = gap_of(rows("差额扣分", [1e16, 3.0, -1e16, 0.0], step=0.5))
+    assert g.loc["U1", "value_for_full"] == 0.0
+
+
 def test_qualitative_grades_for_base_and_full():
     frame = rows("定性", ["良", "差"], tier_table="等")
     g = gap_of(frame)
