@@ -74,9 +74,11 @@ class ReadLimits:
     max_uncompressed_bytes: int = 300 * 1024 * 1024
     max_compression_ratio: float = 200.0
     max_part_bytes: int = 64 * 1024 * 1024  # one unpacked part (a sheet's XML)
-    max_rows: int = 20_000
+    # Excel's own row limit: a city's 评定表 has a row per unit and 评定 indicator; what
+    # bounds memory is the cell area, checked before parsing (scan) and after loading.
+    max_rows: int = 1_048_576
     max_columns: int = 200
-    max_cells: int = 1_000_000  # rows x columns of one sheet's used area (checked once loaded)
+    max_cells: int = 2_000_000  # rows x columns of one sheet's area from A1 (~100 MB once loaded)
     timeout_seconds: float = 60.0  # per file, isolated readers
     max_memory_bytes: int = 1024 * 1024 * 1024  # per isolated reader or pool worker (Linux)
 
@@ -498,11 +500,17 @@ def _scan_cells(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: 
     the workbook points to). An ordinary sheet costs a few byte searches; references are
     parsed only when some have as many digits or letters as the limits (far candidates),
     and the exact cell-by-cell scan runs only for unusual XML or an apparent overflow."""
-    digits = len(str(limits.max_rows))
-    letters = len(column_letter(max(limits.max_columns - 1, 0)))
-    # any cell tag but <c r="A1"> with fewer letters and digits than the limits have
-    if letters > 1 and digits > 1:
-        unusual = re.compile(rb'<c(?! r="[A-Z]{1,%d}[0-9]{1,%d}")(?=[\s>/])' % (letters - 1, digits - 1))
+    # A "near" reference has so few letters and digits that no sheet of near cells can
+    # break any limit (A1..Z9999 with the defaults); only farther ones are looked at.
+    near_letters = len(column_letter(max(limits.max_columns - 1, 0))) - 1
+    near_columns = sum(26 ** n for n in range(1, near_letters + 1))
+    near_digits = len(str(limits.max_rows)) - 1
+    while near_digits > 0 and (10 ** near_digits - 1) * max(near_columns, 1) > limits.max_cells:
+        near_digits -= 1
+    near_rows = 10 ** near_digits - 1
+    if near_letters > 0 and near_digits > 0:
+        # any cell tag but <c r="A1"> with near letters and digits
+        unusual = re.compile(rb'<c(?! r="[A-Z]{1,%d}[0-9]{1,%d}")(?=[\s>/])' % (near_letters, near_digits))
     else:  # limits too small for a shortcut
         unusual = re.compile(rb'<c(?=[\s>/])')
     for info in infos:
@@ -516,17 +524,23 @@ def _scan_cells(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: 
         if unusual.search(xml) is None and _PREFIXED_CELL.search(xml) is None:
             continue  # the usual sheet: every cell near A1, written the usual way
         if _ODD_CELL.search(xml) is None and _PREFIXED_CELL.search(xml) is None:
-            rows = max(map(int, re.findall(rb'<c r="[A-Za-z]+([0-9]{%d,})"' % digits, xml)), default=0)
-            columns = max(map(_column_number, set(re.findall(rb'<c r="([A-Za-z]{%d,})[0-9]' % letters, xml))), default=0)
-            if rows <= limits.max_rows and columns <= limits.max_columns:
+            # far candidates only; where there are none the near bound stands in (an over-estimate)
+            rows = max(map(int, re.findall(rb'<c r="[A-Za-z]+([0-9]{%d,})"' % (near_digits + 1), xml)), default=near_rows)
+            columns = max(map(_column_number, set(re.findall(rb'<c r="([A-Za-z]{%d,})[0-9]' % (near_letters + 1), xml))),
+                          default=near_columns)
+            if not _over_limits(rows, columns, limits):
                 continue
         # Unusual XML, or an overflow counting empty formatted cells: the exact scan decides.
         rows, columns = _exact_extent(xml)
-        if rows > limits.max_rows or columns > limits.max_columns:
+        if _over_limits(rows, columns, limits):
             return error(IssueCode.file_too_large,
                          f"工作表的数据区过大（{rows} 行 × {columns} 列，可能在很远的单元格中有内容），超过读取上限"
-                         f"（{limits.max_rows} 行、{limits.max_columns} 列），请删除多余内容后报送")
+                         f"（{limits.max_columns} 列、共 {limits.max_cells} 个单元格），请删除多余内容后报送")
     return None
+
+
+def _over_limits(rows: int, columns: int, limits: ReadLimits) -> bool:
+    return rows > limits.max_rows or columns > limits.max_columns or rows * columns > limits.max_cells
 
 
 def _exact_extent(xml: bytes) -> tuple[int, int]:
