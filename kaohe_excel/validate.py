@@ -8,6 +8,7 @@ trailing unit, "85.3%") and each such repair is recorded as a 警告.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -558,9 +559,13 @@ def validate_stream(scheme: Scheme, results: Iterable[FileResult]) -> Validated:
     """validate() over results as they are read (read.iter_inbox), same output; each file's
     cells are dropped once judged, so Validated.files keeps only what names and identifies
     a file (path, name, size, sha256, kind, meta, issues)."""
+    results = iter(results)
+    # Take the first file before building the validator's tables: a reading process pool
+    # is then forked from the smaller process, its workers do not carry those tables.
+    first = next(results, None)
     validator = _Validator(scheme)
     files = []
-    for result in results:
+    for result in itertools.chain([first] if first is not None else [], results):
         validator.file(result)
         result.drop_cells()
         files.append(result)
