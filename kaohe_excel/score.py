@@ -8,11 +8,14 @@ method is written once. docs/methods.md lists the methods and their formulas.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 DEFAULT_BASE_SHARE = 0.6
 DEFAULT_CAP = 1.0
@@ -90,6 +93,15 @@ def _sign(rows: pd.DataFrame) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- formatting
+# Explanations are built for a million rows at once. A number is turned into text once per
+# distinct value (a parameter repeats on every row of an indicator); a sentence is a list of
+# pieces (literal text or per-row codes into a piece's own texts) joined once, in C++, by
+# pyarrow; sentence alternatives (np.select of old) are joined only on the rows that take them.
+
+_STR = pa.large_string()
+_STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str"
+_EXACT = 1e9  # below this, rint(v · 10^d) is the exact decimal a rounded float prints as
+_NAN_KEY, _INF_KEY, _NEG_INF_KEY = -(2**62), -(2**62) - 1, -(2**62) - 2
 
 
 def _plain(v: float, decimals: int) -> str:
@@ -104,32 +116,260 @@ def _plain(v: float, decimals: int) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _format(values: Any, index: pd.Index, decimals: int) -> pd.Series:
-    # round all at once, then format each distinct number once: parameters repeat on every
-    # row of an indicator, so a million rows hold only a few thousand distinct numbers
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, _STR)
+
+
+def _keys(rounded: np.ndarray, decimals: int) -> np.ndarray | None:
+    """Integer key of each rounded float (its digits), NaN/±inf as sentinels; None if a value is too big."""
+    with np.errstate(invalid="ignore"):
+        exact = np.abs(rounded) < _EXACT
+    if not exact.all():
+        finite_big = np.isfinite(rounded) & ~exact
+        if finite_big.any():
+            return None
+    keys = np.rint(np.where(exact, rounded, 0.0) * 10.0**decimals).astype(np.int64)
+    if not exact.all():
+        keys[np.isnan(rounded)] = _NAN_KEY
+        keys[rounded == np.inf] = _INF_KEY
+        keys[rounded == -np.inf] = _NEG_INF_KEY
+    return keys
+
+
+def _key_texts(keys: np.ndarray, decimals: int) -> pa.Array:
+    """`_plain` of every key from `_keys`, vectorized: same text, byte for byte."""
+    special = keys <= _NAN_KEY
+    factor = 10**decimals
+    magnitude = np.abs(np.where(special, 0, keys))
+    text = pc.cast(pa.array(magnitude // factor), _STR)
+    if decimals:
+        fraction = pc.utf8_slice_codeunits(pc.cast(pa.array(magnitude % factor + factor), _STR), 1)  # zero padded
+        if decimals == 4:
+            fraction = pc.utf8_rtrim(fraction, characters="0")
+            text = pc.if_else(pc.equal(fraction, _lit("")), text, pc.binary_join_element_wise(text, fraction, _lit(".")))
+        else:
+            text = pc.binary_join_element_wise(text, fraction, _lit("."))
+    negative = (keys < 0) & ~special
+    if negative.any():
+        text = pc.if_else(pa.array(negative), pc.binary_join_element_wise(_lit("-"), text, _lit("")), text)
+    if special.any():
+        names = np.where(keys == _NAN_KEY, "—", np.where(keys == _INF_KEY, "∞", "-∞"))
+        text = pc.replace_with_mask(text, pa.array(special), pa.array(names[special], _STR))
+    return text
+
+
+class _Piece:
+    """Per-row text as codes into `texts` (codes None: one text per row)."""
+
+    __slots__ = ("codes", "texts")
+
+    def __init__(self, codes: np.ndarray | None, texts: pa.Array):
+        self.codes, self.texts = codes, texts
+
+    def rows(self, rows: np.ndarray | None) -> np.ndarray:
+        if self.codes is None:
+            return np.arange(len(self.texts)) if rows is None else rows
+        return self.codes if rows is None else self.codes[rows]
+
+
+def _number_piece(values: Any, decimals: int) -> _Piece:
     rounded = round_half_up(np.asarray(values, dtype=float).reshape(-1), decimals)
-    codes, distinct = pd.factorize(rounded, use_na_sentinel=False)
-    texts = np.array([_plain(v, decimals) for v in distinct.tolist()], dtype=object)
-    return pd.Series(texts[codes], index=index, dtype=object)
+    n = len(rounded)
+    keys = _keys(rounded, decimals)
+    if keys is None:  # a number of a billion or more: Python formats the distinct values
+        codes, distinct = pd.factorize(rounded, use_na_sentinel=False)
+        return _Piece(codes, pa.array([_plain(v, decimals) for v in distinct.tolist()], _STR))
+    if n > 8192 and len(np.unique(keys[:: n // 2048][:2048])) > 2000:
+        return _Piece(None, _key_texts(keys, decimals))  # mostly distinct: hashing would not pay
+    codes, distinct = pd.factorize(keys)
+    return _Piece(codes, _key_texts(distinct, decimals))
 
 
-def _f(values: Any, index: pd.Index) -> pd.Series:
-    return _format(values, index, 4)
+def _text_piece(values: Any) -> _Piece:
+    """Per-row strings (missing → "") as one piece."""
+    strings = pd.Series(values).astype(_STR_DTYPE)
+    codes, distinct = pd.factorize(strings, use_na_sentinel=False)
+    return _Piece(codes, pa.array(distinct.astype(object).where(distinct.notna(), ""), _STR))
 
 
-def _fs(values: Any, index: pd.Index) -> pd.Series:
-    return _format(values, index, 2)
+def _compact(pieces: list, rows: np.ndarray) -> list:
+    """One sentence alternative on `rows` as few pieces per row: literals (str) and [codes on rows, texts].
+
+    Literals fold into a neighbour's texts and neighbouring pieces with few texts merge into
+    one (all their combinations), while those texts stay far fewer than the rows: parameters
+    repeat on every row of an indicator, so most of a sentence costs nothing per row.
+    """
+    size = len(rows)
+    items: list = []
+    for piece in pieces:
+        if not isinstance(piece, str):
+            if len(piece.texts) != 1:
+                items.append([piece.rows(rows), piece.texts])
+                continue
+            piece = piece.texts[0].as_py()
+        if piece == "":
+            continue
+        if items and isinstance(items[-1], str):
+            items[-1] += piece
+        else:
+            items.append(piece)
+    few = max(64, size // 8)
+    for k, item in enumerate(items):  # literals into a neighbour
+        if not isinstance(item, str):
+            continue
+        near = [j for j in (k + 1, k - 1) if 0 <= j < len(items) and not isinstance(items[j], str)]
+        if not near:
+            continue
+        j = min(near, key=lambda j: len(items[j][1]))
+        if len(items[j][1]) > few:
+            continue
+        pair = (_lit(item), items[j][1]) if j > k else (items[j][1], _lit(item))
+        items[j] = [items[j][0], pc.binary_join_element_wise(*pair, _lit(""))]
+        items[k] = ""
+    out: list = []
+    for item in items:  # neighbouring pieces into their combinations
+        if isinstance(item, str):
+            if item:
+                out.append(item)
+            continue
+        if out and not isinstance(out[-1], str) and len(out[-1][1]) * len(item[1]) <= few:
+            (codes_a, texts_a), (codes_b, texts_b) = out[-1], item
+            na, nb = len(texts_a), len(texts_b)
+            texts = pc.binary_join_element_wise(texts_a.take(pa.array(np.repeat(np.arange(na), nb))),
+                                                texts_b.take(pa.array(np.tile(np.arange(nb), na))), _lit(""))
+            out[-1] = [codes_a * nb + codes_b, texts]
+        else:
+            out.append(item)
+    return out
 
 
-def _pick(index: pd.Index, conditions: list[Any], choices: list[pd.Series], default: Any = "") -> pd.Series:
-    """Vectorized choice between whole sentences (np.select over string Series)."""
-    conds = [np.asarray(c, dtype=bool) for c in conditions]
-    arrays = [np.asarray(c.reindex(index) if isinstance(c, pd.Series) else c, dtype=object) for c in choices]
-    return pd.Series(np.select(conds, arrays, default=default), index=index, dtype=object)
+def _assemble(n: int, parts: list) -> pa.Array:
+    """n sentences from parts (rows, piece_rows, pieces): on `rows` the row-wise concatenation of
+    `pieces`, whose codes are read at `piece_rows`. Rows no part covers read "" (later parts win).
+
+    Every piece becomes indices into one vocabulary; one take and one list join build all rows.
+    """
+    owner = np.full(n, -1, dtype=np.int64)
+    for k, (rows, _, _) in enumerate(parts):
+        owner[rows] = k
+    live = []
+    count = np.zeros(n, dtype=np.int64)
+    for k, (rows, piece_rows, pieces) in enumerate(parts):
+        keep = owner[rows] == k
+        if not keep.all():
+            rows, piece_rows = rows[keep], piece_rows[keep]
+        if len(rows):
+            items = _compact(pieces, piece_rows)
+            count[rows] = len(items)
+            live.append((rows, items))
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(count, out=offsets[1:])
+    vocabulary: list[pa.Array] = []
+    size = 0
+    index = np.empty(int(offsets[-1]), dtype=np.int64)
+    literal_at: dict[str, int] = {}
+    for rows, items in live:
+        start = offsets[rows]
+        for j, item in enumerate(items):
+            if isinstance(item, str):
+                if item not in literal_at:
+                    literal_at[item] = size
+                    vocabulary.append(pa.array([item], _STR))
+                    size += 1
+                index[start + j] = literal_at[item]
+            else:
+                index[start + j] = item[0] + size
+                vocabulary.append(item[1])
+                size += len(item[1])
+    if not vocabulary:
+        return pa.repeat(_lit(""), n)
+    values = pa.concat_arrays(vocabulary).take(pa.array(index))
+    return pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), values), _lit(""))
 
 
-def _dir_note(rows: pd.DataFrame) -> pd.Series:
-    return pd.Series(np.where(_is_lower(rows["direction"]), "（反向）", ""), index=rows.index, dtype=object)
+class _Text:
+    """Sentences for n rows: alternatives (rows mask or None for all, pieces); `+` distributes over them."""
+
+    __slots__ = ("n", "alternatives")
+
+    def __init__(self, n: int, alternatives: list):
+        self.n, self.alternatives = n, alternatives
+
+    @staticmethod
+    def of(n: int, piece: Any) -> "_Text":
+        return piece if isinstance(piece, _Text) else _Text(n, [(None, [piece])])
+
+    def __add__(self, other: Any) -> "_Text":
+        other = _Text.of(self.n, other)
+        out = []
+        for mask_a, pieces_a in self.alternatives:
+            for mask_b, pieces_b in other.alternatives:
+                mask = mask_b if mask_a is None else mask_a if mask_b is None else mask_a & mask_b
+                if mask is None or mask.any():
+                    out.append((mask, pieces_a + pieces_b))
+        return _Text(self.n, out)
+
+    def __radd__(self, other: Any) -> "_Text":
+        return _Text.of(self.n, other) + self
+
+    def restricted(self, mask: np.ndarray) -> "_Text":
+        return _Text(self.n, [(mask if m is None else m & mask, pieces) for m, pieces in self.alternatives])
+
+    def parts(self, rows: np.ndarray | None = None) -> list:
+        """For `_assemble`: each alternative on its rows (mapped through `rows`, the rows these n are)."""
+        out = []
+        for mask, pieces in self.alternatives:
+            local = np.arange(self.n) if mask is None else np.flatnonzero(mask)
+            out.append((local if rows is None else rows[local], local, pieces))
+        return out
+
+    def array(self) -> pa.Array:
+        """The n sentences, in row order (large_string)."""
+        return _assemble(self.n, self.parts())
+
+
+def _f(values: Any) -> _Text:
+    values = np.asarray(values, dtype=float).reshape(-1)
+    return _Text.of(len(values), _number_piece(values, 4))
+
+
+def _fs(values: Any) -> _Text:
+    values = np.asarray(values, dtype=float).reshape(-1)
+    return _Text.of(len(values), _number_piece(values, 2))
+
+
+def _format(values: Any, index: pd.Index, decimals: int) -> pd.Series:
+    """Numbers as text (`_plain`), one object Series aligned on index."""
+    piece = _number_piece(values, decimals)
+    text = piece.texts if piece.codes is None else piece.texts.take(pa.array(piece.codes))
+    return pd.Series(text.to_numpy(zero_copy_only=False), index=index, dtype=object)
+
+
+def _where(mask: Any, a: Any, b: Any) -> _Text:
+    mask = np.asarray(mask, dtype=bool)
+    n = len(mask)
+    return _Text(n, _Text.of(n, a).restricted(mask).alternatives + _Text.of(n, b).restricted(~mask).alternatives)
+
+
+def _pick(conditions: list[Any], choices: list[Any], default: Any = "") -> _Text:
+    """First condition that holds picks its sentence (np.select), the rest take `default`."""
+    out = default
+    for cond, choice in zip(reversed(conditions), reversed(choices)):
+        out = _where(cond, choice, out)
+    return out
+
+
+def _t(values: Any) -> _Text:
+    """A text column as sentence pieces (missing → "")."""
+    return _Text.of(len(values), _text_piece(values))
+
+
+def _dir_note(rows: pd.DataFrame) -> _Text:
+    return _where(_is_lower(rows["direction"]), "（反向）", "")
+
+
+def _series(text: _Text, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(text.array(), dtype=_STR_DTYPE), index=index)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -149,32 +389,39 @@ def _base_share(rows: pd.DataFrame) -> pd.Series:
 PEER_KEYS = ["group", "indicator_code"]
 
 
-def _result(score: Any, explanation: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"score_raw": np.asarray(score, dtype=float), "explanation": explanation.astype(object)},
-                        index=explanation.index)
+def _method(sentences: Callable[[pd.DataFrame, pd.DataFrame], tuple[Any, _Text]]) -> Method:
+    """A registry entry from a function giving (score, sentences); `score_indicators` calls
+    `.sentences` itself, so that all methods' explanations are joined in one pass."""
+    @functools.wraps(sentences)
+    def method(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
+        score, text = sentences(rows, tier_tables)
+        return pd.DataFrame({"score_raw": np.asarray(score, dtype=float), "explanation": _series(text, rows.index)},
+                            index=rows.index)
+    method.sentences = sentences  # type: ignore[attr-defined]
+    return method
 
 
 # --------------------------------------------------------------------------- methods
 
 
-def completion(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
+@_method
+def completion(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _Text]:
     """完成率: P · min(ratio, cap), ratio = x/目标值 (反向 目标值/x)."""
-    idx = rows.index
     P, x, t = _num(rows, "points"), _num(rows, "value"), _num(rows, "target")
     cap = _num(rows, "cap").fillna(DEFAULT_CAP)
     r = attainment_ratio(x, t, rows["direction"])
     used = np.clip(r, 0, cap)
     score = P * used
-    ratio_text = pd.Series(np.where(_is_lower(rows["direction"]), "目标值/完成值", "完成值/目标值"), index=idx)
-    text = ("完成率法" + _dir_note(rows) + "：完成值" + _f(x, idx) + "，目标值" + _f(t, idx) + "，完成比例（"
-            + ratio_text + "）" + _f(r, idx) + "，上限系数" + _f(cap, idx) + "，得分 " + _f(P, idx) + "×"
-            + _f(used, idx) + " = " + _fs(score, idx))
-    return _result(score, text)
+    ratio_text = _where(_is_lower(rows["direction"]), "目标值/完成值", "完成值/目标值")
+    text = ("完成率法" + _dir_note(rows) + "：完成值" + _f(x) + "，目标值" + _f(t) + "，完成比例（"
+            + ratio_text + "）" + _f(r) + "，上限系数" + _f(cap) + "，得分 " + _f(P) + "×"
+            + _f(used) + " = " + _fs(score))
+    return score, text
 
 
-def base_full(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
+@_method
+def base_full(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _Text]:
     """基本满分: 满分值 reached → P; between → P·(b+(1−b)·progress); below 基本值 → P·b·ratio."""
-    idx = rows.index
     d = rows["direction"]
     P, x, base = _num(rows, "points"), _num(rows, "value"), _num(rows, "base")
     full = _num(rows, "full").fillna(_num(rows, "target"))  # 满分值 left empty: the target is the full mark
@@ -188,17 +435,16 @@ def base_full(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
     bad = np.isnan(x) | np.isnan(base) | np.isnan(full)
     score = np.where(bad, np.nan, P * np.clip(share, 0, 1))
     lower = _is_lower(d)
-    head = ("基本满分法" + _dir_note(rows) + "：完成值" + _f(x, idx) + "，基本值" + _f(base, idx) + "，满分值"
-            + _f(full, idx) + "，")
-    fb, fx, ff, fP, fbase = _f(b, idx), _f(x, idx), _f(full, idx), _f(P, idx), _f(base, idx)
-    mid_frac = pd.Series(np.where(lower, "(" + fbase + "−" + fx + ")/(" + fbase + "−" + ff + ")",
-                                  "(" + fx + "−" + fbase + ")/(" + ff + "−" + fbase + ")"), index=idx)
-    low_frac = pd.Series(np.where(lower, fbase + "/" + fx, fx + "/" + fbase), index=idx)
-    text = head + _pick(idx, [at_full, at_base], [
-        "达到满分值，得满分 " + _fs(score, idx),
-        "得分 " + fP + "×(" + fb + "+" + _f(1 - b, idx) + "×" + mid_frac + ") = " + _fs(score, idx),
-    ], default=("未达基本值，得分 " + fP + "×" + fb + "×" + low_frac + " = " + _fs(score, idx)).to_numpy(dtype=object))
-    return _result(score, text)
+    fb, fx, ff, fP, fbase, fscore = _f(b), _f(x), _f(full), _f(P), _f(base), _fs(score)
+    head = "基本满分法" + _dir_note(rows) + "：完成值" + fx + "，基本值" + fbase + "，满分值" + ff + "，"
+    mid_frac = _where(lower, "(" + fbase + "−" + fx + ")/(" + fbase + "−" + ff + ")",
+                      "(" + fx + "−" + fbase + ")/(" + ff + "−" + fbase + ")")
+    low_frac = _where(lower, fbase + "/" + fx, fx + "/" + fbase)
+    text = head + _pick([at_full, at_base], [
+        "达到满分值，得满分 " + fscore,
+        "得分 " + fP + "×(" + fb + "+" + _f(1 - b) + "×" + mid_frac + ") = " + fscore,
+    ], default="未达基本值，得分 " + fP + "×" + fb + "×" + low_frac + " = " + fscore)
+    return score, text
 
 
 def _group_extreme(rows: pd.DataFrame, x: pd.Series, best: bool) -> pd.Series:
@@ -209,9 +455,9 @@ def _group_extreme(rows: pd.DataFrame, x: pd.Series, best: bool) -> pd.Series:
     return grouped.transform("max" if best else "min") * sign
 
 
-def efficacy(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
+@_method
+def efficacy(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _Text]:
     """功效系数: P · clip(c + (1−c)·(x−不允许值)/(满分值−不允许值), 0, 1); empty thresholds → group best/worst."""
-    idx = rows.index
     d = rows["direction"]
     P, x, c = _num(rows, "points"), _num(rows, "value"), _base_share(rows)
     full_given, floor_given = _num(rows, "full"), _num(rows, "floor")
@@ -225,25 +471,24 @@ def efficacy(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
     used = np.clip(coef, 0, 1)
     score = P * used
     lower = _is_lower(d)
-    fx, ff, fl = _f(x, idx), _f(full, idx), _f(floor, idx)
-    frac = pd.Series(np.where(lower, "(" + fl + "−" + fx + ")/(" + fl + "−" + ff + ")",
-                              "(" + fx + "−" + fl + ")/(" + ff + "−" + fl + ")"), index=idx)
-    src = pd.Series(np.where(full_given.isna() | floor_given.isna(), "（取本类别最优值、最差值）", ""), index=idx)
-    clip_note = pd.Series(np.where(np.isclose(used, coef), "", "，系数限定在0～1"), index=idx)
-    formula = _pick(idx, [span > 0], [
-        _f(P, idx) + "×(" + _f(c, idx) + "+" + _f(1 - c, idx) + "×" + frac + ")" + clip_note + " = " + _fs(score, idx)],
-        default=("满分值与不允许值相同，" + pd.Series(np.where(coef >= 1, "得满分 ", "得 "), index=idx)
-                 + _fs(score, idx)).to_numpy(dtype=object))
+    fx, ff, fl, fscore = _f(x), _f(full), _f(floor), _fs(score)
+    frac = _where(lower, "(" + fl + "−" + fx + ")/(" + fl + "−" + ff + ")",
+                  "(" + fx + "−" + fl + ")/(" + ff + "−" + fl + ")")
+    src = _where(full_given.isna() | floor_given.isna(), "（取本类别最优值、最差值）", "")
+    clip_note = _where(np.isclose(used, coef), "", "，系数限定在0～1")
+    formula = _pick([span > 0], [
+        _f(P) + "×(" + _f(c) + "+" + _f(1 - c) + "×" + frac + ")" + clip_note + " = " + fscore],
+        default="满分值与不允许值相同，" + _where(coef >= 1, "得满分 ", "得 ") + fscore)
     text = ("功效系数法" + _dir_note(rows) + "：完成值" + fx + "，满分值" + ff + "，不允许值" + fl + src
             + "，得分 " + formula)
-    return _result(score, text)
+    return score, text
 
 
-def tiered(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
+@_method
+def tiered(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _Text]:
     """阶梯: ratio r = x/目标值 (反向 目标值/x); the highest tier with 下限 ≤ r gives P·得分比例."""
-    idx = rows.index
     P, x, t = _num(rows, "points"), _num(rows, "value"), _num(rows, "target")
-    r = pd.Series(attainment_ratio(x, t, rows["direction"]), index=idx)
+    r = pd.Series(attainment_ratio(x, t, rows["direction"]), index=rows.index)
     tiers = tier_tables.loc[tier_tables["lower"].notna() & tier_tables["tier_table"].notna(),
                             ["tier_table", "lower", "share"]].astype({"lower": float, "share": float})
     pairs = pd.DataFrame({"tier_table": rows["tier_table"].astype(object), "_r": r, "_row": np.arange(len(rows))})
@@ -253,17 +498,18 @@ def tiered(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
     lower_hit = hit["lower"].reindex(np.arange(len(rows))).to_numpy()
     share = hit["share"].reindex(np.arange(len(rows))).fillna(0.0).to_numpy()
     score = np.where(r.isna(), np.nan, P * share)
-    text = ("阶梯法" + _dir_note(rows) + "：完成值" + _f(x, idx) + "，目标值" + _f(t, idx) + "，完成比例"
-            + _f(r, idx) + "，" + _pick(idx, [~np.isnan(lower_hit)], [
-                "达到下限" + _f(lower_hit, idx) + "的档次（得分比例" + _f(share, idx) + "），得分 " + _f(P, idx)
-                + "×" + _f(share, idx) + " = " + _fs(score, idx)],
-                default="未达到档次表「" + rows["tier_table"].astype(str).to_numpy(dtype=object) + "」最低档，得0分"))
-    return _result(score, text)
+    fshare = _f(share)
+    text = ("阶梯法" + _dir_note(rows) + "：完成值" + _f(x) + "，目标值" + _f(t) + "，完成比例"
+            + _f(r) + "，" + _pick([~np.isnan(lower_hit)], [
+                "达到下限" + _f(lower_hit) + "的档次（得分比例" + fshare + "），得分 " + _f(P)
+                + "×" + fshare + " = " + _fs(score)],
+                default="未达到档次表「" + _t(rows["tier_table"]) + "」最低档，得0分"))
+    return score, text
 
 
-def shortfall(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
+@_method
+def shortfall(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _Text]:
     """差额扣分: P − (shortfall against 目标值)·每项分值, floored at 0; empty 目标值 → group mean."""
-    idx = rows.index
     P, x, step = _num(rows, "points"), _num(rows, "value"), _num(rows, "step")
     t_given = _num(rows, "target")
     mean = x.groupby([rows[k] for k in PEER_KEYS], dropna=False).transform("mean")
@@ -272,17 +518,18 @@ def shortfall(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
     charged = gap * step
     score = np.clip(P - charged, 0, None)
     lower = _is_lower(rows["direction"])
-    word = pd.Series(np.where(lower, "超出", "差"), index=idx)
-    src = pd.Series(np.where(t_given.isna(), "（本类别平均值）", ""), index=idx)
-    text = ("差额扣分法" + _dir_note(rows) + "：完成值" + _f(x, idx) + "，目标值" + _f(t, idx) + src + "，"
-            + _pick(idx, [gap <= 0], ["达到目标值，不扣分，得分 " + _fs(score, idx)],
-                    default=(word + _f(gap, idx) + "，扣 " + _f(gap, idx) + "×" + _f(step, idx) + " = "
-                             + _f(charged, idx) + "分，得分 max(0, " + _f(P, idx) + "−" + _f(charged, idx) + ") = "
-                             + _fs(score, idx)).to_numpy(dtype=object)))
-    return _result(score, text)
+    word = _where(lower, "超出", "差")
+    src = _where(t_given.isna(), "（本类别平均值）", "")
+    fgap, fcharged, fscore = _f(gap), _f(charged), _fs(score)
+    text = ("差额扣分法" + _dir_note(rows) + "：完成值" + _f(x) + "，目标值" + _f(t) + src + "，"
+            + _pick([gap <= 0], ["达到目标值，不扣分，得分 " + fscore],
+                    default=(word + fgap + "，扣 " + fgap + "×" + _f(step) + " = " + fcharged + "分，得分 max(0, "
+                             + _f(P) + "−" + fcharged + ") = " + fscore)))
+    return score, text
 
 
-def ranking(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
+@_method
+def ranking(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _Text]:
     """排名: position k among the group (ties share the better k); P − (k−1)·每项分值, or linear P → P·b."""
     idx = rows.index
     P, x, step, b = _num(rows, "points"), _num(rows, "value"), _num(rows, "step"), _base_share(rows)
@@ -295,41 +542,46 @@ def ranking(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
     by_step = np.clip(P - (k - 1) * step, 0, None)
     has_step = step.notna().to_numpy()
     score = np.where(has_step, by_step, linear)
-    fk, fn, fP = _f(k, idx), _f(n, idx), _f(P, idx)
-    text = ("排名法" + _dir_note(rows) + "：完成值" + _f(x, idx) + "，本类别第" + fk + "名（共" + fn + "个单位），得分 "
-            + _pick(idx, [has_step, n <= 1], [
-                "max(0, " + fP + "−(" + fk + "−1)×" + _f(step, idx) + ") = " + _fs(score, idx),
-                "仅一个单位，得满分 " + _fs(score, idx)],
-                default=(fP + "−(" + fk + "−1)/(" + fn + "−1)×" + fP + "×(1−" + _f(b, idx) + ") = "
-                         + _fs(score, idx)).to_numpy(dtype=object)))
-    return _result(score, text)
+    fk, fn, fP, fscore = _f(k), _f(n), _f(P), _fs(score)
+    text = ("排名法" + _dir_note(rows) + "：完成值" + _f(x) + "，本类别第" + fk + "名（共" + fn + "个单位），得分 "
+            + _pick([has_step, (n <= 1).to_numpy()], [
+                "max(0, " + fP + "−(" + fk + "−1)×" + _f(step) + ") = " + fscore,
+                "仅一个单位，得满分 " + fscore],
+                default=fP + "−(" + fk + "−1)/(" + fn + "−1)×" + fP + "×(1−" + _f(b) + ") = " + fscore))
+    return score, text
 
 
-def relative_best(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
+@_method
+def relative_best(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _Text]:
     """相对最优: P · x / 最优值 (反向 P · 最优值 / x), the best among the group."""
-    idx = rows.index
     P, x = _num(rows, "points"), _num(rows, "value")
     best = _group_extreme(rows, x, best=True)
     used = np.clip(attainment_ratio(x, best, rows["direction"]), 0, 1)
     score = P * used
-    fx, fb, fP = _f(x, idx), _f(best, idx), _f(P, idx)
-    frac = pd.Series(np.where(_is_lower(rows["direction"]), fb + "/" + fx, fx + "/" + fb), index=idx)
+    fx, fb, fP = _f(x), _f(best), _f(P)
+    frac = _where(_is_lower(rows["direction"]), fb + "/" + fx, fx + "/" + fb)
     text = ("相对最优法" + _dir_note(rows) + "：完成值" + fx + "，本类别最优值" + fb + "，得分 " + fP + "×" + frac
-            + " = " + _fs(score, idx))
-    return _result(score, text)
+            + " = " + _fs(score))
+    return score, text
 
 
 def _grade_text(rows: pd.DataFrame) -> pd.Series:
-    text = rows["text_value"].astype(object).where(rows["text_value"].notna(), "") if "text_value" in rows else \
-        pd.Series("", index=rows.index, dtype=object)
-    text = text.astype(str).str.strip().astype(object)
-    from_value = _f(_num(rows, "value"), rows.index)
-    return text.where(text != "", from_value.where(_num(rows, "value").notna(), "")).astype(object)
+    """The grade as typed (stripped); a grade row given as a number shows that number."""
+    if "text_value" in rows:
+        text = rows["text_value"].astype(_STR_DTYPE).fillna("").str.strip()
+    else:
+        text = pd.Series("", index=rows.index, dtype=_STR_DTYPE)
+    value = _num(rows, "value")
+    from_value = (text == "").to_numpy() & value.notna().to_numpy()
+    if from_value.any():
+        text = text.astype(object)
+        text[from_value] = _format(value[from_value], value.index[from_value], 4)
+    return text.astype(object)
 
 
-def qualitative(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
+@_method
+def qualitative(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _Text]:
     """定性: the grade maps through its 档次表 to P·得分比例; an unknown grade scores 0."""
-    idx = rows.index
     P = _num(rows, "points")
     grade = _grade_text(rows)
     levels = tier_tables.loc[tier_tables["level"].fillna("").astype(str).str.strip() != "",
@@ -341,23 +593,23 @@ def qualitative(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
     share = keys.merge(levels, on=["tier_table", "level"], how="left")["share"].to_numpy()
     known = ~np.isnan(share)
     score = P * np.nan_to_num(share, nan=0.0)
-    head = "定性评价：等级「" + grade + "」，"
-    text = head + _pick(idx, [known], [
-        "档次表「" + rows["tier_table"].astype(str) + "」得分比例" + _f(share, idx) + "，得分 " + _f(P, idx) + "×"
-        + _f(share, idx) + " = " + _fs(score, idx)],
-        default=("不在档次表「" + rows["tier_table"].astype(str) + "」中，得0分").to_numpy(dtype=object))
-    return _result(score, text)
+    table, fshare = _t(rows["tier_table"]), _f(share)
+    text = "定性评价：等级「" + _t(grade) + "」，" + _pick([known], [
+        "档次表「" + table + "」得分比例" + fshare + "，得分 " + _f(P) + "×" + fshare + " = " + _fs(score)],
+        default="不在档次表「" + table + "」中，得0分")
+    return score, text
 
 
-def deduction(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
+@_method
+def deduction(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _Text]:
     """扣分: x incidents, P − x·每项分值, floored at 0 (扣完为止). A count is always 反向 by nature."""
-    idx = rows.index
     P, x, step = _num(rows, "points"), _num(rows, "value"), _num(rows, "step")
     charged = np.clip(x, 0, None) * step
     score = np.clip(P - charged, 0, None)
-    text = ("扣分法：发生" + _f(x, idx) + "次（项），每次扣" + _f(step, idx) + "分，共扣" + _f(charged, idx)
-            + "分，得分 max(0, " + _f(P, idx) + "−" + _f(charged, idx) + ") = " + _fs(score, idx))
-    return _result(score, text)
+    fcharged = _f(charged)
+    text = ("扣分法：发生" + _f(x) + "次（项），每次扣" + _f(step) + "分，共扣" + fcharged
+            + "分，得分 max(0, " + _f(P) + "−" + fcharged + ") = " + _fs(score))
+    return score, text
 
 
 METHODS: dict[str, Method] = {
@@ -404,6 +656,17 @@ def _has_value(frame: pd.DataFrame) -> pd.Series:
     return (numeric | (is_grade & text)).astype(bool)
 
 
+def _arrow(texts: pd.Series) -> pa.Array:
+    array = pa.array(texts.astype(_STR_DTYPE).fillna("").array)
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    return array.cast(_STR)
+
+
+def _constant(mask: np.ndarray, text: str) -> list:
+    rows = np.flatnonzero(mask)
+    return [(rows, rows, [text])]
+
+
 def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataFrame:
     """Score every unit × indicator row; adds score_raw, score, points_available, status, explanation.
 
@@ -434,7 +697,7 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
     is_missing = ~has_value.to_numpy(dtype=bool) & ~is_exempt_mean & ~is_exempt & ~is_unscored
     scored = ~(is_exempt_mean | is_exempt | is_unscored | is_missing)
     score_raw_np = np.full(len(out), np.nan)
-    explanation_np = np.full(len(out), "", dtype=object)
+    parts: list = []  # explanation pieces of every row, joined once at the end
     method_codes, method_names = pd.factorize(out["method"])
     known = np.zeros(len(out), dtype=bool)
     # methods see only the columns they use: taking every text column of the frame per method is the slow part
@@ -446,22 +709,27 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
         mask = scored & (method_codes == matches[0])
         known |= method_codes == matches[0]
         if mask.any():
-            res = fn(work.loc[mask], tier_tables)
-            score_raw_np[mask] = res["score_raw"].to_numpy()
-            explanation_np[mask] = res["explanation"].to_numpy(dtype=object)
+            rows = work.loc[mask]
+            if hasattr(fn, "sentences"):
+                raw, text = fn.sentences(rows, tier_tables)
+                raw = np.asarray(raw, dtype=float)
+            else:  # a registry entry written as a plain DataFrame function
+                res = fn(rows, tier_tables)
+                raw = res["score_raw"].to_numpy(dtype=float)
+                text = _Text.of(len(rows), _Piece(None, _arrow(res["explanation"])))
+            score_raw_np[mask] = raw
+            text = text + _where(np.isnan(raw), "（评分参数缺失，得0分）", "")
+            parts += text.parts(np.flatnonzero(mask))
     score_raw = pd.Series(score_raw_np, index=out.index)
-    explanation = pd.Series(explanation_np, index=out.index, dtype=object)
     unknown = scored & ~known
     if unknown.any():
-        explanation[unknown] = "未知计分方法「" + out.loc[unknown, "method"].astype(object).astype(str) + "」，得0分"
-    no_param = scored & score_raw.isna().to_numpy() & ~unknown
-    explanation[no_param] = explanation[no_param] + "（评分参数缺失，得0分）"
+        parts += ("未知计分方法「" + _t(out.loc[unknown, "method"]) + "」，得0分").parts(np.flatnonzero(unknown))
     score_raw[scored & score_raw.isna().to_numpy()] = 0.0
 
     score_raw[is_missing] = 0.0
-    explanation[is_missing] = "未填报实际完成值，得0分"
-    explanation[is_unscored] = "数据有误未计分（待核实后补评）"
-    explanation[is_exempt] = "不考核，不计入应得分，按已有项归一化"
+    parts += _constant(is_missing, "未填报实际完成值，得0分")
+    parts += _constant(is_unscored, "数据有误未计分（待核实后补评）")
+    parts += _constant(is_exempt, "不考核，不计入应得分，按已有项归一化")
 
     score = round_half_up(score_raw)
     points_available = points.where(~is_exempt, 0.0)
@@ -475,12 +743,14 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
         ok = mean_rows & group_mean.notna()
         score_raw[ok] = group_mean[ok]
         score[ok] = round_half_up(group_mean[ok])
-        explanation[ok] = ("不考核，按本类别" + _f(n_peers[ok], out.index[ok]) + "个单位平均分得分 "
-                           + _fs(group_mean[ok], out.index[ok]))
+        if ok.any():
+            parts += ("不考核，按本类别" + _f(n_peers[ok]) + "个单位平均分得分 " + _fs(group_mean[ok])).parts(
+                np.flatnonzero(ok.to_numpy()))
         alone = mean_rows & group_mean.isna()
         status[alone] = "exempt"
         points_available[alone] = 0.0
-        explanation[alone] = "不考核，本类别无其他单位可取平均分，按已有项归一化"
+        parts += _constant(alone.to_numpy(), "不考核，本类别无其他单位可取平均分，按已有项归一化")
+    explanation = pd.Series(pd.arrays.ArrowStringArray(_assemble(len(out), parts), dtype=_STR_DTYPE), index=out.index)
 
     out["score_raw"] = score_raw
     out["score"] = score
@@ -516,15 +786,14 @@ def score_adjustments(claims: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataF
     capped = raw.clip(upper=out["item_cap"].where(out["item_cap"].notna(), np.inf))
     is_veto = out["kind"].astype(object).eq("veto")
     out["amount"] = round_half_up(capped.where(~is_veto, 0.0))
-    idx = out.index
     kind_zh = out["kind"].astype(object).map(_KIND_ZH).fillna("")
-    cap_note = pd.Series(np.where(raw > capped + 1e-9,
-                                  "（单项上限" + _f(out["item_cap"], idx) + "分，按" + _fs(out["amount"], idx) + "分计）",
-                                  ""), index=idx, dtype=object)
-    out["explanation"] = _pick(idx, [is_veto], [
-        "一票否决：" + out["name"].astype(str) + "（" + _f(out["count"], idx) + "项）"],
-        default=(kind_zh + "：" + out["name"].astype(str) + " " + _f(out["count"], idx) + "项×" + _f(out["step"], idx)
-                 + "分 = " + _fs(raw, idx) + "分" + cap_note).to_numpy(dtype=object))
+    cap_note = _where((raw > capped + 1e-9).to_numpy(),
+                      "（单项上限" + _f(out["item_cap"]) + "分，按" + _fs(out["amount"]) + "分计）", "")
+    name, count = _t(out["name"]), _f(out["count"])
+    text = _pick([is_veto.to_numpy(dtype=bool)], ["一票否决：" + name + "（" + count + "项）"],
+                 default=_t(kind_zh) + "：" + name + " " + count + "项×" + _f(out["step"]) + "分 = " + _fs(raw) + "分"
+                 + cap_note)
+    out["explanation"] = pd.Series(text.array().to_numpy(zero_copy_only=False), index=out.index, dtype=object)
     return out[ADJUSTMENT_COLUMNS].reset_index(drop=True)
 
 
