@@ -159,6 +159,55 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in longest)
 
 
+# Wide characters seen so far, as a str.translate table that deletes them: the width of a line is
+# then 2 * len - len(line without its wide characters), computed in C.
+_WIDE: dict[int, None] = {}
+_CHARS_SEEN: set[str] = set()
+
+
+def _learn_chars(texts: list[str]) -> None:
+    new = set("".join(texts)) - _CHARS_SEEN
+    for ch in new:
+        if unicodedata.east_asian_width(ch) in "WF":
+            _WIDE[ord(ch)] = None
+    _CHARS_SEEN.update(new)
+
+
+def _line_widths(texts: list[str]) -> np.ndarray:
+    """_display_width of every text (all strings), fast for the common single-line text."""
+    _learn_chars(texts)
+    wide = _WIDE
+    return np.array([_display_width(t) if "\n" in t else 2 * len(t) - len(t.translate(wide)) for t in texts], dtype=float)
+
+
+def _texts(values: Any) -> list[str]:
+    """_text of every value; each distinct value is formatted once."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if series.dtype.kind == "f":
+        arr = series.to_numpy(dtype=float)
+        # by bit pattern, so that -0.0 ("-0") and 0.0 ("0") stay apart
+        bits, inverse = np.unique(arr.view(np.int64), return_inverse=True)
+        shown = [_text(v) for v in bits.view(float).tolist()]
+        return [shown[i] for i in inverse.tolist()]
+    if series.dtype != object and pd.api.types.is_string_dtype(series.dtype):
+        return series.to_numpy(dtype=object, na_value="").tolist()
+    out = []
+    cache: dict = {}
+    for v in series.tolist():
+        if type(v) is str:
+            out.append(v)
+            continue
+        try:
+            key = (type(v), v, math.copysign(1.0, v)) if isinstance(v, float) and v == 0 else (type(v), v)
+            text = cache.get(key)
+            if text is None:
+                text = cache[key] = _text(v)
+        except TypeError:  # unhashable: a list of flags
+            text = _text(v)
+        out.append(text)
+    return out
+
+
 def _col(frame: pd.DataFrame, name: str, default: object = None) -> pd.Series:
     if name in frame.columns:
         return frame[name]
@@ -234,11 +283,10 @@ def _params_display(frame: pd.DataFrame) -> pd.Series:
     parts = []
     for key, label in _PARAMS_ZH:
         if key in frame.columns:
-            parts.append(frame[key].map(lambda v, label=label: f"{label}={_text(v)}" if _text(v) else ""))
+            parts.append([f"{label}={t}" if t else "" for t in _texts(frame[key])])
     if not parts or not len(frame):
         return pd.Series([""] * len(frame), index=frame.index, dtype=object)
-    joined = pd.concat(parts, axis=1)
-    return joined.apply(lambda row: "；".join(v for v in row if v), axis=1)
+    return pd.Series(["；".join(v for v in row if v) for row in zip(*parts)], index=frame.index, dtype=object)
 
 
 def _with_subcategory(cols: list[Col], frame: pd.DataFrame) -> list[Col]:
@@ -315,6 +363,56 @@ def _write_cell(ws, row: int, col: int, value: object, kind: str, fmts: _Formats
         ws.write_string(row, col, _text(value), fmt if kind == "auto" else fmts.centered_text)
 
 
+def _column_cells(ws, values: pd.Series, kind: str, fmts: _Formats) -> list[tuple]:
+    """(write method, value, format) for every cell of a column: `_write_cell`'s decisions taken
+    once per column, vectorized by dtype, so the row loop only calls the writer."""
+    fmt = fmts.by_kind.get(kind, fmts.text)
+    blank = (ws.write_blank, None, fmt)
+    string = ws.write_string
+    if kind in ("text", "wrap"):
+        texts = _texts(values)
+        missing = values.isna().to_numpy() if len(values) else np.zeros(0, bool)
+        if kind == "wrap":
+            return [blank if m or not t else (string, t, fmt) for t, m in zip(texts, missing.tolist())]
+        return [blank if m else (string, t, fmt) for t, m in zip(texts, missing.tolist())]
+    if values.dtype.kind in "fiu":  # numbers only (bool is kind "b")
+        number = ws.write_number
+        return [blank if v != v else (number, v, fmt) for v in values.to_numpy(dtype=float).tolist()]
+    if values.dtype != object and pd.api.types.is_string_dtype(values.dtype):
+        texts = values.to_numpy(dtype=object, na_value="").tolist()
+        other = fmt if kind == "auto" else fmts.centered_text
+        return [(string, t, other) if t else blank for t in texts]
+    return [_cell_call(ws, v, kind, fmts, fmt) for v in values.tolist()]
+
+
+def _cell_call(ws, value: object, kind: str, fmts: _Formats, fmt) -> tuple:
+    """`_write_cell` for one value, as a (method, value, format) triple."""
+    if type(value) is str and value and kind in ("text", "wrap", "auto"):
+        return ws.write_string, value, fmt
+    if isinstance(value, (list, tuple, np.ndarray)):
+        value = _text(value)
+    if _missing(value) or (isinstance(value, str) and value == "" and kind != "text"):
+        return ws.write_blank, None, fmt
+    if kind in ("text", "wrap"):
+        return ws.write_string, _text(value), fmt
+    if _is_number(value):
+        return ws.write_number, float(value), fmt
+    return ws.write_string, _text(value), fmt if kind == "auto" else fmts.centered_text
+
+
+def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, first_row: int) -> None:
+    """The frame's cells row by row (constant_memory writes a row out once the next one starts)."""
+    if not len(frame):
+        return
+    plans = [_column_cells(ws, frame[spec.key] if spec.key in frame.columns else pd.Series([None] * len(frame), dtype=object),
+                           spec.kind, fmts) for spec in columns]
+    for r, cells in enumerate(zip(*plans), start=first_row):
+        c = 0
+        for write, value, fmt in cells:
+            write(r, c, value, fmt)
+            c += 1
+
+
 def _write_title(ws, row: int, ncols: int, text: str, fmts: _Formats) -> None:
     if ncols > 1:
         ws.merge_range(row, 0, row, ncols - 1, "", fmts.title)
@@ -334,16 +432,20 @@ def _print_setup(ws, header_first: int, header_last: int, fit_width: bool = True
 
 
 def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_row: int | None = None) -> list[float]:
-    """Set column widths from the content; with first_row, also heights for rows whose text wraps."""
+    """Set column widths from the content; with first_row, also heights for rows whose text wraps.
+
+    Call it before writing the rows: in constant_memory mode a row's height is lost once written.
+    """
     widths = []
     for i, spec in enumerate(columns):
         if spec.width is not None:
             width = spec.width
         else:
-            values = frame[spec.key] if spec.key in frame.columns else pd.Series(dtype=object)
-            sample = values.head(2000)
-            if spec.kind in ("text", "wrap", "auto"):
-                longest = max([_display_width(_text(v)) for v in sample] + [0])
+            if spec.kind in ("text", "wrap", "auto") and spec.key in frame.columns:
+                sample = _texts(frame[spec.key].head(2000))
+                longest = int(max(_line_widths(list(set(sample))).max(initial=0), 0))
+            elif spec.kind in ("text", "wrap", "auto"):
+                longest = 0
             else:
                 longest = 8
             # Long texts wrap instead of widening the sheet (which shrinks the printout).
@@ -355,6 +457,16 @@ def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_row: int | No
     return widths
 
 
+def _line_counts(texts: list[str], width: float) -> np.ndarray:
+    """Printed lines of each text in a wrapping column `width` wide."""
+    per_line = max(width - 1, 1)
+    counts = np.maximum(1, np.ceil(_line_widths(texts) / per_line))
+    for i, text in enumerate(texts):
+        if "\n" in text:
+            counts[i] = sum(max(1, math.ceil(_display_width(part) / per_line)) for part in text.split("\n"))
+    return counts
+
+
 def _fit_row_heights(ws, columns: list[Col], widths: list[float], frame: pd.DataFrame, first_row: int) -> None:
     """Excel does not grow rows for wrapped text in a generated file, so estimate the lines."""
     wrapped = [(spec.key, width) for spec, width in zip(columns, widths) if spec.kind == "wrap" and spec.key in frame.columns]
@@ -362,25 +474,25 @@ def _fit_row_heights(ws, columns: list[Col], widths: list[float], frame: pd.Data
         return
     lines = np.ones(len(frame))
     for key, width in wrapped:
-        needed = frame[key].map(lambda v: sum(max(1, math.ceil(_display_width(part) / max(width - 1, 1))) for part in _text(v).split("\n")))
-        lines = np.maximum(lines, needed.to_numpy(dtype=float))
+        lines = np.maximum(lines, _line_counts(_texts(frame[key]), width))
     for offset in np.flatnonzero(lines > 1):
         ws.set_row(first_row + int(offset), 13.5 * lines[offset])
 
 
-def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, header_row: int, title: str | None = None) -> int:
+def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, header_row: int, title: str | None = None,
+                 header_height: float | None = None) -> int:
     """A titled table with frozen header, autofilter and print setup; returns the last data row."""
     if title is not None:
         _write_title(ws, header_row - 1, len(columns), title, fmts)
+    if header_height is not None:
+        ws.set_row(header_row, header_height)
     for c, spec in enumerate(columns):
         ws.write_string(header_row, c, spec.header, fmts.header)
-    for r, record in enumerate(frame[[spec.key for spec in columns]].itertuples(index=False), start=header_row + 1):
-        for c, (spec, value) in enumerate(zip(columns, record)):
-            _write_cell(ws, r, c, value, spec.kind, fmts)
+    _set_widths(ws, columns, frame, header_row + 1)
+    _write_rows(ws, fmts, columns, frame, header_row + 1)
     last = header_row + len(frame)
     ws.freeze_panes(header_row + 1, 0)
     ws.autofilter(header_row, 0, max(last, header_row), len(columns) - 1)
-    _set_widths(ws, columns, frame, header_row + 1)
     _print_setup(ws, header_row, header_row)
     return last
 
@@ -508,13 +620,11 @@ def _write_matrix_sheet(wb, fmts, meta, scored, ranked) -> None:
         ws.merge_range(top, c, bottom, c, "", fmts.header)
         ws.write_string(top, c, spec.header, fmts.header)
     ws.set_row(bottom, 45)
-    for r, record in enumerate(frame.reindex(columns=[c.key for c in cols]).itertuples(index=False), start=bottom + 1):
-        for c, (spec, value) in enumerate(zip(cols, record)):
-            _write_cell(ws, r, c, value, spec.kind, fmts)
+    _set_widths(ws, cols, frame)
+    _write_rows(ws, fmts, cols, frame, bottom + 1)
     last = bottom + len(frame)
     ws.freeze_panes(bottom + 1, len(fixed))
     ws.autofilter(bottom, 0, max(last, bottom), len(cols) - 1)
-    _set_widths(ws, cols, frame)
     # Squeezing dozens of indicators onto one page width makes them unreadable:
     # print several pages across instead, each repeating the unit columns.
     many = len(ind_cols) > _MATRIX_FIT_COLUMNS
@@ -835,14 +945,14 @@ def _write_progress_sheets(wb, fmts, meta, progress: pd.DataFrame, ranked: pd.Da
     ws = wb.add_worksheet(PROGRESS_SHEETS[0])
     cols = _progress_columns(with_unit=True, with_lag=False)
     lagging = frame[frame["lag"].astype(bool)]
-    last = _write_table(ws, fmts, cols, lagging, header_row=1, title=f"{_period_label(meta)} 进度预警（完成进度落后的指标）")
-    ws.set_row(1, 30)
+    last = _write_table(ws, fmts, cols, lagging, header_row=1, title=f"{_period_label(meta)} 进度预警（完成进度落后的指标）",
+                        header_height=30)
     if last < 2:
         ws.write_string(2, 0, "本期各单位各项指标完成进度均不落后，无预警。", fmts.note)
     ws2 = wb.add_worksheet(PROGRESS_SHEETS[1])
     cols = _progress_columns(with_unit=True, with_lag=True)
-    last = _write_table(ws2, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 进度分析及全年预测")
-    ws2.set_row(1, 30)
+    last = _write_table(ws2, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 进度分析及全年预测",
+                        header_height=30)
     if last >= 2:
         ws2.conditional_format(2, 0, last, len(cols) - 1, {
             "type": "formula", "criteria": f'=${xl_rowcol_to_cell(2, [c.key for c in cols].index("lag_text"), col_abs=True)}="是"',
@@ -922,8 +1032,7 @@ def _write_gap_sheet(wb, fmts: _Formats, unit: pd.Series, gap_rows: pd.DataFrame
     cols = [Col(h, h, kinds.get(h, "text"), widths.get(h)) for h in GAP_SHEET_HEADERS]
     frame = gap_rows.reindex(columns=GAP_SHEET_HEADERS)
     last = _write_table(ws, fmts, cols, frame, header_row=1,
-                        title=f"{_text(unit.get('unit_name'))} 差距分析（达到基本分、满分所需的完成值）")
-    ws.set_row(1, 30)
+                        title=f"{_text(unit.get('unit_name'))} 差距分析（达到基本分、满分所需的完成值）", header_height=30)
     if last < 2:
         ws.write_string(2, 0, "没有可测算的指标。", fmts.note)
     else:
@@ -937,8 +1046,8 @@ def _write_progress_feedback_sheet(wb, fmts: _Formats, meta: Any, unit: pd.Serie
     frame = frame[frame["lag"].astype(bool)] if len(frame) else frame
     cols = _progress_columns(with_unit=False, with_lag=False)
     last = _write_table(ws, fmts, cols, frame, header_row=1,
-                        title=f"{_text(unit.get('unit_name'))} 进度预警（{_text(getattr(meta, 'period', ''))}）")
-    ws.set_row(1, 30)
+                        title=f"{_text(unit.get('unit_name'))} 进度预警（{_text(getattr(meta, 'period', ''))}）",
+                        header_height=30)
     if last < 2:
         ws.write_string(2, 0, "各项指标完成进度均不落后于时间进度或目标要求，无预警。", fmts.note)
     else:
@@ -983,12 +1092,10 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
     frame = rows.reindex(columns=[c.key for c in cols])
     for c, spec in enumerate(cols):
         ws.write_string(head, c, spec.header, fmts.header)
-    for r, record in enumerate(frame.itertuples(index=False), start=head + 1):
-        for c, (spec, value) in enumerate(zip(cols, record)):
-            _write_cell(ws, r, c, value, spec.kind, fmts)
+    _set_widths(ws, cols, frame, head + 1)
+    _write_rows(ws, fmts, cols, frame, head + 1)
     ws.freeze_panes(head + 1, 0)
     ws.autofilter(head, 0, head + len(frame), len(cols) - 1)
-    _set_widths(ws, cols, frame, head + 1)
     _print_setup(ws, head, head)
 
     ws2 = wb.add_worksheet("失分分析")
