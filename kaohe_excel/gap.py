@@ -41,6 +41,9 @@ GAP_COLUMNS = ["unit_code", "unit_name", "group", "indicator_code", "name", "met
 # A tiny tolerance for "share ≥ b" comparisons on parsed decimals (0.6 typed vs 0.6 computed).
 _EPS = 1e-9
 
+# the columns GAP_METHODS read
+_PARAMS = ["method", "points", "target", "base", "full", "floor", "cap", "step", "base_share", "tier_table"]
+
 _NEEDED = ["base_score", "full_score", "key_base", "key_full", "key_next", "grade_for_base", "grade_for_full",
            "base_always", "full_always"]
 
@@ -532,11 +535,14 @@ def gap_table(scored: pd.DataFrame, tier_tables: pd.DataFrame, scheme: Any = Non
     stats, peers = _peer_stats(rows, key, peer_ok)
     ctx = _Ctx(key, sign, stats, peers, pd.Series(np.arange(len(rows)), index=rows.index), tier_tables)
 
-    need = _blank(rows)
-    for name, fn in GAP_METHODS.items():  # one pass per method, never per unit
-        mask = method.eq(name)
-        if mask.any():
-            need.loc[mask] = fn(rows.loc[mask], ctx)[_NEEDED].to_numpy()
+    # only the parameter columns: slicing every text column of `scored` per method costs more than solving
+    params = rows[[c for c in _PARAMS if c in rows.columns]]
+    at = {name: pos for name, pos in method.groupby(method.to_numpy(), sort=False).indices.items() if name in GAP_METHODS}
+    solved = [GAP_METHODS[name](params.iloc[pos], ctx)[_NEEDED] for name, pos in at.items()]  # one pass per method
+    rest = np.setdiff1d(np.arange(len(rows)), np.concatenate([np.empty(0, dtype=np.int64), *at.values()]))
+    if len(rest) or not solved:
+        solved.append(_blank(rows.iloc[rest]))
+    need = pd.concat(solved).reindex(rows.index)
     need = need.astype({c: float for c in ("base_score", "full_score", "key_base", "key_full", "key_next")})
     # the next better unit's value: equalling it shares its position (ties share the better one)
     need["key_next"] = stats["next_better"].where(_relative_rows(rows) & peer_ok)
