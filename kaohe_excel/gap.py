@@ -119,9 +119,9 @@ def _peer_stats(rows: pd.DataFrame, key: pd.Series, peer_ok: pd.Series) -> tuple
     the k-th best lookup of 排名). Cell totals minus the row's own share, never a self-merge.
     """
     n = len(rows)
-    cell = pd.DataFrame({"group": rows["group"].astype(object).to_numpy(),
-                         "indicator_code": rows["indicator_code"].astype(object).to_numpy()})
-    cell = cell.groupby(["group", "indicator_code"], dropna=False, sort=False).ngroup().to_numpy(dtype=np.int64)
+    group = pd.factorize(rows["group"], use_na_sentinel=False)[0].astype(np.int64)
+    indicator, codes = pd.factorize(rows["indicator_code"], use_na_sentinel=False)
+    cell = pd.factorize(group * max(len(codes), 1) + indicator)[0].astype(np.int64)
     own = peer_ok.to_numpy(dtype=bool)
     own_key = key.to_numpy(dtype=float)
     peer_cell, peer_key = cell[own], own_key[own]
