@@ -152,6 +152,11 @@ class Row:
             return default
         return Cell(self.values[found[0]], self.layout.sheet, self.row, found[1])
 
+    def value_of(self, name: str, default: object = None) -> object:
+        """The raw value alone, without making a Cell (validation's per-row fast path)."""
+        found = self.layout.columns.get(name)
+        return default if found is None else self.values[found[0]]
+
     def __contains__(self, name: object) -> bool:
         return name in self.layout.columns
 

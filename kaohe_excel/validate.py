@@ -58,6 +58,8 @@ def parse_value(raw: object, measure_unit: str = "") -> Parsed:
     >>> parse_value("1,234.5", "万元").value
     1234.5
     """
+    if raw.__class__ is float and -math.inf < raw < math.inf:  # what calamine gives for a typed number
+        return Parsed(value=raw)
     if isinstance(raw, FormulaWithoutValue):
         return Parsed(problem=_formula_problem(raw))
     if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -277,15 +279,13 @@ class _Validator:
         expected_rows = self.expected_self.get(unit_code, {})
         seen: set[str] = set()
         for row in result.rows:
-            code_cell = row["指标代码"]
-            code = clean_text(code_cell.value)
+            code = clean_text(row.value_of("指标代码"))
             value_cell = row["实际完成值"]
-            at = {"sheet": code_cell.sheet, "cell": code_cell.cell, "unit": unit_code, "file": name}
             if not code:
-                self.add(error(IssueCode.unknown_indicator, "指标代码被删除，无法确定此行是哪个指标，请恢复模板原样后重填", **at))
+                self.add(error(IssueCode.unknown_indicator, "指标代码被删除，无法确定此行是哪个指标，请恢复模板原样后重填", **_at(row["指标代码"], unit_code, name)))
                 continue
             if code not in self.indicator_codes:
-                self.add(error(IssueCode.unknown_indicator, f"指标代码「{code}」不存在（可能被修改），请恢复模板原样后重填", indicator=code, **at))
+                self.add(error(IssueCode.unknown_indicator, f"指标代码「{code}」不存在（可能被修改），请恢复模板原样后重填", indicator=code, **_at(row["指标代码"], unit_code, name)))
                 continue
             if code not in expected_rows:
                 # Templates made elsewhere may list every indicator; a row only matters when something was typed.
@@ -294,21 +294,21 @@ class _Validator:
                     if typed:
                         why = "本单位不考核" if (unit_code, code) in self.exempt_pairs else "由考核办（牵头单位）评定"
                         self.add(warning(IssueCode.not_applicable_indicator, f"指标「{code}」{why}，填写内容已忽略",
-                                         indicator=code, **{**at, "cell": value_cell.cell}))
+                                         indicator=code, **_at(value_cell, unit_code, name)))
                 elif typed:
                     self.add(error(IssueCode.not_applicable_indicator,
-                                   f"指标「{code}」不属于本单位的考核指标（可能误改了指标代码），请恢复模板原样后重填", indicator=code, **at))
+                                   f"指标「{code}」不属于本单位的考核指标（可能误改了指标代码），请恢复模板原样后重填", indicator=code, **_at(row["指标代码"], unit_code, name)))
                 else:
                     self.add(warning(IssueCode.not_applicable_indicator, f"指标「{code}」不属于本单位的考核指标，此行未填写，已忽略",
-                                     indicator=code, **at))
+                                     indicator=code, **_at(row["指标代码"], unit_code, name)))
                 continue
             if code in seen:
-                self.add(error(IssueCode.duplicate_indicator, f"指标「{code}」出现了多行，请删除重复行", indicator=code, **at))
+                self.add(error(IssueCode.duplicate_indicator, f"指标「{code}」出现了多行，请删除重复行", indicator=code, **_at(row["指标代码"], unit_code, name)))
                 continue
             seen.add(code)
             spec = expected_rows[code]
-            self.check_target(row.get("目标值"), spec, name, unit_code, code)
-            self.value(unit_code, code, spec, value_cell, name, row.get("佐证材料"), row.get("备注"))
+            self.check_target(row, spec, name, unit_code, code)
+            self.value(unit_code, code, spec, value_cell, name, row.value_of("佐证材料"), row.value_of("备注"))
         for code, spec in expected_rows.items():
             if code not in seen:
                 self.add(error(IssueCode.missing_indicator, f"指标「{code} {spec['name']}」的行被删除，请使用原模板重新填报",
@@ -316,18 +316,21 @@ class _Validator:
         for claim in result.claims:
             self.claim(claim, unit_code, name, recorded_by="unit")
 
-    def check_target(self, cell: Cell | None, spec, file: str, unit_code: str, code: str) -> None:
-        if cell is None or spec["method"] == "定性" or not clean_text(cell.value):
-            return
-        typed = parse_value(cell.value, spec["measure_unit"]).value
+    def check_target(self, row: Row, spec, file: str, unit_code: str, code: str) -> None:
+        raw = row.value_of("目标值")
+        if raw is None or spec["method"] == "定性" or raw == spec["target"] or not clean_text(raw):
+            return  # the template's own target (the usual case) needs no parsing
+        cell = row["目标值"]
+        typed = parse_value(raw, spec["measure_unit"]).value
         target = spec["target"]
         if not math.isnan(target) and not math.isnan(typed) and abs(typed - target) > 1e-9 * max(1.0, abs(target)):
             self.add(warning(IssueCode.edited_locked_cell,
                              f"目标值被改为 {_plain(typed)}，按考核方案的目标值 {_plain(target)} 计分",
                              file=file, sheet=cell.sheet, cell=cell.cell, unit=unit_code, indicator=code))
 
-    def value(self, unit_code: str, code: str, spec, cell: Cell, file: str, evidence: Cell | None, note: Cell | None,
+    def value(self, unit_code: str, code: str, spec, cell: Cell, file: str, evidence: object, note: object,
               label: str = "实际完成值", into: list[dict] | None = None) -> None:
+        """Judge one input cell; `evidence` and `note` are raw values (None: no such column)."""
         at = {"file": file, "sheet": cell.sheet, "cell": cell.cell, "unit": unit_code, "indicator": code}
         name = spec["name"]
         measure_unit = spec["measure_unit"]
@@ -346,8 +349,8 @@ class _Validator:
             unscored = self.check_range(parsed.value, spec, at)
         (self.values if into is None else into).append({
             "unit_code": unit_code, "indicator_code": code, "value": parsed.value, "text_value": parsed.text,
-            "evidence": clean_text(evidence.value) if evidence else "", "note": clean_text(note.value) if note else "",
-            "file": file, "sheet": cell.sheet, "cell": cell.cell, "unscored": unscored,
+            "evidence": clean_text(evidence), "note": clean_text(note),
+            "file": file, "sheet": cell.sheet, "cell": at["cell"], "unscored": unscored,
         })
 
     def parse(self, raw: object, spec) -> Parsed:
@@ -449,7 +452,7 @@ class _Validator:
                 continue
             seen.add((unit_code, code))
             spec = self.expected_assessed[(unit_code, code)]
-            self.value(unit_code, code, spec, value_cell, name, None, row.get("说明"), label="评定值")
+            self.value(unit_code, code, spec, value_cell, name, None, row.value_of("说明"), label="评定值")
         for unit_code, code in self.expected_assessed:
             if (unit_code, code) not in seen:
                 self.add(error(IssueCode.missing_value, f"评定表缺少单位「{unit_code}」指标「{code}」的评定值，请补充",
@@ -510,9 +513,9 @@ class _Validator:
                 self.add(error(IssueCode.duplicate_indicator, f"单位「{unit_code}」的指标「{code}」在核定表中重复", **at))
                 continue
             seen.add((unit_code, code))
-            note = row.get("说明")
+            note = row.value_of("说明")
             record = {"unit_code": unit_code, "indicator_code": code, "verified_value": math.nan, "verified_text": None,
-                      "lead_unit": lead, "note": clean_text(note.value) if note else "", "file": name,
+                      "lead_unit": lead, "note": clean_text(note), "file": name,
                       "sheet": value_cell.sheet, "cell": value_cell.cell}
             if isinstance(value_cell.value, FormulaWithoutValue) or clean_text(value_cell.value):
                 parsed: list[dict] = []
@@ -539,6 +542,11 @@ class _Validator:
             missing_units=pd.DataFrame(missing, columns=["unit_code", "unit_name", "group", "contact", "email"]),
             verified=pd.DataFrame(self.verified, columns=VERIFIED_COLUMNS).astype({"verified_value": float}),
         )
+
+
+def _at(cell: Cell, unit_code: str, file: str) -> dict:
+    """Where an issue points; built only for an issue, addresses cost time over every row."""
+    return {"sheet": cell.sheet, "cell": cell.cell, "unit": unit_code, "file": file}
 
 
 def _sheet_of(result: FileResult) -> str:
