@@ -491,12 +491,19 @@ def tiered(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _
     r = pd.Series(attainment_ratio(x, t, rows["direction"]), index=rows.index)
     tiers = tier_tables.loc[tier_tables["lower"].notna() & tier_tables["tier_table"].notna(),
                             ["tier_table", "lower", "share"]].astype({"lower": float, "share": float})
-    pairs = pd.DataFrame({"tier_table": rows["tier_table"].astype(object), "_r": r, "_row": np.arange(len(rows))})
-    pairs = pairs.merge(tiers.astype({"tier_table": object}), on="tier_table", how="inner")
-    pairs = pairs[pairs["lower"] <= pairs["_r"]].sort_values(["_row", "lower"])
-    hit = pairs.groupby("_row").last()
-    lower_hit = hit["lower"].reindex(np.arange(len(rows))).to_numpy()
-    share = hit["share"].reindex(np.arange(len(rows))).fillna(0.0).to_numpy()
+    ratio = r.to_numpy()
+    lower_hit, share = np.full(len(rows), np.nan), np.zeros(len(rows))
+    codes, names = pd.factorize(rows["tier_table"])
+    for code, name in enumerate(names):  # per tier table (a scheme has a handful), never per unit
+        table = tiers[tiers["tier_table"].astype(object) == name].sort_values("lower", kind="stable")
+        lowers = table["lower"].to_numpy()
+        shares = table["share"].ffill().to_numpy()  # an empty 得分比例 keeps the one below it
+        at = np.flatnonzero((codes == code) & ~np.isnan(ratio))
+        pos = np.searchsorted(lowers, ratio[at], side="right") - 1  # the highest tier with 下限 ≤ r
+        hit = pos >= 0
+        lower_hit[at[hit]] = lowers[pos[hit]]
+        share[at[hit]] = shares[pos[hit]]
+    share = np.nan_to_num(share, nan=0.0)
     score = np.where(r.isna(), np.nan, P * share)
     fshare = _f(share)
     text = ("阶梯法" + _dir_note(rows) + "：完成值" + _f(x) + "，目标值" + _f(t) + "，完成比例"
@@ -574,27 +581,40 @@ def _grade_text(rows: pd.DataFrame) -> pd.Series:
     value = _num(rows, "value")
     from_value = (text == "").to_numpy() & value.notna().to_numpy()
     if from_value.any():
-        text = text.astype(object)
-        text[from_value] = _format(value[from_value], value.index[from_value], 4)
-    return text.astype(object)
+        text = text.copy()
+        text[from_value] = _format(value[from_value], value.index[from_value], 4).to_numpy()
+    return text
+
+
+def _missing_as_none(value: Any) -> Any:
+    # merge semantics: a missing key matches a missing key
+    return None if not isinstance(value, str) and pd.isna(value) else value
 
 
 @_method
 def qualitative(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, _Text]:
     """定性: the grade maps through its 档次表 to P·得分比例; an unknown grade scores 0."""
     P = _num(rows, "points")
-    grade = _grade_text(rows)
     levels = tier_tables.loc[tier_tables["level"].fillna("").astype(str).str.strip() != "",
                              ["tier_table", "level", "share"]].copy()
     levels["level"] = levels["level"].astype(str).str.strip()
     levels = levels.astype({"tier_table": object, "level": object, "share": float})
     levels = levels.drop_duplicates(["tier_table", "level"])
-    keys = pd.DataFrame({"tier_table": rows["tier_table"].astype(object).to_numpy(), "level": grade.to_numpy()})
-    share = keys.merge(levels, on=["tier_table", "level"], how="left")["share"].to_numpy()
+    lookup = {(_missing_as_none(t), level): share for t, level, share in levels.itertuples(index=False)}
+    # look up each distinct (table, grade) pair once
+    table_codes, tables = pd.factorize(rows["tier_table"], use_na_sentinel=False)
+    grade_codes, grades = pd.factorize(_grade_text(rows))
+    pair_codes, pairs = pd.factorize(table_codes.astype(np.int64) * len(grades) + grade_codes)
+    pair_share = np.array([lookup.get((_missing_as_none(tables[p // len(grades)]), grades[p % len(grades)]), np.nan)
+                           for p in pairs.tolist()], dtype=float)
+    share = pair_share[pair_codes] if len(pairs) else np.full(len(rows), np.nan)
     known = ~np.isnan(share)
     score = P * np.nan_to_num(share, nan=0.0)
-    table, fshare = _t(rows["tier_table"]), _f(share)
-    text = "定性评价：等级「" + _t(grade) + "」，" + _pick([known], [
+    table = _Text.of(len(rows), _Piece(table_codes, pa.array(
+        ["" if _missing_as_none(t) is None else str(t) for t in tables], _STR)))
+    grade = _Text.of(len(rows), _Piece(grade_codes, pa.array([str(g) for g in grades], _STR)))
+    fshare = _f(share)
+    text = "定性评价：等级「" + grade + "」，" + _pick([known], [
         "档次表「" + table + "」得分比例" + fshare + "，得分 " + _f(P) + "×" + fshare + " = " + _fs(score)],
         default="不在档次表「" + table + "」中，得0分")
     return score, text
@@ -644,16 +664,33 @@ def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
     return col.astype(object).where(col.notna(), False).astype(bool)
 
 
-def _has_value(frame: pd.DataFrame) -> pd.Series:
-    numeric = _num(frame, "value").notna()
-    is_grade = frame["method"].eq("定性").fillna(False).astype(bool)
-    text = pd.Series(False, index=frame.index)
-    if "text_value" in frame.columns:
-        # only grade rows can count a text value: strip those few, not every row
-        candidates = is_grade & frame["text_value"].notna()
-        tv = frame.loc[candidates, "text_value"]
-        text[candidates] = tv.astype(object).astype(str).str.strip().ne("").to_numpy(dtype=bool)
-    return (numeric | (is_grade & text)).astype(bool)
+def _has_value(frame: pd.DataFrame, is_grade: np.ndarray | None = None) -> np.ndarray:
+    numeric = _num(frame, "value").notna().to_numpy(dtype=bool)
+    if is_grade is None:
+        is_grade = frame["method"].eq("定性").fillna(False).to_numpy(dtype=bool)
+    if "text_value" not in frame.columns:
+        return numeric
+    # only grade rows can count a text value: strip those few, not every row
+    candidates = np.flatnonzero(is_grade & frame["text_value"].notna().to_numpy(dtype=bool))
+    text = np.zeros(len(frame), dtype=bool)
+    tv = frame["text_value"].take(candidates)
+    text[candidates] = tv.astype(_STR_DTYPE).str.strip().ne("").to_numpy(dtype=bool)
+    return numeric | text
+
+
+def _method_inputs(out: pd.DataFrame) -> pd.DataFrame:
+    """The columns methods read, in dtypes cheap to take per method and to group by.
+
+    Methods only test direction for "lower" (so it becomes higher/lower) and compare
+    texts for equality, which categoricals keep.
+    """
+    work = out[[c for c in METHOD_INPUTS if c in out.columns]]
+    cheap: dict[str, Any] = {"direction": pd.Categorical.from_codes(
+        _is_lower(out["direction"]).astype(np.int8), categories=["higher", "lower"])}
+    for column in ["group", "indicator_code", "tier_table", "text_value"]:
+        if column in work.columns and not pd.api.types.is_numeric_dtype(work[column]):
+            cheap[column] = work[column].astype("category")
+    return work.assign(**cheap)
 
 
 def _arrow(texts: pd.Series) -> pa.Array:
@@ -674,7 +711,7 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
     neither exempt nor unscored.
     """
     original_index = frame.index
-    out = frame.reset_index(drop=True).copy()
+    out = frame.reset_index(drop=True)  # copy-on-write: the caller's frame is never touched
     if "tier_table" not in out.columns:
         out["tier_table"] = np.nan
     if "direction" not in out.columns:
@@ -684,24 +721,28 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
     exempt = _flag(out, "exempt")
     unscored = _flag(out, "unscored") & ~exempt
     mean_rule = out["missing_rule"].eq("mean").fillna(False).astype(bool) if "missing_rule" in out.columns else exempt & False
-    has_value = _has_value(out)
-    status = pd.Series(np.select(
-        [exempt & mean_rule, exempt, unscored, ~has_value],
-        ["exempt_mean", "exempt", "unscored", "missing"], default="scored"), index=out.index, dtype=object)
+    method_codes, method_names = pd.factorize(out["method"])
+    grade_code = [k for k, m in enumerate(method_names) if m == "定性"]
+    has_value = _has_value(out, method_codes == (grade_code[0] if grade_code else -2))
 
     # masks as numpy arrays, methods looked up by factorized code: per-method masks over a
     # million rows must not cost a string comparison each
     is_exempt_mean = (exempt & mean_rule).to_numpy(dtype=bool)
     is_exempt = exempt.to_numpy(dtype=bool) & ~is_exempt_mean
     is_unscored = unscored.to_numpy(dtype=bool) & ~is_exempt_mean & ~is_exempt
-    is_missing = ~has_value.to_numpy(dtype=bool) & ~is_exempt_mean & ~is_exempt & ~is_unscored
+    is_missing = ~has_value & ~is_exempt_mean & ~is_exempt & ~is_unscored
     scored = ~(is_exempt_mean | is_exempt | is_unscored | is_missing)
+    status_code = np.zeros(len(out), dtype=np.int8)
+    for code, rows in enumerate([is_exempt_mean, is_exempt, is_unscored, is_missing], start=1):
+        status_code[rows] = code
+    # taking from a small object array: np.full of a million objects is several times slower
+    status = pd.Series(np.array(["scored", "exempt_mean", "exempt", "unscored", "missing"], dtype=object)[status_code],
+                       index=out.index, dtype=object)
     score_raw_np = np.full(len(out), np.nan)
     parts: list = []  # explanation pieces of every row, joined once at the end
-    method_codes, method_names = pd.factorize(out["method"])
     known = np.zeros(len(out), dtype=bool)
     # methods see only the columns they use: taking every text column of the frame per method is the slow part
-    work = out[[c for c in METHOD_INPUTS if c in out.columns]]
+    work = _method_inputs(out)
     for name, fn in METHODS.items():  # one pass per method, never per unit
         matches = [k for k, m in enumerate(method_names) if m == name]
         if not matches:
