@@ -20,6 +20,7 @@ better and every method is written once, like score.py.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -443,12 +444,14 @@ def _count(values: Any, index: pd.Index) -> pd.Series:
 
 
 def _join(mask: np.ndarray, *parts: Any) -> np.ndarray:
-    """Elementwise concatenation of str constants and per-row object arrays, on mask rows ("" elsewhere)."""
+    """Elementwise concatenation of str constants and per-row object arrays, on mask rows ("" elsewhere).
+
+    One str.join per row (map/zip run in C): chained `+` would build every intermediate string.
+    """
     out = np.full(len(mask), "", dtype=object)
-    joined: Any = ""
-    for part in parts:
-        joined = joined + (part if isinstance(part, str) else part[mask])
-    out[mask] = joined
+    at = np.flatnonzero(mask)
+    columns = [itertools.repeat(part, len(at)) if isinstance(part, str) else part[at] for part in parts]
+    out[at] = list(map("".join, zip(*columns)))
     return out
 
 
