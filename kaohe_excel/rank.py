@@ -45,9 +45,10 @@ def rank_and_grade(totals: pd.DataFrame, grades: Any, excellent_quota: float | N
         rectify_below = getattr(meta, "rectify_below", None) if rectify_below is None else rectify_below
     excellent_quota = 1.0 if excellent_quota is None else float(excellent_quota)
 
-    out = totals.reset_index(drop=True).copy()
-    group_key = out["group"].astype(object)
-    group_pos = pd.Series(pd.factorize(group_key)[0], index=out.index)  # groups keep their first-appearance order
+    out = totals.reset_index(drop=True)
+    # groups keep their first-appearance order; grouping by these codes, not by the names as objects
+    group_key = pd.Series(pd.factorize(out["group"].astype(object))[0], index=out.index)
+    group_pos = group_key
     total = pd.to_numeric(out["total"], errors="coerce").astype(float).fillna(0.0)
     vetoed = out["vetoed"].astype(object).where(out["vetoed"].notna(), False).astype(bool) \
         if "vetoed" in out.columns else pd.Series(False, index=out.index)
@@ -55,11 +56,13 @@ def rank_and_grade(totals: pd.DataFrame, grades: Any, excellent_quota: float | N
     by_group = total.groupby(group_key)
     out["rank"] = by_group.rank(method="min", ascending=False).astype(int)
     out["group_size"] = by_group.transform("size").astype(int)
-    display = out.assign(_g=group_pos, _t=total, _it=pd.to_numeric(out.get("indicator_total", total)).fillna(0.0),
-                         _c=out["unit_code"].astype(str))
-    display = display.sort_values(["_g", "_t", "_it", "_c"], ascending=[True, False, False, True], kind="stable")
-    out.loc[display.index, "order"] = display.groupby("_g").cumcount().to_numpy() + 1
-    out["order"] = out["order"].astype(int)
+    indicator_total = pd.to_numeric(out.get("indicator_total", total)).fillna(0.0).to_numpy(dtype=float)
+    code_order, _ = pd.factorize(out["unit_code"].astype(str), sort=True)
+    code_order = np.where(code_order < 0, len(out), code_order)  # a missing code sorts last
+    display = np.lexsort((code_order, -indicator_total, -total.to_numpy(), group_pos.to_numpy()))  # stable
+    order = np.empty(len(out), dtype=int)
+    order[display] = group_pos.iloc[display].groupby(group_pos.to_numpy()[display]).cumcount().to_numpy() + 1
+    out["order"] = order
 
     # grade by threshold: level 0 is the top grade, the last level the lowest
     g = grades.reset_index(drop=True)
@@ -108,7 +111,13 @@ def rank_and_grade(totals: pd.DataFrame, grades: Any, excellent_quota: float | N
     both = last & below
     last_flag = np.where(both, f"末位且低于{n_text}分，须作出整改承诺", np.where(last, "末位", ""))
     below_flag = np.where(below & ~both, f"低于{n_text}分", "")
-    out["flags"] = [[f for f in row if f] for row in zip(veto_flag, last_flag, below_flag)]
+    # most units carry no flag: build a list per unit, then append only where a flag is set
+    flags: list[list[str]] = [[] for _ in range(len(out))]
+    for texts in (veto_flag, last_flag, below_flag):
+        texts = np.asarray(texts, dtype=object)
+        for i in np.flatnonzero(texts != "").tolist():
+            flags[i].append(texts[i])
+    out["flags"] = flags
 
     out = out.assign(_g=group_pos).sort_values(["_g", "order"], kind="stable").drop(columns="_g")
     return out.reset_index(drop=True)
