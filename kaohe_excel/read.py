@@ -45,6 +45,11 @@ ASSESSMENT_OPTIONAL = ["说明", "单位名称", "指标名称"]
 LEAD_HEADERS = ["单位代码", "指标代码", "核定值"]
 LEAD_OPTIONAL = ["说明", "单位名称", "指标名称"]
 HEADER_BLOCK_LABELS = ["考核名称", "考核周期", "单位代码", "单位名称"]
+# The columns a row keeps: what validation reads (names and units come from the scheme).
+UNIT_KEPT = ["指标代码", "实际完成值", "目标值", "佐证材料", "备注"]
+ASSESSMENT_KEPT = ["单位代码", "指标代码", "评定值", "说明"]
+LEAD_KEPT = ["单位代码", "指标代码", "核定值", "说明"]
+CLAIM_KEPT = ["项目代码", "数量", "单位代码", "事项说明", "佐证材料"]
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
 IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
@@ -827,16 +832,16 @@ def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
                                        file=result.name))
             return
         sheet_name, rows, table = lead_sheet
-        result.rows = _table_rows(rows, sheet_name, table, LEAD_HEADERS + LEAD_OPTIONAL, key="指标代码", inputs=("核定值", "说明"))
+        result.rows = _table_rows(rows, sheet_name, table, LEAD_KEPT, key="指标代码", inputs=("核定值", "说明"))
         return
     if kind == KIND_ASSESSMENT or (not kind and assessment_sheet):
         kind = KIND_ASSESSMENT
         found = assessment_sheet
-        headers, optional = ASSESSMENT_HEADERS, ASSESSMENT_OPTIONAL
+        kept = ASSESSMENT_KEPT
     else:
         kind = KIND_UNIT if (kind == KIND_UNIT or unit_sheet) else ""
         found = unit_sheet
-        headers, optional = UNIT_HEADERS, UNIT_OPTIONAL
+        kept = UNIT_KEPT
     result.kind = kind
     if not kind or found is None:
         expected = "「指标代码」「实际完成值」" if kind != KIND_ASSESSMENT else "「单位代码」「指标代码」「评定值」"
@@ -848,11 +853,11 @@ def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
     if kind == KIND_UNIT:
         result.header = _header_block(rows, sheet_name, table.header_row)
     inputs = ("评定值",) if kind == KIND_ASSESSMENT else ("实际完成值", "佐证材料", "备注")
-    result.rows = _table_rows(rows, sheet_name, table, headers + optional, key="指标代码", inputs=inputs)
+    result.rows = _table_rows(rows, sheet_name, table, kept, key="指标代码", inputs=inputs)
     claim_sheet = _find_sheet(sheets, CLAIM_SHEET, CLAIM_HEADERS, CLAIM_OPTIONAL, exclude=sheet_name)
     if claim_sheet is not None:
         claim_name, claim_rows, claim_table = claim_sheet
-        result.claims = _table_rows(claim_rows, claim_name, claim_table, CLAIM_HEADERS + CLAIM_OPTIONAL, key="项目代码",
+        result.claims = _table_rows(claim_rows, claim_name, claim_table, CLAIM_KEPT, key="项目代码",
                                     inputs=("数量", "事项说明", "佐证材料"))
 
 
@@ -906,6 +911,22 @@ def _table_rows(rows: list[list], sheet: str, table: Table, names: list[str], ke
         for i in watched:
             value = values[i]
             if value != "" and clean_text(value):  # "" is calamine's empty cell: most cells, skipped cheaply
-                records.append(Row(layout, r, values))
+                records.append(Row(layout, r, tuple(_shared(v) for v in values)))
                 break
     return records
+
+
+_SHARED: dict[str, str] = {}
+
+
+def _shared(value: object) -> object:
+    """One object per short text: files repeat the same codes and notes, and pickle sends a
+    shared object once per batch of results, so the main process holds it once too."""
+    if value.__class__ is not str or len(value) > 64:
+        return value
+    found = _SHARED.get(value)
+    if found is None:
+        if len(_SHARED) >= 50_000:
+            _SHARED.clear()
+        _SHARED[value] = found = value
+    return found
