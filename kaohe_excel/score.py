@@ -101,7 +101,6 @@ def _sign(rows: pd.DataFrame) -> np.ndarray:
 _STR = pa.large_string()
 _STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str"
 _EXACT = 1e9  # below this, rint(v · 10^d) is the exact decimal a rounded float prints as
-_NAN_KEY, _INF_KEY, _NEG_INF_KEY = -(2**62), -(2**62) - 1, -(2**62) - 2
 
 
 def _plain(v: float, decimals: int) -> str:
@@ -120,27 +119,15 @@ def _lit(text: str) -> pa.Scalar:
     return pa.scalar(text, _STR)
 
 
-def _keys(rounded: np.ndarray, decimals: int) -> np.ndarray | None:
-    """Integer key of each rounded float (its digits), NaN/±inf as sentinels; None if a value is too big."""
+def _number_texts(values: np.ndarray, decimals: int) -> pa.Array:
+    """`_plain` of each value after rounding, vectorized: the same text, byte for byte."""
+    rounded = round_half_up(values, decimals)
     with np.errstate(invalid="ignore"):
-        exact = np.abs(rounded) < _EXACT
-    if not exact.all():
-        finite_big = np.isfinite(rounded) & ~exact
-        if finite_big.any():
-            return None
-    keys = np.rint(np.where(exact, rounded, 0.0) * 10.0**decimals).astype(np.int64)
-    if not exact.all():
-        keys[np.isnan(rounded)] = _NAN_KEY
-        keys[rounded == np.inf] = _INF_KEY
-        keys[rounded == -np.inf] = _NEG_INF_KEY
-    return keys
-
-
-def _key_texts(keys: np.ndarray, decimals: int) -> pa.Array:
-    """`_plain` of every key from `_keys`, vectorized: same text, byte for byte."""
-    special = keys <= _NAN_KEY
+        exact = np.abs(rounded) < _EXACT  # NaN and ±inf are not
     factor = 10**decimals
-    magnitude = np.abs(np.where(special, 0, keys))
+    # the integer rint(v · 10^d) of a rounded v holds exactly the digits f"{v:.{d}f}" prints
+    keys = np.rint(np.where(exact, rounded, 0.0) * factor).astype(np.int64)
+    magnitude = np.abs(keys)
     text = pc.cast(pa.array(magnitude // factor), _STR)
     if decimals:
         fraction = pc.utf8_slice_codeunits(pc.cast(pa.array(magnitude % factor + factor), _STR), 1)  # zero padded
@@ -149,12 +136,12 @@ def _key_texts(keys: np.ndarray, decimals: int) -> pa.Array:
             text = pc.if_else(pc.equal(fraction, _lit("")), text, pc.binary_join_element_wise(text, fraction, _lit(".")))
         else:
             text = pc.binary_join_element_wise(text, fraction, _lit("."))
-    negative = (keys < 0) & ~special
+    negative = keys < 0
     if negative.any():
         text = pc.if_else(pa.array(negative), pc.binary_join_element_wise(_lit("-"), text, _lit("")), text)
-    if special.any():
-        names = np.where(keys == _NAN_KEY, "—", np.where(keys == _INF_KEY, "∞", "-∞"))
-        text = pc.replace_with_mask(text, pa.array(special), pa.array(names[special], _STR))
+    if not exact.all():  # NaN, ±inf and numbers of a billion or more: Python writes those few
+        odd = ~exact
+        text = pc.replace_with_mask(text, pa.array(odd), pa.array([_plain(v, decimals) for v in rounded[odd].tolist()], _STR))
     return text
 
 
@@ -173,23 +160,23 @@ class _Piece:
 
 
 def _number_piece(values: Any, decimals: int) -> _Piece:
-    rounded = round_half_up(np.asarray(values, dtype=float).reshape(-1), decimals)
-    n = len(rounded)
-    keys = _keys(rounded, decimals)
-    if keys is None:  # a number of a billion or more: Python formats the distinct values
-        codes, distinct = pd.factorize(rounded, use_na_sentinel=False)
-        return _Piece(codes, pa.array([_plain(v, decimals) for v in distinct.tolist()], _STR))
-    if n > 8192 and len(np.unique(keys[:: n // 2048][:2048])) > 2000:
-        return _Piece(None, _key_texts(keys, decimals))  # mostly distinct: hashing would not pay
-    codes, distinct = pd.factorize(keys)
-    return _Piece(codes, _key_texts(distinct, decimals))
+    values = np.asarray(values, dtype=float).reshape(-1)
+    n = len(values)
+    if n > 8192 and len(np.unique(values[:: n // 2048][:2048])) > 2000:
+        return _Piece(None, _number_texts(values, decimals))  # mostly distinct: hashing would not pay
+    # parameters repeat on every row of an indicator: round and write each distinct value once
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    return _Piece(codes, _number_texts(np.asarray(distinct, dtype=float), decimals))
 
 
 def _text_piece(values: Any) -> _Piece:
     """Per-row strings (missing → "") as one piece."""
-    strings = pd.Series(values).astype(_STR_DTYPE)
-    codes, distinct = pd.factorize(strings, use_na_sentinel=False)
-    return _Piece(codes, pa.array(distinct.astype(object).where(distinct.notna(), ""), _STR))
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    return _Piece(codes, pa.array(["" if _missing_as_none(v) is None else str(v) for v in distinct], _STR))
+
+
+def _missing_as_none(value: Any) -> Any:
+    return None if not isinstance(value, str) and pd.isna(value) else value
 
 
 def _compact(pieces: list, rows: np.ndarray) -> list:
@@ -387,6 +374,12 @@ def _base_share(rows: pd.DataFrame) -> pd.Series:
 
 # A unit's peers for group-relative methods: same 考核类别, same indicator.
 PEER_KEYS = ["group", "indicator_code"]
+_PEER = "_peer"  # score_indicators gives methods the peer keys as one code column too (one key groups faster)
+
+
+def _peers(rows: pd.DataFrame) -> Any:
+    """The groupby key of a row's peers."""
+    return rows[_PEER].to_numpy() if _PEER in rows.columns else [rows[k] for k in PEER_KEYS]
 
 
 def _method(sentences: Callable[[pd.DataFrame, pd.DataFrame], tuple[Any, _Text]]) -> Method:
@@ -451,7 +444,7 @@ def _group_extreme(rows: pd.DataFrame, x: pd.Series, best: bool) -> pd.Series:
     """Best (or worst) value among the rows of the same group and indicator, mirrored by direction."""
     sign = _sign(rows)
     key = pd.Series(x.to_numpy() * sign, index=rows.index)
-    grouped = key.groupby([rows[k] for k in PEER_KEYS], dropna=False)
+    grouped = key.groupby(_peers(rows), dropna=False)
     return grouped.transform("max" if best else "min") * sign
 
 
@@ -519,7 +512,7 @@ def shortfall(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray
     """差额扣分: P − (shortfall against 目标值)·每项分值, floored at 0; empty 目标值 → group mean."""
     P, x, step = _num(rows, "points"), _num(rows, "value"), _num(rows, "step")
     t_given = _num(rows, "target")
-    mean = x.groupby([rows[k] for k in PEER_KEYS], dropna=False).transform("mean")
+    mean = x.groupby(_peers(rows), dropna=False).transform("mean")
     t = t_given.fillna(mean)
     gap = np.clip(-signed_gap(x, t, rows["direction"]), 0, None)
     charged = gap * step
@@ -541,7 +534,7 @@ def ranking(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, 
     idx = rows.index
     P, x, step, b = _num(rows, "points"), _num(rows, "value"), _num(rows, "step"), _base_share(rows)
     key = pd.Series(x.to_numpy() * _sign(rows), index=idx)
-    peers = [rows[k] for k in PEER_KEYS]
+    peers = _peers(rows)
     k = key.groupby(peers, dropna=False).rank(method="min", ascending=False)
     n = key.groupby(peers, dropna=False).transform("count")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -572,23 +565,19 @@ def relative_best(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.nda
     return score, text
 
 
-def _grade_text(rows: pd.DataFrame) -> pd.Series:
+def _grade_text(rows: pd.DataFrame) -> np.ndarray:
     """The grade as typed (stripped); a grade row given as a number shows that number."""
     if "text_value" in rows:
-        text = rows["text_value"].astype(_STR_DTYPE).fillna("").str.strip()
+        codes, typed = pd.factorize(rows["text_value"])  # strip each distinct text once
+        stripped = pd.Series(np.asarray(typed, dtype=object), dtype=object).astype(_STR_DTYPE).str.strip()
+        text = np.append(stripped.to_numpy(dtype=object), "")[codes]  # missing (code −1) → ""
     else:
-        text = pd.Series("", index=rows.index, dtype=_STR_DTYPE)
+        text = np.array([""], dtype=object)[np.zeros(len(rows), dtype=np.int64)]
     value = _num(rows, "value")
-    from_value = (text == "").to_numpy() & value.notna().to_numpy()
+    from_value = (text == "") & value.notna().to_numpy()
     if from_value.any():
-        text = text.copy()
         text[from_value] = _format(value[from_value], value.index[from_value], 4).to_numpy()
     return text
-
-
-def _missing_as_none(value: Any) -> Any:
-    # merge semantics: a missing key matches a missing key
-    return None if not isinstance(value, str) and pd.isna(value) else value
 
 
 @_method
@@ -687,9 +676,14 @@ def _method_inputs(out: pd.DataFrame) -> pd.DataFrame:
     work = out[[c for c in METHOD_INPUTS if c in out.columns]]
     cheap: dict[str, Any] = {"direction": pd.Categorical.from_codes(
         _is_lower(out["direction"]).astype(np.int8), categories=["higher", "lower"])}
+    codes = {}
     for column in ["group", "indicator_code", "tier_table", "text_value"]:
         if column in work.columns and not pd.api.types.is_numeric_dtype(work[column]):
-            cheap[column] = work[column].astype("category")
+            codes[column], uniques = pd.factorize(work[column])
+            cheap[column] = pd.Categorical.from_codes(codes[column], uniques)
+    if all(k in codes for k in PEER_KEYS):
+        group, indicator = (codes[k].astype(np.int64) + 1 for k in PEER_KEYS)  # 0: a missing name, one more peer set
+        cheap[_PEER] = group * (indicator.max(initial=0) + 1) + indicator
     return work.assign(**cheap)
 
 
