@@ -668,23 +668,42 @@ def _has_value(frame: pd.DataFrame, is_grade: np.ndarray | None = None) -> np.nd
 
 
 def _method_inputs(out: pd.DataFrame) -> pd.DataFrame:
-    """The columns methods read, in dtypes cheap to take per method and to group by.
-
-    Methods only test direction for "lower" (so it becomes higher/lower) and compare
-    texts for equality, which categoricals keep.
-    """
+    """The columns methods read; direction as higher/lower codes (methods only test it for
+    "lower") and the peer keys as one code column as well."""
     work = out[[c for c in METHOD_INPUTS if c in out.columns]]
     cheap: dict[str, Any] = {"direction": pd.Categorical.from_codes(
         _is_lower(out["direction"]).astype(np.int8), categories=["higher", "lower"])}
-    codes = {}
-    for column in ["group", "indicator_code", "tier_table", "text_value"]:
-        if column in work.columns and not pd.api.types.is_numeric_dtype(work[column]):
-            codes[column], uniques = pd.factorize(work[column])
-            cheap[column] = pd.Categorical.from_codes(codes[column], uniques)
-    if all(k in codes for k in PEER_KEYS):
-        group, indicator = (codes[k].astype(np.int64) + 1 for k in PEER_KEYS)  # 0: a missing name, one more peer set
+    if all(k in work.columns for k in PEER_KEYS):
+        # 0 stands for a missing name: one more set of peers, as with groupby(dropna=False)
+        group, indicator = (pd.factorize(work[k])[0].astype(np.int64) + 1 for k in PEER_KEYS)
         cheap[_PEER] = group * (indicator.max(initial=0) + 1) + indicator
     return work.assign(**cheap)
+
+
+class _Rows:
+    """One method's rows of the inputs, each column taken when the method first reads it.
+
+    Offers what methods use of their DataFrame (rows[column], column in rows.columns,
+    column in rows, rows.index, len(rows)): a method reads five or six of the inputs, and
+    taking all of them for a million rows costs more than most methods do.
+    """
+
+    def __init__(self, frame: pd.DataFrame, positions: np.ndarray):
+        self._frame, self._positions, self._taken = frame, positions, {}
+        self.columns = frame.columns
+        self.index = pd.RangeIndex(len(positions))
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __contains__(self, column: str) -> bool:
+        return column in self.columns
+
+    def __getitem__(self, column: str) -> pd.Series:
+        if column not in self._taken:
+            values = self._frame[column].array.take(self._positions)
+            self._taken[column] = pd.Series(values, index=self.index, name=column)
+        return self._taken[column]
 
 
 def _arrow(texts: pd.Series) -> pa.Array:
@@ -744,17 +763,17 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
         mask = scored & (method_codes == matches[0])
         known |= method_codes == matches[0]
         if mask.any():
-            rows = work.loc[mask]
+            positions = np.flatnonzero(mask)
             if hasattr(fn, "sentences"):
-                raw, text = fn.sentences(rows, tier_tables)
+                raw, text = fn.sentences(_Rows(work, positions), tier_tables)
                 raw = np.asarray(raw, dtype=float)
             else:  # a registry entry written as a plain DataFrame function
-                res = fn(rows, tier_tables)
+                res = fn(work.take(positions), tier_tables)
                 raw = res["score_raw"].to_numpy(dtype=float)
-                text = _Text.of(len(rows), _Piece(None, _arrow(res["explanation"])))
+                text = _Text.of(len(positions), _Piece(None, _arrow(res["explanation"])))
             score_raw_np[mask] = raw
             text = text + _where(np.isnan(raw), "（评分参数缺失，得0分）", "")
-            parts += text.parts(np.flatnonzero(mask))
+            parts += text.parts(positions)
     score_raw = pd.Series(score_raw_np, index=out.index)
     unknown = scored & ~known
     if unknown.any():
