@@ -232,19 +232,13 @@ def _compact(pieces: list, rows: np.ndarray) -> list:
 
 def _assemble(n: int, parts: list) -> pa.Array:
     """n sentences from parts (rows, piece_rows, pieces): on `rows` the row-wise concatenation of
-    `pieces`, whose codes are read at `piece_rows`. Rows no part covers read "" (later parts win).
+    `pieces`, whose codes are read at `piece_rows`. Parts do not overlap; rows of none read "".
 
     Every piece becomes indices into one vocabulary; one take and one list join build all rows.
     """
-    owner = np.full(n, -1, dtype=np.int64)
-    for k, (rows, _, _) in enumerate(parts):
-        owner[rows] = k
-    live = []
     count = np.zeros(n, dtype=np.int64)
-    for k, (rows, piece_rows, pieces) in enumerate(parts):
-        keep = owner[rows] == k
-        if not keep.all():
-            rows, piece_rows = rows[keep], piece_rows[keep]
+    live = []
+    for rows, piece_rows, pieces in parts:
         if len(rows):
             items = _compact(pieces, piece_rows)
             count[rows] = len(items)
@@ -253,7 +247,7 @@ def _assemble(n: int, parts: list) -> pa.Array:
     np.cumsum(count, out=offsets[1:])
     vocabulary: list[pa.Array] = []
     size = 0
-    index = np.empty(int(offsets[-1]), dtype=np.int64)
+    index = np.empty(int(offsets[-1]), dtype=np.int32)
     literal_at: dict[str, int] = {}
     for rows, items in live:
         start = offsets[rows]

@@ -503,3 +503,69 @@ def test_missing_parameter_scores_zero_with_a_reason():
 def test_shortfall_explanation_when_target_met():
     text = score_rows(row("A", "差额扣分", 25.0, points=1.0, target=20.0, step=0.1))["explanation"].iloc[0]
     assert text == "差额扣分法：完成值25，目标值20，达到目标值，不扣分，得分 1.00"
+
+
+# --------------------------------------------------------------------------- explanation texts
+
+from kaohe_excel.score import _format, _plain  # noqa: E402  (the vectorized writer must match the scalar one)
+
+
+@pytest.mark.parametrize("value, decimals, text", [
+    (12.34, 4, "12.34"), (12.0, 4, "12"), (0.5, 4, "0.5"), (-1.25, 4, "-1.25"),
+    (0.00004, 4, "0"),            # rounds to 0.0000
+    (-0.00004, 4, "0"),           # never "-0"
+    (0.00005, 4, "0.0001"),       # half up
+    (2.675, 2, "2.68"),           # 2.675 is 2.67499… in binary; the calculator says 2.68
+    (-0.001, 2, "0.00"),
+    (3.0, 2, "3.00"),
+    (1.05, 1, "1.1"),
+    (NAN, 4, "—"), (math.inf, 4, "∞"), (-math.inf, 2, "-∞"),
+    (12345678901.5, 2, "12345678901.50"),  # a billion or more: written by Python
+])
+def test_format_writes_numbers_as_a_person_does(value, decimals, text):
+    assert _format([value], pd.RangeIndex(1), decimals).tolist() == [text]
+
+
+def test_format_many_distinct_numbers():
+    values = np.arange(-10000, 10000) / 8  # 20,000 distinct values: written without hashing
+    four = _format(values, pd.RangeIndex(len(values)), 4)
+    two = _format(values, pd.RangeIndex(len(values)), 2)
+    # position 10000 + k holds k/8: 1/8 = 0.125, 3/8 = 0.375, −1/8, −10000/8 = −1250
+    assert [four[10001], four[10003], four[9999], four[0], four[10000]] == ["0.125", "0.375", "-0.125", "-1250", "0"]
+    assert [two[10001], two[10003], two[9999], two[0]] == ["0.13", "0.38", "-0.13", "-1250.00"]  # half away from 0
+    assert four.tolist() == [_plain(round_half_up(v, 4), 4) for v in values]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**7, 10**7).map(lambda i: i / 1000)),
+                min_size=1, max_size=40), st.sampled_from([1, 2, 4]))
+def test_format_matches_the_scalar_writer(values, decimals):
+    expected = [_plain(round_half_up(v, decimals), decimals) for v in values]
+    assert _format(values, pd.RangeIndex(len(values)), decimals).tolist() == expected
+
+
+def test_explanations_in_row_order_across_statuses_and_directions():
+    out = score_rows(
+        row("A", "完成率", NAN, target=8.0),
+        row("B", "完成率", 6.0, target=8.0),                       # 6/8 = 0.75, 10 × 0.75 = 7.5
+        row("C", "完成率", 4.0, target=8.0, exempt=True),
+        row("D", "完成率", 0.625, target=0.5, direction="lower"),  # 0.5/0.625 = 0.8, 10 × 0.8 = 8
+        row("E", "完成率", 4.0, target=8.0, unscored=True),
+        row("F", "完成率", 5.0),                                   # no 目标值
+    )
+    assert out["explanation"].tolist() == [
+        "未填报实际完成值，得0分",
+        "完成率法：完成值6，目标值8，完成比例（完成值/目标值）0.75，上限系数1，得分 10×0.75 = 7.50",
+        "不考核，不计入应得分，按已有项归一化",
+        "完成率法（反向）：完成值0.625，目标值0.5，完成比例（目标值/完成值）0.8，上限系数1，得分 10×0.8 = 8.00",
+        "数据有误未计分（待核实后补评）",
+        "完成率法：完成值5，目标值—，完成比例（完成值/目标值）—，上限系数1，得分 10×— = —（评分参数缺失，得0分）",
+    ]
+
+
+def test_unnamed_tier_table_keeps_the_sentence():
+    out = score_rows(row("A", "定性", text_value="优"),
+                     row("B", "阶梯", 9.0, target=10.0, indicator="I2"))  # 9/10 = 0.9, no table to look up
+    assert out["explanation"].tolist() == ["定性评价：等级「优」，不在档次表「」中，得0分",
+                                           "阶梯法：完成值9，目标值10，完成比例0.9，未达到档次表「」最低档，得0分"]
+    assert out["score"].tolist() == [0.0, 0.0]
