@@ -709,9 +709,16 @@ _ADDRESS = re.compile(r"([A-Z]+)([0-9]+)")
 
 def _empty_inputs(result: FileResult) -> list[tuple[Row, str]]:
     inputs = {KIND_ASSESSMENT: ("评定值",), KIND_LEAD: ("核定值",)}.get(result.kind, ("实际完成值",))
-    found = [(row, name) for row in result.rows for name in inputs if name in row]
-    found += [(row, "数量") for row in result.claims if "数量" in row]
-    return [(row, name) for row, name in found if not clean_text(row.values[row.layout.columns[name][0]])]
+    empty = []
+    for records, names in ((result.rows, inputs), (result.claims, ("数量",))):
+        for row in records:
+            for name in names:
+                found = row.layout.columns.get(name)
+                if found is not None:
+                    value = row.values[found[0]]
+                    if value.__class__ is not float and not clean_text(value):  # a number is never empty
+                        empty.append((row, name))
+    return empty
 
 
 def _resolve_empty_inputs(data: bytes, result: FileResult, limits: ReadLimits) -> None:
@@ -911,7 +918,7 @@ def _table_rows(rows: list[list], sheet: str, table: Table, names: list[str], ke
         for i in watched:
             value = values[i]
             if value != "" and clean_text(value):  # "" is calamine's empty cell: most cells, skipped cheaply
-                records.append(Row(layout, r, tuple(_shared(v) for v in values)))
+                records.append(Row(layout, r, tuple(map(_shared, values))))
                 break
     return records
 
