@@ -72,6 +72,9 @@ _WORKBOOK_OPTIONS = {
     "in_memory": True,
     "default_format_properties": {"font_name": "宋体", "font_size": 10},
 }
+# constant_memory needs its temp files (in_memory would switch it off); every sheet must be written
+# in row order, with row heights set before the row's cells.
+_SUMMARY_OPTIONS = {**_WORKBOOK_OPTIONS, "in_memory": False, "constant_memory": True}
 
 
 # --------------------------------------------------------------------------- previous period
@@ -269,13 +272,13 @@ def _flags_text(frame: pd.DataFrame) -> pd.Series:
 def _value_display(frame: pd.DataFrame) -> pd.Series:
     """The actual value: the number when there is one, else the typed text (定性 grades)."""
     value = pd.to_numeric(_col(frame, "value"), errors="coerce")
-    text = _col(frame, "text_value").map(_text)
-    return pd.Series(np.where(value.notna(), value.astype(object), text.astype(object)), index=frame.index, dtype=object)
+    text = np.array(_texts(_col(frame, "text_value")), dtype=object)
+    return pd.Series(np.where(value.notna(), value.astype(object), text), index=frame.index, dtype=object)
 
 
 def _method_display(frame: pd.DataFrame) -> pd.Series:
-    method = _col(frame, "method", "").map(_text)
-    lower = _col(frame, "direction", "").map(_text) == "lower"
+    method = pd.Series(_texts(_col(frame, "method", "")), index=frame.index)
+    lower = np.array(_texts(_col(frame, "direction", "")), dtype=object) == "lower"
     return method + np.where(lower, "（反向）", "")
 
 
@@ -508,9 +511,30 @@ def _grade_colours(ws, fmts: _Formats, grades: pd.DataFrame | None, first_row: i
         ws.conditional_format(first_row, col, last_row, col, {"type": "cell", "criteria": "==", "value": literal, "format": fmts.grade_formats[pos]})
 
 
-def _new_workbook(path: str | Path) -> xlsxwriter.Workbook:
+def _new_workbook(path: str | Path, options: dict | None = None) -> xlsxwriter.Workbook:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return xlsxwriter.Workbook(str(path), _WORKBOOK_OPTIONS)
+    return xlsxwriter.Workbook(str(path), options or _WORKBOOK_OPTIONS)
+
+
+def _cell_table_sheet(wb: xlsxwriter.Workbook, name: str):
+    """A worksheet that keeps its cells until close in a constant_memory workbook, so that it may
+    write out of row order (vertical merges). Its unused row temp file is removed by `_close`."""
+    ws = wb.add_worksheet(name)
+    if ws.constant_memory:
+        ws.constant_memory = False
+        wb._kaohe_spare_files = getattr(wb, "_kaohe_spare_files", []) + [ws.row_data_filename]
+    return ws
+
+
+def _close(wb: xlsxwriter.Workbook) -> None:
+    try:
+        wb.close()
+    finally:
+        for name in getattr(wb, "_kaohe_spare_files", []):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
 
 
 # --------------------------------------------------------------------------- summary
@@ -579,7 +603,7 @@ def _score_matrix(scored: pd.DataFrame, ranked: pd.DataFrame, indicators: pd.Dat
 
 
 def _write_matrix_sheet(wb, fmts, meta, scored, ranked) -> None:
-    ws = wb.add_worksheet("指标得分")
+    ws = _cell_table_sheet(wb, "指标得分")
     indicators = _indicator_table(scored)
     frame = _score_matrix(scored, ranked, indicators)
     fixed = [Col("考核类别", "group"), Col("单位代码", "unit_code"), Col("单位名称", "unit_name")]
@@ -842,7 +866,8 @@ def write_summary(
     when a progress table (progress.progress_table) is given, and 口径核对 when lead-department
     figures were checked (crosscheck.reconcile) or county totals given."""
     previous = _as_previous(previous)
-    wb = _new_workbook(path)
+    # Row by row to disk: the big sheets (得分说明, 原始数据) would otherwise sit in memory as cell objects.
+    wb = _new_workbook(path, _SUMMARY_OPTIONS)
     fmts = _Formats(wb)
     _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous)
     _write_matrix_sheet(wb, fmts, meta, scored, ranked)
@@ -855,7 +880,7 @@ def write_summary(
     if progress is not None:
         _write_progress_sheets(wb, fmts, meta, progress, ranked)
     _write_crosscheck_sheet(wb, fmts, meta, crosscheck, county_totals)
-    wb.close()
+    _close(wb)
     return Path(path)
 
 
@@ -1257,17 +1282,38 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
 # --------------------------------------------------------------------------- csv
 
 
+def _by_distinct(values: np.ndarray, show) -> list[str]:
+    """show(v) for every float in values, computed once per distinct bit pattern."""
+    bits, inverse = np.unique(np.asarray(values, dtype=float).view(np.int64), return_inverse=True)
+    shown = [show(v) for v in bits.view(float).tolist()]
+    return [shown[i] for i in inverse.tolist()]
+
+
 def _fmt2(series: pd.Series) -> pd.Series:
-    numbers = pd.to_numeric(series, errors="coerce")
-    return pd.Series([f"{v:.2f}" if not _missing(v) else "" for v in _round2(numbers)], index=series.index, dtype=object)
+    numbers = _round2(pd.to_numeric(series, errors="coerce")).to_numpy(dtype=float)
+    return pd.Series(_by_distinct(numbers, lambda v: f"{v:.2f}" if v == v else ""), index=series.index, dtype=object)
+
+
+def _csv_cells(series: pd.Series, numbers_plain: bool) -> list[str]:
+    """csv_safe(_text(v)) of every value; with numbers_plain, numbers as _num_text (never quoted)."""
+    if series.dtype.kind == "f":
+        return _texts(series) if numbers_plain else [csv_safe(t) for t in _texts(series)]
+    texts = _texts(series)
+    safe: dict[str, str] = {}
+    out = [safe[t] if t in safe else safe.setdefault(t, csv_safe(t)) for t in texts]
+    if numbers_plain and (series.dtype == object or series.dtype.kind in "iu"):
+        for i, v in enumerate(series.tolist()):
+            if _is_number(v):
+                out[i] = _num_text(v)
+    return out
 
 
 def _fmt_plain(series: pd.Series) -> pd.Series:
-    return series.map(lambda v: _num_text(v) if _is_number(v) else csv_safe(_text(v))).astype(object)
+    return pd.Series(_csv_cells(series, True), index=series.index, dtype=object)
 
 
 def _csv_text(series: pd.Series) -> pd.Series:
-    return series.map(lambda v: csv_safe(_text(v))).astype(object)
+    return pd.Series(_csv_cells(series, False), index=series.index, dtype=object)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
