@@ -119,26 +119,49 @@ def _lit(text: str) -> pa.Scalar:
     return pa.scalar(text, _STR)
 
 
+def _digit_texts(keys: np.ndarray, decimals: int) -> pa.Array:
+    """Each integer key k written as k / 10^decimals with that many decimals (4: trailing zeros
+    trimmed, no dot left alone), |k| < 10^18. Digits are laid out in a byte matrix and the
+    unused cells squeezed out: several times faster than formatting with pyarrow casts."""
+    n = len(keys)
+    magnitude = np.abs(keys)
+    whole, fraction = np.divmod(magnitude, 10**decimals)
+    whole_width = len(str(int(whole.max()))) if n else 1
+    whole_digits = np.searchsorted(10 ** np.arange(1, whole_width, dtype=np.int64), whole, side="right") + 1
+    if decimals == 4:  # person-style: trailing zeros trimmed
+        zeros = sum((fraction % 10**p == 0).astype(np.int64) for p in range(1, 5))
+        fraction_digits = 4 - zeros
+    else:
+        fraction_digits = np.full(n, decimals, dtype=np.int64)
+    width = 1 + whole_width + 1 + decimals  # sign, whole part, dot, fraction
+    cells = np.empty((n, width), dtype=np.uint8)
+    keep = np.empty((n, width), dtype=bool)
+    cells[:, 0], keep[:, 0] = ord("-"), keys < 0
+    rest = whole
+    for column in range(whole_width, 0, -1):  # units digit in the last whole column
+        rest, digit = np.divmod(rest, 10)
+        cells[:, column] = digit + ord("0")
+        keep[:, column] = whole_width - column < whole_digits
+    cells[:, whole_width + 1], keep[:, whole_width + 1] = ord("."), fraction_digits > 0
+    rest = fraction
+    for place in range(decimals, 0, -1):
+        rest, digit = np.divmod(rest, 10)
+        cells[:, whole_width + 1 + place] = digit + ord("0")
+        keep[:, whole_width + 1 + place] = place <= fraction_digits
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(keep[:, 0] + whole_digits + (fraction_digits > 0) + fraction_digits, out=offsets[1:])
+    data = cells[keep]
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
 def _number_texts(values: np.ndarray, decimals: int) -> pa.Array:
     """`_plain` of each value after rounding, vectorized: the same text, byte for byte."""
     rounded = round_half_up(values, decimals)
     with np.errstate(invalid="ignore"):
         exact = np.abs(rounded) < _EXACT  # NaN and ±inf are not
-    factor = 10**decimals
     # the integer rint(v · 10^d) of a rounded v holds exactly the digits f"{v:.{d}f}" prints
-    keys = np.rint(np.where(exact, rounded, 0.0) * factor).astype(np.int64)
-    magnitude = np.abs(keys)
-    text = pc.cast(pa.array(magnitude // factor), _STR)
-    if decimals:
-        fraction = pc.utf8_slice_codeunits(pc.cast(pa.array(magnitude % factor + factor), _STR), 1)  # zero padded
-        if decimals == 4:
-            fraction = pc.utf8_rtrim(fraction, characters="0")
-            text = pc.if_else(pc.equal(fraction, _lit("")), text, pc.binary_join_element_wise(text, fraction, _lit(".")))
-        else:
-            text = pc.binary_join_element_wise(text, fraction, _lit("."))
-    negative = keys < 0
-    if negative.any():
-        text = pc.if_else(pa.array(negative), pc.binary_join_element_wise(_lit("-"), text, _lit("")), text)
+    keys = np.rint(np.where(exact, rounded, 0.0) * 10.0**decimals).astype(np.int64)
+    text = _digit_texts(keys, decimals)
     if not exact.all():  # NaN, ±inf and numbers of a billion or more: Python writes those few
         odd = ~exact
         text = pc.replace_with_mask(text, pa.array(odd), pa.array([_plain(v, decimals) for v in rounded[odd].tolist()], _STR))
