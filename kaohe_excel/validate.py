@@ -151,14 +151,25 @@ class Validated:
         return sum(1 for i in self.issues if i.severity == Severity.WARNING)
 
 
-SPEC_COLUMNS = ["unit_code", "indicator_code", "name", "measure_unit", "method", "target", "tier_table"]
+SPEC_COLUMNS = ["indicator_code", "name", "measure_unit", "method", "target", "tier_table"]
 
 
-def _spec_records(frame: pd.DataFrame) -> list[dict]:
-    """The few fields validation reads, one dict per unit x indicator; built column-wise because
-    to_dict("records") over every column of a city-scale assignments frame took most of validate."""
+def _spec_records(frame: pd.DataFrame) -> list[tuple[str, str, dict]]:
+    """(unit_code, indicator_code, spec) per unit x indicator, spec holding the few fields
+    validation reads. Built column-wise because to_dict("records") over a city-scale
+    assignments frame took most of validate; units with the same spec share one dict, as
+    one dict per unit x indicator cost more memory than the scheme itself."""
     columns = [frame[c].tolist() for c in SPEC_COLUMNS]
-    return [dict(zip(SPEC_COLUMNS, values)) for values in zip(*columns)]
+    shared: dict[tuple, dict] = {}
+    records = []
+    for unit_code, values in zip(frame["unit_code"].tolist(), zip(*columns)):
+        target = values[4]
+        key = values if target == target else values[:4] + (None,) + values[5:]  # NaN targets equal for sharing
+        spec = shared.get(key)
+        if spec is None:
+            spec = shared[key] = dict(zip(SPEC_COLUMNS, values))
+        records.append((unit_code, values[0], spec))
+    return records
 
 
 class _Validator:
@@ -169,10 +180,10 @@ class _Validator:
         active = assignments[~assignments["exempt"]]
         # Plain dicts: validation touches every row of every file, pandas lookups would dominate.
         self.expected_self: dict[str, dict[str, dict]] = {}
-        for record in _spec_records(active[active["source"] == "self"]):
-            self.expected_self.setdefault(record["unit_code"], {})[record["indicator_code"]] = record
+        for unit_code, code, spec in _spec_records(active[active["source"] == "self"]):
+            self.expected_self.setdefault(unit_code, {})[code] = spec
         self.expected_assessed: dict[tuple[str, str], dict] = {
-            (r["unit_code"], r["indicator_code"]): r for r in _spec_records(active[active["source"] == "assessed"])}
+            (unit_code, code): spec for unit_code, code, spec in _spec_records(active[active["source"] == "assessed"])}
         self.exempt_pairs = set(zip(assignments.loc[assignments["exempt"], "unit_code"], assignments.loc[assignments["exempt"], "indicator_code"]))
         self.indicator_codes = set(scheme.indicators["indicator_code"])
         self.unit_names = scheme.unit_names()
