@@ -100,6 +100,7 @@ def _sign(rows: pd.DataFrame) -> np.ndarray:
 
 _STR = pa.large_string()
 _STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str"
+_JOIN_ROWS = 65536
 _EXACT = 1e9  # below this, rint(v · 10^d) is the exact decimal a rounded float prints as
 
 
@@ -253,7 +254,7 @@ def _compact(pieces: list, rows: np.ndarray) -> list:
     return out
 
 
-def _assemble(n: int, parts: list) -> pa.Array:
+def _assemble(n: int, parts: list) -> pa.ChunkedArray:
     """n sentences from parts (rows, piece_rows, pieces): on `rows` the row-wise concatenation of
     `pieces`, whose codes are read at `piece_rows`. Parts do not overlap; rows of none read "".
 
@@ -286,9 +287,16 @@ def _assemble(n: int, parts: list) -> pa.Array:
                 vocabulary.append(item[1])
                 size += len(item[1])
     if not vocabulary:
-        return pa.repeat(_lit(""), n)
-    values = pa.concat_arrays(vocabulary).take(pa.array(index))
-    return pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), values), _lit(""))
+        return pa.chunked_array([pa.repeat(_lit(""), n)])
+    vocabulary_array = pa.concat_arrays(vocabulary)
+    chunks = []
+    for first in range(0, n, _JOIN_ROWS):  # in blocks: the pieces of a block stay in cache until joined
+        last = min(first + _JOIN_ROWS, n)
+        start, stop = offsets[first], offsets[last]
+        values = vocabulary_array.take(pa.array(index[start:stop]))
+        lists = pa.LargeListArray.from_arrays(pa.array(offsets[first:last + 1] - start), values)
+        chunks.append(pc.binary_join(lists, _lit("")))
+    return pa.chunked_array(chunks, type=_STR)
 
 
 class _Text:
@@ -327,8 +335,8 @@ class _Text:
             out.append((local if rows is None else rows[local], local, pieces))
         return out
 
-    def array(self) -> pa.Array:
-        """The n sentences, in row order (large_string)."""
+    def array(self) -> pa.ChunkedArray:
+        """The n sentences, in row order (large_string chunks)."""
         return _assemble(self.n, self.parts())
 
 
