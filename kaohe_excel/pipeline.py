@@ -67,8 +67,8 @@ def read_and_validate(scheme: Scheme, inbox: Path, progress: Progress | None = N
         if progress:
             progress("读取", done, total)
 
-    result = read.read_inbox(inbox, workers=workers, progress=step)
-    return validate.validate(scheme, result)
+    # Streamed: each file is validated as it arrives, so its cells need not all be held at once.
+    return validate.validate_stream(scheme, read.iter_inbox(inbox, workers=workers, progress=step))
 
 
 def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Path = Path("outputs"),
