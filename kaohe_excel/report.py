@@ -61,6 +61,9 @@ _OWN_RESULT = ["scored", "missing"]
 _GRADE_FILLS = ["#C6EFCE", "#DDEBF7", "#FFF2CC", "#FFC7CE"]
 _GRADE_FONTS = ["#006100", "#1F4E78", "#7F6000", "#9C0006"]
 
+# Tables shorter than this are written cell by cell (see _write_rows).
+_SMALL_TABLE = 200
+
 # Beyond this many indicators the score matrix prints across several pages.
 _MATRIX_FIT_COLUMNS = 14
 
@@ -407,8 +410,14 @@ def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, fir
     """The frame's cells row by row (constant_memory writes a row out once the next one starts)."""
     if not len(frame):
         return
-    plans = [_column_cells(ws, frame[spec.key] if spec.key in frame.columns else pd.Series([None] * len(frame), dtype=object),
-                           spec.kind, fmts) for spec in columns]
+    if len(frame) < _SMALL_TABLE:
+        # a feedback sheet: pandas' per-column overhead costs more than deciding cell by cell
+        plans = [[_cell_call(ws, v, spec.kind, fmts, fmts.by_kind.get(spec.kind, fmts.text))
+                  for v in (frame[spec.key].tolist() if spec.key in frame.columns else [None] * len(frame))]
+                 for spec in columns]
+    else:
+        plans = [_column_cells(ws, frame[spec.key] if spec.key in frame.columns else pd.Series([None] * len(frame), dtype=object),
+                               spec.kind, fmts) for spec in columns]
     for r, cells in enumerate(zip(*plans), start=first_row):
         c = 0
         for write, value, fmt in cells:
