@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import __version__, gap, notice, progress, report
 from .errors import ArchiveMismatch, InboxChanged, KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
-from .safety import csv_unquote
+from .safety import InertWorkbook, csv_unquote
 
 MANIFEST = "manifest.json"
 SEAL_FILE = "SEALED.json"
@@ -758,7 +758,7 @@ def write_history_xlsx(path: Path, table: pd.DataFrame) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True, "strings_to_numbers": False,
+    workbook = InertWorkbook(str(path), {"nan_inf_to_errors": True, "strings_to_numbers": False,
                                                "strings_to_formulas": False, "strings_to_urls": False})
     head = workbook.add_format({"bold": True, "border": 1, "bg_color": "#D9E1F2", "align": "center", "valign": "vcenter"})
     cell = workbook.add_format({"border": 1})

@@ -23,7 +23,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .gap import GAP_SHEET_HEADERS, gap_sheet_rows
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH
-from .safety import csv_safe, csv_unquote, safe_filename
+from .safety import InertWorkbook, csv_safe, csv_unquote, safe_filename
 from .score import round_half_up
 
 SUMMARY_SHEETS = ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
@@ -522,7 +522,7 @@ def _grade_colours(ws, fmts: _Formats, grades: pd.DataFrame | None, first_row: i
 
 def _new_workbook(path: str | Path, options: dict | None = None) -> xlsxwriter.Workbook:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return xlsxwriter.Workbook(str(path), options or _WORKBOOK_OPTIONS)
+    return InertWorkbook(str(path), options or _WORKBOOK_OPTIONS)
 
 
 def _cell_table_sheet(wb: xlsxwriter.Workbook, name: str):

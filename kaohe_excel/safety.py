@@ -61,3 +61,34 @@ def safe_filename(text: object, max_len: int = 80) -> str:
     if len(name) > max_len:
         name = name[:max_len].rstrip(". ")
     return name or "_"
+
+
+# --------------------------------------------------------------------------- xlsxwriter
+
+def _looks_like_rich_xml(text: object) -> bool:
+    return isinstance(text, str) and text.startswith("<r>") and text.endswith("</r>")
+
+
+try:
+    import xlsxwriter
+    from xlsxwriter.worksheet import Worksheet as _Worksheet
+
+    class InertWorksheet(_Worksheet):
+        """xlsxwriter copies a string that starts with <r> and ends with </r> into the file as raw
+        rich-text XML; such a unit name would inject XML. It is written as three escaped runs instead,
+        which Excel shows as exactly the same text."""
+
+        def write_string(self, row, col, string, cell_format=None):
+            if _looks_like_rich_xml(string):
+                # xlsxwriter wants three fragments or more; each one is escaped on its own
+                runs = [string[:1], string[1:2], string[2:]] + ([cell_format] if cell_format is not None else [])
+                return self.write_rich_string(row, col, *runs)
+            return super().write_string(row, col, string, cell_format)
+
+    class InertWorkbook(xlsxwriter.Workbook):
+        """A Workbook whose sheets never let a cell's text act as XML (see InertWorksheet)."""
+
+        def add_worksheet(self, name=None, worksheet_class=None):
+            return super().add_worksheet(name, worksheet_class or InertWorksheet)
+except ImportError:  # pragma: no cover - xlsxwriter is a dependency
+    pass

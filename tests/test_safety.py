@@ -64,3 +64,23 @@ def test_safe_filename_truncates():
     assert name == "长" * 80
     assert "/" not in safe_filename("a/" * 100)
     assert len(safe_filename("a/" * 100)) <= 80
+
+
+def test_rich_text_lookalike_is_written_as_text_not_xml(tmp_path):
+    """xlsxwriter would copy '<r>…</r>' into the sheet XML raw; an InertWorkbook escapes it."""
+    from openpyxl import load_workbook
+
+    from kaohe_excel.safety import InertWorkbook
+
+    hostile = '<r><t>x</t></r><r><t>y</t></r>'
+    for options in ({}, {"constant_memory": True}):
+        path = tmp_path / f"r{len(options)}.xlsx"
+        workbook = InertWorkbook(str(path), options)
+        sheet = workbook.add_worksheet("表")
+        sheet.write_string(0, 0, hostile)
+        sheet.write_string(1, 0, "普通文本")
+        workbook.close()
+        cells = load_workbook(path)["表"]
+        value = cells["A1"].value
+        assert str(value) == hostile  # exactly the unit's text, shown as typed
+        assert cells["A2"].value == "普通文本"
