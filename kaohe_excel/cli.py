@@ -39,9 +39,9 @@ def _scheme_path(scheme: Optional[Path]) -> Path:
     return scheme if scheme is not None else default_scheme_path()
 
 
-def _fail(exc: BaseException) -> None:
+def _fail(exc: BaseException, message: str | None = None) -> None:
     """One Chinese line for the user; the traceback only with --verbose."""
-    console.print_error(str(exc))
+    console.print_error(message or str(exc))
     if _State.verbose:
         traceback.print_exception(exc)
 
@@ -65,7 +65,7 @@ def _guard(fn):
     except typer.Exit:
         raise
     except Exception as exc:  # a bug: still one line unless --verbose
-        _fail(RuntimeError(f"程序内部错误（{type(exc).__name__}: {exc}）。请加 --verbose 重试并将输出反馈给维护人员"))
+        _fail(exc, f"程序内部错误（{type(exc).__name__}: {exc}）。请加 --verbose 重试并将输出反馈给维护人员")
         raise typer.Exit(EXIT_CANNOT_RUN)
 
 
