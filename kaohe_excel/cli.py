@@ -69,13 +69,17 @@ def _guard(fn):
         raise typer.Exit(EXIT_CANNOT_RUN)
 
 
-@app.callback()
-def main_options(
-    version: bool = typer.Option(False, "--version", help="显示版本号"),
-) -> None:
-    if version:
+def _show_version(value: bool) -> None:
+    if value:
         console.print_line(f"kaohe {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", help="显示版本号", callback=_show_version, is_eager=True),
+) -> None:
+    """考核表格批处理：生成填报模板，汇总校验各单位报送的表格，计分、排名、评定等次，生成汇总表、通报和反馈表。"""
 
 
 @app.command("template")

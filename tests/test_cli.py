@@ -190,3 +190,10 @@ def test_template_lead_writes_one_workbook_per_lead_department(tmp_path, small_s
     assert sorted(p.name for p in out.iterdir()) == ["核定表_发改局.xlsx", "核定表_统计局.xlsx"]
     conflict = runner.invoke(app, ["template", "--lead", "--unit", "T01", "--scheme", str(small_scheme_path)])
     assert conflict.exit_code == 2
+
+
+def test_version_option():
+    from kaohe_excel import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
