@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from kaohe_excel import template as tpl  # noqa: E402
 from kaohe_excel.samples import ADJUSTMENT_HEADERS, ADJUSTMENT_ROWS, GRADE_ROWS, TIER_ROWS  # noqa: E402
 from kaohe_excel.scheme import load_scheme  # noqa: E402
+from kaohe_excel.tables import column_letter  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 GENERATOR_VERSION = 1
@@ -174,15 +175,6 @@ _CELL = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)>(.*?)</c>', re.S)
 _STYLE = re.compile(r'\ss="[0-9]+"')
 
 
-def _col_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 def _cell_xml(address: str, attrs: str, value) -> str:
     style = _STYLE.search(attrs)
     s = style.group(0) if style else ""
@@ -249,10 +241,10 @@ def _unit_file(job: tuple) -> None:
     cols = layout["cols"]
     fill_cells: dict[str, object] = {layout["code_cell"]: unit_code, layout["name_cell"]: unit_name}
     for (r, code), value, ev, note in zip(layout["rows"], values, evidence, notes):
-        fill_cells[f"{_col_letter(cols['实际完成值'])}{r + 1}"] = value
-        fill_cells[f"{_col_letter(cols['佐证材料'])}{r + 1}"] = ev
+        fill_cells[f"{column_letter(cols['实际完成值'])}{r + 1}"] = value
+        fill_cells[f"{column_letter(cols['佐证材料'])}{r + 1}"] = ev
         if note:
-            fill_cells[f"{_col_letter(cols['备注'])}{r + 1}"] = note
+            fill_cells[f"{column_letter(cols['备注'])}{r + 1}"] = note
     part = sheets[tpl.FILL_SHEET]
     entries[part] = _set_cells(entries[part].decode(), fill_cells).encode()
     part = sheets[tpl.META_SHEET]
@@ -261,7 +253,7 @@ def _unit_file(job: tuple) -> None:
         claim_cells = {}
         for offset, claim in enumerate(claims, start=1):
             for header, value in claim.items():
-                claim_cells[f"{_col_letter(layout['claim_cols'][header])}{layout['claim_row'] + offset}"] = value
+                claim_cells[f"{column_letter(layout['claim_cols'][header])}{layout['claim_row'] + offset}"] = value
         part = sheets[tpl.ADJUSTMENT_SHEET]
         entries[part] = _set_cells(entries[part].decode(), claim_cells).encode()
     buffer = io.BytesIO()
