@@ -397,6 +397,27 @@ def assessment_rows(scheme) -> pd.DataFrame:
     return _with_indicator_text(rows, scheme).reset_index(drop=True)
 
 
+def _validate_value_cell(sheet: Worksheet, scheme, row, r: int, value_col: int) -> None:
+    """The input cell of one unit × indicator row: numbers, or the 定性 levels as a dropdown."""
+    levels = _levels(scheme, row["tier_table"]) if row["method"] == "定性" else None
+    validation = _value_validation(row, levels)
+    sheet.add_data_validation(validation)
+    validation.add(sheet.cell(row=r, column=value_col))
+
+
+def _finish_office_sheet(sheet: Worksheet, header_row: int, last_col: int, n_rows: int, widths: list[float]) -> None:
+    """Widths, frozen header, filter, print setup and protection of the 评定 and 核定 sheets;
+    filtering and sorting stay allowed so the office can work through one block at a time."""
+    _set_widths(sheet, widths)
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    if n_rows:
+        sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(last_col)}{header_row + n_rows}"
+    _print_setup(sheet, f"{header_row}:{header_row}")
+    _protect(sheet)
+    sheet.protection.autoFilter = False
+    sheet.protection.sort = False
+
+
 def _assessment_sheet(workbook: Workbook, scheme, rows: pd.DataFrame) -> None:
     sheet = workbook.active
     sheet.title = ASSESSMENT_SHEET
@@ -414,19 +435,9 @@ def _assessment_sheet(workbook: Workbook, scheme, rows: pd.DataFrame) -> None:
         for col, (header, value) in enumerate(zip(ASSESSMENT_HEADERS, values), start=1):
             _body_cell(sheet, r, col, value, header, editable=header in ("评定值", "说明"))
         _fit_row_height(sheet, r, {18: row["unit_name"], 28: row["name"], 26: row["lead_unit"]})
-        levels = _levels(scheme, row["tier_table"]) if row["method"] == "定性" else None
-        validation = _value_validation(row, levels)
-        sheet.add_data_validation(validation)
-        validation.add(sheet.cell(row=r, column=value_col))
-    _set_widths(sheet, [10, 18, 9, 28, 11, 9, 12, 30, 26])
-    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
-    if len(rows):
-        sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(last_col)}{header_row + len(rows)}"
-    _print_setup(sheet, f"{header_row}:{header_row}")
-    _protect(sheet)
+        _validate_value_cell(sheet, scheme, row, r, value_col)
     # The office filters by 牵头单位 to hand each lead department its part.
-    sheet.protection.autoFilter = False
-    sheet.protection.sort = False
+    _finish_office_sheet(sheet, header_row, last_col, len(rows), [10, 18, 9, 28, 11, 9, 12, 30, 26])
 
 
 def _office_claim_sheet(workbook: Workbook, scheme) -> None:
@@ -533,19 +544,9 @@ def _lead_sheet(workbook: Workbook, scheme, lead_unit: str, rows: pd.DataFrame) 
         for col, (header, value) in enumerate(zip(LEAD_HEADERS, values), start=1):
             _body_cell(sheet, r, col, value, header, editable=header in LEAD_INPUTS)
         _fit_row_height(sheet, r, {18: row["unit_name"], 28: row["name"]})
-        levels = _levels(scheme, row["tier_table"]) if row["method"] == "定性" else None
-        validation = _value_validation(row, levels)
-        sheet.add_data_validation(validation)
-        validation.add(sheet.cell(row=r, column=value_col))
-    _set_widths(sheet, [10, 18, 9, 28, 11, 9, 12, 36])
-    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
-    if len(rows):
-        sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(last_col)}{header_row + len(rows)}"
-    _print_setup(sheet, f"{header_row}:{header_row}")
-    _protect(sheet)
+        _validate_value_cell(sheet, scheme, row, r, value_col)
     # A department with many indicators filters by 指标 to fill one block at a time.
-    sheet.protection.autoFilter = False
-    sheet.protection.sort = False
+    _finish_office_sheet(sheet, header_row, last_col, len(rows), [10, 18, 9, 28, 11, 9, 12, 36])
 
 
 def write_lead_workbooks(scheme, out_dir: str | Path) -> list[Path]:
