@@ -139,7 +139,7 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
     table = None
     if in_progress:
         note = progress_mod.prorate_note(scored, elapsed).where(scored["status"].astype(object).eq("scored"), "")
-        scored["explanation"] = scored["explanation"].astype(object) + note
+        scored["explanation"] = scored["explanation"] + note  # kept as the str column score.py built
         table = progress_mod.progress_table(scored, elapsed, progress_tolerance(scheme), last_year)
     adjustments = score.score_adjustments(validated.claims, scheme.adjustments)
     totals = score.compute_totals(scored, adjustments, scheme)

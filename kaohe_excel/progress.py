@@ -124,7 +124,12 @@ def prorate_note(scored: pd.DataFrame, elapsed: float) -> pd.Series:
         shown = rows & annual.notna()
         text = THRESHOLDS_ZH[column] + _format(annual, index, 4) + "→" + _format(_num(scored, column), index, 4)
         parts.append(text.where(shown, ""))
-    joined = pd.concat(parts, axis=1).apply(lambda r: "，".join(p for p in r if p), axis=1) if len(scored) else pd.Series("", index=index)
+    # "，".join of the non-empty parts, column-wise: a row-wise apply would cost seconds at city scale
+    joined = pd.Series("", index=index, dtype=object)
+    for part in parts:
+        part = part.astype(object)
+        separator = np.where(joined.ne("") & part.ne(""), "，", "")
+        joined = joined + separator + part
     share = _format(np.full(len(index), elapsed * 100), index, 4)
     note = "（按时间进度" + share + "%折算：" + joined.astype(str) + "）"
     return note.where(rows & joined.ne(""), "")
