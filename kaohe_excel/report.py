@@ -23,6 +23,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .gap import GAP_SHEET_HEADERS, gap_sheet_rows
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH
+from . import sheet_rows
 from .safety import InertWorkbook, csv_safe, csv_unquote, safe_filename
 from .score import round_half_up
 
@@ -63,6 +64,8 @@ _GRADE_FONTS = ["#006100", "#1F4E78", "#7F6000", "#9C0006"]
 
 # Tables shorter than this are written cell by cell (see _write_rows).
 _SMALL_TABLE = 200
+# Rows planned at a time when writing a long table.
+_PLAN_SLICE = 20000
 
 # Beyond this many indicators the score matrix prints across several pages.
 _MATRIX_FIT_COLUMNS = 14
@@ -352,58 +355,47 @@ class _Formats:
 
 
 def _write_cell(ws, row: int, col: int, value: object, kind: str, fmts: _Formats, fmt=None) -> None:
-    fmt = fmt or fmts.by_kind.get(kind, fmts.text)
-    if type(value) is str and value and kind in ("text", "wrap", "auto"):  # the common case, fast
-        ws.write_string(row, col, value, fmt)
-        return
-    if isinstance(value, (list, tuple, np.ndarray)):
-        value = _text(value)
-    if _missing(value) or (isinstance(value, str) and value == "" and kind != "text"):
-        ws.write_blank(row, col, None, fmt)
-    elif kind in ("text", "wrap"):
-        ws.write_string(row, col, _text(value), fmt)
-    elif _is_number(value):
-        ws.write_number(row, col, float(value), fmt)
-    else:
-        # A text mark (不考核, 未计分, a grade) in a numeric column.
-        ws.write_string(row, col, _text(value), fmt if kind == "auto" else fmts.centered_text)
+    code, value, fmt = _cell_plan(value, kind, fmts, fmt or fmts.by_kind.get(kind, fmts.text))
+    _writer(ws, code)(row, col, value, fmt)
 
 
-def _column_cells(ws, values: pd.Series, kind: str, fmts: _Formats) -> list[tuple]:
-    """(write method, value, format) for every cell of a column: `_write_cell`'s decisions taken
-    once per column, vectorized by dtype, so the row loop only calls the writer."""
+def _writer(ws, code: str):
+    return {"s": ws.write_string, "n": ws.write_number, "b": ws.write_blank}[code]
+
+
+def _column_cells(values: pd.Series, kind: str, fmts: _Formats) -> list[tuple]:
+    """The plan ("s"/"n"/"b", value, format) of every cell of a column: `_write_cell`'s decisions
+    taken once per column, vectorized by dtype, so the row loop only writes."""
     fmt = fmts.by_kind.get(kind, fmts.text)
-    blank = (ws.write_blank, None, fmt)
-    string = ws.write_string
+    blank = ("b", None, fmt)
     if kind in ("text", "wrap"):
         texts = _texts(values)
         missing = values.isna().to_numpy() if len(values) else np.zeros(0, bool)
         if kind == "wrap":
-            return [blank if m or not t else (string, t, fmt) for t, m in zip(texts, missing.tolist())]
-        return [blank if m else (string, t, fmt) for t, m in zip(texts, missing.tolist())]
+            return [blank if m or not t else ("s", t, fmt) for t, m in zip(texts, missing.tolist())]
+        return [blank if m else ("s", t, fmt) for t, m in zip(texts, missing.tolist())]
     if values.dtype.kind in "fiu":  # numbers only (bool is kind "b")
-        number = ws.write_number
-        return [blank if v != v else (number, v, fmt) for v in values.to_numpy(dtype=float).tolist()]
+        return [blank if v != v else ("n", v, fmt) for v in values.to_numpy(dtype=float).tolist()]
     if values.dtype != object and pd.api.types.is_string_dtype(values.dtype):
         texts = values.to_numpy(dtype=object, na_value="").tolist()
         other = fmt if kind == "auto" else fmts.centered_text
-        return [(string, t, other) if t else blank for t in texts]
-    return [_cell_call(ws, v, kind, fmts, fmt) for v in values.tolist()]
+        return [("s", t, other) if t else blank for t in texts]
+    return [_cell_plan(v, kind, fmts, fmt) for v in values.tolist()]
 
 
-def _cell_call(ws, value: object, kind: str, fmts: _Formats, fmt) -> tuple:
-    """`_write_cell` for one value, as a (method, value, format) triple."""
+def _cell_plan(value: object, kind: str, fmts: _Formats, fmt) -> tuple:
+    """`_write_cell`'s decision for one value, as a ("s"/"n"/"b", value, format) plan."""
     if type(value) is str and value and kind in ("text", "wrap", "auto"):
-        return ws.write_string, value, fmt
+        return "s", value, fmt
     if isinstance(value, (list, tuple, np.ndarray)):
         value = _text(value)
     if _missing(value) or (isinstance(value, str) and value == "" and kind != "text"):
-        return ws.write_blank, None, fmt
+        return "b", None, fmt
     if kind in ("text", "wrap"):
-        return ws.write_string, _text(value), fmt
+        return "s", _text(value), fmt
     if _is_number(value):
-        return ws.write_number, float(value), fmt
-    return ws.write_string, _text(value), fmt if kind == "auto" else fmts.centered_text
+        return "n", float(value), fmt
+    return "s", _text(value), fmt if kind == "auto" else fmts.centered_text
 
 
 def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, first_row: int) -> None:
@@ -412,16 +404,30 @@ def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, fir
         return
     if len(frame) < _SMALL_TABLE:
         # a feedback sheet: pandas' per-column overhead costs more than deciding cell by cell
-        plans = [[_cell_call(ws, v, spec.kind, fmts, fmts.by_kind.get(spec.kind, fmts.text))
+        plans = [[_cell_plan(v, spec.kind, fmts, fmts.by_kind.get(spec.kind, fmts.text))
                   for v in (frame[spec.key].tolist() if spec.key in frame.columns else [None] * len(frame))]
                  for spec in columns]
-    else:
-        plans = [_column_cells(ws, frame[spec.key] if spec.key in frame.columns else pd.Series([None] * len(frame), dtype=object),
+        _write_plans(ws, plans, first_row)
+        return
+    absent = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    # In slices, so that a 10,000-unit audit sheet never holds all its cell plans at once.
+    for start in range(0, len(frame), _PLAN_SLICE):
+        part = frame.iloc[start:start + _PLAN_SLICE]
+        plans = [_column_cells(part[spec.key] if spec.key in part.columns else absent.iloc[start:start + _PLAN_SLICE],
                                spec.kind, fmts) for spec in columns]
+        if sheet_rows.supported(ws):
+            sheet_rows.append_rows(ws, first_row + start, plans)
+        else:
+            _write_plans(ws, plans, first_row + start)
+
+
+def _write_plans(ws, plans: list[list[tuple]], first_row: int) -> None:
+    """Cell plans through xlsxwriter's own writers (small tables, in-memory worksheets)."""
+    writers = {code: _writer(ws, code) for code in "snb"}
     for r, cells in enumerate(zip(*plans), start=first_row):
         c = 0
-        for write, value, fmt in cells:
-            write(r, c, value, fmt)
+        for code, value, fmt in cells:
+            writers[code](r, c, value, fmt)
             c += 1
 
 
@@ -522,7 +528,11 @@ def _grade_colours(ws, fmts: _Formats, grades: pd.DataFrame | None, first_row: i
 
 def _new_workbook(path: str | Path, options: dict | None = None) -> xlsxwriter.Workbook:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return InertWorkbook(str(path), options or _WORKBOOK_OPTIONS)
+    options = dict(options or _WORKBOOK_OPTIONS)
+    # xlsxwriter writes into this dict (the theme font); a shared one would make the first workbook
+    # of a process differ from the ones after it.
+    options["default_format_properties"] = dict(options["default_format_properties"])
+    return InertWorkbook(str(path), options)
 
 
 def _cell_table_sheet(wb: xlsxwriter.Workbook, name: str):
