@@ -64,6 +64,7 @@ _GRADE_FONTS = ["#006100", "#1F4E78", "#7F6000", "#9C0006"]
 
 # Tables shorter than this are written cell by cell (see _write_rows).
 _SMALL_TABLE = 200
+_TEXT_KINDS = ("text", "wrap", "auto")
 # Rows planned at a time when writing a long table.
 _PLAN_SLICE = 20000
 
@@ -352,6 +353,14 @@ class _Formats:
         ]
         self.error = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
         self.warning = wb.add_format({"bg_color": "#FFF2CC", "font_color": "#7F6000"})
+        # Style numbers are handed out on first use; fixing them here makes a cell's XML the same
+        # in every workbook, so feedback rows can be encoded once for many workbooks.
+        self.xf_signature = tuple(fmt._get_xf_index() for fmt in self.cell_formats())
+
+    def cell_formats(self) -> list:
+        """The formats cells use (the conditional-format ones are styled differently)."""
+        return [self.title, self.header, self.label, self.text, self.wrap, *self.by_kind.values(),
+                self.centered_text, *self.block.values(), self.note]
 
 
 def _write_cell(ws, row: int, col: int, value: object, kind: str, fmts: _Formats, fmt=None) -> None:
@@ -407,7 +416,10 @@ def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, fir
         plans = [[_cell_plan(v, spec.kind, fmts, fmts.by_kind.get(spec.kind, fmts.text))
                   for v in (frame[spec.key].tolist() if spec.key in frame.columns else [None] * len(frame))]
                  for spec in columns]
-        _write_plans(ws, plans, first_row)
+        if sheet_rows.supported(ws):
+            sheet_rows.append_rows(ws, first_row, plans)
+        else:
+            _write_plans(ws, plans, first_row)
         return
     absent = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     # In slices, so that a 10,000-unit audit sheet never holds all its cell plans at once.
@@ -449,6 +461,15 @@ def _print_setup(ws, header_first: int, header_last: int, fit_width: bool = True
     ws.set_footer("&C第 &P 页，共 &N 页")
 
 
+def _auto_width(spec: Col, longest: float | None) -> float:
+    """A column's width: its own, else from its longest text (None: not a text column)."""
+    if spec.width is not None:
+        return spec.width
+    longest = 8 if spec.kind not in _TEXT_KINDS else int(max(longest or 0, 0))
+    # Long texts wrap instead of widening the sheet (which shrinks the printout).
+    return min(max(longest, _display_width(spec.header)) + 2, 40 if spec.kind == "wrap" else 60)
+
+
 def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_row: int | None = None) -> list[float]:
     """Set column widths from the content; with first_row, also heights for rows whose text wraps.
 
@@ -456,18 +477,11 @@ def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_row: int | No
     """
     widths = []
     for i, spec in enumerate(columns):
-        if spec.width is not None:
-            width = spec.width
-        else:
-            if spec.kind in ("text", "wrap", "auto") and spec.key in frame.columns:
-                sample = _texts(frame[spec.key].head(2000))
-                longest = int(max(_line_widths(list(set(sample))).max(initial=0), 0))
-            elif spec.kind in ("text", "wrap", "auto"):
-                longest = 0
-            else:
-                longest = 8
-            # Long texts wrap instead of widening the sheet (which shrinks the printout).
-            width = min(max(longest, _display_width(spec.header)) + 2, 40 if spec.kind == "wrap" else 60)
+        longest = None
+        if spec.width is None and spec.kind in _TEXT_KINDS and spec.key in frame.columns:
+            sample = _texts(frame[spec.key].head(2000))
+            longest = _line_widths(list(set(sample))).max(initial=0)
+        width = _auto_width(spec, longest)
         ws.set_column(i, i, width)
         widths.append(width)
     if first_row is not None:
@@ -493,26 +507,94 @@ def _fit_row_heights(ws, columns: list[Col], widths: list[float], frame: pd.Data
     lines = np.ones(len(frame))
     for key, width in wrapped:
         lines = np.maximum(lines, _line_counts(_texts(frame[key]), width))
+    _set_heights(ws, lines, first_row)
+
+
+def _set_heights(ws, lines: np.ndarray, first_row: int) -> None:
     for offset in np.flatnonzero(lines > 1):
         ws.set_row(first_row + int(offset), 13.5 * lines[offset])
 
 
-def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, header_row: int, title: str | None = None,
-                 header_height: float | None = None) -> int:
-    """A titled table with frozen header, autofilter and print setup; returns the last data row."""
+def _table_head(ws, fmts: _Formats, columns: list[Col], header_row: int, title: str | None, header_height: float | None) -> None:
     if title is not None:
         _write_title(ws, header_row - 1, len(columns), title, fmts)
     if header_height is not None:
         ws.set_row(header_row, header_height)
     for c, spec in enumerate(columns):
         ws.write_string(header_row, c, spec.header, fmts.header)
-    _set_widths(ws, columns, frame, header_row + 1)
-    _write_rows(ws, fmts, columns, frame, header_row + 1)
-    last = header_row + len(frame)
+
+
+def _table_end(ws, columns: list[Col], header_row: int, n_rows: int) -> int:
+    """Frozen header, autofilter and print setup under a table; returns its last row."""
+    last = header_row + n_rows
     ws.freeze_panes(header_row + 1, 0)
     ws.autofilter(header_row, 0, max(last, header_row), len(columns) - 1)
     _print_setup(ws, header_row, header_row)
     return last
+
+
+def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, header_row: int, title: str | None = None,
+                 header_height: float | None = None) -> int:
+    """A titled table with frozen header, autofilter and print setup; returns the last data row."""
+    _table_head(ws, fmts, columns, header_row, title, header_height)
+    _set_widths(ws, columns, frame, header_row + 1)
+    _write_rows(ws, fmts, columns, frame, header_row + 1)
+    return _table_end(ws, columns, header_row, len(frame))
+
+
+@dataclass
+class _PlannedTable:
+    """One table's rows for many units, decided and encoded once; each workbook writes its slice
+    (the same cells, widths and heights `_write_table` gives that slice). A unit's rows are contiguous."""
+
+    columns: list[Col]
+    tails: list[list[str]]
+    lines: list[np.ndarray | None]  # per column: printed lines of each row (wrapping columns)
+    longest: list[np.ndarray | None]  # per column: display width of each row (columns sized by content)
+    spans: dict
+
+    def span(self, unit_code: object) -> tuple[int, int]:
+        return self.spans.get(unit_code, (0, 0))
+
+
+def _plan_table(fmts: _Formats, columns: list[Col], frame: pd.DataFrame, units: pd.Series, cache: dict) -> _PlannedTable:
+    codes = units.astype(object).to_numpy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, int)
+    stops = np.r_[starts[1:], len(codes)].astype(int)
+    spans = {codes[a]: (int(a), int(b)) for a, b in zip(starts, stops)}
+    if len(spans) != len(starts):
+        raise ValueError("a unit's rows must be contiguous")
+    absent = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    tails, lines, longest = [], [], []
+    for spec in columns:
+        values = frame[spec.key] if spec.key in frame.columns else absent
+        tails.append(sheet_rows.column_tails(_column_cells(values, spec.kind, fmts), cache))
+        present = spec.key in frame.columns
+        if spec.kind == "wrap" and spec.width is None:
+            raise ValueError("a planned wrapping column needs a width")  # its lines would depend on the unit
+        lines.append(_line_counts(_texts(values), spec.width) if spec.kind == "wrap" and present else None)
+        sized = spec.width is None and spec.kind in _TEXT_KINDS and present
+        longest.append(_line_widths(_texts(values)) if sized else None)
+    return _PlannedTable(columns, tails, lines, longest, spans)
+
+
+def _write_planned(ws, fmts: _Formats, planned: _PlannedTable, unit_code: object, header_row: int,
+                   title: str | None = None, header_height: float | None = None, keep: list[int] | None = None) -> int:
+    """`_write_table` of one unit's slice of a planned table; keep: the column positions to show."""
+    keep = list(range(len(planned.columns))) if keep is None else keep
+    columns = [planned.columns[i] for i in keep]
+    start, stop = planned.span(unit_code)
+    _table_head(ws, fmts, columns, header_row, title, header_height)
+    lines = np.ones(stop - start)
+    for c, i in enumerate(keep):
+        longest = planned.longest[i]
+        ws.set_column(c, c, _auto_width(columns[c], longest[start:stop].max(initial=0) if longest is not None else None))
+        if planned.lines[i] is not None:
+            lines = np.maximum(lines, planned.lines[i][start:stop])
+    _set_heights(ws, lines, header_row + 1)
+    if stop > start:
+        sheet_rows.append_tails(ws, header_row + 1, [planned.tails[i][start:stop] for i in keep])
+    return _table_end(ws, columns, header_row, stop - start)
 
 
 def _grade_colours(ws, fmts: _Formats, grades: pd.DataFrame | None, first_row: int, last_row: int, col: int) -> None:
@@ -526,22 +608,23 @@ def _grade_colours(ws, fmts: _Formats, grades: pd.DataFrame | None, first_row: i
         ws.conditional_format(first_row, col, last_row, col, {"type": "cell", "criteria": "==", "value": literal, "format": fmts.grade_formats[pos]})
 
 
-def _new_workbook(path: str | Path, options: dict | None = None) -> xlsxwriter.Workbook:
+def _new_workbook(path: str | Path, options: dict | None = None, stream_rows: bool = False) -> xlsxwriter.Workbook:
+    """stream_rows: an in-memory workbook's sheets stream their rows too (written in row order only)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     options = dict(options or _WORKBOOK_OPTIONS)
     # xlsxwriter writes into this dict (the theme font); a shared one would make the first workbook
     # of a process differ from the ones after it.
     options["default_format_properties"] = dict(options["default_format_properties"])
-    return InertWorkbook(str(path), options)
+    return sheet_rows.StreamingWorkbook(str(path), options, stream_in_memory=stream_rows)
 
 
 def _cell_table_sheet(wb: xlsxwriter.Workbook, name: str):
-    """A worksheet that keeps its cells until close in a constant_memory workbook, so that it may
-    write out of row order (vertical merges). Its unused row temp file is removed by `_close`."""
+    """A worksheet that keeps its cells until close, so that it may write out of row order
+    (vertical merges). Its unused row temp file, if any, is removed by `_close`."""
     ws = wb.add_worksheet(name)
-    if ws.constant_memory:
-        ws.constant_memory = False
-        wb._kaohe_spare_files = getattr(wb, "_kaohe_spare_files", []) + [ws.row_data_filename]
+    spare = sheet_rows.keep_cells(ws)
+    if spare:
+        wb._kaohe_spare_files = getattr(wb, "_kaohe_spare_files", []) + [spare]
     return ws
 
 
@@ -1066,17 +1149,19 @@ def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tu
     return lines
 
 
-def _write_gap_sheet(wb, fmts: _Formats, unit: pd.Series, gap_rows: pd.DataFrame) -> None:
-    """gap.gap_sheet_rows' table for one unit (headers GAP_SHEET_HEADERS)."""
-    ws = wb.add_worksheet(FEEDBACK_GAP_SHEET)
+def _gap_columns() -> list[Col]:
     kinds = {"得分": "score", "满分": "score", "基本分": "score", "距满分差（分）": "score", "可增加总分": "score",
              "指标名称": "wrap", "说明": "wrap"}
     widths = {"指标代码": 9, "指标名称": 20, "计分方法": 10, "实际完成值": 11, "得分": 8, "满分": 8,
               "基本分": 8, "达到基本分需": 12, "达到满分需": 12, "升一位需": 11, "距满分差（分）": 10, "可增加总分": 9, "说明": 48}
-    cols = [Col(h, h, kinds.get(h, "text"), widths.get(h)) for h in GAP_SHEET_HEADERS]
-    frame = gap_rows.reindex(columns=GAP_SHEET_HEADERS)
-    last = _write_table(ws, fmts, cols, frame, header_row=1,
-                        title=f"{_text(unit.get('unit_name'))} 差距分析（达到基本分、满分所需的完成值）", header_height=30)
+    return [Col(h, h, kinds.get(h, "text"), widths.get(h)) for h in GAP_SHEET_HEADERS]
+
+
+def _write_gap_sheet(wb, fmts: _Formats, unit: pd.Series, gap_plan: _PlannedTable) -> None:
+    """gap.gap_sheet_rows' table for one unit (headers GAP_SHEET_HEADERS)."""
+    ws = wb.add_worksheet(FEEDBACK_GAP_SHEET)
+    last = _write_planned(ws, fmts, gap_plan, unit.get("unit_code"), header_row=1,
+                          title=f"{_text(unit.get('unit_name'))} 差距分析（达到基本分、满分所需的完成值）", header_height=30)
     if last < 2:
         ws.write_string(2, 0, "没有可测算的指标。", fmts.note)
     else:
@@ -1103,12 +1188,7 @@ def _lag_count_text(progress_rows: pd.DataFrame) -> str:
     return f"{n}项指标进度落后（见「{FEEDBACK_PROGRESS_SHEET}」表）" if n else "无"
 
 
-def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFrame, previous_row: pd.Series | None,
-                         with_previous_scores: bool, gap_rows: pd.DataFrame | None = None,
-                         progress_rows: pd.DataFrame | None = None, crosscheck_rows: pd.DataFrame | None = None) -> Path:
-    wb = _new_workbook(path)
-    fmts = _Formats(wb)
-    ws = wb.add_worksheet("得分情况")
+def _score_columns(with_previous_scores: bool) -> list[Col]:
     cols = [
         Col("一级指标", "category", "text", 14),
         Col("指标名称", "name", "wrap", 28),
@@ -1122,8 +1202,97 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
     ]
     if with_previous_scores:
         cols += [Col("上期得分", "prev_score", "score", 10), Col("变化", "score_change", "delta", 10)]
-    cols = _with_subcategory(cols, rows)
-    _write_title(ws, 0, len(cols), f"{_period_label(meta)} 考核反馈表", fmts)
+    return cols
+
+
+_LOST_COLUMNS = [
+    Col("一级指标", "category", "text", 14),
+    Col("指标名称", "name", "wrap", 28),
+    Col("分值", "points_available", "num", 8),
+    Col("得分", "score", "score", 8),
+    Col("失分", "lost", "score", 8),
+    Col("失分占比", "share", "pct", 10),
+    Col("组内最高", "group_best", "score", 10),
+    Col("与组内最高差距", "gap_best", "score", 14),
+    Col("得分说明", "explanation", "wrap", 60),
+]
+
+
+def _lost_table(rows: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+    """The 失分分析 rows of every unit: indicators that lost points and the deductions' total,
+    most lost first (ties in indicator order, the deductions last), with each one's share."""
+    lost = rows[pd.to_numeric(rows["lost"], errors="coerce") > 0]
+    deduction = pd.to_numeric(_col(units, "deduction"), errors="coerce")
+    docked = units.loc[deduction > 0, ["unit_code"]].assign(_d=deduction[deduction > 0])
+    deductions = pd.DataFrame({
+        "unit_code": docked["unit_code"].to_numpy(dtype=object), "category": "加扣分", "name": "扣分合计",
+        "points_available": np.nan, "score": np.nan, "lost": docked["_d"].to_numpy(dtype=float),
+        "explanation": [f"加扣分项目中的扣分合计{_num_text(d)}分" for d in docked["_d"]],
+    })
+    parts = [part for part in (lost, deductions) if len(part)]
+    if not parts:
+        return lost.assign(share=np.nan)
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    table["_seq"] = np.arange(len(table))
+    table["lost"] = pd.to_numeric(table["lost"], errors="coerce")
+    table = table.sort_values(["unit_code", "lost", "_seq"], ascending=[True, False, True], kind="stable")
+    table = table.reset_index(drop=True)
+    lost_values = table["lost"].to_numpy(dtype=float)
+    codes = table["unit_code"].astype(object).to_numpy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    # numpy's (pairwise) sum of each unit's run, as Series.sum gives it: the shares stay bit-identical.
+    total = np.repeat([lost_values[a:b].sum() for a, b in zip(starts, np.r_[starts[1:], len(codes)])],
+                      np.diff(np.r_[starts, len(codes)]))
+    table["share"] = np.where(total > 0, lost_values / np.where(total > 0, total, 1), np.nan)
+    return table
+
+
+class _FeedbackBatch:
+    """The tables of a batch of units' feedback workbooks, each table decided and encoded once
+    (see _PlannedTable); rows: _feedback_table of these units, gap_rows: gap_sheet_rows(…, None)."""
+
+    def __init__(self, units: pd.DataFrame, rows: pd.DataFrame, with_previous_scores: bool,
+                 gap_rows: pd.DataFrame | None = None):
+        self.rows = rows.sort_values("unit_code", kind="stable").reset_index(drop=True)
+        self.score_columns = _with_subcategory(_score_columns(with_previous_scores), self.rows)
+        self.lost_columns = _with_subcategory(list(_LOST_COLUMNS), self.rows)
+        self.lost = _lost_table(self.rows, units)
+        named = _col(self.rows, "subcategory", None).map(_text).astype(bool)
+        self.with_subcategory = set(self.rows.loc[named.to_numpy(), "unit_code"].astype(object))
+        self.gap_rows = None
+        if gap_rows is not None:
+            self.gap_rows = gap_rows.sort_values("单位代码", kind="stable").reset_index(drop=True)
+        self._plans: dict[tuple, dict[str, _PlannedTable]] = {}
+
+    def plans(self, fmts: _Formats) -> dict[str, _PlannedTable]:
+        """The planned tables for workbooks whose formats have fmts' style numbers."""
+        key = fmts.xf_signature
+        if key not in self._plans:
+            cache: dict = {}
+            plans = {
+                "score": _plan_table(fmts, self.score_columns, self.rows, self.rows["unit_code"], cache),
+                "lost": _plan_table(fmts, self.lost_columns, self.lost, self.lost["unit_code"], cache),
+            }
+            if self.gap_rows is not None:
+                plans["gap"] = _plan_table(fmts, _gap_columns(), self.gap_rows, self.gap_rows["单位代码"], cache)
+            self._plans[key] = plans
+        return self._plans[key]
+
+    def keep(self, columns: list[Col], unit_code: object) -> list[int]:
+        """Column positions shown for a unit: 二级指标 only when the unit's indicators have one."""
+        shown = unit_code in self.with_subcategory
+        return [i for i, c in enumerate(columns) if shown or c.key != "subcategory"]
+
+
+def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _FeedbackBatch, previous_row: pd.Series | None,
+                         progress_rows: pd.DataFrame | None = None, crosscheck_rows: pd.DataFrame | None = None) -> Path:
+    wb = _new_workbook(path, stream_rows=True)
+    fmts = _Formats(wb)
+    plans = batch.plans(fmts)
+    code = unit.get("unit_code")
+    ws = wb.add_worksheet("得分情况")
+    keep = batch.keep(batch.score_columns, code)
+    _write_title(ws, 0, len(keep), f"{_period_label(meta)} 考核反馈表", fmts)
     header = _feedback_header(unit, previous_row)
     if progress_rows is not None:
         header.append(("进度预警", _lag_count_text(progress_rows), "text"))
@@ -1132,44 +1301,15 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, rows: pd.DataFr
         block = fmts.block.get(kind, fmts.block["text"])
         ws.merge_range(r, 1, r, 3, "", block)
         _write_cell(ws, r, 1, value, kind, fmts, block)
-    head = len(header) + 2
-    frame = rows.reindex(columns=[c.key for c in cols])
-    for c, spec in enumerate(cols):
-        ws.write_string(head, c, spec.header, fmts.header)
-    _set_widths(ws, cols, frame, head + 1)
-    _write_rows(ws, fmts, cols, frame, head + 1)
-    ws.freeze_panes(head + 1, 0)
-    ws.autofilter(head, 0, head + len(frame), len(cols) - 1)
-    _print_setup(ws, head, head)
+    _write_planned(ws, fmts, plans["score"], code, header_row=len(header) + 2, keep=keep)
 
     ws2 = wb.add_worksheet("失分分析")
-    lost = rows[pd.to_numeric(rows["lost"], errors="coerce") > 0].copy()
-    deduction = pd.to_numeric(pd.Series([unit.get("deduction")]), errors="coerce").iloc[0]
-    if deduction and deduction > 0:
-        lost = pd.concat([lost, pd.DataFrame([{
-            "category": "加扣分", "name": "扣分合计", "points_available": np.nan, "score": np.nan,
-            "lost": deduction, "explanation": f"加扣分项目中的扣分合计{_num_text(deduction)}分",
-        }])], ignore_index=True)
-    lost = lost.sort_values("lost", ascending=False, kind="stable")
-    total_lost = pd.to_numeric(lost["lost"], errors="coerce").sum()
-    lost["share"] = pd.to_numeric(lost["lost"], errors="coerce") / total_lost if total_lost > 0 else np.nan
-    lcols = [
-        Col("一级指标", "category", "text", 14),
-        Col("指标名称", "name", "wrap", 28),
-        Col("分值", "points_available", "num", 8),
-        Col("得分", "score", "score", 8),
-        Col("失分", "lost", "score", 8),
-        Col("失分占比", "share", "pct", 10),
-        Col("组内最高", "group_best", "score", 10),
-        Col("与组内最高差距", "gap_best", "score", 14),
-        Col("得分说明", "explanation", "wrap", 60),
-    ]
-    lcols = _with_subcategory(lcols, rows)
-    last = _write_table(ws2, fmts, lcols, lost.reindex(columns=[c.key for c in lcols]), header_row=1, title=f"{_text(unit.get('unit_name'))} 失分分析（按失分从多到少）")
+    last = _write_planned(ws2, fmts, plans["lost"], code, header_row=1, keep=batch.keep(batch.lost_columns, code),
+                          title=f"{_text(unit.get('unit_name'))} 失分分析（按失分从多到少）")
     if last < 2:
         ws2.write_string(2, 0, "各项指标均得满分，无失分。", fmts.note)
-    if gap_rows is not None:
-        _write_gap_sheet(wb, fmts, unit, gap_rows)
+    if "gap" in plans:
+        _write_gap_sheet(wb, fmts, unit, plans["gap"])
     if progress_rows is not None:
         _write_progress_feedback_sheet(wb, fmts, meta, unit, progress_rows)
     if crosscheck_rows is not None and len(crosscheck_rows):
@@ -1206,14 +1346,12 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
                           with_previous_scores: bool, gap_rows: pd.DataFrame | None = None,
                           progress_rows: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None) -> list[Path]:
     """Write a batch of units' workbooks; gap_rows is gap_sheet_rows(…, None) of these units only."""
-    paths = []
-    grouped = {code: part for code, part in rows.groupby("unit_code", sort=False)}
-    gap_of = _unit_slicer(gap_rows, "单位代码", ["单位代码", "单位名称"])
+    batch = _FeedbackBatch(units, rows, with_previous_scores, gap_rows)
     progress_of = _unit_slicer(progress_rows, "unit_code")
     prev_by_unit = prev_totals.set_index("unit_code") if prev_totals is not None else None
+    paths = []
     for _, unit in units.iterrows():
         code = unit["unit_code"]
-        unit_rows = grouped.get(code, rows.iloc[0:0])
         prev_row = None
         if prev_by_unit is not None and code in prev_by_unit.index:
             prev_row = prev_by_unit.loc[code]
@@ -1221,9 +1359,8 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
                 prev_row = prev_row.iloc[0]
         elif prev_by_unit is not None:
             prev_row = pd.Series({"total": np.nan, "rank": np.nan})
-        paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, unit_rows, prev_row, with_previous_scores,
-                                          gap_of(code) if gap_of else None, progress_of(code) if progress_of else None,
-                                          _unit_crosscheck(crosscheck, code)))
+        paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, batch, prev_row,
+                                          progress_of(code) if progress_of else None, _unit_crosscheck(crosscheck, code)))
     return paths
 
 
@@ -1236,7 +1373,8 @@ def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataF
     """
     previous = _as_previous(previous)
     table = _feedback_table(scored, previous)
-    unit = ranked[ranked["unit_code"] == unit_code].iloc[0]
+    units = ranked[ranked["unit_code"] == unit_code]
+    unit = units.iloc[0]
     prev_row = None
     if previous is not None:
         match = previous.totals[previous.totals["unit_code"] == unit_code]
@@ -1244,10 +1382,12 @@ def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataF
     with_prev_scores = previous is not None and previous.scores is not None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    gap_rows = gap_sheet_rows(gap, unit_code) if gap is not None else None
+    gap_rows = gap_sheet_rows(gap, None) if gap is not None else None
+    if gap_rows is not None:
+        gap_rows = gap_rows[gap_rows["单位代码"].astype(object).eq(unit_code)]
+    batch = _FeedbackBatch(units, table[table["unit_code"] == unit_code], with_prev_scores, gap_rows)
     progress_rows = progress[progress["unit_code"] == unit_code] if progress is not None else None
-    return _write_feedback_book(path, meta, unit, table[table["unit_code"] == unit_code], prev_row, with_prev_scores,
-                                gap_rows, progress_rows, _unit_crosscheck(crosscheck, unit_code))
+    return _write_feedback_book(path, meta, unit, batch, prev_row, progress_rows, _unit_crosscheck(crosscheck, unit_code))
 
 
 def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, ranked: pd.DataFrame,

@@ -8,6 +8,10 @@ what write_string / write_number / write_blank would have produced (tests/test_r
 the two), except that a text looking like rich-text XML ("<r>…</r>") is always escaped here, never
 copied into the file raw.
 
+In-memory workbooks (the small feedback workbooks) get the same path through StreamingWorkbook:
+their sheets stream rows into a string buffer instead of a temp file, so every sheet must be
+written in row order there too (keep_cells exempts one that cannot be).
+
 A cell is given as a plan: ("s", text, format), ("n", number, format) or ("b", None, format).
 Every cell needs a format (xlsxwriter would otherwise fall back on row or column formats, which
 the sheets this serves never set).
@@ -21,8 +25,57 @@ from collections.abc import Iterable, Sequence
 from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name
 from xlsxwriter.xmlwriter import XMLwriter, xml_escapes
 
+from .safety import InertWorkbook, InertWorksheet
+
 _STRMAX = 32767  # Excel's limit, in UTF-16 code units, for one cell's text
 _ROW_SENTINEL = 1048574  # a row number no table reaches, replaced by the real one
+
+
+class StreamingWorksheet(InertWorksheet):
+    """A worksheet whose streamed rows may live in memory (row_data_filename None)."""
+
+    def _write_optimized_sheet_data(self) -> None:
+        if self.row_data_filename is not None:
+            return super()._write_optimized_sheet_data()
+        if self.dim_rowmin is None:
+            self._xml_empty_tag("sheetData")
+            return None
+        self._xml_start_tag("sheetData")
+        self.fh.write(self.row_data_fh.getvalue())
+        self._xml_end_tag("sheetData")
+        return None
+
+
+class StreamingWorkbook(InertWorkbook):
+    """An InertWorkbook whose sheets stream their rows: to temp files when constant_memory, to
+    memory when in_memory and stream_in_memory (xlsxwriter would otherwise keep one object per cell).
+
+    Streamed rows hold their texts inline, not in the shared-string table; Excel, WPS, LibreOffice
+    and calamine read both alike, but openpyxl leaves an escaped "_x000D_" in an inline text escaped.
+    """
+
+    def __init__(self, filename=None, options=None, stream_in_memory: bool = False):
+        self.stream_in_memory = stream_in_memory
+        super().__init__(filename, options)
+
+    def add_worksheet(self, name=None, worksheet_class=None):
+        ws = super().add_worksheet(name, worksheet_class or StreamingWorksheet)
+        if self.in_memory and self.stream_in_memory and isinstance(ws, StreamingWorksheet):
+            ws.constant_memory = True
+            ws.row_data_filename = None
+            ws.row_data_fh = io.StringIO()
+            ws.row_data_fh_closed = False
+            ws.fh = ws.row_data_fh
+        return ws
+
+
+def keep_cells(ws) -> str | None:
+    """Let a freshly added sheet be written in any order (vertical merges): its cells are kept
+    until close. Returns the temp file it no longer needs (the caller removes it after close)."""
+    if not ws.constant_memory:
+        return None
+    ws.constant_memory = False
+    return ws.row_data_filename
 
 
 def supported(ws) -> bool:
@@ -51,14 +104,17 @@ def _cell_tail(code: str, value: object, fmt) -> str:
     return f"{style}/>"
 
 
-def _column_tails(plans: Sequence[tuple]) -> list[str]:
-    """The tail of each cell of a column; each distinct plan (a unit name, a format) encoded once."""
-    cache: dict[tuple, str] = {}
+def column_tails(plans: Sequence[tuple], cache: dict | None = None) -> list[str]:
+    """The tail of each cell of a column; each distinct plan (a unit name, a format) encoded once.
+
+    Pass one cache to many calls whose formats have the same style numbers (see report._Formats)."""
+    cache = {} if cache is None else cache
     out = []
-    for plan in plans:
-        tail = cache.get(plan)
+    for code, value, fmt in plans:
+        key = (code, value, None if fmt is None else fmt._get_xf_index())
+        tail = cache.get(key)
         if tail is None:
-            tail = cache[plan] = _cell_tail(*plan)
+            tail = cache[key] = _cell_tail(code, value, fmt)
         out.append(tail)
     return out
 
@@ -90,25 +146,29 @@ def _row_tags(ws, rows: range) -> list[str]:
         ws.fh = saved
 
 
-def append_rows(ws, first_row: int, plans: Sequence[Sequence[tuple]], chunk: int = 4096) -> int:
+def append_rows(ws, first_row: int, plans: Sequence[Sequence[tuple]]) -> int:
     """Write `plans[c][i]` (the plan of column c in row first_row + i) as rows; returns the last row.
 
     Rows before first_row must all be written already; row heights must be set (set_row) before.
     Every cell must have a format.
     """
-    if not plans or not len(plans[0]):
-        return first_row - 1
-    if not supported(ws):
-        raise ValueError("append_rows needs a constant_memory worksheet")
     if any(plan[2] is None for column in plans for plan in column):
         raise ValueError("append_rows needs a format for every cell")
-    n_rows, n_cols = len(plans[0]), len(plans)
+    return append_tails(ws, first_row, [column_tails(column) for column in plans])
+
+
+def append_tails(ws, first_row: int, tails: Sequence[Sequence[str]], chunk: int = 4096) -> int:
+    """append_rows with the cells already encoded (column_tails); returns the last row."""
+    if not tails or not len(tails[0]):
+        return first_row - 1
+    if not supported(ws):
+        raise ValueError("append_rows needs a sheet that streams its rows")
+    n_rows, n_cols = len(tails[0]), len(tails)
     last_row = first_row + n_rows - 1
     # Flush the row xlsxwriter still holds (the header) and claim the rows that follow.
     ws._write_single_row(first_row)
     ws._check_dimensions(first_row, 0)
     ws._check_dimensions(last_row, n_cols - 1)
-    tails = [_column_tails(column) for column in plans]
     # One str.format per row: "{0}" the <row> tag, "{1}" the row number, then the cells' tails.
     row_xml = "{0}" + "".join(f'<c r="{xl_col_to_name(c)}{{1}}"{{{c + 2}}}' for c in range(n_cols)) + "</row>"
     for start in range(0, n_rows, chunk):

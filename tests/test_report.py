@@ -394,3 +394,21 @@ def test_previous_as_one_long_frame(tmp_path):
     fb = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T01", make_scored(), make_ranked(), previous=previous))["得分情况"]
     head = [r for r in range(1, 30) if fb.cell(r, 1).value == "一级指标"][0]
     assert fb.cell(head + 2, 10).value == 18.0  # 上期得分 of A2
+
+
+def _sheets_xml(path: Path) -> dict[str, bytes]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return {n: archive.read(n) for n in archive.namelist() if n.startswith("xl/")}
+
+
+def test_feedback_written_in_a_batch_equals_written_alone(tmp_path):
+    """All units' workbooks are planned together; each must still be what its unit alone gives."""
+    scored, ranked = make_scored(), make_ranked()
+    paths = write_all_feedback(tmp_path / "all", META, scored, ranked, workers=1, previous=make_previous())
+    assert len(paths) == 5
+    for path in paths:
+        code = path.name.split("_")[0]
+        alone = write_feedback(tmp_path / "alone" / path.name, META, code, scored, ranked, previous=make_previous())
+        assert _sheets_xml(alone) == _sheets_xml(path), path.name

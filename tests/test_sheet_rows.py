@@ -127,3 +127,63 @@ def test_append_rows_refuses_an_in_memory_sheet(tmp_path):
     with pytest.raises(ValueError):
         sheet_rows.append_rows(ws, 0, [[("s", "a", fmt)]])
     wb.close()
+
+
+# ---------------------------------------------------------------- tables planned for many workbooks
+
+PLANNED_COLUMNS = [
+    Col("单位", "unit"),
+    Col("名称", "name"),  # sized by the unit's own texts
+    Col("说明", "wrapped", "wrap", 20),
+    Col("实际完成值", "auto", "auto"),
+    Col("得分", "score", "score", 8),
+    Col("标记", "mark", "score"),
+]
+
+
+def _sheet_xml(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read("xl/worksheets/sheet1.xml")
+
+
+def test_planned_slice_equals_the_unit_written_alone(tmp_path):
+    """A unit's slice of a table planned for three units is exactly `_write_table` of its rows:
+    cells, column widths from its own texts only, row heights."""
+    frame = _frame(36)
+    frame["unit"] = np.repeat(["U1", "U2", "U3"], 12)
+    frame.loc[frame["unit"] == "U2", "name"] = ([t for t in HOSTILE_TEXTS if len(t) < 40] + [None])[:12]
+    frame.loc[frame["unit"] == "U3", "name"] = "一个比其他单位都长得多的单位名称"  # must not widen U2's column
+    alone = tmp_path / "alone.xlsx"
+    wb = report._new_workbook(alone, stream_rows=True)
+    fmts = report._Formats(wb)
+    report._write_table(wb.add_worksheet("表"), fmts, PLANNED_COLUMNS, frame[frame["unit"] == "U2"].reset_index(drop=True),
+                        header_row=1, title="标题")
+    report._close(wb)
+
+    planned_path = tmp_path / "planned.xlsx"
+    wb = report._new_workbook(planned_path, stream_rows=True)
+    fmts = report._Formats(wb)
+    planned = report._plan_table(fmts, PLANNED_COLUMNS, frame, frame["unit"], {})
+    assert planned.span("U2") == (12, 24)
+    report._write_planned(wb.add_worksheet("表"), fmts, planned, "U2", header_row=1, title="标题")
+    report._close(wb)
+    assert _sheet_xml(planned_path) == _sheet_xml(alone)
+    assert b'customHeight="1"' in _sheet_xml(alone)
+
+
+def test_planned_table_needs_contiguous_units(tmp_path):
+    wb = report._new_workbook(tmp_path / "x.xlsx", stream_rows=True)
+    fmts = report._Formats(wb)
+    frame = pd.DataFrame({"unit": ["U1", "U2", "U1"], "name": ["a", "b", "c"]})
+    with pytest.raises(ValueError):
+        report._plan_table(fmts, [Col("单位", "unit"), Col("名称", "name")], frame, frame["unit"], {})
+    report._close(wb)
+
+
+def test_formats_number_their_styles_alike_in_every_workbook(tmp_path):
+    signatures = []
+    for i in range(2):
+        wb = report._new_workbook(tmp_path / f"{i}.xlsx", stream_rows=True)
+        signatures.append(report._Formats(wb).xf_signature)
+        report._close(wb)
+    assert signatures[0] == signatures[1]
