@@ -124,7 +124,7 @@ def _task_run(work: Path, inbox: Path, scheme_path: Path):
 
 def _task_stage(stage: str):
     def factory(work: Path, inbox: Path, scheme_path: Path):
-        from kaohe_excel import archive, notice, pipeline, rank, read, report, score, validate
+        from kaohe_excel import archive, gap, notice, pipeline, rank, read, report, score, validate
         from kaohe_excel.scheme import load_scheme
 
         scheme = load_scheme(scheme_path)
@@ -181,7 +181,10 @@ def _task_stage(stage: str):
             shutil.rmtree(out / archive.FEEDBACK_DIR, ignore_errors=True)
 
             def job():
-                paths = report.write_all_feedback(out / archive.FEEDBACK_DIR, scheme.meta, results.scored, results.ranked)
+                # as write_period does it: with the 差距分析 sheet, whose table is computed here
+                gaps = gap.gap_table(results.scored, scheme.tier_tables, scheme)
+                paths = report.write_all_feedback(out / archive.FEEDBACK_DIR, scheme.meta, results.scored, results.ranked,
+                                                  gap=gaps)
                 return {"workbooks": len(paths)}
             return job
         if stage == "archive":
