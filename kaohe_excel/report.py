@@ -796,14 +796,17 @@ def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
     ws = wb.add_worksheet("得分说明")
     order = {u: i for i, u in enumerate(_sort_ranked(ranked)["unit_code"])}
     ind_order = {c: i for i, c in enumerate(_indicator_table(scored)["indicator_code"])} if len(scored) else {}
-    frame = scored.copy()
-    frame["_u"] = frame["unit_code"].map(order)
-    frame["_i"] = frame["indicator_code"].map(ind_order)
+    # only the columns shown or needed for them: at 10,000 units a full copy of the scores costs 0.5 GB
+    used = ["unit_code", "unit_name", "indicator_code", "name", "method", "direction", "value", "text_value",
+            "points", "score", "status", "explanation", "points_available"] + [key for key, _ in _PARAMS_ZH]
+    frame = scored[[c for c in used if c in scored.columns]]
+    frame = frame.assign(_u=frame["unit_code"].map(order), _i=frame["indicator_code"].map(ind_order))
     frame = frame.sort_values(["_u", "_i"], kind="stable")
     frame["method_display"] = _method_display(frame)
     frame["value_display"] = _value_display(frame)
     frame["params"] = _params_display(frame)
-    frame["status_zh"] = _col(frame, "status", "").map(lambda s: STATUS_ZH.get(_text(s), _text(s)))
+    status = pd.Series(_texts(_col(frame, "status", "")), index=frame.index, dtype=object)
+    frame["status_zh"] = status.map(STATUS_ZH).fillna(status)
     for c in ["unit_name", "name", "explanation", "points_available"]:
         frame[c] = _col(frame, c)
     cols = [
