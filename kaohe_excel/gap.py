@@ -525,7 +525,10 @@ def gap_table(scored: pd.DataFrame, tier_tables: pd.DataFrame, scheme: Any = Non
     points at stake, largest first.
     """
     status = scored["status"].astype(object)
-    rows = scored.loc[~status.isin(["exempt", "exempt_mean"])].reset_index(drop=True).copy()
+    # the columns read here only: a city's scores with their sentences would double in memory
+    wanted = dict.fromkeys(GAP_COLUMNS + _PARAMS + ["category", "order", "points_available", "direction", "tier_table"])
+    rows = scored.loc[~status.isin(["exempt", "exempt_mean"]), [c for c in wanted if c in scored.columns]]
+    rows = rows.reset_index(drop=True)
     for column, default in (("direction", "higher"), ("tier_table", np.nan), ("measure_unit", ""), ("text_value", None),
                             ("unit_name", ""), ("category", ""), ("order", np.nan)):
         if column not in rows.columns:

@@ -1102,7 +1102,9 @@ def write_issue_report(path: str | Path, meta: Any, issues: pd.DataFrame | None)
 
 def _feedback_table(scored: pd.DataFrame, previous: Previous | None) -> pd.DataFrame:
     """Every unit × indicator row with the group's best and mean (aggregates only) and lost points."""
-    frame = scored.copy()
+    shown = ["unit_code", "group", "indicator_code", "category", "subcategory", "name", "points_available", "value",
+             "text_value", "score", "status", "explanation"]
+    frame = scored[[c for c in shown if c in scored.columns]]
     status = _col(frame, "status", "scored").map(_text)
     own = frame[status.isin(_OWN_RESULT) & frame["score"].notna()]
     agg = own.groupby(["group", "indicator_code"], sort=False)["score"].agg(group_best="max", group_mean="mean").reset_index()
