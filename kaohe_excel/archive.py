@@ -26,6 +26,7 @@ import pandas as pd
 
 from . import __version__, gap, notice, progress, report
 from .errors import ArchiveMismatch, InboxChanged, KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
+from .memory import release_unused
 from .safety import InertWorkbook, csv_unquote
 
 MANIFEST = "manifest.json"
@@ -499,6 +500,7 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
                                  previous=previous, progress=progress_table,
                                  crosscheck=getattr(results, "crosscheck", None),
                                  county_totals=getattr(results, "county_totals", None))
+            release_unused()  # the summary's audit tables, before the feedback workers are forked
             _pause_for_tests("outputs")
             template = Path(template_dir) / "通报.docx"
             notice.write_notice(staging / NOTICE_NAME, template if template.is_file() else None, meta, results.ranked,

@@ -16,6 +16,7 @@ from . import progress as progress_mod
 from . import crosscheck, rank, read, report, score, validate
 from .errors import DataErrorsPresent, InboxNotFound, KaoheError, OutputInsideInbox
 from .issues import issues_frame
+from .memory import release_unused
 from .scheme import Scheme, load_scheme
 
 DEFAULT_SCHEME_NAMES = ("考核方案.xlsx", "templates/scheme.xlsx")
@@ -68,7 +69,9 @@ def read_and_validate(scheme: Scheme, inbox: Path, progress: Progress | None = N
             progress("读取", done, total)
 
     # Streamed: each file is validated as it arrives, so its cells need not all be held at once.
-    return validate.validate_stream(scheme, read.iter_inbox(inbox, workers=workers, progress=step))
+    validated = validate.validate_stream(scheme, read.iter_inbox(inbox, workers=workers, progress=step))
+    release_unused()
+    return validated
 
 
 def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Path = Path("outputs"),
@@ -149,6 +152,7 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
         given = scheme.indicators[scheme.indicators["county_total"].notna()]
         county = crosscheck.county_total_check(values, dict(zip(given["indicator_code"], given["county_total"])),
                                                crosscheck.indicator_tolerances(scheme).to_dict(), scheme=scheme)
+    release_unused()
     return Results(scheme, validated, scored, adjustments, ranked, table, elapsed, checks, county)
 
 

@@ -24,6 +24,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from .gap import GAP_SHEET_HEADERS, gap_sheet_rows
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH
 from . import sheet_rows
+from .memory import release_unused
 from .safety import InertWorkbook, csv_safe, csv_unquote, safe_filename
 from .score import round_half_up
 
@@ -392,6 +393,25 @@ def _column_cells(values: pd.Series, kind: str, fmts: _Formats) -> list[tuple]:
     return [_cell_plan(v, kind, fmts, fmt) for v in values.tolist()]
 
 
+def _column_tails(values: pd.Series, kind: str, fmts: _Formats, cache: dict) -> list[str]:
+    """sheet_rows.column_tails of _column_cells(values): each distinct value planned and encoded once.
+
+    Only for numbers and str columns, whose distinct values factorize exactly; an object column may
+    mix 1, 1.0 and True, which hash alike but are written differently, so it is planned cell by cell.
+    """
+    dtype = values.dtype
+    if not (dtype.kind in "fiu" or (dtype != object and pd.api.types.is_string_dtype(dtype))) or len(values) < 64:
+        return sheet_rows.column_tails(_column_cells(values, kind, fmts), cache)
+    # floats by bit pattern: 0.0 and -0.0 are distinct texts ("0", "-0") in a text column
+    key = values.to_numpy(dtype=float).view(np.int64) if dtype.kind == "f" else values
+    codes, _ = pd.factorize(key, use_na_sentinel=False)
+    first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # each code's first row
+    distinct = values.iloc[first].reset_index(drop=True)
+    tails = np.array(sheet_rows.column_tails(_column_cells(distinct, kind, fmts), cache), dtype=object)
+    return tails[codes].tolist()
+
+
 def _cell_plan(value: object, kind: str, fmts: _Formats, fmt) -> tuple:
     """`_write_cell`'s decision for one value, as a ("s"/"n"/"b", value, format) plan."""
     if type(value) is str and value and kind in ("text", "wrap", "auto"):
@@ -422,15 +442,16 @@ def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, fir
             _write_plans(ws, plans, first_row)
         return
     absent = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    # In slices, so that a 10,000-unit audit sheet never holds all its cell plans at once.
+    cache: dict = {}
+    # In slices, so that a 10,000-unit audit sheet never holds all its cells at once.
     for start in range(0, len(frame), _PLAN_SLICE):
         part = frame.iloc[start:start + _PLAN_SLICE]
-        plans = [_column_cells(part[spec.key] if spec.key in part.columns else absent.iloc[start:start + _PLAN_SLICE],
-                               spec.kind, fmts) for spec in columns]
+        values = [part[spec.key] if spec.key in part.columns else absent.iloc[start:start + _PLAN_SLICE] for spec in columns]
         if sheet_rows.supported(ws):
-            sheet_rows.append_rows(ws, first_row + start, plans)
+            sheet_rows.append_tails(ws, first_row + start,
+                                    [_column_tails(v, spec.kind, fmts, cache) for v, spec in zip(values, columns)])
         else:
-            _write_plans(ws, plans, first_row + start)
+            _write_plans(ws, [_column_cells(v, spec.kind, fmts) for v, spec in zip(values, columns)], first_row + start)
 
 
 def _write_plans(ws, plans: list[list[tuple]], first_row: int) -> None:
@@ -568,7 +589,7 @@ def _plan_table(fmts: _Formats, columns: list[Col], frame: pd.DataFrame, units: 
     tails, lines, longest = [], [], []
     for spec in columns:
         values = frame[spec.key] if spec.key in frame.columns else absent
-        tails.append(sheet_rows.column_tails(_column_cells(values, spec.kind, fmts), cache))
+        tails.append(_column_tails(values, spec.kind, fmts, cache))
         present = spec.key in frame.columns
         if spec.kind == "wrap" and spec.width is None:
             raise ValueError("a planned wrapping column needs a width")  # its lines would depend on the unit
@@ -1366,6 +1387,7 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
             prev_row = pd.Series({"total": np.nan, "rank": np.nan})
         paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, batch, prev_row,
                                           progress_of(code) if progress_of else None, _unit_crosscheck(crosscheck, code)))
+    release_unused()
     return paths
 
 
@@ -1432,6 +1454,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     tables, gaps, progresses = split(table, "unit_code"), split(gap_rows, "单位代码"), split(progress, "unit_code")
     checks = split(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
     paths: list[Path] = []
+    release_unused()  # workers are forked from this process: let them start small
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
             pool.submit(_write_feedback_batch, folder, meta, batch, tables[i], prev_totals, with_prev_scores, gaps[i],

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import SchemeInvalid, SchemeNotFound
+from .memory import release_unused
 from .tables import clean_text, header_key, locate_table
 
 METHOD_NAMES = ["完成率", "基本满分", "功效系数", "阶梯", "差额扣分", "排名", "相对最优", "定性", "扣分"]
@@ -554,4 +555,5 @@ def load_scheme(path: str | Path) -> Scheme:
     if problems.items:
         raise SchemeInvalid(f"考核方案「{path.name}」有 {len(problems.items)} 处问题，请修改后重试：", problems.items)
     scheme.unit_targets = unit_targets.drop(columns="xlsx_row")
+    release_unused()  # the parameter check's unit × indicator table
     return scheme

@@ -20,6 +20,7 @@ the sheets this serves never set).
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable, Sequence
 
 from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name
@@ -112,6 +113,8 @@ def column_tails(plans: Sequence[tuple], cache: dict | None = None) -> list[str]
     out = []
     for code, value, fmt in plans:
         key = (code, value, None if fmt is None else fmt._get_xf_index())
+        if code == "n" and value == 0:
+            key += (math.copysign(1.0, value),)  # 0.0 and -0.0 are equal keys but written "0" and "-0"
         tail = cache.get(key)
         if tail is None:
             tail = cache[key] = _cell_tail(code, value, fmt)

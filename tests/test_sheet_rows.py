@@ -36,6 +36,8 @@ def _frame(rows: int) -> pd.DataFrame:
     auto = [[1.5, "不考核", None, np.nan, pd.NA, 0.1 + 0.2, -0.0, 12, ["甲", "乙"], "", True, 1e-7][i % 12] for i in range(rows)]
     floats = rng.normal(50, 30, rows).round(4)
     floats[::7] = np.nan
+    floats[1::5] = -0.0  # written "-0", not merged with 0.0
+    floats[2::5] = 0.0
     return pd.DataFrame({
         "code": [f"U{i:05d}" for i in range(rows)],
         "name": texts,
@@ -102,7 +104,7 @@ def test_fast_rows_read_back(tmp_path):
     assert rows[3][1] == "  leading and trailing spaces  "
     assert rows[10][1] == "x" * 32767
     assert rows[0][3] == 1.5 and rows[1][3] == "不考核" and rows[2][3] is None
-    assert rows[0][4] is None and rows[1][4] == frame["score"][1] and rows[1][5] == 1
+    assert rows[0][4] is None and rows[3][4] == frame["score"][3] and rows[3][5] == 3
     assert rows[0][6] == "不考核" and rows[1][6] is None
 
 
