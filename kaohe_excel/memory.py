@@ -8,11 +8,31 @@ much larger for the rest of the run, and a worker forked from it would start tha
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sys
+
+
+def _libc_trim():
+    """glibc's malloc_trim, which returns the free parts of the C heap (Python objects, numpy)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # musl and other C libraries have no malloc_trim
+        return None
+
+
+_TRIM = _libc_trim()
+
 
 def release_unused() -> None:
-    """Return the Arrow pool's free blocks to the system (a no-op when there are none)."""
+    """Return the Arrow pool's free blocks, and on glibc the C heap's, to the system."""
     try:
         import pyarrow as pa
     except ImportError:  # pragma: no cover - pyarrow is a dependency
-        return
-    pa.default_memory_pool().release_unused()
+        pa = None
+    if pa is not None:
+        pa.default_memory_pool().release_unused()
+    if _TRIM is not None:
+        _TRIM(0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import unicodedata
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -427,11 +428,15 @@ def _cell_plan(value: object, kind: str, fmts: _Formats, fmt) -> tuple:
     return "s", _text(value), fmt if kind == "auto" else fmts.centered_text
 
 
-def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, first_row: int) -> None:
-    """The frame's cells row by row (constant_memory writes a row out once the next one starts)."""
+def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, first_row: int,
+                widths: list[float] | None = None) -> None:
+    """The frame's cells row by row (constant_memory writes a row out once the next one starts);
+    with the columns' widths, rows whose text wraps get their heights first."""
     if not len(frame):
         return
     if len(frame) < _SMALL_TABLE:
+        if widths is not None:
+            _fit_row_heights(ws, columns, widths, frame, first_row)
         # a feedback sheet: pandas' per-column overhead costs more than deciding cell by cell
         plans = [[_cell_plan(v, spec.kind, fmts, fmts.by_kind.get(spec.kind, fmts.text))
                   for v in (frame[spec.key].tolist() if spec.key in frame.columns else [None] * len(frame))]
@@ -447,6 +452,8 @@ def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, fir
     for start in range(0, len(frame), _PLAN_SLICE):
         part = frame.iloc[start:start + _PLAN_SLICE]
         values = [part[spec.key] if spec.key in part.columns else absent.iloc[start:start + _PLAN_SLICE] for spec in columns]
+        if widths is not None:
+            _fit_row_heights(ws, columns, widths, part, first_row + start)
         if sheet_rows.supported(ws):
             sheet_rows.append_tails(ws, first_row + start,
                                     [_column_tails(v, spec.kind, fmts, cache) for v, spec in zip(values, columns)])
@@ -558,8 +565,8 @@ def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, he
                  header_height: float | None = None) -> int:
     """A titled table with frozen header, autofilter and print setup; returns the last data row."""
     _table_head(ws, fmts, columns, header_row, title, header_height)
-    _set_widths(ws, columns, frame, header_row + 1)
-    _write_rows(ws, fmts, columns, frame, header_row + 1)
+    widths = _set_widths(ws, columns, frame)
+    _write_rows(ws, fmts, columns, frame, header_row + 1, widths)
     return _table_end(ws, columns, header_row, len(frame))
 
 
@@ -1438,6 +1445,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         workers = 1 if len(units) < 40 else max(1, min(os.cpu_count() or 1, 8))
     # one vectorized pass for all units; the batches below only slice it
     gap_rows = gap_sheet_rows(gap, None) if gap is not None else None
+    del gap  # write_period passes the gap table unnamed: from here on only its sheets' rows are kept
     if workers <= 1 or len(units) <= 1:
         return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap_rows, progress,
                                      crosscheck)
@@ -1445,24 +1453,28 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
     batch_of = {code: i for i, batch in enumerate(batches) for code in batch["unit_code"]}
 
-    def split(frame: pd.DataFrame | None, column: str) -> list[pd.DataFrame | None]:
+    def slicer(frame: pd.DataFrame | None, column: str):
+        """batch number -> that batch's rows of frame, sliced only when the batch is sent."""
         if frame is None:
-            return [None] * len(batches)
-        parts = dict(tuple(frame.groupby(frame[column].astype(object).map(batch_of), sort=False)))
-        return [parts.get(i, frame.iloc[0:0]) for i in range(len(batches))]
+            return lambda i: None
+        where = pd.Series(np.arange(len(frame))).groupby(frame[column].astype(object).map(batch_of).to_numpy(),
+                                                         sort=False).indices
+        return lambda i: frame.iloc[where[i]] if i in where else frame.iloc[0:0]
 
-    tables, gaps, progresses = split(table, "unit_code"), split(gap_rows, "单位代码"), split(progress, "unit_code")
-    checks = split(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
+    tables, gaps, progresses = slicer(table, "unit_code"), slicer(gap_rows, "单位代码"), slicer(progress, "unit_code")
+    checks = slicer(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
     paths: list[Path] = []
     release_unused()  # workers are forked from this process: let them start small
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(_write_feedback_batch, folder, meta, batch, tables[i], prev_totals, with_prev_scores, gaps[i],
-                        progresses[i], checks[i])
-            for i, batch in enumerate(batches)
-        ]
-        for future in futures:
-            paths.extend(future.result())
+        # a few batches in flight: all of them queued at once would copy the whole table into their arguments
+        in_flight: deque = deque()
+        for i, batch in enumerate(batches):
+            in_flight.append(pool.submit(_write_feedback_batch, folder, meta, batch, tables(i), prev_totals,
+                                         with_prev_scores, gaps(i), progresses(i), checks(i)))
+            if len(in_flight) >= 2 * workers:
+                paths.extend(in_flight.popleft().result())
+        while in_flight:
+            paths.extend(in_flight.popleft().result())
     return paths
 
 
