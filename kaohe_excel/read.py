@@ -17,6 +17,7 @@ import os
 import re
 import zipfile
 import zlib
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -258,18 +259,32 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
                 progress(count, total)
             yield result
         return
+
+    def taken(future) -> Iterator[FileResult]:
+        nonlocal count
+        for result in future.result():
+            count += 1
+            if progress:
+                progress(count, total)
+            yield result
+
     while count < total:
         start = count
         # Small chunks: results stream back steadily and a crash re-reads few files alone.
         chunk = max(4, min(32, (total - start) // (workers * 8)))
         try:
             with ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits,)) as pool:
+                # A few chunks in flight, not all: results the consumer has not taken yet would pile
+                # up in memory whenever it is slower than the readers (a city's 10,000 files).
+                in_flight: deque = deque()
                 try:
-                    for result in pool.map(_read_pooled, paths[start:], names[start:], [limits] * (total - start), chunksize=chunk):
-                        count += 1
-                        if progress:
-                            progress(count, total)
-                        yield result
+                    for first in range(start, total, chunk):
+                        in_flight.append(pool.submit(_read_pooled_chunk, paths[first:first + chunk],
+                                                     names[first:first + chunk], limits))
+                        if len(in_flight) >= 2 * workers:
+                            yield from taken(in_flight.popleft())
+                    while in_flight:
+                        yield from taken(in_flight.popleft())
                 finally:  # a consumer that stops early must not wait for every file to be read
                     pool.shutdown(wait=True, cancel_futures=True)
         except BrokenProcessPool:
@@ -304,6 +319,10 @@ def _quiet_stderr() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
     except (OSError, ValueError):
         pass
+
+
+def _read_pooled_chunk(paths: list[Path], names: list[str], limits: ReadLimits) -> list[FileResult]:
+    return [_read_pooled(path, name, limits) for path, name in zip(paths, names)]
 
 
 def _read_pooled(path: Path, name: str, limits: ReadLimits) -> FileResult:

@@ -292,13 +292,25 @@ def _method_display(frame: pd.DataFrame) -> pd.Series:
 
 
 def _params_display(frame: pd.DataFrame) -> pd.Series:
+    keys = [key for key, _ in _PARAMS_ZH if key in frame.columns]
+    if len(frame) > _SMALL_TABLE and keys:
+        # parameters repeat on every row of an indicator: describe each distinct set once
+        codes = frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+        first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]
+        shown = _params_texts(frame.iloc[first])
+        return pd.Series(np.asarray(shown, dtype=object)[codes], index=frame.index, dtype=object)
+    return pd.Series(_params_texts(frame), index=frame.index, dtype=object)
+
+
+def _params_texts(frame: pd.DataFrame) -> list[str]:
     parts = []
     for key, label in _PARAMS_ZH:
         if key in frame.columns:
             parts.append([f"{label}={t}" if t else "" for t in _texts(frame[key])])
     if not parts or not len(frame):
-        return pd.Series([""] * len(frame), index=frame.index, dtype=object)
-    return pd.Series(["；".join(v for v in row if v) for row in zip(*parts)], index=frame.index, dtype=object)
+        return [""] * len(frame)
+    return ["；".join(v for v in row if v) for row in zip(*parts)]
 
 
 def _with_subcategory(cols: list[Col], frame: pd.DataFrame) -> list[Col]:
@@ -1436,6 +1448,11 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     previous = _as_previous(previous)
+    # one vectorized pass for all units; the batches below only slice it
+    gap_rows = gap_sheet_rows(gap, None) if gap is not None else None
+    # write_period passes the gap table unnamed: dropped here, before the feedback table is built
+    del gap
+    release_unused()
     table = _feedback_table(scored, previous)
     units = _sort_ranked(ranked)
     prev_totals = previous.totals if previous is not None else None
@@ -1443,9 +1460,6 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     if workers is None:
         # A process pool only pays off once there are many workbooks to write.
         workers = 1 if len(units) < 40 else max(1, min(os.cpu_count() or 1, 8))
-    # one vectorized pass for all units; the batches below only slice it
-    gap_rows = gap_sheet_rows(gap, None) if gap is not None else None
-    del gap  # write_period passes the gap table unnamed: from here on only its sheets' rows are kept
     if workers <= 1 or len(units) <= 1:
         return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap_rows, progress,
                                      crosscheck)

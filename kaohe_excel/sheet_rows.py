@@ -4,9 +4,10 @@ xlsxwriter spends ~20 µs on each cell it is given (a cell tuple, dimension chec
 escaping, one file write per element); the summary's audit sheets hold over a million cells at
 2,000 units. Here each row's XML is built as one string, with the escaping xlsxwriter itself
 applies (its own helpers), and appended to the worksheet's row stream. The file is byte for byte
-what write_string / write_number / write_blank would have produced (tests/test_report.py compares
+what write_string / write_number / write_blank would have produced (tests/test_sheet_rows.py compares
 the two), except that a text looking like rich-text XML ("<r>…</r>") is always escaped here, never
-copied into the file raw.
+copied into the file raw. It leans on xlsxwriter internals (the row stream, row_info, _write_row);
+that test is what notices when a new xlsxwriter release changes them (pyproject keeps it below 4).
 
 In-memory workbooks (the small feedback workbooks) get the same path through StreamingWorkbook:
 their sheets stream rows into a string buffer instead of a temp file, so every sheet must be
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name
 from xlsxwriter.xmlwriter import XMLwriter, xml_escapes
@@ -80,7 +81,7 @@ def keep_cells(ws) -> str | None:
 
 
 def supported(ws) -> bool:
-    """Whether `ws` streams its rows to disk (the only mode this writer can append to)."""
+    """Whether `ws` streams its rows (to a temp file or a buffer): the only sheets this writer appends to."""
     return bool(getattr(ws, "constant_memory", False)) and getattr(ws, "row_data_fh", None) is not None
 
 
