@@ -505,7 +505,6 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
             template = Path(template_dir) / "通报.docx"
             notice.write_notice(staging / NOTICE_NAME, template if template.is_file() else None, meta, results.ranked,
                                 scheme.grades, issued_on, progress=progress_table)
-            # no name kept for the gap table: write_all_feedback drops it once it has the sheets' rows
             report.write_all_feedback(staging / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
                                       workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
                                       progress=progress_table,

@@ -1388,10 +1388,10 @@ def _unit_slicer(frame: pd.DataFrame | None, column: str, drop: list[str] | None
 
 
 def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None,
-                          with_previous_scores: bool, gap_rows: pd.DataFrame | None = None,
+                          with_previous_scores: bool, gap: pd.DataFrame | None = None,
                           progress_rows: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None) -> list[Path]:
-    """Write a batch of units' workbooks; gap_rows is gap_sheet_rows(…, None) of these units only."""
-    batch = _FeedbackBatch(units, rows, with_previous_scores, gap_rows)
+    """Write a batch of units' workbooks; gap is gap.gap_table's rows of these units (at least)."""
+    batch = _FeedbackBatch(units, rows, with_previous_scores, gap_sheet_rows(gap, None) if gap is not None else None)
     progress_of = _unit_slicer(progress_rows, "unit_code")
     prev_by_unit = prev_totals.set_index("unit_code") if prev_totals is not None else None
     paths = []
@@ -1448,11 +1448,6 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     previous = _as_previous(previous)
-    # one vectorized pass for all units; the batches below only slice it
-    gap_rows = gap_sheet_rows(gap, None) if gap is not None else None
-    # write_period passes the gap table unnamed: dropped here, before the feedback table is built
-    del gap
-    release_unused()
     table = _feedback_table(scored, previous)
     units = _sort_ranked(ranked)
     prev_totals = previous.totals if previous is not None else None
@@ -1461,7 +1456,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         # A process pool only pays off once there are many workbooks to write.
         workers = 1 if len(units) < 40 else max(1, min(os.cpu_count() or 1, 8))
     if workers <= 1 or len(units) <= 1:
-        return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap_rows, progress,
+        return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap, progress,
                                      crosscheck)
     size = max(1, math.ceil(len(units) / (workers * 4)))
     batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
@@ -1475,7 +1470,8 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
                                                          sort=False).indices
         return lambda i: frame.iloc[where[i]] if i in where else frame.iloc[0:0]
 
-    tables, gaps, progresses = slicer(table, "unit_code"), slicer(gap_rows, "单位代码"), slicer(progress, "unit_code")
+    # each batch's gap rows become sheet rows in its worker: all at once they would double the gap table
+    tables, gaps, progresses = slicer(table, "unit_code"), slicer(gap, "unit_code"), slicer(progress, "unit_code")
     checks = slicer(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
     paths: list[Path] = []
     release_unused()  # workers are forked from this process: let them start small
