@@ -372,7 +372,10 @@ def _total_factor(scored: pd.DataFrame, rows: pd.DataFrame, scheme: Any) -> pd.S
         return pd.Series(1.0, index=rows.index)
     percent = getattr(scheme.meta, "total_mode", "raw") == "percent"
     weights = getattr(scheme, "weights", None)
-    pts = scored.assign(points_available=_num(scored, "points_available").fillna(0.0))
+    # three columns, not a copy of every score with its sentence
+    pts = pd.DataFrame({"unit_code": scored["unit_code"],
+                        "category": scored["category"] if "category" in scored.columns else "",
+                        "points_available": _num(scored, "points_available").fillna(0.0)})
     unit = rows["unit_code"].astype(object)
     if weights is not None and len(weights):
         units = scheme.units[["unit_code", "group"]].astype(object)
