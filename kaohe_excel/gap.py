@@ -39,6 +39,8 @@ GAP_COLUMNS = ["unit_code", "unit_name", "group", "indicator_code", "name", "met
                "value_for_full", "value_for_next_rank", "grade_for_base", "grade_for_full", "points_to_base",
                "points_to_full", "points_at_stake", "sentence"]
 
+_SENTENCE_ROWS = 50_000
+
 # A tiny tolerance for "share ≥ b" comparisons on parsed decimals (0.6 typed vs 0.6 computed).
 _EPS = 1e-9
 
@@ -575,7 +577,10 @@ def gap_table(scored: pd.DataFrame, tier_tables: pd.DataFrame, scheme: Any = Non
         points_to_full=round_half_up((full_score - current).clip(lower=0.0)),
     )
     out["points_at_stake"] = round_half_up(out["points_to_full"] * _total_factor(scored, rows, scheme))
-    out["sentence"] = _sentence(out)
+    # in slices: a sentence reads only its own row, and its pieces for a city's 550,000 rows at once
+    # would take a few hundred MB
+    out["sentence"] = pd.concat([_sentence(out.iloc[i:i + _SENTENCE_ROWS]) for i in range(0, len(out), _SENTENCE_ROWS)]
+                                or [_sentence(out)])
     out = out.sort_values(["unit_code", "points_at_stake", "order", "indicator_code"],
                           ascending=[True, False, True, True], kind="stable")
     return out[GAP_COLUMNS].reset_index(drop=True)
