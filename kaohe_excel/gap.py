@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import KaoheError, PeriodNotFound
+from .memory import release_unused
 from .score import DEFAULT_BASE_SHARE, DEFAULT_CAP, _effective_weights, _is_lower, _num, round_half_up
 
 GAP_COLUMNS = ["unit_code", "unit_name", "group", "indicator_code", "name", "method", "direction", "measure_unit",
@@ -583,7 +584,9 @@ def gap_table(scored: pd.DataFrame, tier_tables: pd.DataFrame, scheme: Any = Non
                                 or [_sentence(out)])
     out = out.sort_values(["unit_code", "points_at_stake", "order", "indicator_code"],
                           ascending=[True, False, True, True], kind="stable")
-    return out[GAP_COLUMNS].reset_index(drop=True)
+    out = out[GAP_COLUMNS].reset_index(drop=True)
+    release_unused()  # the solving tables of a city's 550,000 rows
+    return out
 
 
 GAP_SHEET_HEADERS = ["指标代码", "指标名称", "计分方法", "计量单位", "实际完成值", "得分", "满分", "基本分",

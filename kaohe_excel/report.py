@@ -26,7 +26,7 @@ from .gap import GAP_SHEET_HEADERS, gap_sheet_rows
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH
 from . import sheet_rows
 from .memory import release_unused
-from .safety import InertWorkbook, csv_safe, csv_unquote, safe_filename
+from .safety import csv_safe, csv_unquote, safe_filename
 from .score import round_half_up
 
 SUMMARY_SHEETS = ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
@@ -510,11 +510,8 @@ def _auto_width(spec: Col, longest: float | None) -> float:
     return min(max(longest, _display_width(spec.header)) + 2, 40 if spec.kind == "wrap" else 60)
 
 
-def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_row: int | None = None) -> list[float]:
-    """Set column widths from the content; with first_row, also heights for rows whose text wraps.
-
-    Call it before writing the rows: in constant_memory mode a row's height is lost once written.
-    """
+def _set_widths(ws, columns: list[Col], frame: pd.DataFrame) -> list[float]:
+    """Set column widths from the content (its first 2,000 rows); returns them."""
     widths = []
     for i, spec in enumerate(columns):
         longest = None
@@ -524,8 +521,6 @@ def _set_widths(ws, columns: list[Col], frame: pd.DataFrame, first_row: int | No
         width = _auto_width(spec, longest)
         ws.set_column(i, i, width)
         widths.append(width)
-    if first_row is not None:
-        _fit_row_heights(ws, columns, widths, frame, first_row)
     return widths
 
 
@@ -540,7 +535,9 @@ def _line_counts(texts: list[str], width: float) -> np.ndarray:
 
 
 def _fit_row_heights(ws, columns: list[Col], widths: list[float], frame: pd.DataFrame, first_row: int) -> None:
-    """Excel does not grow rows for wrapped text in a generated file, so estimate the lines."""
+    """Excel does not grow rows for wrapped text in a generated file, so estimate the lines.
+
+    Call it before writing the rows: in a streamed sheet a row's height is lost once written."""
     wrapped = [(spec.key, width) for spec, width in zip(columns, widths) if spec.kind == "wrap" and spec.key in frame.columns]
     if not wrapped or not len(frame):
         return
@@ -1376,12 +1373,12 @@ def _feedback_path(folder: Path, unit: pd.Series) -> Path:
     return folder / (safe_filename(f"{_text(unit.get('unit_code'))}_{_text(unit.get('unit_name'))}") + ".xlsx")
 
 
-def _unit_slicer(frame: pd.DataFrame | None, column: str, drop: list[str] | None = None):
+def _unit_slicer(frame: pd.DataFrame | None, column: str):
     """A function unit_code -> that unit's rows (an empty frame when none); None without a frame."""
     if frame is None:
         return None
     keys = frame[column].astype(object).to_numpy()
-    body = frame.drop(columns=drop) if drop else frame
+    body = frame
     positions = pd.Series(np.arange(len(keys))).groupby(keys, sort=False).indices
     empty = body.iloc[0:0]
     return lambda code: body.iloc[positions[code]].reset_index(drop=True) if code in positions else empty
@@ -1449,6 +1446,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     folder.mkdir(parents=True, exist_ok=True)
     previous = _as_previous(previous)
     table = _feedback_table(scored, previous)
+    release_unused()  # the table's temporaries
     units = _sort_ranked(ranked)
     prev_totals = previous.totals if previous is not None else None
     with_prev_scores = previous is not None and previous.scores is not None
