@@ -1142,22 +1142,24 @@ def _feedback_table(scored: pd.DataFrame, previous: Previous | None) -> pd.DataF
     shown = ["unit_code", "group", "indicator_code", "category", "subcategory", "name", "points_available", "value",
              "text_value", "score", "status", "explanation"]
     frame = scored[[c for c in shown if c in scored.columns]]
+    ind_order = {c: i for i, c in enumerate(_indicator_table(scored)["indicator_code"])} if len(scored) else {}
+    # sorted first, and the group figures by transform, not a merge: one copy of a city's table, not three
+    frame = frame.assign(_i=frame["indicator_code"].map(ind_order)).sort_values(["unit_code", "_i"], kind="stable")
+    frame = frame.reset_index(drop=True)
     status = _col(frame, "status", "scored").map(_text)
-    own = frame[status.isin(_OWN_RESULT) & frame["score"].notna()]
-    agg = own.groupby(["group", "indicator_code"], sort=False)["score"].agg(group_best="max", group_mean="mean").reset_index()
-    agg["group_mean"] = _round2(agg["group_mean"])
-    frame = frame.merge(agg, on=["group", "indicator_code"], how="left")
+    own_score = frame["score"].where(status.isin(_OWN_RESULT).to_numpy())
+    peers = own_score.groupby([frame["group"], frame["indicator_code"]], sort=False)
+    frame["group_best"] = peers.transform("max")
+    frame["group_mean"] = _round2(peers.transform("mean"))
     # Over-completion (上限系数 > 1) can score above the points; that is no negative loss.
     frame["lost"] = _round2(pd.to_numeric(frame["points_available"], errors="coerce") - frame["score"]).clip(lower=0)
     frame["gap_best"] = _round2(frame["group_best"] - frame["score"])
     frame["value_display"] = _value_display(frame)
-    ind_order = {c: i for i, c in enumerate(_indicator_table(scored)["indicator_code"])} if len(scored) else {}
-    frame["_i"] = frame["indicator_code"].map(ind_order)
     if previous is not None and previous.scores is not None:
         prev = previous.scores.rename(columns={"score": "prev_score"})[["unit_code", "indicator_code", "prev_score"]]
         frame = frame.merge(prev.astype({"unit_code": object, "indicator_code": object}), on=["unit_code", "indicator_code"], how="left")
         frame["score_change"] = _round2(frame["score"] - pd.to_numeric(frame["prev_score"], errors="coerce"))
-    return frame.sort_values(["unit_code", "_i"], kind="stable").reset_index(drop=True)
+    return frame
 
 
 def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tuple[str, object, str]]:
