@@ -9,7 +9,6 @@ much larger for the rest of the run, and a worker forked from it would start tha
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 
@@ -18,7 +17,8 @@ def _libc_trim():
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        # the running program's own symbols: ctypes.util.find_library would start a subprocess
+        return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # musl and other C libraries have no malloc_trim
         return None
 
