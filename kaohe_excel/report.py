@@ -449,7 +449,7 @@ def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, fir
     if len(frame) < _SMALL_TABLE:
         if widths is not None:
             _fit_row_heights(ws, columns, widths, frame, first_row)
-        # a feedback sheet: pandas' per-column overhead costs more than deciding cell by cell
+        # a short table: pandas' per-column overhead costs more than deciding cell by cell
         plans = [[_cell_plan(v, spec.kind, fmts, fmts.by_kind.get(spec.kind, fmts.text))
                   for v in (frame[spec.key].tolist() if spec.key in frame.columns else [None] * len(frame))]
                  for spec in columns]
