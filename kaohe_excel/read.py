@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .issues import Issue, IssueCode, error, warning
 from .tables import Table, cell_address, clean_text, column_letter, header_key, locate_table
@@ -251,22 +251,18 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
     if workers is None:
         workers = os.cpu_count() or 1
     count = 0
-    if workers <= 1 or total < 64:
-        for path, name in zip(paths, names):
-            result = _read_one(path, name, limits)
-            count += 1
-            if progress:
-                progress(count, total)
-            yield result
-        return
 
-    def taken(future) -> Iterator[FileResult]:
+    def taken(results: Iterable[FileResult]) -> Iterator[FileResult]:
         nonlocal count
-        for result in future.result():
+        for result in results:
             count += 1
             if progress:
                 progress(count, total)
             yield result
+
+    if workers <= 1 or total < 64:
+        yield from taken(_read_one(path, name, limits) for path, name in zip(paths, names))
+        return
 
     while count < total:
         start = count
@@ -282,21 +278,17 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
                         in_flight.append(pool.submit(_read_pooled_chunk, paths[first:first + chunk],
                                                      names[first:first + chunk], limits))
                         if len(in_flight) >= 2 * workers:
-                            yield from taken(in_flight.popleft())
+                            yield from taken(in_flight.popleft().result())
                     while in_flight:
-                        yield from taken(in_flight.popleft())
+                        yield from taken(in_flight.popleft().result())
                 finally:  # a consumer that stops early must not wait for every file to be read
                     pool.shutdown(wait=True, cancel_futures=True)
         except BrokenProcessPool:
             # A worker died on one of the files it had in flight (a parser abort, or the
             # memory cap): read those one per child process, so the culprit costs only its
             # own file, then go on with a fresh pool.
-            for index in range(count, min(total, count + 2 * workers * chunk)):
-                result = _read_one(paths[index], names[index], limits, isolate=True)
-                count += 1
-                if progress:
-                    progress(count, total)
-                yield result
+            suspects = range(count, min(total, count + 2 * workers * chunk))
+            yield from taken(_read_one(paths[index], names[index], limits, isolate=True) for index in suspects)
 
 
 # ---------------------------------------------------------------- one file

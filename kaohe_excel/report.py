@@ -291,14 +291,26 @@ def _method_display(frame: pd.DataFrame) -> pd.Series:
     return method + np.where(lower, "（反向）", "")
 
 
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """The first row of each code 0..max (codes from a factorize or ngroup)."""
+    first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # written last to first: the first row wins
+    return first
+
+
+def _runs(keys: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys as an array, start, stop) of each run of equal neighbouring keys."""
+    codes = keys.astype(object).to_numpy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, dtype=np.int64)
+    return codes, starts, np.r_[starts[1:], len(codes)].astype(np.int64)
+
+
 def _params_display(frame: pd.DataFrame) -> pd.Series:
     keys = [key for key, _ in _PARAMS_ZH if key in frame.columns]
     if len(frame) > _SMALL_TABLE and keys:
         # parameters repeat on every row of an indicator: describe each distinct set once
         codes = frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
-        first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(codes))[::-1]
-        shown = _params_texts(frame.iloc[first])
+        shown = _params_texts(frame.iloc[_first_rows(codes)])
         return pd.Series(np.asarray(shown, dtype=object)[codes], index=frame.index, dtype=object)
     return pd.Series(_params_texts(frame), index=frame.index, dtype=object)
 
@@ -418,9 +430,7 @@ def _column_tails(values: pd.Series, kind: str, fmts: _Formats, cache: dict) -> 
     # floats by bit pattern: 0.0 and -0.0 are distinct texts ("0", "-0") in a text column
     key = values.to_numpy(dtype=float).view(np.int64) if dtype.kind == "f" else values
     codes, _ = pd.factorize(key, use_na_sentinel=False)
-    first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]  # each code's first row
-    distinct = values.iloc[first].reset_index(drop=True)
+    distinct = values.iloc[_first_rows(codes)].reset_index(drop=True)
     tails = np.array(sheet_rows.column_tails(_column_cells(distinct, kind, fmts), cache), dtype=object)
     return tails[codes].tolist()
 
@@ -595,9 +605,7 @@ class _PlannedTable:
 
 
 def _plan_table(fmts: _Formats, columns: list[Col], frame: pd.DataFrame, units: pd.Series, cache: dict) -> _PlannedTable:
-    codes = units.astype(object).to_numpy()
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, int)
-    stops = np.r_[starts[1:], len(codes)].astype(int)
+    codes, starts, stops = _runs(units)
     spans = {codes[a]: (int(a), int(b)) for a, b in zip(starts, stops)}
     if len(spans) != len(starts):
         raise ValueError("a unit's rows must be contiguous")
@@ -1282,11 +1290,9 @@ def _lost_table(rows: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
     table = table.sort_values(["unit_code", "lost", "_seq"], ascending=[True, False, True], kind="stable")
     table = table.reset_index(drop=True)
     lost_values = table["lost"].to_numpy(dtype=float)
-    codes = table["unit_code"].astype(object).to_numpy()
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    _, starts, stops = _runs(table["unit_code"])
     # numpy's (pairwise) sum of each unit's run, as Series.sum gives it: the shares stay bit-identical.
-    total = np.repeat([lost_values[a:b].sum() for a, b in zip(starts, np.r_[starts[1:], len(codes)])],
-                      np.diff(np.r_[starts, len(codes)]))
+    total = np.repeat([lost_values[a:b].sum() for a, b in zip(starts, stops)], stops - starts)
     table["share"] = np.where(total > 0, lost_values / np.where(total > 0, total, 1), np.nan)
     return table
 
@@ -1375,15 +1381,19 @@ def _feedback_path(folder: Path, unit: pd.Series) -> Path:
     return folder / (safe_filename(f"{_text(unit.get('unit_code'))}_{_text(unit.get('unit_name'))}") + ".xlsx")
 
 
+def _slicer(frame: pd.DataFrame, keys: pd.Series):
+    """A function key -> frame's rows with that key (an empty frame when none), sliced when asked."""
+    positions = pd.Series(np.arange(len(frame))).groupby(keys.astype(object).to_numpy(), sort=False).indices
+    empty = frame.iloc[0:0]
+    return lambda key: frame.iloc[positions[key]] if key in positions else empty
+
+
 def _unit_slicer(frame: pd.DataFrame | None, column: str):
-    """A function unit_code -> that unit's rows (an empty frame when none); None without a frame."""
+    """A function unit_code -> that unit's rows, renumbered; None without a frame."""
     if frame is None:
         return None
-    keys = frame[column].astype(object).to_numpy()
-    body = frame
-    positions = pd.Series(np.arange(len(keys))).groupby(keys, sort=False).indices
-    empty = body.iloc[0:0]
-    return lambda code: body.iloc[positions[code]].reset_index(drop=True) if code in positions else empty
+    rows_of = _slicer(frame, frame[column])
+    return lambda code: rows_of(code).reset_index(drop=True)
 
 
 def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None,
@@ -1427,9 +1437,8 @@ def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataF
     with_prev_scores = previous is not None and previous.scores is not None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    gap_rows = gap_sheet_rows(gap, None) if gap is not None else None
-    if gap_rows is not None:
-        gap_rows = gap_rows[gap_rows["单位代码"].astype(object).eq(unit_code)]
+    # the unit's gap rows only: the sheet rows of every unit would be built to keep one
+    gap_rows = gap_sheet_rows(gap[gap["unit_code"].astype(object).eq(unit_code)], None) if gap is not None else None
     batch = _FeedbackBatch(units, table[table["unit_code"] == unit_code], with_prev_scores, gap_rows)
     progress_rows = progress[progress["unit_code"] == unit_code] if progress is not None else None
     return _write_feedback_book(path, meta, unit, batch, prev_row, progress_rows, _unit_crosscheck(crosscheck, unit_code))
@@ -1464,11 +1473,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
 
     def slicer(frame: pd.DataFrame | None, column: str):
         """batch number -> that batch's rows of frame, sliced only when the batch is sent."""
-        if frame is None:
-            return lambda i: None
-        where = pd.Series(np.arange(len(frame))).groupby(frame[column].astype(object).map(batch_of).to_numpy(),
-                                                         sort=False).indices
-        return lambda i: frame.iloc[where[i]] if i in where else frame.iloc[0:0]
+        return (lambda i: None) if frame is None else _slicer(frame, frame[column].astype(object).map(batch_of))
 
     # each batch's gap rows become sheet rows in its worker: all at once they would double the gap table
     tables, gaps, progresses = slicer(table, "unit_code"), slicer(gap, "unit_code"), slicer(progress, "unit_code")
