@@ -3,6 +3,21 @@ and expand it into one row per unit × applicable indicator.
 
 Every problem found is collected; a scheme with any problem raises `SchemeInvalid`
 listing each sheet, row and what to fix, so the office fixes them all in one pass.
+
+What the scheme cannot mean is never guessed:
+- numbers: a cell of a numeric column that is not a number (text, TRUE, "1e400", "inf",
+  "nan") is an error at its cell, never read as empty;
+- shares (基本分比例, 上限系数, 优秀比例上限, 档次表 下限 and 得分比例, 权重, 核对容差) all
+  follow `read_share`: with % they are percent, bare numbers up to the parameter's ratio
+  limit are ratios, bare numbers from 5 to 100 × that limit are percent, anything else is
+  an error; one 档次表 (or one group's 权重) mixing bare ratios and bare percents is an error;
+- 等次 from the top grade down with strictly falling 最低分, the lowest at 0 (or below);
+- 档次表: no repeated 下限 or 等级, a higher 下限 never gives a lower 得分比例;
+- 权重: every group with units gets weights (its own rows, else the rows without 考核类别)
+  that sum to 100% and cover every 一级指标 it has indicators in, and no weight sits on a
+  一级指标 without indicators for that group; weights are kept in percent points (sum 100);
+- a parameter the indicator's method never reads (档次表, 上限系数, 不允许值, 每项分值) is an
+  error rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -241,12 +256,12 @@ def parse_share(value: object) -> float:
     return read_share(value, QUOTA_RULE).value
 
 
-def _check_one_scale(cells: list[tuple[int, ShareReading, str]], scope: str, rule: ShareRule, column: str,
+def _check_one_scale(cells: list[tuple[int, ShareReading, str]], others: str, rule: ShareRule, column: str,
                      sheet: str, problems: "_Problems") -> None:
     """Bare numbers meant as ratios and bare numbers meant as percents in one table: an error on each odd one.
 
-    `cells` are (xlsx_row, reading, cell text) of the cells that must share one scale; `scope`
-    names them (档次表「完成率阶梯」), `column` the column as shown to the office.
+    `cells` are (xlsx_row, reading, cell text) of the cells that must share one scale; `others`
+    names the other rows (档次表「阶梯」的其他行), `column` the column as shown to the office.
     """
     ratios = [c for c in cells if c[1].scale == "ratio"]
     percents = [c for c in cells if c[1].scale == "percent_bare"]
@@ -259,8 +274,8 @@ def _check_one_scale(cells: list[tuple[int, ShareReading, str]], scope: str, rul
     odd_kind, usual_kind = ("比例", "百分数") if odd is ratios else ("百分数", "比例")
     for row, reading, text in odd:
         problems.add(sheet, row, (
-            f"{column}写 {text}（按{odd_kind}即 {_pct(reading.value)}），而{scope}的其他行写 {usual_text}（按{usual_kind}）："
-            f"无法确定含义，{scope}的「{rule.label}」须统一写成比例或都带 %（如 {rule.example}）"))
+            f"{column}写 {text}（按{odd_kind}即 {_pct(reading.value)}），而{others}写 {usual_text}（按{usual_kind}）："
+            f"无法确定含义，请统一写成比例或都带 %（如 {rule.example}）"))
 
 
 def split_groups(value: object) -> list[str]:
@@ -449,13 +464,13 @@ def _parse_grades(sheets, problems: _Problems) -> pd.DataFrame:
     for row in scored.itertuples():
         if previous is not None and not row.min_score < previous.min_score:
             problems.add("等次", row.xlsx_row, (
-                f"等次「{row.grade}」的{column} {_num_text(row.min_score)} 不低于上一等次「{previous.grade}」的 "
+                f"等次「{row.grade}」的{column}{_num_text(row.min_score)}不低于上一等次「{previous.grade}」的 "
                 f"{_num_text(previous.min_score)}：等次须从高到低逐行填写，最低分逐行递减（如 优秀 90、良好 80、合格 60、不合格 0）"))
         previous = row
     if len(scored) and scored["min_score"].min() > 0:
         lowest = scored.loc[scored["min_score"].idxmin()]
         problems.add("等次", lowest["xlsx_row"], (
-            f"最低的等次「{lowest['grade']}」{column}为 {_num_text(lowest['min_score'])}，低于此分的单位没有等次："
+            f"最低的等次「{lowest['grade']}」的{column}为 {_num_text(lowest['min_score'])}，低于此分的单位没有等次："
             f"请把最低等次的最低分改为 0，或再加一行最低分为 0 的等次（如 不合格 0）"))
     frame = frame.sort_values("min_score", ascending=False, kind="stable")
     return frame[["grade", "min_score"]].reset_index(drop=True)
@@ -510,10 +525,11 @@ def _parse_tiers(sheets, problems: _Problems) -> pd.DataFrame:
             continue
         at = positions[table.index].tolist()
         scope = f"档次表「{name}」"
+        others = f"{scope}的其他行"
         for readings, texts, rule, column in ((lowers, lower_text, LOWER_RULE, lower_column),
                                               (shares, share_text, TIER_SHARE_RULE, share_column)):
             cells = [(frame["xlsx_row"].iat[i], readings[i], texts.iat[i]) for i in at]
-            _check_one_scale(cells, scope, rule, column, sheet, problems)
+            _check_one_scale(cells, others, rule, column, sheet, problems)
         for row in table[table["level"].duplicated() & (table["level"] != "")].itertuples():
             problems.add(sheet, row.xlsx_row, f"{scope}的等级「{row.level}」重复（定性评价只能对应一个得分比例）")
         steps = table[table["lower"].notna()]
@@ -525,7 +541,7 @@ def _parse_tiers(sheets, problems: _Problems) -> pd.DataFrame:
         for row in steps.itertuples():
             if best_below is not None and row.share < best_below.share:
                 problems.add(sheet, row.xlsx_row, (
-                    f"{scope}中下限 {_pct(row.lower)} 的{share_column} {_pct(row.share)} 低于下限 "
+                    f"{scope}中下限 {_pct(row.lower)} 的{share_column}{_pct(row.share)}低于下限 "
                     f"{_pct(best_below.lower)} 的 {_pct(best_below.share)}：完成得越多得分比例不应越低，请检查这两行"))
             if best_below is None or row.share >= best_below.share:
                 best_below = row
@@ -614,7 +630,13 @@ def _parse_targets(sheets, problems: _Problems, units: pd.DataFrame, indicators:
     exempt_text = frame["exempt"].map(clean_text)
     unit_groups = dict(zip(units["unit_code"], units["group"]))
     indicator_groups = dict(zip(indicators["indicator_code"], indicators["groups"]))
+    indicator_methods = dict(zip(indicators["indicator_code"], indicators["method"]))
     for row, flag in zip(frame.itertuples(), exempt_text):
+        method = indicator_methods.get(row.indicator_code)
+        if method in METHOD_NAMES and method != "功效系数" and not math.isnan(row.floor):
+            problems.add("目标分解", row.xlsx_row, (
+                f"指标「{row.indicator_code}」使用{method}法，不使用{problems.column('目标分解', 'floor', '不允许值')}"
+                f"（只有功效系数法使用）：请删去该格内容"))
         if row.unit_code not in unit_groups:
             problems.add("目标分解", row.xlsx_row, f"单位代码「{row.unit_code}」不在「单位」表中")
         if row.indicator_code not in indicator_groups:
@@ -658,9 +680,9 @@ def _parse_weights(sheets, problems: _Problems, indicators: pd.DataFrame, groups
         return frame.drop(columns="xlsx_row").reset_index(drop=True)
     positions = pd.Series(range(len(frame)), index=frame.index)
     for group, rows in frame.groupby("group", sort=False):
-        scope = f"考核类别「{group}」的权重" if group else "未填考核类别的权重行"
+        others = f"考核类别「{group}」的其他权重行" if group else "未填考核类别的其他权重行"
         cells = [(frame["xlsx_row"].iat[i], readings[i], written.iat[i]) for i in positions[rows.index]]
-        _check_one_scale(cells, scope, WEIGHT_RULE, column, sheet, problems)
+        _check_one_scale(cells, others, WEIGHT_RULE, column, sheet, problems)
     _check_weight_coverage(frame, indicators, groups, problems)
     frame["weight"] = frame["weight"] * 100
     return frame.drop(columns="xlsx_row").reset_index(drop=True)
@@ -686,7 +708,7 @@ def _check_weight_coverage(frame: pd.DataFrame, indicators: pd.DataFrame, groups
         rows = frame[frame["group"] == group] if group in own else generic
         if rows.empty:
             problems.add(sheet, None, (
-                f"「权重」表只给考核类别 {'、'.join(own)} 设了权重，考核类别「{group}」没有权重，其单位的指标得分将全为 0："
+                f"只给考核类别 {'、'.join(own)} 设了权重，考核类别「{group}」没有权重，其单位的指标得分将全为 0："
                 f"请为「{group}」加上各一级指标的权重行，或把通用权重行的「考核类别」留空（留空的行适用于未单列权重的类别）"))
             continue
         scope = f"考核类别「{group}」的权重" if group in own else "未填考核类别的权重行"
@@ -720,6 +742,10 @@ def _parse_adjustments(sheets, problems: _Problems) -> pd.DataFrame:
             problems.add("加扣分", row.xlsx_row, "「项目代码」不能为空")
         if row.kind not in ADJUSTMENT_KINDS:
             problems.add("加扣分", row.xlsx_row, f"{where}的「类型」只能是 加分 / 扣分 / 否决，现为「{row.kind}」")
+        elif row.kind == "否决" and (written or not math.isnan(row.item_cap)):
+            # a veto applies 否决效果, never points: a step written here would be silently ignored
+            problems.add("加扣分", row.xlsx_row, (
+                f"{where}是否决项目，不计分值：请删去「每项分值」和「单项上限」，需要扣分的另设一个扣分项目"))
         elif row.kind != "否决" and ((not written) or row.step < 0):
             problems.add("加扣分", row.xlsx_row, f"{where}的{problems.column('加扣分', 'step', '每项分值')}应为非负数")
         if flag not in YES and flag not in NO:
@@ -765,6 +791,8 @@ def _check_parameters(scheme: Scheme, problems: _Problems) -> None:
         ((frame["method"] == "基本满分") & higher & (frame["full"] <= frame["base"]), "正向指标的「满分值」应大于「基本值」"),
         ((frame["method"] == "基本满分") & ~higher & (frame["full"] >= frame["base"]), "反向指标的「满分值」应小于「基本值」"),
         ((frame["method"] == "基本满分") & ~(frame["base"] > 0), "「基本值」应大于0（未达基本值时按比例得分）"),
+        ((frame["method"] == "功效系数") & (frame["full"].isna() != frame["floor"].isna()),
+         "「满分值」和「不允许值」须同时填写或同时留空（留空按组内最优、最差值）"),
         ((frame["method"] == "功效系数") & higher & (frame["full"] <= frame["floor"]), "正向指标的「满分值」应大于「不允许值」"),
         ((frame["method"] == "功效系数") & ~higher & (frame["full"] >= frame["floor"]), "反向指标的「满分值」应小于「不允许值」"),
     ]
