@@ -240,8 +240,12 @@ def read_share(value: object, rule: ShareRule) -> ShareReading:
             f"{_num_text(PERCENT_MIN)}–{_num_text(100 * rule.ratio_max)} 按百分数读；请写成比例或带 % 的百分数（如 {rule.example}）"))
     too_high = share >= rule.high if rule.high_open else share > rule.high
     if share < rule.low or too_high:
-        upper = ("以下" if rule.high_open else "") if math.isfinite(rule.high) else ""
-        span = f"{_pct(rule.low)}–{_pct(rule.high)}{upper}" if math.isfinite(rule.high) else f"不小于 {_pct(rule.low)}"
+        if not math.isfinite(rule.high):
+            span = f"不小于 {_pct(rule.low)}"
+        elif rule.high_open:
+            span = f"不小于 {_pct(rule.low)} 且小于 {_pct(rule.high)}"
+        else:
+            span = f"在 {_pct(rule.low)}–{_pct(rule.high)} 之间"
         read = "" if scale == "percent" else f"（读作 {_pct(share)}）"
         return ShareReading(math.nan, "", f"应{span}（如 {rule.example}），现为「{shown}」{read}")
     return ShareReading(share, scale)

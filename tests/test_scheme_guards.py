@@ -17,6 +17,7 @@ from kaohe_excel.scheme import (
     LOWER_RULE,
     QUOTA_RULE,
     TIER_SHARE_RULE,
+    TOLERANCE_RULE,
     WEIGHT_RULE,
     load_scheme,
     read_share,
@@ -98,8 +99,8 @@ def test_share_read_as_percent_or_ratio(rule, written, ratio):
 @pytest.mark.parametrize("rule, written, text", [
     (BASE_SHARE_RULE, 2, "无法确定含义"),  # 2 is neither a share of 1 nor a credible 2%
     (BASE_SHARE_RULE, 150, "无法确定含义"),
-    (BASE_SHARE_RULE, "150%", "应0%–100%"),
-    (BASE_SHARE_RULE, -0.1, "应0%–100%"),
+    (BASE_SHARE_RULE, "150%", "应在 0%–100% 之间"),
+    (BASE_SHARE_RULE, -0.1, "应在 0%–100% 之间"),
     (CAP_RULE, 0.5, "不小于 100%"),
     (CAP_RULE, 50, "读作 50%"),
     (CAP_RULE, 4, "无法确定含义"),
@@ -109,6 +110,7 @@ def test_share_read_as_percent_or_ratio(rule, written, ratio):
     (TIER_SHARE_RULE, "nan", "应为数字"),
     (TIER_SHARE_RULE, "八成", "应为数字"),
     (TIER_SHARE_RULE, True, "应为数字"),
+    (TOLERANCE_RULE, 1, "不小于 0% 且小于 100%"),
 ])
 def test_share_that_cannot_be_read_is_an_error(rule, written, text):
     reading = read_share(written, rule)
@@ -128,6 +130,16 @@ def test_tier_lower_written_as_percent_scores_like_the_ratio(tmp_path):
         scheme = load_scheme(write_workbook(tmp_path / f"{name}.xlsx", tiered_a1(small(), rows)))
         scored = score_of(scheme, values)
         assert {u: scored.loc[(u, "A1"), "score"] for u in expected} == expected, name
+
+
+@pytest.mark.parametrize("shares", [[1, 0.8, 0.6, 0.3], [100, 80, 60, 30], ["100%", "80%", "60%", "30%"]])
+def test_qualitative_shares_as_ratio_or_percent(tmp_path, shares):
+    sheets = small()
+    sheets["档次表"]["得分比例"] = shares
+    scheme = load_scheme(write_workbook(tmp_path / "s.xlsx", sheets))
+    # C1 定性, P 10: 良 → 10 × 0.8 = 8; 差 → 10 × 0.3 = 3
+    scored = score_of(scheme, {("T01", "C1"): "良", ("T02", "C1"): "差"})
+    assert [scored.loc[(u, "C1"), "score"] for u in ("T01", "T02")] == [8.0, 3.0]
 
 
 def test_tier_table_in_excel_percent_format_reads_as_shown(tmp_path):
