@@ -589,7 +589,12 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
         if row.groups != ALL_GROUPS:
             if not row.groups:
                 problems.add("指标", row.xlsx_row, f"{where}的「适用类别」不能为空（填“全部”或类别名称）")
+            if ALL_GROUPS in row.groups:
+                problems.add("指标", row.xlsx_row, (
+                    f"{where}的「适用类别」「{raw_groups.iat[row.Index]}」含“全部”又列了类别：适用于所有类别只填“全部”，否则只列类别名称"))
             for group in row.groups:
+                if group == ALL_GROUPS:
+                    continue
                 if group not in groups:
                     problems.add("指标", row.xlsx_row, f"{where}的适用类别「{group}」没有任何单位（单位表中的类别：{'、'.join(groups)}）")
         if row.step < 0:  # a negative step turns every deduction into a bonus

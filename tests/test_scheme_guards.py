@@ -432,3 +432,9 @@ def test_veto_item_with_points_is_an_error(tmp_path):
     sheets["加扣分"].loc[2, "每项分值"] = 10  # F1 否决
     sheet, row, text = the_problem(tmp_path, sheets, "是否决项目，不计分值")
     assert (sheet, row) == ("加扣分", 4)
+
+
+def test_applies_to_all_plus_a_group_is_an_error(tmp_path):
+    sheets = small()
+    sheets["指标"].loc[4, "适用类别"] = "全部、乡镇"
+    assert the_problem(tmp_path, sheets, "含“全部”又列了类别")[:2] == ("指标", 6)
