@@ -3,6 +3,21 @@ and expand it into one row per unit × applicable indicator.
 
 Every problem found is collected; a scheme with any problem raises `SchemeInvalid`
 listing each sheet, row and what to fix, so the office fixes them all in one pass.
+
+What the scheme cannot mean is never guessed:
+- numbers: a cell of a numeric column that is not a number (text, TRUE, "1e400", "inf",
+  "nan") is an error at its cell, never read as empty;
+- shares (基本分比例, 上限系数, 优秀比例上限, 档次表 下限 and 得分比例, 权重, 核对容差) all
+  follow `read_share`: with % they are percent, bare numbers up to the parameter's ratio
+  limit are ratios, bare numbers from 5 to 100 × that limit are percent, anything else is
+  an error; one 档次表 (or one group's 权重) mixing bare ratios and bare percents is an error;
+- 等次 from the top grade down with strictly falling 最低分, the lowest at 0 (or below);
+- 档次表: no repeated 下限 or 等级, a higher 下限 never gives a lower 得分比例;
+- 权重: every group with units gets weights (its own rows, else the rows without 考核类别)
+  that sum to 100% and cover every 一级指标 it has indicators in, and no weight sits on a
+  一级指标 without indicators for that group; weights are kept in percent points (sum 100);
+- a parameter the indicator's method never reads (档次表, 上限系数, 不允许值, 每项分值) is an
+  error rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -19,7 +34,7 @@ import pandas as pd
 
 from .errors import SchemeInvalid, SchemeNotFound
 from .memory import release_unused
-from .tables import clean_text, header_key, locate_table
+from .tables import clean_text, column_letter, header_key, locate_table
 
 METHOD_NAMES = ["完成率", "基本满分", "功效系数", "阶梯", "差额扣分", "排名", "相对最优", "定性", "扣分"]
 DIRECTIONS = {"正向": "higher", "反向": "lower", "": "higher"}
@@ -46,6 +61,13 @@ INDICATOR_COLUMNS = {
 }
 INDICATOR_REQUIRED = ["指标代码", "指标名称", "适用类别", "分值", "计分方法"]
 PARAMETER_COLUMNS = ["base", "target", "full", "floor"]
+# (code name, column, the methods that read it): filled for any other method it would be ignored
+UNUSED_PARAMETERS = [
+    ("tier_table", "档次表", ("阶梯", "定性")),
+    ("cap", "上限系数", ("完成率",)),
+    ("floor", "不允许值", ("功效系数",)),
+    ("step", "每项分值", ("差额扣分", "扣分", "排名")),
+]
 NUMERIC_INDICATOR_COLUMNS = ["points", "base", "target", "full", "floor", "base_share", "cap", "step", "county_total"]
 UNIT_COLUMNS = {"单位代码": "unit_code", "单位名称": "unit_name", "考核类别": "group", "联系人": "contact", "邮箱": "email"}
 TARGET_COLUMNS = {"单位代码": "unit_code", "指标代码": "indicator_code", "基本值": "base", "目标值": "target",
@@ -106,29 +128,158 @@ class Scheme:
 # ---------------------------------------------------------------- parsing helpers
 
 def parse_number(value: object) -> float:
-    """A number from a scheme cell; "20%" → 20.0 (percent points); empty → NaN; junk → NaN."""
+    """A number from a scheme cell; "20%" → 20.0 (percent points); empty, junk, inf → NaN.
+
+    The loader itself reads numbers through `_read_number`, which also reports junk.
+    """
+    number, _bad = _read_number(value)
+    return number
+
+
+def _read_number(value: object) -> tuple[float, bool]:
+    """(number, unreadable): "20%" → 20.0 (percent points); empty → (NaN, False).
+
+    Text that is not a number, TRUE/FALSE, and non-finite values ("1e400", "inf", "nan"
+    typed as text) are unreadable: a scheme cell that means nothing must not pass as empty.
+    """
     if value is None or value == "":
-        return math.nan
+        return math.nan, False
     if isinstance(value, bool):
-        return math.nan
+        return math.nan, True
     if isinstance(value, (int, float)):
-        return float(value)
-    text = clean_text(value).replace(",", "").rstrip("%")
+        number = float(value)
+        if number != number:  # a NaN the reader made of an empty cell
+            return math.nan, False
+        return (number, False) if math.isfinite(number) else (math.nan, True)
+    text = clean_text(value).replace(",", "")
+    if not text:
+        return math.nan, False
+    if text.endswith("%"):
+        text = text[:-1].strip()
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
-        return math.nan
+        return math.nan, True
+    return (number, False) if math.isfinite(number) else (math.nan, True)
+
+
+# ---------------------------------------------------------------- shares (percent or ratio)
+
+PERCENT_MIN = 5.0
+
+
+@dataclass(frozen=True)
+class ShareRule:
+    """How a share parameter may be written; see `read_share` for the rule itself."""
+
+    label: str  # the column or item name, as the office reads it
+    ratio_max: float  # a bare number up to this is a ratio
+    low: float = 0.0  # the meaningful range of the share, as a ratio
+    high: float = math.inf
+    high_open: bool = False  # the share must stay below `high`
+    example: str = "0.6 或 60%"
+
+
+BASE_SHARE_RULE = ShareRule("基本分比例", 1, 0, 1, example="0.6 或 60%")
+CAP_RULE = ShareRule("上限系数", 3, 1, example="1.2 或 120%")
+QUOTA_RULE = ShareRule("优秀比例上限", 1, 0, 1, example="0.2 或 20%")
+LOWER_RULE = ShareRule("下限", 3, 0, example="0.9 或 90%")
+TIER_SHARE_RULE = ShareRule("得分比例", 1.5, 0, example="0.8 或 80%")
+WEIGHT_RULE = ShareRule("权重", 1, 0, 1, example="30 或 30% 或 0.3")
+TOLERANCE_RULE = ShareRule("核对容差", 1, 0, 1, high_open=True, example="0.005 或 0.5%")
+
+
+@dataclass(frozen=True)
+class ShareReading:
+    value: float  # the share as a ratio; NaN when empty or unreadable
+    scale: str  # "percent" (written with %), "ratio" / "percent_bare" (a bare number), "" (empty or 0)
+    error: str = ""  # why the cell cannot be read and what to write, to follow the parameter's name
+
+
+def _pct(ratio: float) -> str:
+    return f"{_num_text(ratio * 100)}%"
+
+
+def _num_text(number: float) -> str:
+    return f"{number:.6g}" if not float(number).is_integer() else str(int(number))
+
+
+def read_share(value: object, rule: ShareRule) -> ShareReading:
+    """The one rule for every share parameter (基本分比例, 上限系数, 优秀比例上限, 档次表 下限
+    and 得分比例, 权重, 核对容差):
+
+    - text ending in % is percent: "80%" → 0.8 (full-width ％ too);
+    - a bare number from 0 to `rule.ratio_max` is a ratio: 0.8 → 0.8. An Excel cell in percent
+      format that shows 80% holds 0.8, so it reads the same as "80%";
+    - a bare number from 5 to 100 × `rule.ratio_max` can only mean percent: 60 → 0.6;
+    - any other bare number (between `ratio_max` and 5, or above 100 × `ratio_max`) is an error:
+      neither reading is credible, so the office must write the % sign or a ratio;
+    - the share must then lie in the rule's range (基本分比例 0–100%, 上限系数 at least 100% …).
+
+    Cells that must share one scale (one 档次表's 下限, one group's 权重) are checked together
+    by `_check_one_scale`: bare ratios and bare percents mixed (1, 90, 80) are an error.
+    """
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return ShareReading(math.nan, "")
+    shown = clean_text(value)
+    number, bad = _read_number(value)
+    if bad or math.isnan(number):
+        return ShareReading(math.nan, "", f"应为数字（如 {rule.example}），现为「{shown}」")
+    written_percent = isinstance(value, str) and shown.endswith("%")
+    if written_percent:
+        share, scale = number / 100, "percent"
+    elif number == 0:
+        share, scale = 0.0, ""
+    elif number < 0 or number <= rule.ratio_max:
+        share, scale = number, "ratio"
+    elif PERCENT_MIN <= number <= 100 * rule.ratio_max:
+        share, scale = number / 100, "percent_bare"
+    else:
+        return ShareReading(math.nan, "", (
+            f"写 {shown} 无法确定含义：不带 % 的数，0–{_num_text(rule.ratio_max)} 按比例读，"
+            f"{_num_text(PERCENT_MIN)}–{_num_text(100 * rule.ratio_max)} 按百分数读；请写成比例或带 % 的百分数（如 {rule.example}）"))
+    too_high = share >= rule.high if rule.high_open else share > rule.high
+    if share < rule.low or too_high:
+        if not math.isfinite(rule.high):
+            span = f"不小于 {_pct(rule.low)}"
+        elif rule.high_open:
+            span = f"不小于 {_pct(rule.low)} 且小于 {_pct(rule.high)}"
+        else:
+            span = f"在 {_pct(rule.low)}–{_pct(rule.high)} 之间"
+        read = "" if scale == "percent" else f"（读作 {_pct(share)}）"
+        return ShareReading(math.nan, "", f"应{span}（如 {rule.example}），现为「{shown}」{read}")
+    return ShareReading(share, scale)
+
+
+# the share columns of the 指标 sheet, each read by its rule
+SHARE_COLUMNS = {"base_share": BASE_SHARE_RULE, "cap": CAP_RULE, "tolerance": TOLERANCE_RULE}
 
 
 def parse_share(value: object) -> float:
-    """A share written 20% or 0.2 (or 20 meaning percent) → 0.2."""
-    text = clean_text(value)
-    if not text:
-        return math.nan
-    number = parse_number(text)
-    if text.endswith("%") or number > 1:
-        return number / 100
-    return number
+    """A share written 20% or 0.2 (or 20 meaning percent) → 0.2; unreadable → NaN (see `read_share`)."""
+    return read_share(value, QUOTA_RULE).value
+
+
+def _check_one_scale(cells: list[tuple[int, ShareReading, str]], others: str, rule: ShareRule, column: str,
+                     sheet: str, problems: "_Problems") -> None:
+    """Bare numbers meant as ratios and bare numbers meant as percents in one table: an error on each odd one.
+
+    `cells` are (xlsx_row, reading, cell text) of the cells that must share one scale; `others`
+    names the other rows (档次表「阶梯」的其他行), `column` the column as shown to the office.
+    """
+    ratios = [c for c in cells if c[1].scale == "ratio"]
+    percents = [c for c in cells if c[1].scale == "percent_bare"]
+    if not ratios or not percents:
+        return
+    odd, usual = (ratios, percents) if len(ratios) < len(percents) else (percents, ratios)
+    if len(ratios) == len(percents):  # no majority: the later kind is the odd one
+        odd, usual = (percents, ratios) if percents[0][0] > ratios[0][0] else (ratios, percents)
+    usual_text = "、".join(c[2] for c in usual[:3])
+    odd_kind, usual_kind = ("比例", "百分数") if odd is ratios else ("百分数", "比例")
+    for row, reading, text in odd:
+        problems.add(sheet, row, (
+            f"{column}写 {text}（按{odd_kind}即 {_pct(reading.value)}），而{others}写 {usual_text}（按{usual_kind}）："
+            f"无法确定含义，请统一写成比例或都带 %（如 {rule.example}）"))
 
 
 def split_groups(value: object) -> list[str]:
@@ -139,9 +290,40 @@ def split_groups(value: object) -> list[str]:
 class _Problems:
     def __init__(self):
         self.items: list[tuple[str, int | None, str]] = []
+        self.letters: dict[str, dict[str, str]] = {}  # sheet -> code name -> column letter
 
     def add(self, sheet: str, row: int | None, text: str) -> None:
         self.items.append((sheet, row, text))
+
+    def column(self, sheet: str, code: str, label: str) -> str:
+        """「下限」（B列）: the column as the office finds it in the sheet."""
+        letter = self.letters.get(sheet, {}).get(code)
+        return f"「{label}」（{letter}列）" if letter else f"「{label}」"
+
+    def numbers(self, frame: pd.DataFrame, sheet: str, columns: dict[str, str], where) -> None:
+        """Read the numeric columns of a parsed sheet in place; report every cell that is not a number.
+
+        `columns` maps code name -> Chinese label; `where(row)` names the row's subject.
+        """
+        for code, label in columns.items():
+            values = []
+            for row, raw in zip(frame.itertuples(), frame[code]):
+                number, bad = _read_number(raw)
+                if bad:
+                    self.add(sheet, row.xlsx_row, f"{where(row)}的{self.column(sheet, code, label)}应为数字，现为「{clean_text(raw)}」")
+                values.append(number)
+            frame[code] = pd.Series(values, index=frame.index, dtype=float)
+
+    def shares(self, frame: pd.DataFrame, sheet: str, code: str, rule: ShareRule, where) -> list[ShareReading]:
+        """Read one share column in place by `read_share`; report every unreadable cell."""
+        readings = []
+        for row, raw in zip(frame.itertuples(), frame[code]):
+            reading = read_share(raw, rule)
+            if reading.error:
+                self.add(sheet, row.xlsx_row, f"{where(row)}的{self.column(sheet, code, rule.label)}{reading.error}")
+            readings.append(reading)
+        frame[code] = pd.Series([r.value for r in readings], index=frame.index, dtype=float)
+        return readings
 
 
 def _read_sheets(path: Path) -> dict[str, list[list]]:
@@ -171,6 +353,7 @@ def _table_rows(sheets, sheet: str, columns: dict[str, str], required: list[str]
             return pd.DataFrame(columns=names)
         problems.add(sheet, None, f"找不到表头行，表头须包含：{'、'.join(required)}")
         return pd.DataFrame(columns=names)
+    problems.letters[sheet] = {code: column_letter(table.columns[zh]) for zh, code in columns.items() if zh in table.columns}
     records = []
     for index in range(table.header_row + 1, len(rows)):
         row = rows[index]
@@ -198,6 +381,9 @@ def _parse_meta(sheets, problems: _Problems) -> SchemeMeta:
         row = rows[index]
         key = header_key(row[key_col]) if key_col < len(row) else ""
         if key:
+            if key in rownum:  # the later row would silently win
+                problems.add("方案", index + 1, f"「{key}」重复填写（第{rownum[key]}行已有），请只保留一行")
+                continue
             values[key] = row[value_col] if value_col < len(row) else ""
             rownum[key] = index + 1
     extra = {k: clean_text(v) for k, v in values.items() if k not in META_KEYS}
@@ -223,10 +409,13 @@ def _parse_meta(sheets, problems: _Problems) -> SchemeMeta:
     bonus_cap = parse_number(values.get("加分上限", ""))
     if text("加分上限") and (math.isnan(bonus_cap) or bonus_cap < 0):
         problems.add("方案", rownum.get("加分上限"), f"「加分上限」应为非负数，现为「{text('加分上限')}」")
-    quota = parse_share(values.get("优秀比例上限", ""))
-    if text("优秀比例上限") and (math.isnan(quota) or not 0 <= quota <= 1):
-        problems.add("方案", rownum.get("优秀比例上限"), f"「优秀比例上限」应为 0–100% 之间的比例，现为「{text('优秀比例上限')}」")
+    quota_reading = read_share(values.get("优秀比例上限", ""), QUOTA_RULE)
+    quota = quota_reading.value
+    if quota_reading.error:
+        problems.add("方案", rownum.get("优秀比例上限"), f"「优秀比例上限」{quota_reading.error}")
     rectify = parse_number(values.get("整改分数线", ""))
+    if text("整改分数线") and math.isnan(rectify):
+        problems.add("方案", rownum.get("整改分数线"), f"「整改分数线」应为数字（如 85），现为「{text('整改分数线')}」")
     period_type = text("周期类型") or "年度"
     if period_type not in ("年度", "季度", "月度"):
         problems.add("方案", rownum.get("周期类型"), f"「周期类型」只能是 年度 / 季度 / 月度，现为「{period_type}」")
@@ -260,16 +449,33 @@ def _period_text(value: object, period_type: str) -> str:
 def _parse_grades(sheets, problems: _Problems) -> pd.DataFrame:
     frame = _table_rows(sheets, "等次", GRADE_COLUMNS, list(GRADE_COLUMNS), problems)
     frame["grade"] = frame["grade"].map(clean_text)
-    frame["min_score"] = frame["min_score"].map(parse_number)
-    for row in frame.itertuples():
+    written = frame["min_score"].map(clean_text)
+    problems.numbers(frame, "等次", {"min_score": "最低分"}, lambda row: f"等次「{row.grade}」")
+    column = problems.column("等次", "min_score", "最低分")
+    for row, text in zip(frame.itertuples(), written):
         if not row.grade:
             problems.add("等次", row.xlsx_row, "「等次」不能为空")
-        if math.isnan(row.min_score):
-            problems.add("等次", row.xlsx_row, f"等次「{row.grade}」的「最低分」应为数字")
-    for grade in frame.loc[frame["grade"].duplicated() & (frame["grade"] != ""), "grade"]:
-        problems.add("等次", None, f"等次「{grade}」重复")
+        if not text:
+            problems.add("等次", row.xlsx_row, f"等次「{row.grade}」的{column}应为数字")
+    for row in frame[frame["grade"].duplicated() & (frame["grade"] != "")].itertuples():
+        problems.add("等次", row.xlsx_row, f"等次「{row.grade}」重复")
     if frame.empty and "等次" in sheets:
         problems.add("等次", None, "至少需要一个等次")
+    # rank.py takes the highest threshold as the top grade (优秀 quota, 取消评优): the written
+    # order must agree, or 优秀 95 above 良好 96 silently swaps the grades
+    scored = frame[frame["min_score"].notna()]
+    previous = None
+    for row in scored.itertuples():
+        if previous is not None and not row.min_score < previous.min_score:
+            problems.add("等次", row.xlsx_row, (
+                f"等次「{row.grade}」的{column}{_num_text(row.min_score)}不低于上一等次「{previous.grade}」的 "
+                f"{_num_text(previous.min_score)}：等次须从高到低逐行填写，最低分逐行递减（如 优秀 90、良好 80、合格 60、不合格 0）"))
+        previous = row
+    if len(scored) and scored["min_score"].min() > 0:
+        lowest = scored.loc[scored["min_score"].idxmin()]
+        problems.add("等次", lowest["xlsx_row"], (
+            f"最低的等次「{lowest['grade']}」的{column}为 {_num_text(lowest['min_score'])}，低于此分的单位没有等次："
+            f"请把最低等次的最低分改为 0，或再加一行最低分为 0 的等次（如 不合格 0）"))
     frame = frame.sort_values("min_score", ascending=False, kind="stable")
     return frame[["grade", "min_score"]].reset_index(drop=True)
 
@@ -285,6 +491,11 @@ def _parse_units(sheets, problems: _Problems) -> pd.DataFrame:
             problems.add("单位", row.xlsx_row, f"单位「{row.unit_code}」的「单位名称」不能为空")
         if not row.group:
             problems.add("单位", row.xlsx_row, f"单位「{row.unit_code}」的「考核类别」不能为空")
+        elif row.group == ALL_GROUPS or GROUP_SEPARATORS.search(row.group):
+            # 适用类别 splits at these separators and reads 全部 as every group: such a group could never be named
+            problems.add("单位", row.xlsx_row, (
+                f"单位「{row.unit_code}」的考核类别「{row.group}」不可用：类别名称不能是“全部”，也不能含空格或 、,，;；"
+                f"（指标的「适用类别」用它们分隔类别）"))
     for row in frame[frame["unit_code"].duplicated(keep="first") & (frame["unit_code"] != "")].itertuples():
         problems.add("单位", row.xlsx_row, f"单位代码「{row.unit_code}」重复")
     if frame.empty and "单位" in sheets:
@@ -293,18 +504,51 @@ def _parse_units(sheets, problems: _Problems) -> pd.DataFrame:
 
 
 def _parse_tiers(sheets, problems: _Problems) -> pd.DataFrame:
-    frame = _table_rows(sheets, "档次表", TIER_COLUMNS, ["档次表", "得分比例"], problems, optional_sheet=True)
+    sheet = "档次表"
+    frame = _table_rows(sheets, sheet, TIER_COLUMNS, ["档次表", "得分比例"], problems, optional_sheet=True)
     frame["tier_table"] = frame["tier_table"].map(clean_text)
     frame["level"] = frame["level"].map(clean_text)
-    frame["lower"] = frame["lower"].map(parse_number)
-    frame["share"] = frame["share"].map(parse_share)
-    for row in frame.itertuples():
+    lower_text, share_text = frame["lower"].map(clean_text), frame["share"].map(clean_text)
+
+    def where(row):
+        return f"档次表「{row.tier_table}」"
+
+    lowers = problems.shares(frame, sheet, "lower", LOWER_RULE, where)
+    shares = problems.shares(frame, sheet, "share", TIER_SHARE_RULE, where)
+    lower_column, share_column = problems.column(sheet, "lower", "下限"), problems.column(sheet, "share", "得分比例")
+    for row, lower_written, share_written in zip(frame.itertuples(), lower_text, share_text):
         if not row.tier_table:
-            problems.add("档次表", row.xlsx_row, "「档次表」名称不能为空")
-        if math.isnan(row.share) or row.share < 0:
-            problems.add("档次表", row.xlsx_row, f"档次表「{row.tier_table}」的「得分比例」应为不小于0的数（如 0.8 或 80%）")
-        if math.isnan(row.lower) and not row.level:
-            problems.add("档次表", row.xlsx_row, f"档次表「{row.tier_table}」每行须填「下限」（阶梯）或「等级」（定性）")
+            problems.add(sheet, row.xlsx_row, "「档次表」名称不能为空")
+        if not share_written:
+            problems.add(sheet, row.xlsx_row, f"档次表「{row.tier_table}」的{share_column}不能为空（如 0.8 或 80%）")
+        if not lower_written and not row.level:
+            problems.add(sheet, row.xlsx_row, f"档次表「{row.tier_table}」每行须填「下限」（阶梯）或「等级」（定性）")
+    positions = pd.Series(range(len(frame)), index=frame.index)
+    for name, table in frame.groupby("tier_table", sort=False):
+        if not name:
+            continue
+        at = positions[table.index].tolist()
+        scope = f"档次表「{name}」"
+        others = f"{scope}的其他行"
+        for readings, texts, rule, column in ((lowers, lower_text, LOWER_RULE, lower_column),
+                                              (shares, share_text, TIER_SHARE_RULE, share_column)):
+            cells = [(frame["xlsx_row"].iat[i], readings[i], texts.iat[i]) for i in at]
+            _check_one_scale(cells, others, rule, column, sheet, problems)
+        for row in table[table["level"].duplicated() & (table["level"] != "")].itertuples():
+            problems.add(sheet, row.xlsx_row, f"{scope}的等级「{row.level}」重复（定性评价只能对应一个得分比例）")
+        steps = table[table["lower"].notna()]
+        for row in steps[steps["lower"].duplicated()].itertuples():
+            problems.add(sheet, row.xlsx_row, f"{scope}的{lower_column} {_pct(row.lower)} 重复（同一下限只能对应一个得分比例）")
+        # 阶梯 gives the share of the highest tier reached: reaching a higher tier must never score less
+        steps = steps.drop_duplicates("lower").sort_values("lower", kind="stable")
+        best_below = None
+        for row in steps.itertuples():
+            if best_below is not None and row.share < best_below.share:
+                problems.add(sheet, row.xlsx_row, (
+                    f"{scope}中下限 {_pct(row.lower)} 的{share_column}{_pct(row.share)}低于下限 "
+                    f"{_pct(best_below.lower)} 的 {_pct(best_below.share)}：完成得越多得分比例不应越低，请检查这两行"))
+            if best_below is None or row.share >= best_below.share:
+                best_below = row
     return frame.drop(columns="xlsx_row").reset_index(drop=True)
 
 
@@ -314,11 +558,15 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
                     "tier_table", "source", "lead_unit", "description", "missing_rule"]
     for column in text_columns:
         frame[column] = frame[column].map(clean_text)
-    for column in NUMERIC_INDICATOR_COLUMNS:
-        frame[column] = frame[column].map(parse_number)
-    frame["base_share"] = frame["base_share"].map(lambda v: v / 100 if v > 1 else v)
-    # a tolerance is a share: "0.5%" and 0.005 mean the same
-    frame["tolerance"] = frame["tolerance"].map(lambda v: parse_number(v) / 100 if clean_text(v).endswith("%") else parse_number(v))
+    points_text = frame["points"].map(clean_text)
+
+    def where(row):
+        return f"指标「{row.indicator_code or row.name}」"
+
+    problems.numbers(frame, "指标", {code: zh for zh, code in INDICATOR_COLUMNS.items()
+                                   if code in NUMERIC_INDICATOR_COLUMNS and code not in SHARE_COLUMNS}, where)
+    for code, rule in SHARE_COLUMNS.items():
+        problems.shares(frame, "指标", code, rule, where)
     raw_groups = frame["groups"].map(clean_text)
     frame["groups"] = raw_groups.map(lambda v: ALL_GROUPS if v == ALL_GROUPS else split_groups(v))
     known_tables = set(tiers["tier_table"])
@@ -336,20 +584,28 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
             problems.add("指标", row.xlsx_row, f"{where}的「数据来源」只能是 自报 或 评定，现为「{row.source}」")
         if row.missing_rule not in MISSING_RULES:
             problems.add("指标", row.xlsx_row, f"{where}的「缺项处理」只能是 归一化 或 均值，现为「{row.missing_rule}」")
-        if math.isnan(row.points) or row.points <= 0:
-            problems.add("指标", row.xlsx_row, f"{where}的「分值」应为正数")
+        if not points_text.iat[row.Index] or row.points <= 0:
+            problems.add("指标", row.xlsx_row, f"{where}的{problems.column('指标', 'points', '分值')}应为正数")
         if row.groups != ALL_GROUPS:
             if not row.groups:
                 problems.add("指标", row.xlsx_row, f"{where}的「适用类别」不能为空（填“全部”或类别名称）")
+            if ALL_GROUPS in row.groups:
+                problems.add("指标", row.xlsx_row, (
+                    f"{where}的「适用类别」「{raw_groups.iat[row.Index]}」含“全部”又列了类别：适用于所有类别只填“全部”，否则只列类别名称"))
             for group in row.groups:
+                if group == ALL_GROUPS:
+                    continue
                 if group not in groups:
                     problems.add("指标", row.xlsx_row, f"{where}的适用类别「{group}」没有任何单位（单位表中的类别：{'、'.join(groups)}）")
-        if not math.isnan(row.base_share) and not 0 <= row.base_share <= 1:
-            problems.add("指标", row.xlsx_row, f"{where}的「基本分比例」应在 0–1 之间")
-        if not math.isnan(row.tolerance) and not 0 <= row.tolerance < 1:
-            problems.add("指标", row.xlsx_row, f"{where}的「核对容差」应为 0–100% 之间的比例（如 0.5%）")
-        if not math.isnan(row.cap) and row.cap < 1:
-            problems.add("指标", row.xlsx_row, f"{where}的「上限系数」不应小于1")
+        if row.step < 0:  # a negative step turns every deduction into a bonus
+            problems.add("指标", row.xlsx_row, f"{where}的{problems.column('指标', 'step', '每项分值')}不能为负数")
+        if row.method in METHOD_NAMES:
+            # a parameter the method never reads: the office expects it to count, and it would not
+            for code, label, methods in UNUSED_PARAMETERS:
+                if row.method not in methods and (not math.isnan(getattr(row, code)) if code != "tier_table" else row.tier_table):
+                    problems.add("指标", row.xlsx_row, (
+                        f"{where}使用{row.method}法，不使用{problems.column('指标', code, label)}（只有{'、'.join(methods)}法使用）："
+                        f"请删去该格内容，或改用相应的计分方法"))
         if row.method in ("阶梯", "定性"):
             if not row.tier_table:
                 problems.add("指标", row.xlsx_row, f"{where}使用{row.method}法，须在「档次表」列填写档次表名称")
@@ -361,7 +617,7 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
                     problems.add("指标", row.xlsx_row, f"{where}的档次表「{row.tier_table}」没有「下限」，不能用于阶梯法")
                 if row.method == "定性" and (table["level"] == "").all():
                     problems.add("指标", row.xlsx_row, f"{where}的档次表「{row.tier_table}」没有「等级」，不能用于定性法")
-        if row.method in ("差额扣分", "扣分") and (math.isnan(row.step) or row.step < 0):
+        if row.method in ("差额扣分", "扣分") and math.isnan(row.step):
             problems.add("指标", row.xlsx_row, f"{where}使用{row.method}法，须填写「每项分值」（每差1个单位扣的分）")
         if row.method == "功效系数" and math.isnan(row.full) != math.isnan(row.floor):
             problems.add("指标", row.xlsx_row, f"{where}使用功效系数法，「满分值」和「不允许值」须同时填写或同时留空（留空按组内最优、最差值）")
@@ -378,12 +634,18 @@ def _parse_targets(sheets, problems: _Problems, units: pd.DataFrame, indicators:
     frame = _table_rows(sheets, "目标分解", TARGET_COLUMNS, ["单位代码", "指标代码"], problems, optional_sheet=True)
     frame["unit_code"] = frame["unit_code"].map(clean_text)
     frame["indicator_code"] = frame["indicator_code"].map(clean_text)
-    for column in PARAMETER_COLUMNS:
-        frame[column] = frame[column].map(parse_number)
+    problems.numbers(frame, "目标分解", {code: zh for zh, code in TARGET_COLUMNS.items() if code in PARAMETER_COLUMNS},
+                     lambda row: f"单位「{row.unit_code}」的指标「{row.indicator_code}」")
     exempt_text = frame["exempt"].map(clean_text)
     unit_groups = dict(zip(units["unit_code"], units["group"]))
     indicator_groups = dict(zip(indicators["indicator_code"], indicators["groups"]))
+    indicator_methods = dict(zip(indicators["indicator_code"], indicators["method"]))
     for row, flag in zip(frame.itertuples(), exempt_text):
+        method = indicator_methods.get(row.indicator_code)
+        if method in METHOD_NAMES and method != "功效系数" and not math.isnan(row.floor):
+            problems.add("目标分解", row.xlsx_row, (
+                f"指标「{row.indicator_code}」使用{method}法，不使用{problems.column('目标分解', 'floor', '不允许值')}"
+                f"（只有功效系数法使用）：请删去该格内容"))
         if row.unit_code not in unit_groups:
             problems.add("目标分解", row.xlsx_row, f"单位代码「{row.unit_code}」不在「单位」表中")
         if row.indicator_code not in indicator_groups:
@@ -401,38 +663,100 @@ def _parse_targets(sheets, problems: _Problems, units: pd.DataFrame, indicators:
 
 
 def _parse_weights(sheets, problems: _Problems, indicators: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
-    frame = _table_rows(sheets, "权重", WEIGHT_COLUMNS, ["一级指标", "权重"], problems, optional_sheet=True)
+    """The 权重 rows, weights in percent points (30% and 0.3 both → 30), checked against every group.
+
+    score.py applies to a group its own rows, or else the rows without 考核类别; so every group
+    with units must get weights that cover each 一级指标 it has indicators in and sum to 100%.
+    """
+    sheet = "权重"
+    frame = _table_rows(sheets, sheet, WEIGHT_COLUMNS, ["一级指标", "权重"], problems, optional_sheet=True)
     frame["category"] = frame["category"].map(clean_text)
     frame["group"] = frame["group"].map(clean_text)
-    frame["weight"] = frame["weight"].map(lambda v: parse_number(v))
+    written = frame["weight"].map(clean_text)
+    column = problems.column(sheet, "weight", "权重")
+    readings = problems.shares(frame, sheet, "weight", WEIGHT_RULE, lambda row: f"一级指标「{row.category}」")
     categories = set(indicators["category"])
-    for row in frame.itertuples():
+    for row, text in zip(frame.itertuples(), written):
         if row.category not in categories:
-            problems.add("权重", row.xlsx_row, f"一级指标「{row.category}」在「指标」表中不存在")
-        if math.isnan(row.weight) or row.weight < 0:
-            problems.add("权重", row.xlsx_row, f"一级指标「{row.category}」的「权重」应为非负数")
+            problems.add(sheet, row.xlsx_row, f"一级指标「{row.category}」在「指标」表中不存在")
+        if not text:
+            problems.add(sheet, row.xlsx_row, f"一级指标「{row.category}」的{column}不能为空（如 30 或 30%）")
         if row.group and row.group not in groups:
-            problems.add("权重", row.xlsx_row, f"考核类别「{row.group}」没有任何单位")
+            problems.add(sheet, row.xlsx_row, f"考核类别「{row.group}」没有任何单位")
     for row in frame[frame.duplicated(["category", "group"])].itertuples():
-        problems.add("权重", row.xlsx_row, f"一级指标「{row.category}」的权重重复")
+        problems.add(sheet, row.xlsx_row, f"一级指标「{row.category}」的权重重复")
+    if frame.empty:
+        return frame.drop(columns="xlsx_row").reset_index(drop=True)
+    positions = pd.Series(range(len(frame)), index=frame.index)
+    for group, rows in frame.groupby("group", sort=False):
+        others = f"考核类别「{group}」的其他权重行" if group else "未填考核类别的其他权重行"
+        cells = [(frame["xlsx_row"].iat[i], readings[i], written.iat[i]) for i in positions[rows.index]]
+        _check_one_scale(cells, others, WEIGHT_RULE, column, sheet, problems)
+    _check_weight_coverage(frame, indicators, groups, problems)
+    frame["weight"] = frame["weight"] * 100
     return frame.drop(columns="xlsx_row").reset_index(drop=True)
+
+
+def _check_weight_coverage(frame: pd.DataFrame, indicators: pd.DataFrame, groups: list[str], problems: _Problems) -> None:
+    """Each group's effective weights (its own rows, else the rows without 考核类别) against its indicators."""
+    sheet = "权重"
+    own = list(dict.fromkeys(g for g in frame["group"] if g))
+    generic = frame[frame["group"] == ""]
+    known = set(indicators["category"])
+    order = list(dict.fromkeys(indicators["category"]))
+    row_sets = [(f"考核类别「{g}」的权重", frame[frame["group"] == g]) for g in own]
+    if not generic.empty:
+        row_sets.append(("未填考核类别的权重行", generic))
+    for scope, rows in row_sets:
+        total = rows["weight"].sum()
+        if rows["weight"].notna().all() and abs(total - 1) > 1e-6:
+            parts = "、".join(f"{c} {_pct(w)}" for c, w in zip(rows["category"], rows["weight"]))
+            problems.add(sheet, int(rows["xlsx_row"].iloc[0]), (
+                f"{scope}合计为 {_pct(total)}（{parts}），应为 100%：请修改各一级指标的权重，使其合计为 100（或 1）"))
+    for group in groups:
+        rows = frame[frame["group"] == group] if group in own else generic
+        if rows.empty:
+            problems.add(sheet, None, (
+                f"只给考核类别 {'、'.join(own)} 设了权重，考核类别「{group}」没有权重，其单位的指标得分将全为 0："
+                f"请为「{group}」加上各一级指标的权重行，或把通用权重行的「考核类别」留空（留空的行适用于未单列权重的类别）"))
+            continue
+        scope = f"考核类别「{group}」的权重" if group in own else "未填考核类别的权重行"
+        applies = indicators["groups"].map(lambda g, group=group: g == ALL_GROUPS or group in g)
+        has_indicators = set(indicators.loc[applies, "category"])
+        for category in sorted(has_indicators - set(rows["category"]), key=order.index):
+            name = f"一级指标「{category}」" if category else "「一级指标」为空的指标"
+            problems.add(sheet, int(rows["xlsx_row"].iloc[0]), (
+                f"{name}有适用于考核类别「{group}」的指标，但{scope}中没有它，这些指标将不计入总分："
+                f"请加上它的权重行，或填写这些指标的「一级指标」"))
+        for row in rows.itertuples():
+            if row.category in known and row.category not in has_indicators and row.weight > 0:
+                problems.add(sheet, row.xlsx_row, (
+                    f"一级指标「{row.category}」在考核类别「{group}」中没有任何适用指标，其权重 {_pct(row.weight)} 无处计分："
+                    f"请为「{group}」单列权重（「考核类别」填「{group}」），或把该权重改为 0"))
 
 
 def _parse_adjustments(sheets, problems: _Problems) -> pd.DataFrame:
     frame = _table_rows(sheets, "加扣分", ADJUSTMENT_COLUMNS, ["项目代码", "类型", "项目名称"], problems, optional_sheet=True)
     for column in ("item_code", "kind", "name"):
         frame[column] = frame[column].map(clean_text)
-    frame["step"] = frame["step"].map(parse_number)
-    frame["item_cap"] = frame["item_cap"].map(parse_number)
+    step_text = frame["step"].map(clean_text)
+    problems.numbers(frame, "加扣分", {"step": "每项分值", "item_cap": "单项上限"},
+                     lambda row: f"加扣分项目「{row.item_code or row.name}」")
     evidence = frame["needs_evidence"].map(clean_text)
-    for row, flag in zip(frame.itertuples(), evidence):
+    for row, flag, written in zip(frame.itertuples(), evidence, step_text):
         where = f"加扣分项目「{row.item_code or row.name}」"
+        if row.item_cap < 0:
+            problems.add("加扣分", row.xlsx_row, f"{where}的{problems.column('加扣分', 'item_cap', '单项上限')}不能为负数")
         if not row.item_code:
             problems.add("加扣分", row.xlsx_row, "「项目代码」不能为空")
         if row.kind not in ADJUSTMENT_KINDS:
             problems.add("加扣分", row.xlsx_row, f"{where}的「类型」只能是 加分 / 扣分 / 否决，现为「{row.kind}」")
-        elif row.kind != "否决" and (math.isnan(row.step) or row.step < 0):
-            problems.add("加扣分", row.xlsx_row, f"{where}的「每项分值」应为非负数")
+        elif row.kind == "否决" and (written or not math.isnan(row.item_cap)):
+            # a veto applies 否决效果, never points: a step written here would be silently ignored
+            problems.add("加扣分", row.xlsx_row, (
+                f"{where}是否决项目，不计分值：请删去「每项分值」和「单项上限」，需要扣分的另设一个扣分项目"))
+        elif row.kind != "否决" and ((not written) or row.step < 0):
+            problems.add("加扣分", row.xlsx_row, f"{where}的{problems.column('加扣分', 'step', '每项分值')}应为非负数")
         if flag not in YES and flag not in NO:
             problems.add("加扣分", row.xlsx_row, f"{where}的「需佐证」只能填 是 或 否")
     for row in frame[frame["item_code"].duplicated() & (frame["item_code"] != "")].itertuples():
@@ -476,6 +800,8 @@ def _check_parameters(scheme: Scheme, problems: _Problems) -> None:
         ((frame["method"] == "基本满分") & higher & (frame["full"] <= frame["base"]), "正向指标的「满分值」应大于「基本值」"),
         ((frame["method"] == "基本满分") & ~higher & (frame["full"] >= frame["base"]), "反向指标的「满分值」应小于「基本值」"),
         ((frame["method"] == "基本满分") & ~(frame["base"] > 0), "「基本值」应大于0（未达基本值时按比例得分）"),
+        ((frame["method"] == "功效系数") & (frame["full"].isna() != frame["floor"].isna()),
+         "「满分值」和「不允许值」须同时填写或同时留空（留空按组内最优、最差值）"),
         ((frame["method"] == "功效系数") & higher & (frame["full"] <= frame["floor"]), "正向指标的「满分值」应大于「不允许值」"),
         ((frame["method"] == "功效系数") & ~higher & (frame["full"] >= frame["floor"]), "反向指标的「满分值」应小于「不允许值」"),
     ]
