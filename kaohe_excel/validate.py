@@ -332,8 +332,8 @@ class _Validator:
                                          "以正式模板为准，此文件未采用", file=other.file, unit=key[1]))
                 continue
             self.ambiguous.add(key)
-            for candidate in pool:
-                candidate.submission["status"] = "duplicate"
+            for candidate in found:
+                candidate.submission["status"] = "duplicate" if candidate in pool else "unused"
             files = "、".join(f"「{c.file}」" for c in pool)
             if key[0] == "unit":
                 text = (f"单位「{key[1]} {self.unit_names.get(key[1], '')}」有 {len(pool)} 个可作为报送的文件：{files}，"
