@@ -216,9 +216,5 @@ def verify(key: OfficeKey, meta: dict[str, str]) -> str:
     return GENUINE if hmac.compare_digest(given.encode("ascii", "replace"), expected.encode("ascii")) else FORGED
 
 
-def is_demo(key: OfficeKey) -> bool:
-    return key.demo
-
-
 __all__ = ["OfficeKey", "KeyLocation", "key_location", "find_key", "load_key", "ensure_key", "sign", "signed_meta",
            "verify", "has_code", "declares_demo", "refuse_inside", "user_key_path", "GENUINE", "UNSIGNED", "FORGED"]

@@ -339,3 +339,16 @@ def test_scheme_row_selects_only_the_demo_key(tmp_path, scheme):
     demo.meta.extra[origin.SCHEME_KEY_ROW] = str(tmp_path / "my.key")
     with pytest.raises(OfficeKeyError, match="演示密钥"):
         origin.key_location(demo)
+
+
+def test_sample_scheme_signs_with_the_demo_key_and_says_so(tmp_path, monkeypatch):
+    from kaohe_excel.samples import build_sample_scheme
+
+    monkeypatch.setenv(origin.KEY_ENV, str(tmp_path / "office.key"))
+    scheme_path = build_sample_scheme(tmp_path / "scheme.xlsx")
+    made = runner.invoke(app, ["template", "--scheme", str(scheme_path), "--out", str(tmp_path / "模板"), "--unit", "XZ01"])
+    assert made.exit_code == 0, made.output
+    assert "演示密钥" in made.output and "已新建" not in made.output
+    assert not (tmp_path / "office.key").exists()  # the office's own key is neither made nor used
+    meta = dict(meta_rows(tmp_path / "模板" / "XZ01_城关镇.xlsx"))
+    assert origin.verify(origin.find_key(load_scheme(scheme_path)), meta) == origin.GENUINE
