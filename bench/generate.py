@@ -30,13 +30,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kaohe_excel import origin  # noqa: E402
 from kaohe_excel import template as tpl  # noqa: E402
 from kaohe_excel.samples import ADJUSTMENT_HEADERS, ADJUSTMENT_ROWS, GRADE_ROWS, TIER_ROWS  # noqa: E402
 from kaohe_excel.scheme import load_scheme  # noqa: E402
 from kaohe_excel.tables import column_letter  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: signed with the demo key (校验码)
 N_INDICATORS = 60
 
 GROUP_NAMES = ["乡镇街道", "县直经济部门", "县直党群部门", "政法部门", "社会事业部门", "垂直管理部门", "执法部门", "国有企业"]
@@ -122,7 +123,8 @@ def write_scheme(path: Path, n_units: int, seed: int) -> Path:
     groups = _groups(n_units)
     meta = [("考核名称", f"基准测试{n_units}单位年度考核"), ("考核周期", "2024"), ("周期类型", "年度"),
             ("发文机关", "基准测试考核办"), ("文号", "基考发〔2024〕1号"), ("总分折算", "百分制"), ("加分上限", 5),
-            ("优秀比例上限", "20%"), ("否决效果", "取消评优"), ("领导邮箱", "leader@bench.example.gov.cn"), ("整改分数线", 85)]
+            ("优秀比例上限", "20%"), ("否决效果", "取消评优"), ("领导邮箱", "leader@bench.example.gov.cn"), ("整改分数线", 85),
+            ("校验密钥", "演示密钥")]  # synthetic data: signed with the public demo key, never an office's own
     sheets = {
         "方案": (["项目", "值"], meta),
         "等次": (["等次", "最低分"], GRADE_ROWS),
@@ -194,6 +196,13 @@ def _set_cells(xml: str, values: dict[str, object]) -> str:
     return out
 
 
+class _DemoScheme:
+    """Just enough of a scheme for origin's key lookup: the bench schemes use the demo key."""
+
+    class meta:
+        extra = {origin.SCHEME_KEY_ROW: origin.DEMO_KEY_VALUE}
+
+
 def _template_layout(path: Path) -> dict:
     """Where things are in a generated template (found by header text, like the reader)."""
     from python_calamine import CalamineWorkbook
@@ -217,6 +226,9 @@ def _template_layout(path: Path) -> dict:
         "entries": entries, "sheets": sheets, "cols": cols, "rows": rows,
         "code_cell": f"B{block['单位代码'] + 1}", "name_cell": f"B{block['单位名称'] + 1}",
         "meta_code_cell": f"B{next(r for r, row in enumerate(meta) if row[0] == '单位代码') + 1}",
+        "meta_sign_cell": f"B{next(r for r, row in enumerate(meta) if row[0] == origin.CODE_ROW) + 1}",
+        "identity": {str(row[0]): str(row[1]) for row in meta[1:] if row and row[0] != origin.CODE_ROW},
+        "key": origin.find_key(_DemoScheme()),
         "claim_row": claim_header + 1, "claim_cols": claim_cols,
     }
 
@@ -248,7 +260,9 @@ def _unit_file(job: tuple) -> None:
     part = sheets[tpl.FILL_SHEET]
     entries[part] = _set_cells(entries[part].decode(), fill_cells).encode()
     part = sheets[tpl.META_SHEET]
-    entries[part] = _set_cells(entries[part].decode(), {layout["meta_code_cell"]: unit_code}).encode()
+    code = origin.sign(layout["key"], {**layout["identity"], "单位代码": unit_code})
+    entries[part] = _set_cells(entries[part].decode(), {layout["meta_code_cell"]: unit_code,
+                                                        layout["meta_sign_cell"]: code}).encode()
     if claims:
         claim_cells = {}
         for offset, claim in enumerate(claims, start=1):
@@ -291,9 +305,10 @@ def _write_assessment(path: Path, scheme, values: dict[tuple[str, str], object],
     for i, claim in enumerate(office_claims, start=3):
         claims.write_row(i, 0, claim)
     meta = book.add_worksheet(tpl.META_SHEET)
-    pairs = [("项目", "值"), ("文件类型", tpl.ASSESSMENT_FILE_TYPE), ("格式版本", tpl.FORMAT_VERSION),
-             ("考核名称", scheme.meta.name), ("考核周期", scheme.meta.period), ("方案指纹", scheme.fingerprint),
-             ("指标代码", ",".join(dict.fromkeys(rows["indicator_code"])))]
+    pairs = [("项目", "值")] + origin.signed_meta(origin.find_key(scheme), [
+        ("文件类型", tpl.ASSESSMENT_FILE_TYPE), ("格式版本", tpl.FORMAT_VERSION),
+        ("考核名称", scheme.meta.name), ("考核周期", scheme.meta.period), ("方案指纹", scheme.fingerprint),
+        ("指标代码", ",".join(dict.fromkeys(rows["indicator_code"])))])
     for i, pair in enumerate(pairs):
         meta.write_row(i, 0, pair)
     meta.hide()

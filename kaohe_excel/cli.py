@@ -115,20 +115,39 @@ def template_command(
         from .template import write_assessment_workbook, write_lead_workbooks, write_templates
 
         loaded = load_scheme(_scheme_path(scheme))
+        key = _office_key_for_templates(loaded, out)
         if lead:
-            paths = write_lead_workbooks(loaded, out)
+            paths = write_lead_workbooks(loaded, out, key=key)
             console.print_line(f"已生成 {len(paths)} 个牵头单位核定表，位于 {out}")
             return EXIT_OK
         known = set(loaded.units["unit_code"])
         unknown = [u for u in (unit or []) if u not in known]
         if unknown:
             raise KaoheError(f"单位代码不在方案中：{'、'.join(unknown)}")
-        paths = write_templates(loaded, out, units=unit or None)
+        paths = write_templates(loaded, out, units=unit or None, key=key)
         if not unit:
-            paths.append(write_assessment_workbook(loaded, out))
+            paths.append(write_assessment_workbook(loaded, out, key=key))
         console.print_line(f"已生成 {len(paths)} 个文件，位于 {out}")
 
     _guard(body)
+
+
+def _office_key_for_templates(loaded, out: Path):
+    """The key that signs the templates, created on first use with a note where it lives."""
+    from . import origin
+
+    location = origin.key_location(loaded)
+    if not location.demo:
+        origin.refuse_inside(location.path, out, "模板输出目录")
+    key, created = origin.ensure_key(loaded)
+    if created:
+        console.print_line(f"已新建考核办密钥：{key.path}（{location.source}）。模板的校验码用它生成，check 和 run 用它核验。"
+                           "请立即备份此文件（丢失后已下发的模板无法核验，须重新生成下发），不要放进收件箱，不要发给任何单位；"
+                           "详见 docs/office-key.md")
+    elif key.demo:
+        console.print_line("注意：本方案使用公开的演示密钥（方案「校验密钥」=演示密钥），只能用于示例数据；"
+                           "正式考核请删除此行后重新生成模板（见 docs/office-key.md）")
+    return key
 
 
 @app.command("check")

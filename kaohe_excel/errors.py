@@ -68,3 +68,7 @@ class MailConfigError(KaoheError):
 
 class MailSendError(KaoheError):
     """The SMTP server refused the connection or the login."""
+
+
+class OfficeKeyError(KaoheError):
+    """The office key (考核办密钥) is missing, unreadable, or configured where it must not be."""

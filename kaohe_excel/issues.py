@@ -62,6 +62,11 @@ class IssueCode(str, Enum):
     # assessment workbook (评定表)
     missing_assessment = "missing_assessment"
     unscored_value = "unscored_value"
+    # w-origin: proof of origin (校验码); two candidate files stay duplicate_submission
+    origin_missing = "origin_missing"  # no 校验码: an office kind is not used, a unit table is read with a 警告
+    origin_forged = "origin_forged"  # a 校验码 that does not match the identity rows: not used
+    origin_displaced = "origin_displaced"  # an unproven copy left unused beside the genuine file of its unit
+    demo_office_key = "demo_office_key"  # the scheme runs on the public demo key of the samples
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from . import progress as progress_mod
-from . import crosscheck, rank, read, report, score, validate
+from . import crosscheck, origin, rank, read, report, score, validate
 from .errors import DataErrorsPresent, InboxNotFound, KaoheError, OutputInsideInbox
 from .issues import issues_frame
 from .memory import release_unused
@@ -51,6 +51,14 @@ def refuse_inside_inbox(path: Path, inbox: Path, what: str) -> None:
         raise OutputInsideInbox(f"{what}不能放在收件箱「{inbox}」里面（下次会被当作报送文件读取），请换一个位置")
 
 
+def refuse_key_inside(scheme: Scheme, inbox: Path, out_root: Path) -> None:
+    """The office key must never be read as a submission nor copied out with the results."""
+    location = origin.key_location(scheme)
+    if not location.demo:
+        origin.refuse_inside(location.path, inbox, "收件箱")
+        origin.refuse_inside(location.path, out_root, "输出目录")
+
+
 @dataclass
 class CheckOutcome:
     scheme: Scheme
@@ -82,6 +90,7 @@ def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Pa
     if report_path is None:
         report_path = Path(out_root) / f"校验问题_{scheme.meta.period}.xlsx"
     refuse_inside_inbox(report_path, inbox, "校验报告")
+    refuse_key_inside(scheme, inbox, Path(out_root))
     validated = read_and_validate(scheme, inbox, progress, workers)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report.write_issue_report(report_path, scheme.meta, validated.issues_table)
@@ -174,6 +183,7 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         raise KaoheError(f"--period {period} 与考核方案中的考核周期 {scheme.meta.period} 不一致，请核对方案或去掉 --period")
     period = scheme.meta.period
     refuse_inside_inbox(Path(out_root), inbox, "输出目录")
+    refuse_key_inside(scheme, inbox, Path(out_root))
     from .archive import check_writable, last_year_values, period_folder, write_period  # archive owns the period folder
 
     check_writable(Path(out_root), period)  # a sealed period fails before any reading

@@ -34,6 +34,9 @@ META_ROWS = [
     ("否决效果", "取消评优"),
     ("领导邮箱", f"kaoheban@{DOMAIN}; zhangwei@{DOMAIN}"),
     ("整改分数线", 85),
+    # The samples are signed with the public demo key (origin.py, docs/office-key.md), so a fresh
+    # clone runs them without the office key a real scheme uses.
+    ("校验密钥", "演示密钥"),
 ]
 
 GRADE_ROWS = [("优秀", 90), ("良好", 80), ("合格", 60), ("不合格", 0)]

@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from . import origin
 from .safety import safe_filename, xml_safe
 
 FORMAT_VERSION = "1"
@@ -200,7 +201,14 @@ def _print_setup(sheet: Worksheet, title_rows: str) -> None:
     sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
 
 
-def _meta_sheet(workbook: Workbook, pairs: list[tuple[str, str]]) -> None:
+def _signing_key(scheme, key: origin.OfficeKey | None) -> origin.OfficeKey:
+    # Without a key given, the office's own is found (or created once) by origin's rules.
+    return key if key is not None else origin.ensure_key(scheme)[0]
+
+
+def _meta_sheet(workbook: Workbook, pairs: list[tuple[str, str]], key: origin.OfficeKey) -> None:
+    """The hidden identity rows, ending with the 校验码 that proves the office made them."""
+    pairs = origin.signed_meta(key, pairs)
     sheet = workbook.create_sheet(META_SHEET)
     sheet.append(["项目", "值"])
     for key, value in pairs:
@@ -360,9 +368,11 @@ def _unit_rows(assignments: pd.DataFrame, unit_code: str) -> pd.DataFrame:
     return mine.sort_values("order", kind="stable")
 
 
-def write_templates(scheme, out_dir: str | Path, units: Iterable[str] | None = None) -> list[Path]:
+def write_templates(scheme, out_dir: str | Path, units: Iterable[str] | None = None,
+                    key: origin.OfficeKey | None = None) -> list[Path]:
     """One fill-in workbook per unit (only its group's self-reported, non-exempt indicators)."""
     out_dir = Path(out_dir)
+    key = _signing_key(scheme, key)
     out_dir.mkdir(parents=True, exist_ok=True)
     assignments = _with_indicator_text(scheme.assignments(), scheme)
     chosen = scheme.units if units is None else scheme.units[scheme.units["unit_code"].isin(list(units))]
@@ -376,7 +386,7 @@ def write_templates(scheme, out_dir: str | Path, units: Iterable[str] | None = N
             ("文件类型", UNIT_FILE_TYPE), ("格式版本", FORMAT_VERSION), ("考核名称", scheme.meta.name),
             ("考核周期", scheme.meta.period), ("方案指纹", scheme.fingerprint), ("单位代码", unit["unit_code"]),
             ("指标代码", ",".join(rows["indicator_code"])),
-        ])
+        ], key)
         workbook.active = 0
         workbook.properties.title = f"{scheme.meta.name} {unit['unit_name']}填报表"
         workbook.properties.creator = "kaohe-excel"
@@ -491,9 +501,10 @@ def _office_claim_sheet(workbook: Workbook, scheme) -> None:
     _protect(sheet)
 
 
-def write_assessment_workbook(scheme, out_dir: str | Path) -> Path:
+def write_assessment_workbook(scheme, out_dir: str | Path, key: origin.OfficeKey | None = None) -> Path:
     """评定表.xlsx: one row per unit × 评定 indicator, plus the office's deductions and vetoes."""
     out_dir = Path(out_dir)
+    key = _signing_key(scheme, key)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = assessment_rows(scheme)
     workbook = Workbook()
@@ -503,7 +514,7 @@ def write_assessment_workbook(scheme, out_dir: str | Path) -> Path:
         ("文件类型", ASSESSMENT_FILE_TYPE), ("格式版本", FORMAT_VERSION), ("考核名称", scheme.meta.name),
         ("考核周期", scheme.meta.period), ("方案指纹", scheme.fingerprint),
         ("指标代码", ",".join(dict.fromkeys(rows["indicator_code"]))),
-    ])
+    ], key)
     workbook.active = 0
     workbook.properties.title = f"{scheme.meta.name} 评定表"
     workbook.properties.creator = "kaohe-excel"
@@ -549,9 +560,10 @@ def _lead_sheet(workbook: Workbook, scheme, lead_unit: str, rows: pd.DataFrame) 
     _finish_office_sheet(sheet, header_row, last_col, len(rows), [10, 18, 9, 28, 11, 9, 12, 36])
 
 
-def write_lead_workbooks(scheme, out_dir: str | Path) -> list[Path]:
+def write_lead_workbooks(scheme, out_dir: str | Path, key: origin.OfficeKey | None = None) -> list[Path]:
     """One `核定表_<牵头单位>.xlsx` per lead department that leads at least one 自报 indicator."""
     out_dir = Path(out_dir)
+    key = _signing_key(scheme, key)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = lead_rows(scheme)
     paths = []
@@ -563,7 +575,7 @@ def write_lead_workbooks(scheme, out_dir: str | Path) -> list[Path]:
             ("文件类型", LEAD_FILE_TYPE), ("格式版本", FORMAT_VERSION), ("牵头单位", lead_unit),
             ("考核名称", scheme.meta.name), ("考核周期", scheme.meta.period), ("方案指纹", scheme.fingerprint),
             ("指标代码", ",".join(dict.fromkeys(mine["indicator_code"]))),
-        ])
+        ], key)
         workbook.active = 0
         workbook.properties.title = f"{scheme.meta.name} {lead_unit}核定表"
         workbook.properties.creator = "kaohe-excel"

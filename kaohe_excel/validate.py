@@ -18,6 +18,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from . import origin
 from .crosscheck import VERIFIED_COLUMNS, empty_verified
 from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
 from .read import KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult, Row
@@ -152,6 +153,25 @@ class Validated:
 
 
 SPEC_COLUMNS = ["indicator_code", "name", "measure_unit", "method", "target", "tier_table"]
+OFFICE_KIND_LABELS = {KIND_ASSESSMENT: "评定表", KIND_LEAD: "牵头单位核定表"}
+
+
+@dataclass(eq=False)
+class _Candidate:
+    """One file that may be what a unit (or the office, or a lead department) submitted: what
+    judging it produced is held apart until every file is seen, so the choice among several
+    never depends on the order of file names. The same object marks its place in the main
+    lists, so the records of the chosen file keep the order of reading."""
+
+    key: tuple
+    file: str
+    proven: bool
+    submission: dict
+    issues: list = field(default_factory=list)
+    values: list = field(default_factory=list)
+    claims: list = field(default_factory=list)
+    verified: list = field(default_factory=list)
+    used: bool = False
 
 
 def _spec_records(frame: pd.DataFrame) -> list[tuple[str, str, dict]]:
@@ -203,6 +223,16 @@ class _Validator:
         for lead, code in zip(led["lead_unit"], led["indicator_code"]):
             self.led.setdefault(lead, set()).add(code)
         self.lead_of = dict(zip(scheme.indicators["indicator_code"], scheme.indicators["lead_unit"]))
+        self.key: origin.OfficeKey | None = None  # loaded when the first 校验码 is checked
+        self.candidates: dict[tuple, list[_Candidate]] = {}
+        self.open_candidate: _Candidate | None = None
+        self.main_lists: tuple | None = None
+        self.ambiguous: set[tuple] = set()
+        if origin.declares_demo(scheme):
+            self.add(warning(IssueCode.demo_office_key,
+                             f"考核方案「方案」表设定「{origin.SCHEME_KEY_ROW}」为「{origin.DEMO_KEY_VALUE}」：演示密钥随程序公开发布，"
+                             "任何人都能用它伪造校验码，只能用于示例数据。正式考核请删除此行，再用 kaohe template 重新生成并下发模板"
+                             "（见 docs/office-key.md）"))
 
     # ---------------------------------------------------------- helpers
     def add(self, issue: Issue) -> None:
@@ -220,15 +250,113 @@ class _Validator:
             status = "skipped" if all(i.severity == Severity.WARNING for i in result.issues) else "rejected"
             self.submission(result, "", status)
             return
-        if not self.check_meta(result):
-            self.submission(result, result.meta.get("单位代码", ""), "rejected")
+        proven = self.check_origin(result)
+        if proven is None or not self.check_meta(result):
+            self.submission(result, result.meta.get("单位代码", "") if proven is not None else "", "rejected")
             return
         if result.kind == KIND_UNIT:
-            self.unit_file(result)
+            self.unit_file(result, proven)
         elif result.kind == KIND_LEAD:
             self.lead_workbook(result)
         else:
             self.assessment_workbook(result)
+        self.end_candidate()
+
+    def office_key(self) -> origin.OfficeKey:
+        if self.key is None:
+            self.key = origin.load_key(self.scheme)  # no key at all cannot run (OfficeKeyError)
+        return self.key
+
+    def check_origin(self, result: FileResult) -> bool | None:
+        """Proof of origin: True for a file the office generated (its 校验码 matches), False for
+        a unit table without one (read with a 警告, never displacing a proven file), None when
+        the file is rejected (an office kind without proof, or any 校验码 that does not match)."""
+        meta, name = result.meta, result.name
+        label = OFFICE_KIND_LABELS.get(result.kind)
+        verdict = origin.verify(self.office_key(), meta) if origin.has_code(meta) else origin.UNSIGNED
+        if verdict == origin.GENUINE:
+            return True
+        if verdict == origin.FORGED:
+            what = f"此{label}" if label else "模板"
+            ids = "、".join(r for r in origin.IDENTITY_ROWS if r in meta)
+            # The claimed unit is not named as the issue's unit: the claim is what failed.
+            self.add(error(IssueCode.origin_forged,
+                           f"{what}的隐藏标识（{ids}）与校验码不符：标识被改动过，或文件不是考核办生成的，未采用。"
+                           f"请使用考核办下发的原始{label or '本单位模板'}重新填写（考核办如更换过密钥，须重新生成后下发，见 docs/office-key.md）",
+                           file=name))
+            return None
+        if label:
+            how = ("由考核办用 kaohe template --lead 生成并下发的核定表" if result.kind == KIND_LEAD
+                   else "考核办用 kaohe template 生成的评定表")
+            self.add(error(IssueCode.origin_missing,
+                           f"此{label}没有考核办的校验码（不是本办生成的，或内容被复制到了新文件），未采用。请在{how}中填写后放入收件箱",
+                           file=name))
+            return None
+        if meta:  # a table copied into a new workbook (no hidden sheet at all) is warned in check_meta
+            self.add(warning(IssueCode.origin_missing,
+                             "模板的隐藏标识中没有校验码（可能由旧版本程序生成，或标识被改动过），已按表头读取，请核实；"
+                             "同一单位另有考核办下发的正式模板时以正式模板为准。今后请直接在下发的模板中填报",
+                             file=name, unit=meta.get("单位代码", "")))
+        return False
+
+    def begin_candidate(self, key: tuple, result: FileResult, proven: bool) -> None:
+        """From here until end_candidate, what judging the file adds is held in its candidate."""
+        candidate = _Candidate(key, result.name, proven, self.submissions[-1])
+        self.main_lists = (self.issues, self.values, self.claims, self.verified)
+        for records in self.main_lists:
+            records.append(candidate)
+        self.issues, self.values, self.claims, self.verified = (
+            candidate.issues, candidate.values, candidate.claims, candidate.verified)
+        self.candidates.setdefault(key, []).append(candidate)
+        self.open_candidate = candidate
+
+    def end_candidate(self) -> None:
+        if self.open_candidate is not None:
+            self.issues, self.values, self.claims, self.verified = self.main_lists
+            self.open_candidate = None
+
+    def resolve_candidates(self) -> None:
+        """One file per unit (and one 评定表, one 核定表 per lead department) is used: the only
+        proven one, else the only one. Two or more leave it unused, named, whatever --allow-errors."""
+        for key, found in self.candidates.items():
+            pool = [c for c in found if c.proven] or found
+            if len(pool) == 1:
+                chosen = pool[0]
+                chosen.used = True
+                self.received(key, chosen.file)
+                for other in found:
+                    if other is not chosen:
+                        other.submission["status"] = "unused"
+                        self.add(warning(IssueCode.origin_displaced,
+                                         f"此文件没有有效的模板标识或校验码，同一单位另有考核办下发的正式模板「{chosen.file}」，"
+                                         "以正式模板为准，此文件未采用", file=other.file, unit=key[1]))
+                continue
+            self.ambiguous.add(key)
+            for candidate in found:
+                candidate.submission["status"] = "duplicate" if candidate in pool else "unused"
+            files = "、".join(f"「{c.file}」" for c in pool)
+            if key[0] == "unit":
+                text = (f"单位「{key[1]} {self.unit_names.get(key[1], '')}」有 {len(pool)} 个可作为报送的文件：{files}，"
+                        "无法确定以哪个为准，该单位未计分。请删除多余的文件、只保留最终版后重新运行")
+            elif key[0] == "assessment":
+                text = (f"收件箱中有 {len(pool)} 个评定表：{files}，无法确定以哪个为准，评定值和考核办登记的加扣分均未采用"
+                        "（评定类指标未计分）。请只保留最终版后重新运行")
+            else:
+                text = (f"收到{key[1]}的 {len(pool)} 个核定表：{files}，无法确定以哪个为准，核定值均未采用（按各单位自报值计分）。"
+                        "请只保留最终版后重新运行")
+            self.add(error(IssueCode.duplicate_submission, text, file="、".join(c.file for c in pool),
+                           unit=key[1] if key[0] == "unit" else ""))
+        self.issues, self.values, self.claims, self.verified = (
+            _expand(self.issues, "issues"), _expand(self.values, "values"), _expand(self.claims, "claims"),
+            _expand(self.verified, "verified"))
+
+    def received(self, key: tuple, file: str) -> None:
+        if key[0] == "unit":
+            self.unit_files[key[1]] = file
+        elif key[0] == "assessment":
+            self.assessment_file = file
+        else:
+            self.lead_files[key[1]] = file
 
     def check_meta(self, result: FileResult) -> bool:
         """Is this a template of this scheme and period? False rejects the file."""
@@ -262,7 +390,7 @@ class _Validator:
                 return False
         return True
 
-    def unit_file(self, result: FileResult) -> None:
+    def unit_file(self, result: FileResult, proven: bool = True) -> None:
         name = result.name
         header_cell = result.header.get("单位代码")
         header_code = clean_text(header_cell.value) if header_cell else ""
@@ -279,14 +407,8 @@ class _Validator:
             self.add(error(IssueCode.unknown_unit, f"单位代码「{unit_code}」不在考核方案的单位名单中，请使用考核办下发的本单位模板", **cell, **where))
             self.submission(result, unit_code, "rejected")
             return
-        if unit_code in self.unit_files:
-            self.add(error(IssueCode.duplicate_submission,
-                           f"单位「{unit_code} {self.unit_names[unit_code]}」报送了多个文件（另见「{self.unit_files[unit_code]}」），请删除多余的文件，只保留最终版",
-                           **where))
-            self.submission(result, unit_code, "duplicate")
-            return
-        self.unit_files[unit_code] = name
         self.submission(result, unit_code, "read")
+        self.begin_candidate(("unit", unit_code), result, proven)
         expected_rows = self.expected_self.get(unit_code, {})
         seen: set[str] = set()
         for row in result.rows:
@@ -436,12 +558,8 @@ class _Validator:
 
     def assessment_workbook(self, result: FileResult) -> None:
         name = result.name
-        if self.assessment_file is not None:
-            self.add(error(IssueCode.duplicate_submission, f"收到多个评定表（另见「{self.assessment_file}」），请只保留最终版", file=name))
-            self.submission(result, "", "duplicate")
-            return
-        self.assessment_file = name
         self.submission(result, "", "read")
+        self.begin_candidate(("assessment", ""), result, True)
         seen: set[tuple[str, str]] = set()
         for row in result.rows:
             unit_cell, code_cell, value_cell = row["单位代码"], row["指标代码"], row["评定值"]
@@ -488,14 +606,9 @@ class _Validator:
             self.add(error(IssueCode.not_our_template, f"{text}，请使用考核办下发的本部门核定表", file=name))
             self.submission(result, "", "rejected")
             return
-        if lead in self.lead_files:
-            self.add(error(IssueCode.duplicate_submission,
-                           f"收到{lead}的多个核定表（另见「{self.lead_files[lead]}」），请只保留最终版", file=name))
-            self.submission(result, "", "duplicate")
-            return
-        self.lead_files[lead] = name
         self.submission(result, "", "read")
         self.submissions[-1]["unit_name"] = lead
+        self.begin_candidate(("lead", lead), result, True)
         seen: set[tuple[str, str]] = set()
         for row in result.rows:
             unit_cell, code_cell, value_cell = row["单位代码"], row["指标代码"], row["核定值"]
@@ -536,14 +649,16 @@ class _Validator:
             self.verified.append(record)
 
     def finish(self) -> Validated:
+        self.resolve_candidates()
         missing = []
         for unit in self.scheme.units.itertuples():
-            if unit.unit_code not in self.unit_files and unit.unit_code in self.expected_self:
+            if unit.unit_code not in self.unit_files and unit.unit_code in self.expected_self \
+                    and ("unit", unit.unit_code) not in self.ambiguous:
                 missing.append({"unit_code": unit.unit_code, "unit_name": unit.unit_name, "group": unit.group,
                                 "contact": unit.contact, "email": unit.email})
                 self.add(error(IssueCode.missing_submission, f"单位「{unit.unit_code} {unit.unit_name}」未报送（收件箱中没有该单位的有效文件）",
                                unit=unit.unit_code))
-        if self.assessment_file is None and len(self.expected_assessed):
+        if self.assessment_file is None and len(self.expected_assessed) and ("assessment", "") not in self.ambiguous:
             self.add(error(IssueCode.missing_assessment, "收件箱中没有考核办的评定表（评定表.xlsx），评定类指标无法计分"))
         return Validated(
             values=pd.DataFrame(self.values, columns=VALUE_COLUMNS),
@@ -553,6 +668,20 @@ class _Validator:
             missing_units=pd.DataFrame(missing, columns=["unit_code", "unit_name", "group", "contact", "email"]),
             verified=pd.DataFrame(self.verified, columns=VERIFIED_COLUMNS).astype({"verified_value": float}),
         )
+
+
+def _expand(records: list, part: str) -> list:
+    """A main list with each candidate's place filled by its records, or by nothing when unused."""
+    if not any(type(record) is _Candidate for record in records):
+        return records
+    out = []
+    for record in records:
+        if type(record) is _Candidate:
+            if record.used:
+                out.extend(getattr(record, part))
+        else:
+            out.append(record)
+    return out
 
 
 def _at(cell: Cell, unit_code: str, file: str) -> dict:

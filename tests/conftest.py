@@ -74,3 +74,12 @@ def small_scheme_sheets() -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def small_scheme_path(tmp_path: Path) -> Path:
     return write_workbook(tmp_path / "scheme.xlsx", small_scheme_sheets())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def office_key_in_tmp(tmp_path_factory):
+    """Templates are signed with a key made for the test session, never the developer's own."""
+    path = tmp_path_factory.mktemp("office_key") / "office.key"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KAOHE_OFFICE_KEY", str(path))
+        yield path

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_assessment, fill_unit, value_cell
+from kaohe_excel import origin
 from kaohe_excel.read import read_inbox
 from kaohe_excel.scheme import load_scheme
 from kaohe_excel.template import write_assessment_workbook, write_templates
@@ -154,11 +155,16 @@ def test_two_files_for_one_unit(scheme, inbox):
 
 
 def _set_meta(path: Path, key: str, value: str) -> None:
+    """An identity as the office could have issued it (re-signed), e.g. for a unit since dropped."""
     workbook = load_workbook(path)
     sheet = workbook["_kaohe"]
     for row in sheet.iter_rows():
         if row[0].value == key:
             row[1].value = value
+    meta = {row[0].value: row[1].value for row in sheet.iter_rows(min_row=2)}
+    for row in sheet.iter_rows():
+        if row[0].value == origin.CODE_ROW:
+            row[1].value = origin.sign(origin.find_key(), meta)
     workbook.save(path)
 
 
