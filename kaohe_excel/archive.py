@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 import pandas as pd
 
 from . import __version__, gap, notice, progress, report
-from .errors import ArchiveMismatch, InboxChanged, KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
+from .errors import ArchiveDamaged, ArchiveMismatch, InboxChanged, KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
 from .memory import release_unused
 from .safety import InertWorkbook, csv_unquote
 
@@ -546,7 +546,7 @@ def seal_period(out_root: Path, period: str, by: str | None = None) -> Path:
         manifest_path = folder / MANIFEST
         if not manifest_path.is_file():
             raise ArchiveMismatch(f"{period} 期的归档缺少清单 {MANIFEST}，不能封存；请重新运行该期后再封存")
-        missing, changed, extra = _check_files(folder, _read_json(manifest_path) or {})
+        missing, changed, extra = _check_files(folder, read_manifest(folder, "封存"))
         if missing or changed or extra:
             listing = "、".join((missing + changed + extra)[:5])
             raise ArchiveMismatch(f"{period} 期的归档文件与清单不一致（{listing}…），不能封存。"
@@ -555,6 +555,99 @@ def seal_period(out_root: Path, period: str, by: str | None = None) -> Path:
                 "manifest_sha256": sha256_file(manifest_path)}
         _write_json_atomic(folder / SEAL_FILE, seal)
     return folder / SEAL_FILE
+
+
+# --------------------------------------------------------------------------- reading an archive back
+
+
+# What the tool reads back from each table, and of which kind; a parquet whose columns are
+# missing or of another kind was damaged or replaced and is never read as if it were fine.
+RESULT_COLUMNS = {
+    "totals": {"unit_code": "text", "unit_name": "text", "group": "text", "total": "number", "rank": "number",
+               "grade": "text"},
+    "scores": {"unit_code": "text", "indicator_code": "text", "score": "number"},
+}
+
+
+def _damaged(folder: Path, name: str, detail: str, doing: str) -> ArchiveDamaged:
+    return ArchiveDamaged(f"{folder.name} 期归档中的「{name}」已损坏（{detail}），无法{doing}。"
+                          f"请从备份恢复「{folder / name}」，或用该期的收件箱重新运行 kaohe run（已封存的须先解除封存）",
+                          folder / name)
+
+
+def _manifest_shape(data: object) -> str | None:
+    """What is wrong with a parsed manifest, in Chinese, or None."""
+    if not isinstance(data, dict):
+        return "内容不是清单格式"
+    if not isinstance(data.get("period"), str):
+        return "缺少考核周期（period）"
+    files = data.get("files")
+    if not isinstance(files, list):
+        return "缺少文件清单（files）"
+    for n, entry in enumerate(files, start=1):
+        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)
+                and isinstance(entry.get("size"), int) and not isinstance(entry.get("size"), bool)):
+            return f"文件清单第 {n} 项缺少路径、大小或校验值，或类型不对"
+    if not isinstance(data.get("inputs", []), list):
+        return "报送文件清单（inputs）类型不对"
+    return None
+
+
+def read_manifest(folder: Path, doing: str = "读取该期归档") -> dict:
+    """The period's manifest; ArchiveDamaged naming the file and period when it is missing or malformed."""
+    from .fsguard import os_problem
+
+    folder = Path(folder)
+    path = folder / MANIFEST
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ArchiveDamaged(f"{folder.name} 期归档缺少清单「{MANIFEST}」，无法{doing}。请用该期的收件箱重新运行 kaohe run",
+                             path) from None
+    except OSError as exc:
+        raise os_problem(exc, path, "读取") from exc
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _damaged(folder, MANIFEST, "不是 UTF-8 文本", doing) from None
+    except ValueError as exc:
+        truncated = getattr(exc, "pos", 0) >= len(raw.rstrip()) - 1
+        raise _damaged(folder, MANIFEST, "内容不完整，可能被截断" if truncated else
+                       f"不是有效的 JSON，第 {getattr(exc, 'lineno', '?')} 行有误", doing) from None
+    problem = _manifest_shape(data)
+    if problem:
+        raise _damaged(folder, MANIFEST, problem, doing)
+    return data
+
+
+def _kind_ok(column: pd.Series, kind: str) -> bool:
+    values = column.dropna()
+    if kind == "number":
+        return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) or values.empty
+    return values.map(lambda v: isinstance(v, str)).all()
+
+
+def read_results(folder: Path, key: str, doing: str = "读取该期结果") -> pd.DataFrame:
+    """An archived parquet table (RESULTS_PARQUET[key]), checked for the columns the tool relies on."""
+    from .fsguard import os_problem
+
+    folder = Path(folder)
+    name = RESULTS_PARQUET[key]
+    path = folder / name
+    if not path.is_file():
+        raise ArchiveDamaged(f"{folder.name} 期归档缺少结果文件「{name}」，无法{doing}。请用该期的收件箱重新运行 kaohe run", path)
+    try:
+        frame = pd.read_parquet(path)
+    except (PermissionError, IsADirectoryError) as exc:
+        raise os_problem(exc, path, "读取") from exc
+    except Exception:  # pyarrow: truncated (no magic bytes), corrupt pages, not a parquet file at all
+        raise _damaged(folder, name, "不是完整的 Parquet 文件，可能被截断或改写", doing) from None
+    for column, kind in RESULT_COLUMNS.get(key, {}).items():
+        if column not in frame.columns:
+            raise _damaged(folder, name, f"缺少「{column}」列", doing)
+        if not _kind_ok(frame[column], kind):
+            raise _damaged(folder, name, f"「{column}」列应为{'数值' if kind == 'number' else '文字'}", doing)
+    return frame
 
 
 # --------------------------------------------------------------------------- verify
@@ -665,10 +758,12 @@ def verify_period(out_root: Path, period: str, workers: int | None = 1) -> Verif
     folder = period_folder(Path(out_root), period)
     result = VerifyReport(period, folder, sealed=is_sealed(folder))
     manifest_path = folder / MANIFEST
-    manifest = _read_json(manifest_path)
-    if manifest is None:
-        result.missing.append(MANIFEST)
-        result.problems.append(f"清单 {MANIFEST} 缺失或无法读取，无法核对文件")
+    try:
+        manifest = read_manifest(folder, "核对文件")
+    except ArchiveDamaged as exc:
+        if not manifest_path.is_file():
+            result.missing.append(MANIFEST)
+        result.problems.append(str(exc))
         return result
     result.files_checked = len(manifest.get("files", []))
     result.missing, result.changed, result.extra = _check_files(folder, manifest)
@@ -695,11 +790,10 @@ def verify_period(out_root: Path, period: str, workers: int | None = 1) -> Verif
     diffs = []
     for key, fields, keys, frame in (("totals", _TOTAL_FIELDS, ["unit_code"], rescored.ranked),
                                      ("scores", _SCORE_FIELDS, ["unit_code", "indicator_code"], rescored.scored)):
-        path = folder / RESULTS_PARQUET[key]
         try:
-            archived = pd.read_parquet(path)
-        except Exception:  # a missing or corrupt parquet is already listed as missing/changed
-            result.problems.append(f"无法读取归档结果 {path.name}，无法比较{'总分' if key == 'totals' else '指标得分'}")
+            archived = read_results(folder, key, f"比较{'总分' if key == 'totals' else '指标得分'}")
+        except ArchiveDamaged as exc:
+            result.problems.append(str(exc))
             continue
         diffs.append(_compare(archived, frame, keys, fields))
     result.result_diffs = pd.concat(diffs, ignore_index=True) if diffs else result.result_diffs
@@ -720,16 +814,24 @@ def history_table(out_root: Path, unit: str | None = None) -> pd.DataFrame:
     total_change / rank_change against the unit's previous archived period (rank_change
     positive = moved up).
     """
+    return history(out_root, unit)[0]
+
+
+def history(out_root: Path, unit: str | None = None) -> tuple[pd.DataFrame, list[ArchiveDamaged]]:
+    """history_table's table, and the periods left out because their manifest or totals are damaged."""
     frames = []
+    damaged: list[ArchiveDamaged] = []
     for folder in period_folders(Path(out_root)):
         try:
-            totals = pd.read_parquet(folder / RESULTS_PARQUET["totals"])
-        except Exception:  # an archive without a readable totals table has nothing to show
+            read_manifest(folder, "列入历年结果")
+            totals = read_results(folder, "totals", "列入历年结果")
+        except ArchiveDamaged as exc:  # the other periods are still shown; this one is named
+            damaged.append(exc)
             continue
         part = totals.reindex(columns=["unit_code", "unit_name", "group", "total", "rank", "grade", "vetoed"])
         frames.append(part.assign(period=folder.name, sealed=is_sealed(folder)))
     if not frames:
-        return pd.DataFrame(columns=HISTORY_COLUMNS + ["total_change", "rank_change"])
+        return pd.DataFrame(columns=HISTORY_COLUMNS + ["total_change", "rank_change"]), damaged
     table = pd.concat(frames, ignore_index=True)[HISTORY_COLUMNS]
     if unit:
         table = table[(table["unit_code"] == unit) | (table["unit_name"] == unit)]
@@ -741,7 +843,7 @@ def history_table(out_root: Path, unit: str | None = None) -> pd.DataFrame:
     by_unit = table.groupby("unit_code", sort=False)
     table["total_change"] = round_half_up(table["total"] - by_unit["total"].shift(1), 2)
     table["rank_change"] = (by_unit["rank"].shift(1) - table["rank"]).astype("Int64")
-    return table
+    return table, damaged
 
 
 def _sheet_name(text: str, used: set[str]) -> str:

@@ -41,7 +41,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from .archive import FEEDBACK_DIR, MANIFEST, NOTICE_NAME, RESULTS_PARQUET, SCHEME_COPY, SUMMARY_NAME, is_sealed
+from .archive import (FEEDBACK_DIR, MANIFEST, NOTICE_NAME, SCHEME_COPY, SUMMARY_NAME, is_sealed,
+                      read_manifest, read_results)
 from .errors import KaoheError, MailConfigError, MailSendError, PeriodNotFound
 from .safety import safe_filename
 from .scheme import load_scheme
@@ -330,11 +331,8 @@ def _period_folder(out_root: Path, period: str) -> Path:
 
 
 def _manifest_hashes(folder: Path) -> dict[str, str]:
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return {entry["path"]: entry["sha256"] for entry in manifest.get("files", [])}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise KaoheError(f"{folder / MANIFEST} 无法读取或已损坏（{exc}），不能核对附件，已停止发送") from None
+    manifest = read_manifest(folder, "核对附件，未发送任何邮件")
+    return {entry["path"]: entry["sha256"] for entry in manifest["files"]}
 
 
 def _verified(folder: Path, relative: str, hashes: dict[str, str]) -> Attachment | str:
@@ -429,10 +427,7 @@ def plan_period(folder: Path, config: MailConfig, only: Sequence[str] | None = N
         raise KaoheError(f"无法取得单位邮箱：{scheme_file}")
     scheme = load_scheme(scheme_file.path)
     meta = scheme.meta
-    totals_path = folder / RESULTS_PARQUET["totals"]
-    if not totals_path.is_file():
-        raise KaoheError(f"{folder} 中没有 {RESULTS_PARQUET['totals']}，无法确定各单位的反馈表")
-    totals = pd.read_parquet(totals_path)
+    totals = read_results(folder, "totals", "确定各单位的反馈表，未发送任何邮件")
     totals = totals.sort_values(["group", "order", "unit_code"], kind="stable") if "order" in totals else totals
     units = scheme.units.set_index("unit_code")
     overrides = config.addresses
