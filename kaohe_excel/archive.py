@@ -39,6 +39,7 @@ FEEDBACK_DIR = "反馈"
 SUMMARY_NAME = "汇总表.xlsx"
 NOTICE_NAME = "通报.docx"
 SCHEME_COPY = "scheme.xlsx"
+NOTICE_TEMPLATE_COPY = "通报模板.docx"
 RESULTS_PARQUET = {"scores": "scores.parquet", "totals": "totals.parquet", "adjustments": "adjustments.parquet",
                    "values": "values.parquet", "issues": "issues.parquet"}
 # A lock or journal whose owner cannot be checked (another host, unreadable content) is
@@ -470,6 +471,28 @@ def _swap_into_place(staging: Path, target: Path) -> str | None:
     return backup
 
 
+def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date, notice_template: Path | None,
+                   workers: int | None = None) -> None:
+    """What people read: 汇总表, 通报, 反馈 and the csv files, from scored results (write_period and verify)."""
+    scheme = results.scheme
+    previous = report.load_previous(baseline) if baseline is not None else None
+    meta = scheme.meta
+    progress_table = getattr(results, "progress", None)
+    report.write_summary(folder / SUMMARY_NAME, meta, scheme.grades, results.scored, results.ranked,
+                         results.adjustments, results.validated.values, results.validated.issues_table,
+                         results.validated.missing_units, previous=previous, progress=progress_table,
+                         crosscheck=getattr(results, "crosscheck", None),
+                         county_totals=getattr(results, "county_totals", None))
+    release_unused()  # the summary's audit tables, before the feedback workers are forked
+    _pause_for_tests("outputs")
+    notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, issued_on,
+                        progress=progress_table)
+    report.write_all_feedback(folder / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
+                              workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
+                              progress=progress_table, crosscheck=getattr(results, "crosscheck", None))
+    report.write_csvs(folder, meta.period, results.scored, results.ranked)
+
+
 def write_period(results, inbox: Path, out_root: Path, issued_on: date, template_dir: Path = Path("templates"),
                  progress: Callable[[str, int, int], None] | None = None, workers: int | None = None,
                  compare_to: str | None = None) -> tuple[Path, list[Path]]:
@@ -491,25 +514,11 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
         staging.mkdir()
         try:
             _pause_for_tests("staging")
-            previous = report.load_previous(baseline) if baseline is not None else None
-            meta = scheme.meta
-            issues = results.validated.issues_table
-            progress_table = getattr(results, "progress", None)
-            report.write_summary(staging / SUMMARY_NAME, meta, scheme.grades, results.scored, results.ranked,
-                                 results.adjustments, results.validated.values, issues, results.validated.missing_units,
-                                 previous=previous, progress=progress_table,
-                                 crosscheck=getattr(results, "crosscheck", None),
-                                 county_totals=getattr(results, "county_totals", None))
-            release_unused()  # the summary's audit tables, before the feedback workers are forked
-            _pause_for_tests("outputs")
             template = Path(template_dir) / "通报.docx"
-            notice.write_notice(staging / NOTICE_NAME, template if template.is_file() else None, meta, results.ranked,
-                                scheme.grades, issued_on, progress=progress_table)
-            report.write_all_feedback(staging / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
-                                      workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
-                                      progress=progress_table,
-                                      crosscheck=getattr(results, "crosscheck", None))
-            report.write_csvs(staging, period, results.scored, results.ranked)
+            if template.is_file():  # kept so that `verify` can render the notice again, word for word
+                shutil.copyfile(template, staging / NOTICE_TEMPLATE_COPY)
+            render_outputs(results, staging, baseline, issued_on,
+                           staging / NOTICE_TEMPLATE_COPY if template.is_file() else None, workers)
             _lossless_results(results, staging)
             inputs = _copy_inputs(results.validated, staging / INPUTS_DIR)
             if scheme.path is not None:
@@ -667,11 +676,13 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)  # Chinese: what stopped or spoiled the check
     rescored: bool = False
     result_diffs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DIFF_COLUMNS))
+    outputs_checked: bool = False  # 汇总表, 通报, 反馈 and csv rendered again and compared
+    output_diffs: list[str] = field(default_factory=list)  # Chinese: file, sheet and cell of each difference
 
     @property
     def ok(self) -> bool:
-        return (self.rescored and not self.missing and not self.changed and not self.extra
-                and not self.problems and not len(self.result_diffs))
+        return (self.rescored and self.outputs_checked and not self.missing and not self.changed and not self.extra
+                and not self.problems and not len(self.result_diffs) and not self.output_diffs)
 
     def lines(self) -> list[str]:
         """Chinese lines describing every difference, for the CLI to show."""
@@ -682,8 +693,10 @@ class VerifyReport:
         for row in self.result_diffs.itertuples(index=False):
             where = row.unit_code + (f" / {row.indicator_code}" if row.indicator_code else "")
             out.append(f"结果不一致：{where} 的{row.field}，归档为「{row.archived}」，重算为「{row.recomputed}」")
+        out += [f"输出文件不一致：{line}" for line in self.output_diffs]
         if self.ok:
-            out.append(f"{self.period} 期核验通过：{self.files_checked} 个文件与清单一致，按归档的方案和报送文件重算结果完全相同")
+            out.append(f"{self.period} 期核验通过：{self.files_checked} 个文件与清单一致，按归档的方案和报送文件重算结果完全相同，"
+                       "汇总表、通报、反馈表和 csv 与重新生成的一致")
         return out
 
 
@@ -783,7 +796,9 @@ def verify_period(out_root: Path, period: str, workers: int | None = 1) -> Verif
         if scheme.fingerprint != manifest.get("scheme_fingerprint"):
             result.problems.append("归档的方案内容与清单记录的方案指纹不一致")
         validated = pipeline.read_and_validate(scheme, folder / INPUTS_DIR, workers=workers)
-        rescored = pipeline.score_period(scheme, validated)
+        last_year = (last_year_values(Path(out_root), period)
+                     if progress.is_progress_mode(scheme.meta.period_type) else None)
+        rescored = pipeline.score_period(scheme, validated, last_year)
     except KaoheError as exc:
         result.problems.append(f"无法按归档的方案和报送文件重算：{str(exc).splitlines()[0]}")
         return result
@@ -798,7 +813,39 @@ def verify_period(out_root: Path, period: str, workers: int | None = 1) -> Verif
         diffs.append(_compare(archived, frame, keys, fields))
     result.result_diffs = pd.concat(diffs, ignore_index=True) if diffs else result.result_diffs
     result.rescored = len(diffs) == 2
+    _verify_outputs(result, Path(out_root), manifest, rescored, workers)
     return result
+
+
+def _verify_outputs(result: VerifyReport, out_root: Path, manifest: dict, rescored, workers: int | None) -> None:
+    """Render 汇总表, 通报, 反馈 and the csv files again from the re-scored results and compare them with
+    the archived ones: a figure edited in what people read fails even with the manifest rewritten."""
+    import tempfile
+
+    from .rederive import compare_outputs
+
+    folder = result.folder
+    try:
+        issued_on = date.fromisoformat(str(manifest.get("issued_on", "")))
+    except ValueError:
+        result.problems.append(f"清单 {MANIFEST} 中没有成文日期（issued_on），无法重新生成通报和汇总表加以核对")
+        return
+    baseline = None
+    if manifest.get("compared_to"):
+        baseline = out_root / str(manifest["compared_to"])
+        if not (baseline / "totals.csv").is_file():
+            result.problems.append(f"本期与 {manifest['compared_to']} 期作了纵向比较，但该期归档已不在「{out_root}」中，"
+                                   "无法重新生成汇总表和反馈表加以核对")
+            return
+    template = folder / NOTICE_TEMPLATE_COPY
+    with tempfile.TemporaryDirectory(prefix=".kaohe-verify-") as tmp:
+        rendered = Path(tmp)
+        render_outputs(rescored, rendered, baseline, issued_on, template if template.is_file() else None, workers)
+        result.output_diffs = compare_outputs(folder, rendered)
+        expected = {p.name for p in (rendered / FEEDBACK_DIR).glob("*") if p.is_file()}
+        extra = sorted(p.name for p in (folder / FEEDBACK_DIR).glob("*") if p.is_file() and p.name not in expected)
+        result.output_diffs += [f"{FEEDBACK_DIR}/{name}：重算结果中没有此单位的反馈表" for name in extra]
+    result.outputs_checked = True
 
 
 # --------------------------------------------------------------------------- history
