@@ -89,10 +89,10 @@ def test_template_overwrite_replaces_blank_templates_only_when_asked(site):
     assert result.exit_code == 0 and tree_bytes(out) == blank
     # one unit starts filling in: nothing at all is written, the other blank templates included
     (out / "评定表.xlsx").unlink()
-    fill_unit(out / FILES["D02"], {"C2": 0.4})
+    fill_unit(out / FILES["D01"], {"C2": 0.4})
     typed = tree_bytes(out)
     result, flat = invoke("template", "--scheme", site / "scheme.xlsx", "--out", out, "--overwrite")
-    assert result.exit_code == 2 and FILES["D02"] in flat and "已填有数据" in flat
+    assert result.exit_code == 2 and FILES["D01"] in flat and "已填有数据" in flat
     assert tree_bytes(out) == typed and not (out / "评定表.xlsx").exists()
 
 
