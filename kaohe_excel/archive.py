@@ -527,6 +527,9 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
             manifest["issued_on"] = issued_on.isoformat()
             if baseline is not None:
                 manifest["compared_to"] = baseline.name
+                # what 纵向 columns were built from: verify tells a re-run baseline from an edited output
+                manifest["compared_to_sha256"] = {name: sha256_file(baseline / name)
+                                                  for name in ("totals.csv", "scores.csv") if (baseline / name).is_file()}
             _write_json_atomic(staging / MANIFEST, manifest)
             _pause_for_tests("manifest")
             _swap_into_place(staging, target)
@@ -836,6 +839,12 @@ def _verify_outputs(result: VerifyReport, out_root: Path, manifest: dict, rescor
         if not (baseline / "totals.csv").is_file():
             result.problems.append(f"本期与 {manifest['compared_to']} 期作了纵向比较，但该期归档已不在「{out_root}」中，"
                                    "无法重新生成汇总表和反馈表加以核对")
+            return
+        recorded = manifest.get("compared_to_sha256")
+        if isinstance(recorded, dict) and any(not (baseline / name).is_file() or sha256_file(baseline / name) != digest
+                                              for name, digest in recorded.items()):
+            result.problems.append(f"本期与 {manifest['compared_to']} 期作了纵向比较，但该期结果在本期运行后已改变（被重新计算或改动），"
+                                   "无法按原样重新生成汇总表和反馈表加以核对；如该期确已重算，请重新运行本期")
             return
     template = folder / NOTICE_TEMPLATE_COPY
     with tempfile.TemporaryDirectory(prefix=".kaohe-verify-") as tmp:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import (DiskFull, FileInUse, FileSystemProblem, OutputNotWritable, PathBlocked, PathTooLong)
+from .errors import DiskFull, FileInUse, FileSystemProblem, OutputNotWritable, PathBlocked, PathTooLong
 
 # Tests flip this to check the Windows wording on Linux.
 ON_WINDOWS = os.name == "nt"
@@ -77,6 +77,9 @@ def os_problem(exc: OSError, path: object = None, action: str = "写入") -> Fil
     code = _code(exc)
     winerror = getattr(exc, "winerror", None)
     if winerror in _LOCKED_WINERRORS or (ON_WINDOWS and isinstance(exc, PermissionError) and where.is_file()):
+        if where.is_dir():  # renaming a period folder fails while one of its files is open
+            return FileInUse(f"文件夹「{text}」中有文件正被其他程序（如 Excel、WPS 或 Word）打开，无法{action}。"
+                             "请先关闭其中的文件再重试", where)
         return FileInUse(f"文件「{text}」正被其他程序（如 Excel、WPS 或 Word）打开，无法{action}。"
                          "请先关闭该文件再重试", where)
     if code == errno.EROFS:
@@ -84,6 +87,8 @@ def os_problem(exc: OSError, path: object = None, action: str = "写入") -> Fil
                                  "请用 --out 换一个可写的位置", where)
     if code in (errno.EACCES, errno.EPERM) or isinstance(exc, PermissionError):
         hint = "请检查文件权限" if action == "读取" else "请确认该文件夹不是只读的、本人有写入权限，或用 --out 换一个位置"
+        if ON_WINDOWS and action != "读取":
+            hint += "；如其中的文件正在 Excel、WPS 或 Word 中打开，请先关闭"
         return OutputNotWritable(f"没有权限{action}「{text}」。{hint}", where)
     if code in _DISK_FULL:
         return DiskFull(f"磁盘空间不足，「{text}」未能写完。请清理该磁盘或用 --out 换一个磁盘后重新运行"

@@ -388,3 +388,27 @@ def test_drop_before_any_content_is_retried_and_delivered_once(site, dropping):
     assert dropping.copies("t01@example.gov.cn") == 1
     message = email.message_from_bytes(dropping.received[0][1], policy=policy.default)
     assert message["Subject"].startswith("测试县2024年度考核结果反馈")
+
+
+def test_windows_lock_on_a_period_folder_names_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(fsguard, "ON_WINDOWS", True)
+    locked = OSError(errno.EACCES, "Access is denied", str(tmp_path))
+    locked.winerror = 32  # ERROR_SHARING_VIOLATION, as os.rename gives while Excel holds a file inside
+    assert isinstance(fsguard.os_problem(locked), fsguard.FileInUse)
+    assert f"文件夹「{tmp_path}」中有文件正被其他程序" in str(fsguard.os_problem(locked))
+    denied = fsguard.os_problem(PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "新")))
+    assert "没有权限写入" in str(denied) and "Excel" in str(denied)
+
+
+def test_verify_renders_the_comparison_with_the_baseline_and_names_a_rerun_baseline(site):
+    _second_period(site)  # 2023, archived after 2024: re-run 2024 so that it compares with 2023
+    pipeline.run(site / "inbox", site / "scheme.xlsx", out_root=site / "outputs", issued_on=ISSUED, workers=1)
+    manifest = json.loads((site / "outputs" / "2024" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["compared_to"] == "2023"
+    result, flat = invoke("verify", "2024", "--out", site / "outputs")
+    assert result.exit_code == 0, flat
+    # 2023 re-run on other figures: 2024's 上期 columns can no longer be rendered as they were
+    fill_unit(site / "inbox2023" / FILES["T01"], {"A1": 60})
+    pipeline.run(site / "inbox2023", site / "scheme2023.xlsx", out_root=site / "outputs", issued_on=ISSUED, workers=1)
+    result, flat = invoke("verify", "2024", "--out", site / "outputs")
+    assert result.exit_code == 1 and "与 2023 期作了纵向比较，但该期结果在本期运行后已改变" in flat
