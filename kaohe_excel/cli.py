@@ -269,7 +269,7 @@ def verify_command(
     out: Path = OutOption,
     verbose: bool = VerboseOption,
 ) -> None:
-    """核验某一期归档：逐个文件重算 SHA-256 与清单比对，并用归档的方案和报送文件重新计分，与归档结果逐项比较。
+    """核验某一期归档：逐个文件重算 SHA-256 与清单比对，并用归档的方案和报送文件重新计分，与归档结果逐项比较；再用重算的结果重新生成汇总表、通报、反馈表和 csv，与归档的逐个比较（指出文件、工作表和单元格），清单被改写也能发现改动过的数字。
 
     完全一致时退出码为 0，有差异为 1。
 
@@ -420,11 +420,13 @@ def mail_command(
     out: Path = OutOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="只生成邮件预览（outputs/<周期>/outbox/*.eml），不发送"),
     only: Optional[str] = typer.Option(None, "--only", help="只发这些单位（单位代码，逗号分隔；“领导”指领导邮件）"),
-    resend: bool = typer.Option(False, "--resend", help="已发送过的也重新发送"),
+    resend: bool = typer.Option(False, "--resend", help="已发送过的、状态不明或“未确认”的也重新发送（请先核实对方是否已收到）"),
     config: Path = typer.Option(Path("kaohe.toml"), "--config", help="邮件配置文件（默认 kaohe.toml，参照 kaohe.toml.example）"),
     verbose: bool = VerboseOption,
 ) -> None:
     """把本期结果发邮件：各单位收到自己的反馈表，领导收到汇总表和通报。只补发尚未成功的邮件，不会重复发送。
+
+    邮件内容已发出、但服务器确认收到前连接中断的，记为“未确认”（可能已送达），不自动重发，并停止本次发送；核实对方未收到后用 --resend --only 单位代码 补发。
 
     服务器设置见 kaohe.toml（参照 kaohe.toml.example）；密码只从环境变量 KAOHE_SMTP_PASSWORD 读取。
 
