@@ -167,10 +167,14 @@ def check_command(
     _State.verbose = verbose
 
     def body():
-        from .fsguard import check_output_dir
+        from .fsguard import check_output_dir, check_output_file
         from .pipeline import check
 
-        check_output_dir(report.parent if report is not None else out, "校验报告")  # before the reading, not after
+        # before the reading, not after: a folder in the way or a report still open in Excel
+        if report is not None:
+            check_output_file(report, "校验报告")
+        else:
+            check_output_dir(out, "校验报告")
         with console.progress_bar() as progress:
             outcome = check(inbox, _scheme_path(scheme), report, out_root=out, progress=progress)
         console.issue_summary(outcome.issues, len(outcome.validated.files), outcome.report_path)

@@ -412,3 +412,9 @@ def test_verify_renders_the_comparison_with_the_baseline_and_names_a_rerun_basel
     pipeline.run(site / "inbox2023", site / "scheme2023.xlsx", out_root=site / "outputs", issued_on=ISSUED, workers=1)
     result, flat = invoke("verify", "2024", "--out", site / "outputs")
     assert result.exit_code == 1 and "与 2023 期作了纵向比较，但该期结果在本期运行后已改变" in flat
+
+
+def test_check_report_over_a_folder_is_refused_before_reading(site):
+    (site / "问题.xlsx").mkdir()
+    result, flat = invoke("check", site / "inbox", "--scheme", site / "scheme.xlsx", "--report", site / "问题.xlsx")
+    assert result.exit_code == 2 and "是一个文件夹，不能作为文件写入" in flat
