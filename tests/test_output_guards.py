@@ -418,3 +418,10 @@ def test_check_report_over_a_folder_is_refused_before_reading(site):
     (site / "问题.xlsx").mkdir()
     result, flat = invoke("check", site / "inbox", "--scheme", site / "scheme.xlsx", "--report", site / "问题.xlsx")
     assert result.exit_code == 2 and "是一个文件夹，不能作为文件写入" in flat
+
+
+def test_seal_names_a_damaged_manifest(site):
+    DAMAGES["manifest of wrong types"][1](site / "outputs" / "2024" / "manifest.json")
+    result, flat = invoke("seal", "2024", "--out", site / "outputs")
+    assert result.exit_code == 2 and "2024 期归档中的「manifest.json」已损坏" in flat
+    assert not (site / "outputs" / "2024" / "SEALED.json").exists()
