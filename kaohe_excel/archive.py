@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 import pandas as pd
 
 from . import __version__, gap, notice, progress, report
-from .errors import ArchiveMismatch, InboxChanged, KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
+from .errors import ArchiveDamaged, ArchiveMismatch, InboxChanged, KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
 from .memory import release_unused
 from .safety import InertWorkbook, csv_unquote
 
@@ -39,6 +39,7 @@ FEEDBACK_DIR = "反馈"
 SUMMARY_NAME = "汇总表.xlsx"
 NOTICE_NAME = "通报.docx"
 SCHEME_COPY = "scheme.xlsx"
+NOTICE_TEMPLATE_COPY = "通报模板.docx"
 RESULTS_PARQUET = {"scores": "scores.parquet", "totals": "totals.parquet", "adjustments": "adjustments.parquet",
                    "values": "values.parquet", "issues": "issues.parquet"}
 # A lock or journal whose owner cannot be checked (another host, unreadable content) is
@@ -470,6 +471,28 @@ def _swap_into_place(staging: Path, target: Path) -> str | None:
     return backup
 
 
+def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date, notice_template: Path | None,
+                   workers: int | None = None) -> None:
+    """What people read: 汇总表, 通报, 反馈 and the csv files, from scored results (write_period and verify)."""
+    scheme = results.scheme
+    previous = report.load_previous(baseline) if baseline is not None else None
+    meta = scheme.meta
+    progress_table = getattr(results, "progress", None)
+    report.write_summary(folder / SUMMARY_NAME, meta, scheme.grades, results.scored, results.ranked,
+                         results.adjustments, results.validated.values, results.validated.issues_table,
+                         results.validated.missing_units, previous=previous, progress=progress_table,
+                         crosscheck=getattr(results, "crosscheck", None),
+                         county_totals=getattr(results, "county_totals", None))
+    release_unused()  # the summary's audit tables, before the feedback workers are forked
+    _pause_for_tests("outputs")
+    notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, issued_on,
+                        progress=progress_table)
+    report.write_all_feedback(folder / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
+                              workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
+                              progress=progress_table, crosscheck=getattr(results, "crosscheck", None))
+    report.write_csvs(folder, meta.period, results.scored, results.ranked)
+
+
 def write_period(results, inbox: Path, out_root: Path, issued_on: date, template_dir: Path = Path("templates"),
                  progress: Callable[[str, int, int], None] | None = None, workers: int | None = None,
                  compare_to: str | None = None) -> tuple[Path, list[Path]]:
@@ -491,25 +514,11 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
         staging.mkdir()
         try:
             _pause_for_tests("staging")
-            previous = report.load_previous(baseline) if baseline is not None else None
-            meta = scheme.meta
-            issues = results.validated.issues_table
-            progress_table = getattr(results, "progress", None)
-            report.write_summary(staging / SUMMARY_NAME, meta, scheme.grades, results.scored, results.ranked,
-                                 results.adjustments, results.validated.values, issues, results.validated.missing_units,
-                                 previous=previous, progress=progress_table,
-                                 crosscheck=getattr(results, "crosscheck", None),
-                                 county_totals=getattr(results, "county_totals", None))
-            release_unused()  # the summary's audit tables, before the feedback workers are forked
-            _pause_for_tests("outputs")
             template = Path(template_dir) / "通报.docx"
-            notice.write_notice(staging / NOTICE_NAME, template if template.is_file() else None, meta, results.ranked,
-                                scheme.grades, issued_on, progress=progress_table)
-            report.write_all_feedback(staging / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
-                                      workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
-                                      progress=progress_table,
-                                      crosscheck=getattr(results, "crosscheck", None))
-            report.write_csvs(staging, period, results.scored, results.ranked)
+            if template.is_file():  # kept so that `verify` can render the notice again, word for word
+                shutil.copyfile(template, staging / NOTICE_TEMPLATE_COPY)
+            render_outputs(results, staging, baseline, issued_on,
+                           staging / NOTICE_TEMPLATE_COPY if template.is_file() else None, workers)
             _lossless_results(results, staging)
             inputs = _copy_inputs(results.validated, staging / INPUTS_DIR)
             if scheme.path is not None:
@@ -518,6 +527,9 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
             manifest["issued_on"] = issued_on.isoformat()
             if baseline is not None:
                 manifest["compared_to"] = baseline.name
+                # what 纵向 columns were built from: verify tells a re-run baseline from an edited output
+                manifest["compared_to_sha256"] = {name: sha256_file(baseline / name)
+                                                  for name in ("totals.csv", "scores.csv") if (baseline / name).is_file()}
             _write_json_atomic(staging / MANIFEST, manifest)
             _pause_for_tests("manifest")
             _swap_into_place(staging, target)
@@ -546,7 +558,7 @@ def seal_period(out_root: Path, period: str, by: str | None = None) -> Path:
         manifest_path = folder / MANIFEST
         if not manifest_path.is_file():
             raise ArchiveMismatch(f"{period} 期的归档缺少清单 {MANIFEST}，不能封存；请重新运行该期后再封存")
-        missing, changed, extra = _check_files(folder, _read_json(manifest_path) or {})
+        missing, changed, extra = _check_files(folder, read_manifest(folder, "封存"))
         if missing or changed or extra:
             listing = "、".join((missing + changed + extra)[:5])
             raise ArchiveMismatch(f"{period} 期的归档文件与清单不一致（{listing}…），不能封存。"
@@ -555,6 +567,99 @@ def seal_period(out_root: Path, period: str, by: str | None = None) -> Path:
                 "manifest_sha256": sha256_file(manifest_path)}
         _write_json_atomic(folder / SEAL_FILE, seal)
     return folder / SEAL_FILE
+
+
+# --------------------------------------------------------------------------- reading an archive back
+
+
+# What the tool reads back from each table, and of which kind; a parquet whose columns are
+# missing or of another kind was damaged or replaced and is never read as if it were fine.
+RESULT_COLUMNS = {
+    "totals": {"unit_code": "text", "unit_name": "text", "group": "text", "total": "number", "rank": "number",
+               "grade": "text"},
+    "scores": {"unit_code": "text", "indicator_code": "text", "score": "number"},
+}
+
+
+def _damaged(folder: Path, name: str, detail: str, doing: str) -> ArchiveDamaged:
+    return ArchiveDamaged(f"{folder.name} 期归档中的「{name}」已损坏（{detail}），无法{doing}。"
+                          f"请从备份恢复「{folder / name}」，或用该期的收件箱重新运行 kaohe run（已封存的须先解除封存）",
+                          folder / name)
+
+
+def _manifest_shape(data: object) -> str | None:
+    """What is wrong with a parsed manifest, in Chinese, or None."""
+    if not isinstance(data, dict):
+        return "内容不是清单格式"
+    if not isinstance(data.get("period"), str):
+        return "缺少考核周期（period）"
+    files = data.get("files")
+    if not isinstance(files, list):
+        return "缺少文件清单（files）"
+    for n, entry in enumerate(files, start=1):
+        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)
+                and isinstance(entry.get("size"), int) and not isinstance(entry.get("size"), bool)):
+            return f"文件清单第 {n} 项缺少路径、大小或校验值，或类型不对"
+    if not isinstance(data.get("inputs", []), list):
+        return "报送文件清单（inputs）类型不对"
+    return None
+
+
+def read_manifest(folder: Path, doing: str = "读取该期归档") -> dict:
+    """The period's manifest; ArchiveDamaged naming the file and period when it is missing or malformed."""
+    from .fsguard import os_problem
+
+    folder = Path(folder)
+    path = folder / MANIFEST
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ArchiveDamaged(f"{folder.name} 期归档缺少清单「{MANIFEST}」，无法{doing}。请用该期的收件箱重新运行 kaohe run",
+                             path) from None
+    except OSError as exc:
+        raise os_problem(exc, path, "读取") from exc
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _damaged(folder, MANIFEST, "不是 UTF-8 文本", doing) from None
+    except ValueError as exc:
+        truncated = getattr(exc, "pos", 0) >= len(raw.rstrip()) - 1
+        raise _damaged(folder, MANIFEST, "内容不完整，可能被截断" if truncated else
+                       f"不是有效的 JSON，第 {getattr(exc, 'lineno', '?')} 行有误", doing) from None
+    problem = _manifest_shape(data)
+    if problem:
+        raise _damaged(folder, MANIFEST, problem, doing)
+    return data
+
+
+def _kind_ok(column: pd.Series, kind: str) -> bool:
+    values = column.dropna()
+    if kind == "number":
+        return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column) or values.empty
+    return values.map(lambda v: isinstance(v, str)).all()
+
+
+def read_results(folder: Path, key: str, doing: str = "读取该期结果") -> pd.DataFrame:
+    """An archived parquet table (RESULTS_PARQUET[key]), checked for the columns the tool relies on."""
+    from .fsguard import os_problem
+
+    folder = Path(folder)
+    name = RESULTS_PARQUET[key]
+    path = folder / name
+    if not path.is_file():
+        raise ArchiveDamaged(f"{folder.name} 期归档缺少结果文件「{name}」，无法{doing}。请用该期的收件箱重新运行 kaohe run", path)
+    try:
+        frame = pd.read_parquet(path)
+    except (PermissionError, IsADirectoryError) as exc:
+        raise os_problem(exc, path, "读取") from exc
+    except Exception:  # pyarrow: truncated (no magic bytes), corrupt pages, not a parquet file at all
+        raise _damaged(folder, name, "不是完整的 Parquet 文件，可能被截断或改写", doing) from None
+    for column, kind in RESULT_COLUMNS.get(key, {}).items():
+        if column not in frame.columns:
+            raise _damaged(folder, name, f"缺少「{column}」列", doing)
+        if not _kind_ok(frame[column], kind):
+            raise _damaged(folder, name, f"「{column}」列应为{'数值' if kind == 'number' else '文字'}", doing)
+    return frame
 
 
 # --------------------------------------------------------------------------- verify
@@ -574,11 +679,13 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)  # Chinese: what stopped or spoiled the check
     rescored: bool = False
     result_diffs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DIFF_COLUMNS))
+    outputs_checked: bool = False  # 汇总表, 通报, 反馈 and csv rendered again and compared
+    output_diffs: list[str] = field(default_factory=list)  # Chinese: file, sheet and cell of each difference
 
     @property
     def ok(self) -> bool:
-        return (self.rescored and not self.missing and not self.changed and not self.extra
-                and not self.problems and not len(self.result_diffs))
+        return (self.rescored and self.outputs_checked and not self.missing and not self.changed and not self.extra
+                and not self.problems and not len(self.result_diffs) and not self.output_diffs)
 
     def lines(self) -> list[str]:
         """Chinese lines describing every difference, for the CLI to show."""
@@ -589,8 +696,10 @@ class VerifyReport:
         for row in self.result_diffs.itertuples(index=False):
             where = row.unit_code + (f" / {row.indicator_code}" if row.indicator_code else "")
             out.append(f"结果不一致：{where} 的{row.field}，归档为「{row.archived}」，重算为「{row.recomputed}」")
+        out += [f"输出文件不一致：{line}" for line in self.output_diffs]
         if self.ok:
-            out.append(f"{self.period} 期核验通过：{self.files_checked} 个文件与清单一致，按归档的方案和报送文件重算结果完全相同")
+            out.append(f"{self.period} 期核验通过：{self.files_checked} 个文件与清单一致，按归档的方案和报送文件重算结果完全相同，"
+                       "汇总表、通报、反馈表和 csv 与重新生成的一致")
         return out
 
 
@@ -665,10 +774,12 @@ def verify_period(out_root: Path, period: str, workers: int | None = 1) -> Verif
     folder = period_folder(Path(out_root), period)
     result = VerifyReport(period, folder, sealed=is_sealed(folder))
     manifest_path = folder / MANIFEST
-    manifest = _read_json(manifest_path)
-    if manifest is None:
-        result.missing.append(MANIFEST)
-        result.problems.append(f"清单 {MANIFEST} 缺失或无法读取，无法核对文件")
+    try:
+        manifest = read_manifest(folder, "核对文件")
+    except ArchiveDamaged as exc:
+        if not manifest_path.is_file():
+            result.missing.append(MANIFEST)
+        result.problems.append(str(exc))
         return result
     result.files_checked = len(manifest.get("files", []))
     result.missing, result.changed, result.extra = _check_files(folder, manifest)
@@ -688,23 +799,62 @@ def verify_period(out_root: Path, period: str, workers: int | None = 1) -> Verif
         if scheme.fingerprint != manifest.get("scheme_fingerprint"):
             result.problems.append("归档的方案内容与清单记录的方案指纹不一致")
         validated = pipeline.read_and_validate(scheme, folder / INPUTS_DIR, workers=workers)
-        rescored = pipeline.score_period(scheme, validated)
+        last_year = (last_year_values(Path(out_root), period)
+                     if progress.is_progress_mode(scheme.meta.period_type) else None)
+        rescored = pipeline.score_period(scheme, validated, last_year)
     except KaoheError as exc:
         result.problems.append(f"无法按归档的方案和报送文件重算：{str(exc).splitlines()[0]}")
         return result
     diffs = []
     for key, fields, keys, frame in (("totals", _TOTAL_FIELDS, ["unit_code"], rescored.ranked),
                                      ("scores", _SCORE_FIELDS, ["unit_code", "indicator_code"], rescored.scored)):
-        path = folder / RESULTS_PARQUET[key]
         try:
-            archived = pd.read_parquet(path)
-        except Exception:  # a missing or corrupt parquet is already listed as missing/changed
-            result.problems.append(f"无法读取归档结果 {path.name}，无法比较{'总分' if key == 'totals' else '指标得分'}")
+            archived = read_results(folder, key, f"比较{'总分' if key == 'totals' else '指标得分'}")
+        except ArchiveDamaged as exc:
+            result.problems.append(str(exc))
             continue
         diffs.append(_compare(archived, frame, keys, fields))
     result.result_diffs = pd.concat(diffs, ignore_index=True) if diffs else result.result_diffs
     result.rescored = len(diffs) == 2
+    _verify_outputs(result, Path(out_root), manifest, rescored, workers)
     return result
+
+
+def _verify_outputs(result: VerifyReport, out_root: Path, manifest: dict, rescored, workers: int | None) -> None:
+    """Render 汇总表, 通报, 反馈 and the csv files again from the re-scored results and compare them with
+    the archived ones: a figure edited in what people read fails even with the manifest rewritten."""
+    import tempfile
+
+    from .rederive import compare_outputs
+
+    folder = result.folder
+    try:
+        issued_on = date.fromisoformat(str(manifest.get("issued_on", "")))
+    except ValueError:
+        result.problems.append(f"清单 {MANIFEST} 中没有成文日期（issued_on），无法重新生成通报和汇总表加以核对")
+        return
+    baseline = None
+    if manifest.get("compared_to"):
+        baseline = out_root / str(manifest["compared_to"])
+        if not (baseline / "totals.csv").is_file():
+            result.problems.append(f"本期与 {manifest['compared_to']} 期作了纵向比较，但该期归档已不在「{out_root}」中，"
+                                   "无法重新生成汇总表和反馈表加以核对")
+            return
+        recorded = manifest.get("compared_to_sha256")
+        if isinstance(recorded, dict) and any(not (baseline / name).is_file() or sha256_file(baseline / name) != digest
+                                              for name, digest in recorded.items()):
+            result.problems.append(f"本期与 {manifest['compared_to']} 期作了纵向比较，但该期结果在本期运行后已改变（被重新计算或改动），"
+                                   "无法按原样重新生成汇总表和反馈表加以核对；如该期确已重算，请重新运行本期")
+            return
+    template = folder / NOTICE_TEMPLATE_COPY
+    with tempfile.TemporaryDirectory(prefix=".kaohe-verify-") as tmp:
+        rendered = Path(tmp)
+        render_outputs(rescored, rendered, baseline, issued_on, template if template.is_file() else None, workers)
+        result.output_diffs = compare_outputs(folder, rendered)
+        expected = {p.name for p in (rendered / FEEDBACK_DIR).glob("*") if p.is_file()}
+        extra = sorted(p.name for p in (folder / FEEDBACK_DIR).glob("*") if p.is_file() and p.name not in expected)
+        result.output_diffs += [f"{FEEDBACK_DIR}/{name}：重算结果中没有此单位的反馈表" for name in extra]
+    result.outputs_checked = True
 
 
 # --------------------------------------------------------------------------- history
@@ -720,16 +870,24 @@ def history_table(out_root: Path, unit: str | None = None) -> pd.DataFrame:
     total_change / rank_change against the unit's previous archived period (rank_change
     positive = moved up).
     """
+    return history(out_root, unit)[0]
+
+
+def history(out_root: Path, unit: str | None = None) -> tuple[pd.DataFrame, list[ArchiveDamaged]]:
+    """history_table's table, and the periods left out because their manifest or totals are damaged."""
     frames = []
+    damaged: list[ArchiveDamaged] = []
     for folder in period_folders(Path(out_root)):
         try:
-            totals = pd.read_parquet(folder / RESULTS_PARQUET["totals"])
-        except Exception:  # an archive without a readable totals table has nothing to show
+            read_manifest(folder, "列入历年结果")
+            totals = read_results(folder, "totals", "列入历年结果")
+        except ArchiveDamaged as exc:  # the other periods are still shown; this one is named
+            damaged.append(exc)
             continue
         part = totals.reindex(columns=["unit_code", "unit_name", "group", "total", "rank", "grade", "vetoed"])
         frames.append(part.assign(period=folder.name, sealed=is_sealed(folder)))
     if not frames:
-        return pd.DataFrame(columns=HISTORY_COLUMNS + ["total_change", "rank_change"])
+        return pd.DataFrame(columns=HISTORY_COLUMNS + ["total_change", "rank_change"]), damaged
     table = pd.concat(frames, ignore_index=True)[HISTORY_COLUMNS]
     if unit:
         table = table[(table["unit_code"] == unit) | (table["unit_name"] == unit)]
@@ -741,7 +899,7 @@ def history_table(out_root: Path, unit: str | None = None) -> pd.DataFrame:
     by_unit = table.groupby("unit_code", sort=False)
     table["total_change"] = round_half_up(table["total"] - by_unit["total"].shift(1), 2)
     table["rank_change"] = (by_unit["rank"].shift(1) - table["rank"]).astype("Int64")
-    return table
+    return table, damaged
 
 
 def _sheet_name(text: str, used: set[str]) -> str:

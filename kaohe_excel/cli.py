@@ -64,7 +64,14 @@ def _guard(fn):
         raise typer.Exit(130)
     except typer.Exit:
         raise
-    except Exception as exc:  # a bug: still one line unless --verbose
+    except Exception as exc:
+        from .fsguard import problem_from
+
+        problem = problem_from(exc)  # a full disk, a read-only folder, a file open in Excel: the user can fix it
+        if problem is not None:
+            _fail(exc, str(problem))
+            raise typer.Exit(EXIT_CANNOT_RUN)
+        # a bug: still one line unless --verbose
         _fail(exc, f"程序内部错误（{type(exc).__name__}: {exc}）。请加 --verbose 重试并将输出反馈给维护人员")
         raise typer.Exit(EXIT_CANNOT_RUN)
 
@@ -88,6 +95,7 @@ def template_command(
     out: Path = typer.Option(Path("outputs/模板"), "--out", "-o", help="模板输出目录（默认 outputs/模板/）"),
     unit: Optional[list[str]] = typer.Option(None, "--unit", "-u", help="只生成指定单位代码的模板，可重复使用"),
     lead: bool = typer.Option(False, "--lead", help="生成各牵头单位的数据核定表（核定表_<牵头单位>.xlsx）"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="替换目录中已有的同名空白模板（已填有数据的表格始终不会被覆盖）"),
     verbose: bool = VerboseOption,
 ) -> None:
     """生成各单位填报模板（每单位一个 .xlsx）和考核办的 评定表.xlsx。
@@ -104,6 +112,8 @@ def template_command(
       kaohe template --unit XZ01 --unit XZ02
 
       kaohe template --lead
+
+    目录中已有同名文件时不生成任何模板；加 --overwrite 可替换空白模板，但填有数据的表格（如收件箱中已报送的表格）始终不会被覆盖。
     """
     _State.verbose = verbose
     if lead and unit:
@@ -111,19 +121,24 @@ def template_command(
         raise typer.Exit(EXIT_CANNOT_RUN)
 
     def body():
+        from .fsguard import check_output_dir
         from .scheme import load_scheme
-        from .template import write_assessment_workbook, write_lead_workbooks, write_templates
+        from .template import planned_paths, write_assessment_workbook, write_lead_workbooks, write_templates
+        from .template_guard import refuse_overwrite
 
         loaded = load_scheme(_scheme_path(scheme))
+        known = set(loaded.units["unit_code"])
+        unknown = [u for u in (unit or []) if u not in known]
+        if unknown:
+            raise KaoheError(f"单位代码不在方案中：{'、'.join(unknown)}")
+        # Every target is checked before the first is written: a refusal leaves the folder as it was.
+        check_output_dir(out, "模板输出")
+        refuse_overwrite(planned_paths(loaded, out, units=unit or None, lead=lead), overwrite)
         key = _office_key_for_templates(loaded, out)
         if lead:
             paths = write_lead_workbooks(loaded, out, key=key)
             console.print_line(f"已生成 {len(paths)} 个牵头单位核定表，位于 {out}")
             return EXIT_OK
-        known = set(loaded.units["unit_code"])
-        unknown = [u for u in (unit or []) if u not in known]
-        if unknown:
-            raise KaoheError(f"单位代码不在方案中：{'、'.join(unknown)}")
         paths = write_templates(loaded, out, units=unit or None, key=key)
         if not unit:
             paths.append(write_assessment_workbook(loaded, out, key=key))
@@ -171,8 +186,14 @@ def check_command(
     _State.verbose = verbose
 
     def body():
+        from .fsguard import check_output_dir, check_output_file
         from .pipeline import check
 
+        # before the reading, not after: a folder in the way or a report still open in Excel
+        if report is not None:
+            check_output_file(report, "校验报告")
+        else:
+            check_output_dir(out, "校验报告")
         with console.progress_bar() as progress:
             outcome = check(inbox, _scheme_path(scheme), report, out_root=out, progress=progress)
         console.issue_summary(outcome.issues, len(outcome.validated.files), outcome.report_path)
@@ -208,8 +229,10 @@ def run_command(
     _State.verbose = verbose
 
     def body():
+        from .fsguard import check_output_dir
         from .pipeline import run
 
+        check_output_dir(out, "考核结果")  # a read-only or blocked folder fails before the reading and scoring
         with console.progress_bar() as progress:
             outcome = run(inbox, _scheme_path(scheme), out_root=out, period=period, allow_errors=allow_errors,
                           progress=progress, compare_to=compare_to)
@@ -269,7 +292,7 @@ def verify_command(
     out: Path = OutOption,
     verbose: bool = VerboseOption,
 ) -> None:
-    """核验某一期归档：逐个文件重算 SHA-256 与清单比对，并用归档的方案和报送文件重新计分，与归档结果逐项比较。
+    """核验某一期归档：逐个文件重算 SHA-256 与清单比对，并用归档的方案和报送文件重新计分，与归档结果逐项比较；再用重算的结果重新生成汇总表、通报、反馈表和 csv，与归档的逐个比较（指出文件、工作表和单元格），清单被改写也能发现改动过的数字。
 
     完全一致时退出码为 0，有差异为 1。
 
@@ -312,13 +335,22 @@ def history_command(
     _State.verbose = verbose
 
     def body():
-        from .archive import history_table, write_history_xlsx
+        from .archive import history, write_history_xlsx
 
-        table = history_table(out, unit=unit)
-        console.history(table)
+        from .fsguard import check_output_file
+
+        if xlsx is not None:
+            check_output_file(xlsx, "工作簿")
+        table, damaged = history(out, unit=unit)
+        if len(table) or not damaged:
+            console.history(table)
+        for problem in damaged:  # named, not passed over as if the period did not exist
+            console.print_error(str(problem))
         if xlsx is not None:
             write_history_xlsx(xlsx, table)
             console.print_line(f"已写出：{xlsx}")
+        if damaged:
+            return EXIT_DATA_ERRORS if len(table) else EXIT_CANNOT_RUN
         return EXIT_OK
 
     raise typer.Exit(_guard(body))
@@ -411,11 +443,13 @@ def mail_command(
     out: Path = OutOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="只生成邮件预览（outputs/<周期>/outbox/*.eml），不发送"),
     only: Optional[str] = typer.Option(None, "--only", help="只发这些单位（单位代码，逗号分隔；“领导”指领导邮件）"),
-    resend: bool = typer.Option(False, "--resend", help="已发送过的也重新发送"),
+    resend: bool = typer.Option(False, "--resend", help="已发送过的、状态不明或“未确认”的也重新发送（请先核实对方是否已收到）"),
     config: Path = typer.Option(Path("kaohe.toml"), "--config", help="邮件配置文件（默认 kaohe.toml，参照 kaohe.toml.example）"),
     verbose: bool = VerboseOption,
 ) -> None:
     """把本期结果发邮件：各单位收到自己的反馈表，领导收到汇总表和通报。只补发尚未成功的邮件，不会重复发送。
+
+    邮件内容已发出、但服务器确认收到前连接中断的，记为“未确认”（可能已送达），不自动重发，并停止本次发送；核实对方未收到后用 --resend --only 单位代码 补发。
 
     服务器设置见 kaohe.toml（参照 kaohe.toml.example）；密码只从环境变量 KAOHE_SMTP_PASSWORD 读取。
 

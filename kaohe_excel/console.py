@@ -149,7 +149,7 @@ def mail_report(report) -> None:
         table.add_column(name, overflow="fold")
     for outcome in report.outcomes:
         who = f"{outcome.unit_code} {outcome.unit_name}".strip() or "领导"
-        style = "red" if outcome.status in ("skipped", "failed", "uncertain", "not_attempted") else None
+        style = "red" if outcome.status in ("skipped", "failed", "uncertain", "unconfirmed", "not_attempted") else None
         table.add_row(_escape(who), _escape("、".join(outcome.to)), _escape("、".join(outcome.attachments)),
                       _escape(outcome.label), _escape(outcome.reason or outcome.response), style=style)
     console.print(table)

@@ -72,3 +72,40 @@ class MailSendError(KaoheError):
 
 class OfficeKeyError(KaoheError):
     """The office key (考核办密钥) is missing, unreadable, or configured where it must not be."""
+
+
+# w-outputs: file-system conditions a user can fix, each str() one Chinese line naming the path.
+class FileSystemProblem(KaoheError):
+    """Reading or writing a file failed for a reason the user can fix; `path` is the file or folder."""
+
+    def __init__(self, message: str, path: object = None):
+        super().__init__(message)
+        self.path = path
+
+
+class OutputNotWritable(FileSystemProblem):
+    """No permission to write there, or the disk is read-only (EACCES, EPERM, EROFS)."""
+
+
+class FileInUse(FileSystemProblem):
+    """The file is open in Excel/WPS/Word (Windows locks it), so it cannot be replaced."""
+
+
+class DiskFull(FileSystemProblem):
+    """The disk or the user's quota is full (ENOSPC, EDQUOT)."""
+
+
+class PathBlocked(FileSystemProblem):
+    """A file stands where a folder is expected, or a folder where a file is (ENOTDIR, EEXIST, EISDIR)."""
+
+
+class PathTooLong(FileSystemProblem):
+    """The path or a file name is longer than the system allows (ENAMETOOLONG)."""
+
+
+class OutputExists(FileSystemProblem):
+    """An output file already exists and replacing it was not asked for (or is never allowed)."""
+
+
+class ArchiveDamaged(FileSystemProblem):
+    """A file of an archived period (manifest.json, a parquet table) is truncated or malformed."""

@@ -815,7 +815,7 @@ def load_period(out_root: Path, period: str, workers: int | None = None) -> Any:
     inputs are read and validated again: exactly what the run saw.
     """
     from . import pipeline
-    from .archive import INPUTS_DIR, MANIFEST, SCHEME_COPY
+    from .archive import INPUTS_DIR, MANIFEST, SCHEME_COPY, read_manifest
     from .scheme import load_scheme
 
     folder = Path(out_root) / period
@@ -824,6 +824,7 @@ def load_period(out_root: Path, period: str, workers: int | None = None) -> Any:
             if Path(out_root).is_dir() else []
         raise PeriodNotFound(f"输出目录「{out_root}」下没有 {period} 期的完整归档（已有：{'、'.join(known) or '无'}）。"
                              "请检查期别或用 --out 指定输出目录")
+    read_manifest(folder, "读取该期归档")  # a damaged manifest is named, not read past
     scheme = load_scheme(folder / SCHEME_COPY)
     validated = pipeline.read_and_validate(scheme, folder / INPUTS_DIR, workers=workers)
     return pipeline.score_period(scheme, validated)

@@ -41,7 +41,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from .archive import FEEDBACK_DIR, MANIFEST, NOTICE_NAME, RESULTS_PARQUET, SCHEME_COPY, SUMMARY_NAME, is_sealed
+from .archive import (FEEDBACK_DIR, MANIFEST, NOTICE_NAME, SCHEME_COPY, SUMMARY_NAME, is_sealed,
+                      read_manifest, read_results)
 from .errors import KaoheError, MailConfigError, MailSendError, PeriodNotFound
 from .safety import safe_filename
 from .scheme import load_scheme
@@ -68,9 +69,12 @@ MIME_TYPES = {
 # Outcome statuses; STATUS_LABELS is what the console shows.
 SENT, DRY_RUN, ALREADY_SENT, SKIPPED, FAILED, UNCERTAIN, NOT_ATTEMPTED = (
     "sent", "dry_run", "already_sent", "skipped", "failed", "uncertain", "not_attempted")
+# The whole message went out but the connection dropped before the server's reply: it may have been
+# delivered. Never retried on its own (that is how a unit got two copies); only --resend sends it again.
+UNCONFIRMED = "unconfirmed"
 STATUS_LABELS = {SENT: "已发送", DRY_RUN: "已生成预览", ALREADY_SENT: "此前已发送，跳过", SKIPPED: "跳过",
-                 FAILED: "发送失败", UNCERTAIN: "状态不明", NOT_ATTEMPTED: "未发送"}
-_PROBLEM_STATUSES = {SKIPPED, FAILED, UNCERTAIN, NOT_ATTEMPTED}
+                 FAILED: "发送失败", UNCERTAIN: "状态不明", NOT_ATTEMPTED: "未发送", UNCONFIRMED: "未确认"}
+_PROBLEM_STATUSES = {SKIPPED, FAILED, UNCERTAIN, NOT_ATTEMPTED, UNCONFIRMED}
 
 # Deliberately strict: an address we cannot vouch for is reported, never "fixed" by guessing.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -330,11 +334,8 @@ def _period_folder(out_root: Path, period: str) -> Path:
 
 
 def _manifest_hashes(folder: Path) -> dict[str, str]:
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return {entry["path"]: entry["sha256"] for entry in manifest.get("files", [])}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise KaoheError(f"{folder / MANIFEST} 无法读取或已损坏（{exc}），不能核对附件，已停止发送") from None
+    manifest = read_manifest(folder, "核对附件，未发送任何邮件")
+    return {entry["path"]: entry["sha256"] for entry in manifest["files"]}
 
 
 def _verified(folder: Path, relative: str, hashes: dict[str, str]) -> Attachment | str:
@@ -429,10 +430,7 @@ def plan_period(folder: Path, config: MailConfig, only: Sequence[str] | None = N
         raise KaoheError(f"无法取得单位邮箱：{scheme_file}")
     scheme = load_scheme(scheme_file.path)
     meta = scheme.meta
-    totals_path = folder / RESULTS_PARQUET["totals"]
-    if not totals_path.is_file():
-        raise KaoheError(f"{folder} 中没有 {RESULTS_PARQUET['totals']}，无法确定各单位的反馈表")
-    totals = pd.read_parquet(totals_path)
+    totals = read_results(folder, "totals", "确定各单位的反馈表，未发送任何邮件")
     totals = totals.sort_values(["group", "order", "unit_code"], kind="stable") if "order" in totals else totals
     units = scheme.units.set_index("unit_code")
     overrides = config.addresses
@@ -624,6 +622,10 @@ class _ConnectionLost(Exception):
     """The connection dropped or could not be made; reconnect and retry."""
 
 
+class _Unconfirmed(Exception):
+    """The connection dropped after the whole message was sent, before the server replied: not retried."""
+
+
 class _Sender:
     def __init__(self, config: MailConfig, sleep: Callable[[float], None]):
         self.config = config
@@ -719,7 +721,7 @@ class _Sender:
                 if all(400 <= c < 500 for c in codes):
                     raise _Transient(f"收件人暂时被拒绝：{text}")
                 raise _Permanent(f"收件人被拒绝：{text}")
-            code, reply = smtp.data(data)
+            code, reply = self._data(smtp, data)
             if code != 250:
                 self._reply_failed(code, reply, "邮件内容被拒绝")
             return f"{code} {_text(reply)}", {r: f"{c} {t}" for r, (c, t) in refused.items()}
@@ -728,6 +730,22 @@ class _Sender:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _ConnectionLost(str(exc) or type(exc).__name__) from None
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+        """smtplib's DATA, split where it matters: once the final "." has gone out, a lost connection
+        means the server may have accepted the message (_Unconfirmed), not that it may be retried."""
+        code, reply = smtp.docmd("data")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        payload = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing (RFC 5321 4.5.2), as smtplib does
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        smtp.send(payload + b".\r\n")  # a failure here: the message is incomplete, the server drops it
+        try:
+            return smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise _Unconfirmed(str(exc) or type(exc).__name__) from None
 
     def _rset(self) -> None:
         try:
@@ -833,6 +851,9 @@ def _deliver(report: MailReport, drafts: list[Draft], previous: dict[str, dict],
         elif earlier == "sending" and not resend:
             report.outcomes.append(_outcome(draft, UNCERTAIN, "上次发送时程序中断，无法确认对方是否已收到；"
                                                               f"请核实后用 --resend --only {draft.unit_code or '领导'} 补发"))
+        elif earlier == UNCONFIRMED and not resend:
+            when = previous[draft.key].get("time", "")
+            report.outcomes.append(_outcome(draft, UNCONFIRMED, _unconfirmed_reason(draft, when)))
         else:
             pending.append(draft)
     try:
@@ -860,6 +881,19 @@ def _deliver(report: MailReport, drafts: list[Draft], previous: dict[str, dict],
                 _append_log(report.log_path, _record(report.period, draft, message, "failed", str(exc), resend))
                 report.outcomes.append(_outcome(draft, FAILED, str(exc)))
                 continue
+            except _Unconfirmed as exc:
+                _append_log(report.log_path, _record(report.period, draft, message, UNCONFIRMED, str(exc), resend))
+                report.outcomes.append(_outcome(draft, UNCONFIRMED, _unconfirmed_reason(draft)))
+                # A server that drops the line after DATA may do it again: stop, so that at most one
+                # message is in doubt; the ones not attempted go out safely on the next run.
+                _not_attempted(report, pending[done + 1:])
+                who = draft.unit_name or "领导"
+                error = MailSendError(
+                    f"发给「{who}」的邮件已全部发出，但邮件服务器 {config.host}:{config.port} 在确认收到前断开了连接，"
+                    f"记为“未确认”，已停止发送。请先向「{who}」核实是否收到：未收到的，用 kaohe mail {report.period} "
+                    f"--resend --only {draft.unit_code or '领导'} 补发；其余邮件重新运行 kaohe mail {report.period} 即可补发，不会重复")
+                error.report = report
+                raise error from None
             except _ConnectionLost as exc:
                 _append_log(report.log_path, _record(report.period, draft, message, "failed", str(exc), resend))
                 report.outcomes.append(_outcome(draft, FAILED, str(exc)))
@@ -887,6 +921,13 @@ def _deliver(report: MailReport, drafts: list[Draft], previous: dict[str, dict],
     finally:
         if sender is not None:
             sender.close()
+
+
+def _unconfirmed_reason(draft: Draft, when: str = "") -> str:
+    again = f"请核实对方是否收到，未收到的用 --resend --only {draft.unit_code or '领导'} 补发"
+    if when:
+        return f"{when} 发送时邮件已发出，但服务器未确认收到（连接中断），可能已送达，本次不重发；{again}"
+    return f"邮件已发出，但服务器确认收到前连接中断，可能已送达，不自动重发；{again}"
 
 
 def _not_attempted(report: MailReport, rest: list[Draft]) -> None:
