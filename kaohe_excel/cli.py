@@ -34,9 +34,19 @@ class _State:
 
 
 def _scheme_path(scheme: Optional[Path]) -> Path:
+    """The scheme a command uses, said on screen; without one, how to get one."""
     from .pipeline import default_scheme_path
 
-    return scheme if scheme is not None else default_scheme_path()
+    if scheme is not None:
+        console.print_line(f"使用考核方案：{scheme}")
+        return scheme
+    found = default_scheme_path()
+    if not found.is_file():
+        raise KaoheError("当前文件夹没有 考核方案.xlsx。新单位请先运行 kaohe init 文件夹名（生成示例方案和示例收件箱），"
+                         "再进入该文件夹；或用 --scheme 指定方案文件")
+    note = "（示例方案）" if found.name == "scheme.xlsx" else ""
+    console.print_line(f"使用考核方案：{found}{note}")
+    return found
 
 
 def _fail(exc: BaseException, message: str | None = None) -> None:
@@ -80,6 +90,38 @@ def main_options(
     version: bool = typer.Option(False, "--version", help="显示版本号", callback=_show_version, is_eager=True),
 ) -> None:
     """考核表格批处理：生成填报模板，汇总校验各单位报送的表格，计分、排名、评定等次，生成汇总表、通报和反馈表。"""
+
+
+@app.command("init")
+def init_command(
+    folder: Path = typer.Argument(..., metavar="文件夹", help="要新建的工作文件夹（可以已存在，但不能已有 考核方案.xlsx）"),
+    verbose: bool = VerboseOption,
+) -> None:
+    """新建工作文件夹：示例考核方案 考核方案.xlsx、可修改的通报和邮件模板、kaohe.toml.example、已填好的 示例收件箱 和 使用说明.txt。
+
+    生成后进入该文件夹即可试运行；正式使用时按本单位实际修改 考核方案.xlsx。
+
+    示例：
+
+      kaohe init 考核
+
+      cd 考核
+
+      kaohe run 示例收件箱
+    """
+    _State.verbose = verbose
+
+    def body():
+        from .init import init_folder
+
+        result = init_folder(folder)
+        console.print_line(f"已新建工作文件夹 {result.folder}（{len(result.files)} 个文件）：")
+        console.print_line(f"  考核方案：{result.scheme}")
+        console.print_line(f"  示例收件箱：{result.inbox}")
+        console.print_line(f"下一步：cd {result.folder}，然后运行 kaohe run {result.inbox.name}")
+        return EXIT_OK
+
+    raise typer.Exit(_guard(body))
 
 
 @app.command("template")
