@@ -12,15 +12,92 @@ from typing import Optional
 
 import typer
 
-from . import __version__, console
+from . import __version__, cli_zh, console
 from .errors import DataErrorsPresent, KaoheError
+
+
+def _localize_typer() -> None:
+    """Put cli_zh's Chinese into typer's help renderer and usage errors (typer vendors click).
+
+    Each patch is skipped when the internal it wraps is absent, so a typer release that moved
+    one leaves its English there (tests/test_cli_zh.py then names it) rather than breaking the CLI.
+    """
+    from typer import core as typer_core
+    from typer import rich_utils
+
+    try:
+        from typer._click import core as click_core
+        from typer._click import formatting as click_formatting
+    except ImportError:  # an older typer on the real click
+        import click.core as click_core  # noqa: PLC0415
+        import click.formatting as click_formatting  # noqa: PLC0415
+
+    for name, text in cli_zh.RICH_TEXTS.items():
+        setattr(rich_utils, name, text)
+    original_error = rich_utils.rich_format_error
+
+    def rich_format_error(exc) -> None:
+        message = cli_zh.translate_message(exc.format_message())
+        exc.format_message = lambda: message
+        original_error(exc)
+
+    rich_utils.rich_format_error = rich_format_error
+
+    original_rich_text = rich_utils._make_rich_text
+
+    def make_rich_text(*args, **kwargs):
+        # Chinese has no spaces: without "fold" a long sentence is one word, cut with "…" in a table cell.
+        text = original_rich_text(*args, **kwargs)
+        if hasattr(text, "overflow"):
+            text.overflow = "fold"
+        return text
+
+    rich_utils._make_rich_text = make_rich_text
+
+    original_usage = click_formatting.HelpFormatter.write_usage
+
+    def write_usage(self, prog, args="", prefix=None):
+        for english, chinese in cli_zh.USAGE_PIECES.items():
+            args = args.replace(english, chinese)
+        return original_usage(self, prog, args, cli_zh.USAGE_PREFIX if prefix is None else prefix)
+
+    click_formatting.HelpFormatter.write_usage = write_usage
+
+    original_help_option = click_core.Command.get_help_option
+
+    def get_help_option(self, ctx):
+        option = original_help_option(self, ctx)
+        if option is not None:
+            option.help = cli_zh.HELP_OPTION_HELP
+        return option
+
+    click_core.Command.get_help_option = get_help_option
+
+    parameter = getattr(typer_core, "_TyperParameter", None)
+    if parameter is not None and hasattr(parameter, "display_type"):
+        original_type = parameter.display_type
+
+        def display_type(self, ctx):
+            label = original_type(self, ctx)
+            return cli_zh.type_label(label) if isinstance(label, str) else label
+
+        parameter.display_type = display_type
+    argument = getattr(typer_core, "TyperArgument", None)
+    if argument is not None and hasattr(argument, "_usage_display_name"):
+        def usage_display_name(self) -> str:
+            name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+            return name + ("…" if self.nargs != 1 else "")
+
+        argument._usage_display_name = usage_display_name
+
+
+_localize_typer()
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
-    help="考核表格批处理：生成填报模板，汇总校验各单位报送的表格，计分、排名、评定等次，生成汇总表、通报和反馈表。",
-)
+)  # the help text is main_options' docstring (with examples): `kaohe` alone shows it
 
 EXIT_OK, EXIT_DATA_ERRORS, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -89,7 +166,24 @@ def _show_version(value: bool) -> None:
 def main_options(
     version: bool = typer.Option(False, "--version", help="显示版本号", callback=_show_version, is_eager=True),
 ) -> None:
-    """考核表格批处理：生成填报模板，汇总校验各单位报送的表格，计分、排名、评定等次，生成汇总表、通报和反馈表。"""
+    """考核表格批处理：生成填报模板，汇总校验各单位报送的表格，计分、排名、评定等次，生成汇总表、通报和反馈表。
+
+    每条命令的说明：kaohe 命令 --help（如 kaohe run --help）。退出码：0 无错误；1 数据有错误（已列出）；2 无法运行。
+
+    示例：
+
+      新建工作文件夹（示例方案、示例收件箱）：kaohe init 考核
+
+      在工作文件夹中试运行示例：kaohe run 示例收件箱
+
+      按 考核方案.xlsx 生成各单位填报模板和评定表：kaohe template
+
+      校验收回的表格：kaohe check 收件箱
+
+      计分、排名、评定等次，生成汇总表、通报、反馈表：kaohe run 收件箱
+
+      定稿封存：kaohe seal 2024
+    """
 
 
 @app.command("init")
@@ -175,7 +269,7 @@ def template_command(
 
 @app.command("check")
 def check_command(
-    inbox: Path = typer.Argument(..., help="收件箱文件夹：各单位报送的表格和评定表"),
+    inbox: Path = typer.Argument(..., metavar="收件箱", help="收件箱文件夹：各单位报送的表格和评定表"),
     scheme: Optional[Path] = SchemeOption,
     report: Optional[Path] = typer.Option(None, "--report", "-r", help="校验报告 .xlsx 的位置（默认 outputs/校验问题_<周期>.xlsx，不能在收件箱内）"),
     out: Path = OutOption,
@@ -206,7 +300,7 @@ def check_command(
 
 @app.command("run")
 def run_command(
-    inbox: Path = typer.Argument(..., help="收件箱文件夹：各单位报送的表格和评定表"),
+    inbox: Path = typer.Argument(..., metavar="收件箱", help="收件箱文件夹：各单位报送的表格和评定表"),
     scheme: Optional[Path] = SchemeOption,
     period: Optional[str] = typer.Option(None, "--period", "-p", help="考核周期（须与方案一致；默认取方案中的考核周期）"),
     out: Path = OutOption,
@@ -261,7 +355,7 @@ def _run_notes(results) -> list[str]:
 
 @app.command("seal")
 def seal_command(
-    period: str = typer.Argument(..., help="要封存的考核周期，如 2024"),
+    period: str = typer.Argument(..., metavar="周期", help="要封存的考核周期，如 2024"),
     out: Path = OutOption,
     by: Optional[str] = typer.Option(None, "--by", help="封存人（记录在封存文件中）"),
     verbose: bool = VerboseOption,
@@ -288,7 +382,7 @@ def seal_command(
 
 @app.command("verify")
 def verify_command(
-    period: str = typer.Argument(..., help="要核验的考核周期，如 2024"),
+    period: str = typer.Argument(..., metavar="周期", help="要核验的考核周期，如 2024"),
     out: Path = OutOption,
     verbose: bool = VerboseOption,
 ) -> None:
@@ -349,7 +443,7 @@ def history_command(
 
 @app.command("gap")
 def gap_command(
-    period: str = typer.Argument(..., help="已归档的考核周期，如 2024"),
+    period: str = typer.Argument(..., metavar="周期", help="已归档的考核周期，如 2024"),
     unit: Optional[str] = typer.Option(None, "--unit", "-u", help="只看某个单位（单位代码）"),
     out: Path = OutOption,
     verbose: bool = VerboseOption,
@@ -387,7 +481,7 @@ def gap_command(
 
 @app.command("simulate")
 def simulate_command(
-    period: str = typer.Argument(..., help="已归档的考核周期，如 2024"),
+    period: str = typer.Argument(..., metavar="周期", help="已归档的考核周期，如 2024"),
     sets: list[str] = typer.Option(..., "--set", help="改动：单位代码:指标代码=值，可重复"),
     out: Path = OutOption,
     verbose: bool = VerboseOption,
@@ -430,7 +524,7 @@ SIMULATED_SCORE_HEADERS = {
 
 @app.command("mail")
 def mail_command(
-    period: str = typer.Argument(..., help="要发送的考核周期，如 2024"),
+    period: str = typer.Argument(..., metavar="周期", help="要发送的考核周期，如 2024"),
     out: Path = OutOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="只生成邮件预览（outputs/<周期>/outbox/*.eml），不发送"),
     only: Optional[str] = typer.Option(None, "--only", help="只发这些单位（单位代码，逗号分隔；“领导”指领导邮件）"),
