@@ -86,7 +86,7 @@ def _localize_typer() -> None:
     if argument is not None and hasattr(argument, "_usage_display_name"):
         def usage_display_name(self) -> str:
             name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
-            return name + ("…" if self.nargs != 1 else "")
+            return name + ("..." if self.nargs != 1 else "")
 
         argument._usage_display_name = usage_display_name
 

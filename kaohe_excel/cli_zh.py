@@ -25,7 +25,7 @@ RICH_TEXTS = {
 HELP_OPTION_HELP = "显示本帮助并退出。"
 USAGE_PREFIX = "用法："
 OPTIONS_METAVAR = "[选项]"
-SUBCOMMAND_METAVAR = "命令 [参数]…"
+SUBCOMMAND_METAVAR = "命令 [参数]"
 USAGE_PIECES = {"[OPTIONS]": OPTIONS_METAVAR, "COMMAND [ARGS]...": SUBCOMMAND_METAVAR}
 
 # The value type shown beside an option: bool flags show nothing (a switch takes no value).
@@ -58,7 +58,7 @@ MESSAGES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"Missing argument " + _NAME + r"\.?( .*)?$"), "缺少参数「{name}」"),
     (re.compile(r"Missing option " + _NAME + r"\.?( .*)?$"), "缺少选项 {name}"),
     (re.compile(r"Missing parameter:? " + _NAME + r"\.?$"), "缺少参数「{name}」"),
-    (re.compile(r"Got unexpected extra arguments? \((?P<name>.*)\)$"), "多余的参数：{name}"),
+    (re.compile(r"Got unexpected extra argument(s|\(s\))? \((?P<name>.*)\)$"), "多余的参数：{name}"),
     (re.compile(r"Option '(?P<name>.+?)' requires an argument\.$"), "选项 {name} 后面须写一个值"),
     (re.compile(r"Option '(?P<name>.+?)' requires (?P<hint>\d+) arguments\.$"), "选项 {name} 后面须写 {hint} 个值"),
     (re.compile(r"Option '(?P<name>.+?)' does not take a value\.$"), "选项 {name} 不带值"),
