@@ -88,3 +88,10 @@ def test_type_labels():
     assert cli_zh.type_label("<bool>") is None
     assert cli_zh.type_label("<path>") == "<路径>"
     assert cli_zh.type_label("<list[str]>") == "<文本>（可重复）"
+
+
+def test_every_issue_code_has_a_chinese_kind():
+    from kaohe_excel.issues import ISSUE_KINDS_ZH, IssueCode, issue_kind
+
+    assert [c.value for c in IssueCode if c.value not in ISSUE_KINDS_ZH] == []
+    assert all(re.search(r"[\u4e00-\u9fff]", issue_kind(c)) for c in IssueCode)
