@@ -95,3 +95,22 @@ def test_every_issue_code_has_a_chinese_kind():
 
     assert [c.value for c in IssueCode if c.value not in ISSUE_KINDS_ZH] == []
     assert all(re.search(r"[\u4e00-\u9fff]", issue_kind(c)) for c in IssueCode)
+
+
+@pytest.mark.parametrize("toml_text,chinese", [
+    ("[smtp\nhost = 1\n", "第1行第6列：方括号 [ ] 没有配对"),
+    ("[smtp]\nhost = smtp.example.gov.cn\n", "第2行第8列：等号后面的值写法不对"),
+    ('[smtp]\nhost = "smtp.example.gov.cn\n', "引号没有配对"),
+])
+def test_kaohe_toml_syntax_errors_are_chinese(tmp_path, toml_text, chinese):
+    from kaohe_excel.errors import MailConfigError
+    from kaohe_excel.mail import load_config
+
+    path = tmp_path / "kaohe.toml"
+    path.write_text(toml_text, encoding="utf-8")
+    with pytest.raises(MailConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert chinese in message, message
+    assert not re.search(r"[A-Za-z]{4,}", message.replace("kaohe.toml", "").replace(str(tmp_path), "")
+                         .replace("smtp.example.gov.cn", "").replace("host", "").replace("true/false", "")), message
