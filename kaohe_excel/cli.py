@@ -432,6 +432,9 @@ def history_command(
         from .archive import history_table, write_history_xlsx
 
         table = history_table(out, unit=unit)
+        if unit and table.empty and not history_table(out).empty:
+            raise KaoheError(f"各期归档中没有单位「{unit}」（按单位代码或单位名称查找），请核对；"
+                             "不加 --unit 可列出全部单位")
         console.history(table)
         if xlsx is not None:
             write_history_xlsx(xlsx, table)

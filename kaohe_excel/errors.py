@@ -68,3 +68,7 @@ class MailConfigError(KaoheError):
 
 class MailSendError(KaoheError):
     """The SMTP server refused the connection or the login."""
+
+
+class InboxEmpty(KaoheError):
+    """The inbox folder holds no spreadsheet at all (w-docs): said once, not as one 未报送 line per unit."""
