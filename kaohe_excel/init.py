@@ -20,6 +20,7 @@ SCHEME_NAME = "考核方案.xlsx"
 INBOX_NAME = "示例收件箱"
 TEMPLATE_DIR = "templates"  # where run looks for 通报.docx and mail looks for the mail templates
 GUIDE_NAME = "使用说明.txt"
+SCHEME_GUIDE = "考核方案编写指南.md"  # a copy of docs/scheme-guide.md shipped in the package (tests keep them equal)
 CONFIG_EXAMPLE = "kaohe.toml.example"
 MAIL_TEMPLATES = ("mail_unit.txt.j2", "mail_leader.txt.j2")
 SAMPLE_SEED = 2024  # the seed of scripts/make_samples.py: the same sample figures as the repository's
@@ -32,6 +33,7 @@ GUIDE_TEXT = """考核表格批处理（kaohe）工作文件夹
   templates\\通报.docx    通报的 Word 模板，可修改字体、抬头、落款等
   templates\\mail_*.j2    邮件正文模板（第一行“主题：…”）
   kaohe.toml.example     邮件设置示例，复制为 kaohe.toml 后填写
+  考核方案编写指南.md    每张表、每一列的写法，每种计分方法的算例（可用记事本或浏览器打开）
 
 先试运行（在本文件夹中打开命令行）：
   kaohe run 示例收件箱
@@ -45,7 +47,7 @@ GUIDE_TEXT = """考核表格批处理（kaohe）工作文件夹
   5. kaohe seal 2024         定稿封存。
 
 每条命令的说明：kaohe 命令 --help（例如 kaohe run --help）。
-考核方案各表、各列的写法、计分方法和算例见项目文档 docs/scheme-guide.md（考核方案编写指南）。
+考核方案各表、各列的写法、计分方法和算例见本文件夹的 考核方案编写指南.md。
 """
 
 
@@ -84,6 +86,9 @@ def init_folder(folder: str | Path) -> InitResult:
         if not target.exists():
             shutil.copyfile(RESOURCES / name, target)
             files.append(target)
+    scheme_guide = folder / SCHEME_GUIDE
+    shutil.copyfile(RESOURCES / "scheme-guide.md", scheme_guide)
+    files.append(scheme_guide)
     config = folder / CONFIG_EXAMPLE
     shutil.copyfile(RESOURCES / CONFIG_EXAMPLE, config)
     files.append(config)

@@ -24,7 +24,7 @@ def test_init_then_run_the_sample_inbox(tmp_path, monkeypatch):
     result = runner.invoke(app, ["init", "考核"])
     assert result.exit_code == 0, result.output
     folder = tmp_path / "考核"
-    for name in ["考核方案.xlsx", "kaohe.toml.example", "使用说明.txt", "templates/通报.docx",
+    for name in ["考核方案.xlsx", "kaohe.toml.example", "使用说明.txt", "考核方案编写指南.md", "templates/通报.docx",
                  "templates/mail_unit.txt.j2", "templates/mail_leader.txt.j2", "示例收件箱/评定表.xlsx"]:
         assert (folder / name).is_file(), name
     assert len(list((folder / "示例收件箱").glob("*.xlsx"))) == 23  # 21 units, 评定表, one 核定表
@@ -67,8 +67,10 @@ def test_template_says_which_scheme_it_uses(tmp_path, small_scheme_path):
 
 def test_the_package_ships_every_resource_init_and_run_need():
     resources = ROOT / "kaohe_excel" / "resources"
-    for name in ["mail_unit.txt.j2", "mail_leader.txt.j2", "kaohe.toml.example"]:
+    for name in ["mail_unit.txt.j2", "mail_leader.txt.j2", "kaohe.toml.example", "scheme-guide.md"]:
         assert (resources / name).is_file(), name
+    assert (resources / "scheme-guide.md").read_bytes() == (ROOT / "docs" / "scheme-guide.md").read_bytes(), \
+        "copy docs/scheme-guide.md to kaohe_excel/resources/scheme-guide.md"
     # the copies in the package are the ones the clone documents
     for name in ["mail_unit.txt.j2", "mail_leader.txt.j2"]:
         assert (resources / name).read_bytes() == (ROOT / "templates" / name).read_bytes(), name
