@@ -82,6 +82,8 @@ def _apply(rules, text: str) -> str | None:
         if match:
             groups = {k: (v or "").strip() for k, v in match.groupdict().items()}
             groups["name"] = groups.get("name", "").strip("'")
+            if "hint" in groups:
+                groups["hint"] = groups["hint"].replace(", ", " 或 ")
             return chinese.format(**groups)
     return None
 
