@@ -12,15 +12,92 @@ from typing import Optional
 
 import typer
 
-from . import __version__, console
+from . import __version__, cli_zh, console
 from .errors import DataErrorsPresent, KaoheError
+
+
+def _localize_typer() -> None:
+    """Put cli_zh's Chinese into typer's help renderer and usage errors (typer vendors click).
+
+    Each patch is skipped when the internal it wraps is absent, so a typer release that moved
+    one leaves its English there (tests/test_cli_zh.py then names it) rather than breaking the CLI.
+    """
+    from typer import core as typer_core
+    from typer import rich_utils
+
+    try:
+        from typer._click import core as click_core
+        from typer._click import formatting as click_formatting
+    except ImportError:  # an older typer on the real click
+        import click.core as click_core  # noqa: PLC0415
+        import click.formatting as click_formatting  # noqa: PLC0415
+
+    for name, text in cli_zh.RICH_TEXTS.items():
+        setattr(rich_utils, name, text)
+    original_error = rich_utils.rich_format_error
+
+    def rich_format_error(exc) -> None:
+        message = cli_zh.translate_message(exc.format_message())
+        exc.format_message = lambda: message
+        original_error(exc)
+
+    rich_utils.rich_format_error = rich_format_error
+
+    original_rich_text = rich_utils._make_rich_text
+
+    def make_rich_text(*args, **kwargs):
+        # Chinese has no spaces: without "fold" a long sentence is one word, cut with "…" in a table cell.
+        text = original_rich_text(*args, **kwargs)
+        if hasattr(text, "overflow"):
+            text.overflow = "fold"
+        return text
+
+    rich_utils._make_rich_text = make_rich_text
+
+    original_usage = click_formatting.HelpFormatter.write_usage
+
+    def write_usage(self, prog, args="", prefix=None):
+        for english, chinese in cli_zh.USAGE_PIECES.items():
+            args = args.replace(english, chinese)
+        return original_usage(self, prog, args, cli_zh.USAGE_PREFIX if prefix is None else prefix)
+
+    click_formatting.HelpFormatter.write_usage = write_usage
+
+    original_help_option = click_core.Command.get_help_option
+
+    def get_help_option(self, ctx):
+        option = original_help_option(self, ctx)
+        if option is not None:
+            option.help = cli_zh.HELP_OPTION_HELP
+        return option
+
+    click_core.Command.get_help_option = get_help_option
+
+    parameter = getattr(typer_core, "_TyperParameter", None)
+    if parameter is not None and hasattr(parameter, "display_type"):
+        original_type = parameter.display_type
+
+        def display_type(self, ctx):
+            label = original_type(self, ctx)
+            return cli_zh.type_label(label) if isinstance(label, str) else label
+
+        parameter.display_type = display_type
+    argument = getattr(typer_core, "TyperArgument", None)
+    if argument is not None and hasattr(argument, "_usage_display_name"):
+        def usage_display_name(self) -> str:
+            name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        argument._usage_display_name = usage_display_name
+
+
+_localize_typer()
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
-    help="考核表格批处理：生成填报模板，汇总校验各单位报送的表格，计分、排名、评定等次，生成汇总表、通报和反馈表。",
-)
+)  # the help text is main_options' docstring (with examples): `kaohe` alone shows it
 
 EXIT_OK, EXIT_DATA_ERRORS, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -34,9 +111,19 @@ class _State:
 
 
 def _scheme_path(scheme: Optional[Path]) -> Path:
+    """The scheme a command uses, said on screen; without one, how to get one."""
     from .pipeline import default_scheme_path
 
-    return scheme if scheme is not None else default_scheme_path()
+    if scheme is not None:
+        console.print_line(f"使用考核方案：{scheme}")
+        return scheme
+    found = default_scheme_path()
+    if not found.is_file():
+        raise KaoheError("当前文件夹没有 考核方案.xlsx。新单位请先运行 kaohe init 文件夹名（生成示例方案和示例收件箱），"
+                         "再进入该文件夹；或用 --scheme 指定方案文件")
+    note = "（示例方案）" if found.name == "scheme.xlsx" else ""
+    console.print_line(f"使用考核方案：{found}{note}")
+    return found
 
 
 def _fail(exc: BaseException, message: str | None = None) -> None:
@@ -86,7 +173,56 @@ def _show_version(value: bool) -> None:
 def main_options(
     version: bool = typer.Option(False, "--version", help="显示版本号", callback=_show_version, is_eager=True),
 ) -> None:
-    """考核表格批处理：生成填报模板，汇总校验各单位报送的表格，计分、排名、评定等次，生成汇总表、通报和反馈表。"""
+    """考核表格批处理：生成填报模板，汇总校验各单位报送的表格，计分、排名、评定等次，生成汇总表、通报和反馈表。
+
+    每条命令的说明：kaohe 命令 --help（如 kaohe run --help）。退出码：0 无错误；1 数据有错误（已列出）；2 无法运行。
+
+    示例：
+
+      新建工作文件夹（示例方案、示例收件箱）：kaohe init 考核
+
+      在工作文件夹中试运行示例：kaohe run 示例收件箱
+
+      按 考核方案.xlsx 生成各单位填报模板和评定表：kaohe template
+
+      校验收回的表格：kaohe check 收件箱
+
+      计分、排名、评定等次，生成汇总表、通报、反馈表：kaohe run 收件箱
+
+      定稿封存：kaohe seal 2024
+    """
+
+
+@app.command("init")
+def init_command(
+    folder: Path = typer.Argument(..., metavar="文件夹", help="要新建的工作文件夹（可以已存在，但不能已有 考核方案.xlsx）"),
+    verbose: bool = VerboseOption,
+) -> None:
+    """新建工作文件夹：示例考核方案 考核方案.xlsx、可修改的通报和邮件模板、kaohe.toml.example、已填好的 示例收件箱 和 使用说明.txt。
+
+    生成后进入该文件夹即可试运行；正式使用时按本单位实际修改 考核方案.xlsx。
+
+    示例：
+
+      kaohe init 考核
+
+      cd 考核
+
+      kaohe run 示例收件箱
+    """
+    _State.verbose = verbose
+
+    def body():
+        from .init import init_folder
+
+        result = init_folder(folder)
+        console.print_line(f"已新建工作文件夹 {result.folder}（{len(result.files)} 个文件）：")
+        console.print_line(f"  考核方案：{result.scheme}")
+        console.print_line(f"  示例收件箱：{result.inbox}")
+        console.print_line(f"下一步：cd {result.folder}，然后运行 kaohe run {result.inbox.name}")
+        return EXIT_OK
+
+    raise typer.Exit(_guard(body))
 
 
 @app.command("template")
@@ -167,7 +303,7 @@ def _office_key_for_templates(loaded, out: Path):
 
 @app.command("check")
 def check_command(
-    inbox: Path = typer.Argument(..., help="收件箱文件夹：各单位报送的表格和评定表"),
+    inbox: Path = typer.Argument(..., metavar="收件箱", help="收件箱文件夹：各单位报送的表格和评定表"),
     scheme: Optional[Path] = SchemeOption,
     report: Optional[Path] = typer.Option(None, "--report", "-r", help="校验报告 .xlsx 的位置（默认 outputs/校验问题_<周期>.xlsx，不能在收件箱内）"),
     out: Path = OutOption,
@@ -204,7 +340,7 @@ def check_command(
 
 @app.command("run")
 def run_command(
-    inbox: Path = typer.Argument(..., help="收件箱文件夹：各单位报送的表格和评定表"),
+    inbox: Path = typer.Argument(..., metavar="收件箱", help="收件箱文件夹：各单位报送的表格和评定表"),
     scheme: Optional[Path] = SchemeOption,
     period: Optional[str] = typer.Option(None, "--period", "-p", help="考核周期（须与方案一致；默认取方案中的考核周期）"),
     out: Path = OutOption,
@@ -261,7 +397,7 @@ def _run_notes(results) -> list[str]:
 
 @app.command("seal")
 def seal_command(
-    period: str = typer.Argument(..., help="要封存的考核周期，如 2024"),
+    period: str = typer.Argument(..., metavar="周期", help="要封存的考核周期，如 2024"),
     out: Path = OutOption,
     by: Optional[str] = typer.Option(None, "--by", help="封存人（记录在封存文件中）"),
     verbose: bool = VerboseOption,
@@ -288,7 +424,7 @@ def seal_command(
 
 @app.command("verify")
 def verify_command(
-    period: str = typer.Argument(..., help="要核验的考核周期，如 2024"),
+    period: str = typer.Argument(..., metavar="周期", help="要核验的考核周期，如 2024"),
     out: Path = OutOption,
     verbose: bool = VerboseOption,
 ) -> None:
@@ -342,6 +478,9 @@ def history_command(
         if xlsx is not None:
             check_output_file(xlsx, "工作簿")
         table, damaged = history(out, unit=unit)
+        if unit and table.empty and not damaged and not history(out)[0].empty:
+            raise KaoheError(f"各期归档中没有单位「{unit}」（按单位代码或单位名称查找），请核对；"
+                             "不加 --unit 可列出全部单位")
         if len(table) or not damaged:
             console.history(table)
         for problem in damaged:  # named, not passed over as if the period did not exist
@@ -358,7 +497,7 @@ def history_command(
 
 @app.command("gap")
 def gap_command(
-    period: str = typer.Argument(..., help="已归档的考核周期，如 2024"),
+    period: str = typer.Argument(..., metavar="周期", help="已归档的考核周期，如 2024"),
     unit: Optional[str] = typer.Option(None, "--unit", "-u", help="只看某个单位（单位代码）"),
     out: Path = OutOption,
     verbose: bool = VerboseOption,
@@ -396,7 +535,7 @@ def gap_command(
 
 @app.command("simulate")
 def simulate_command(
-    period: str = typer.Argument(..., help="已归档的考核周期，如 2024"),
+    period: str = typer.Argument(..., metavar="周期", help="已归档的考核周期，如 2024"),
     sets: list[str] = typer.Option(..., "--set", help="改动：单位代码:指标代码=值，可重复"),
     out: Path = OutOption,
     verbose: bool = VerboseOption,
@@ -439,7 +578,7 @@ SIMULATED_SCORE_HEADERS = {
 
 @app.command("mail")
 def mail_command(
-    period: str = typer.Argument(..., help="要发送的考核周期，如 2024"),
+    period: str = typer.Argument(..., metavar="周期", help="要发送的考核周期，如 2024"),
     out: Path = OutOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="只生成邮件预览（outputs/<周期>/outbox/*.eml），不发送"),
     only: Optional[str] = typer.Option(None, "--only", help="只发这些单位（单位代码，逗号分隔；“领导”指领导邮件）"),

@@ -109,3 +109,7 @@ class OutputExists(FileSystemProblem):
 
 class ArchiveDamaged(FileSystemProblem):
     """A file of an archived period (manifest.json, a parquet table) is truncated or malformed."""
+
+
+class InboxEmpty(KaoheError):
+    """The inbox folder holds no spreadsheet at all (w-docs): said once, not as one 未报送 line per unit."""

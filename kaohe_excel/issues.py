@@ -93,7 +93,34 @@ ISSUE_HEADERS_ZH = {
     "indicator": "指标",
     "code": "问题代码",
     "message": "说明",
+    "kind": "问题类型",  # derived from code by issue_kind; not a column of issues_frame
 }
+
+
+# w-docs: the 问题类型 a person reads beside the stable code (校验问题 sheets). Every IssueCode has one.
+ISSUE_KINDS_ZH = {
+    "unreadable_file": "文件无法读取", "empty_file": "空文件", "encrypted_file": "文件已加密",
+    "legacy_format": "旧格式文件", "not_a_spreadsheet": "不是表格文件", "file_too_large": "文件过大",
+    "not_our_template": "不是下发的模板", "other_scheme": "其他方案的模板", "other_period": "其他周期的模板",
+    "earlier_scheme_edit": "旧版方案的模板", "scheme_changed": "方案已调整", "missing_sheet": "缺少工作表",
+    "missing_column": "缺少列", "unknown_unit": "单位不在名单中", "unit_mismatch": "单位代码不一致",
+    "duplicate_submission": "重复报送", "missing_submission": "未报送", "missing_value": "未填写",
+    "not_a_number": "不是数字", "invalid_grade": "等级无效", "out_of_range": "数值超出范围",
+    "percent_scale": "百分数疑未乘100", "normalized_value": "已自动规范", "formula_without_value": "公式没有计算结果",
+    "error_value": "单元格显示错误值", "unknown_indicator": "指标不在方案中", "missing_indicator": "缺少指标",
+    "duplicate_indicator": "指标重复", "not_applicable_indicator": "指标不适用本单位", "edited_locked_cell": "改动了锁定内容",
+    "unknown_adjustment": "加扣分项目不在方案中", "adjustment_not_claimable": "该项目不能由单位申报",
+    "missing_evidence": "缺少佐证材料", "invalid_count": "数量无效", "missing_assessment": "评定值未填写",
+    "unscored_value": "未计分",
+    "origin_missing": "缺少校验码", "origin_forged": "校验码不符（疑似伪造或改动）",
+    "origin_displaced": "副本未采用", "demo_office_key": "使用演示密钥",
+}
+
+
+def issue_kind(code: object) -> str:
+    """问题类型 of a code (an IssueCode or its value); a code without a label still reads as Chinese."""
+    value = getattr(code, "value", code)
+    return ISSUE_KINDS_ZH.get(str(value), "其他问题")
 
 
 def error(code: IssueCode, message: str, **where: str) -> Issue:

@@ -104,6 +104,30 @@ class MailConfig:
     addresses: dict[str, str] = field(default_factory=dict)
 
 
+# tomllib's English messages, as the office can act on them (w-docs)
+TOML_PROBLEMS = [
+    ("Expected ']'", "方括号 [ ] 没有配对"),
+    ("Expected '=' after a key", "缺少等号 =（每行写成 名称 = 值）"),
+    ("Unterminated string", "引号没有配对"),
+    ("Illegal character '\\n'", "引号没有配对（一行结束时引号还没有关上）"),
+    ("Illegal character", "有不允许的字符（如中文引号、全角符号），请改用英文半角符号"),
+    ("Invalid value", "等号后面的值写法不对：文字要加英文双引号，如 host = \"smtp.example.gov.cn\"，数字和 true/false 不加"),
+    ("Cannot overwrite a value", "同一项写了两次"),
+    ("Cannot declare", "同一部分（[ ] 标题）写了两次"),
+    ("Invalid statement", "这一行不是 名称 = 值 的写法"),
+    ("Invalid initial character for a key part", "名称写法不对：只用英文字母、数字、_ 和 -"),
+]
+
+
+def toml_problem(exc: Exception) -> str:
+    """'Invalid value (at line 3, column 8)' -> 第3行第8列：等号后面的值写法不对…"""
+    text = str(exc)
+    where = re.search(r"\(at line (\d+), column (\d+)\)", text)
+    place = f"第{where.group(1)}行第{where.group(2)}列" if where else ("文件末尾" if "end of document" in text else "")
+    what = next((zh for en, zh in TOML_PROBLEMS if text.startswith(en)), "写法不对，请对照 kaohe.toml.example 检查引号、等号和方括号")
+    return f"{place}：{what}" if place else what
+
+
 def load_config(path: Path, password_env: str = PASSWORD_ENV, need_password: bool = True) -> MailConfig:
     """Read kaohe.toml; the password comes only from the environment variable `password_env`."""
     path = Path(path)
@@ -114,7 +138,7 @@ def load_config(path: Path, password_env: str = PASSWORD_ENV, need_password: boo
     except UnicodeDecodeError:
         raise MailConfigError(f"邮件配置文件 {path} 不是 UTF-8 编码，请用 UTF-8 另存") from None
     except tomllib.TOMLDecodeError as exc:
-        raise MailConfigError(f"邮件配置文件 {path} 格式有误：{exc}") from None
+        raise MailConfigError(f"邮件配置文件 {path} 格式有误：{toml_problem(exc)}") from None
     smtp = data.get("smtp")
     if not isinstance(smtp, dict):
         raise MailConfigError(f"邮件配置文件 {path} 缺少 [smtp] 部分")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import progress as progress_mod
 from . import crosscheck, origin, rank, read, report, score, validate
-from .errors import DataErrorsPresent, InboxNotFound, KaoheError, OutputInsideInbox
+from .errors import DataErrorsPresent, InboxEmpty, InboxNotFound, KaoheError, OutputInsideInbox
 from .issues import issues_frame
 from .memory import release_unused
 from .scheme import Scheme, load_scheme
@@ -44,6 +44,14 @@ def check_inbox_folder(inbox: Path) -> Path:
     if not inbox.is_dir():
         raise InboxNotFound(f"收件箱文件夹不存在：{inbox}")
     return inbox
+
+
+def refuse_empty_inbox(inbox: Path) -> None:
+    """No spreadsheet at all: one line, not one 未报送 error per unit."""
+    files, _ = read.list_inbox(inbox)
+    if not any(path.suffix.lower() in read.SPREADSHEET_SUFFIXES for path in files):
+        others = f"（只有 {len(files)} 个其他文件，如 {files[0].name}）" if files else ""
+        raise InboxEmpty(f"收件箱里没有 Excel 文件：{inbox}{others}。请把各单位报送的表格放进这个文件夹，或检查文件夹是否选对")
 
 
 def refuse_inside_inbox(path: Path, inbox: Path, what: str) -> None:
@@ -91,6 +99,7 @@ def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Pa
         report_path = Path(out_root) / f"校验问题_{scheme.meta.period}.xlsx"
     refuse_inside_inbox(report_path, inbox, "校验报告")
     refuse_key_inside(scheme, inbox, Path(out_root))
+    refuse_empty_inbox(inbox)
     validated = read_and_validate(scheme, inbox, progress, workers)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report.write_issue_report(report_path, scheme.meta, validated.issues_table)
@@ -193,6 +202,7 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         if compare_to == period:
             raise KaoheError(f"--compare-to 不能是本期 {period}，请指定往期的考核周期")
         period_folder(Path(out_root), compare_to)  # raises PeriodNotFound with a Chinese message
+    refuse_empty_inbox(inbox)
     validated = read_and_validate(scheme, inbox, progress, workers)
     if validated.error_count and not allow_errors:
         out_root.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .gap import GAP_SHEET_HEADERS, gap_sheet_rows
-from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH
+from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH, issue_kind
 from . import sheet_rows
 from .memory import release_unused
 from .safety import csv_safe, csv_unquote, safe_filename
@@ -898,8 +898,12 @@ def _write_issues_sheet(wb, fmts, meta, issues) -> None:
     ws = wb.add_worksheet("校验问题")
     frame = issues if issues is not None and len(issues) else pd.DataFrame(columns=ISSUE_COLUMNS)
     frame = frame.reindex(columns=ISSUE_COLUMNS)
-    widths = {"severity": 6, "cell": 8, "message": 60}
-    cols = [Col(ISSUE_HEADERS_ZH[c], c, "wrap" if c == "message" else "text", widths.get(c)) for c in ISSUE_COLUMNS]
+    # a person reads the Chinese 问题类型; the stable code keeps its own column for filtering
+    frame = frame.assign(kind=frame["code"].map(issue_kind) if len(frame) else pd.Series(dtype=object))
+    shown = [c for c in ISSUE_COLUMNS if c != "code"]
+    shown = shown[:shown.index("message")] + ["kind", "message", "code"]
+    widths = {"severity": 6, "cell": 8, "message": 60, "kind": 14}
+    cols = [Col(ISSUE_HEADERS_ZH[c], c, "wrap" if c == "message" else "text", widths.get(c)) for c in shown]
     last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 校验问题")
     if last >= 2:
         ws.conditional_format(2, 0, last, 0, {"type": "cell", "criteria": "==", "value": '"错误"', "format": fmts.error})

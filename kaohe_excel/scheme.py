@@ -351,7 +351,7 @@ def _table_rows(sheets, sheet: str, columns: dict[str, str], required: list[str]
     if table is None:
         if optional_sheet and not any(clean_text(c) for r in rows for c in r):
             return pd.DataFrame(columns=names)
-        problems.add(sheet, None, f"找不到表头行，表头须包含：{'、'.join(required)}")
+        problems.add(sheet, None, f"找不到表头行，表头须包含：{'、'.join(required)}{_closest_header(rows, required)}")
         return pd.DataFrame(columns=names)
     problems.letters[sheet] = {code: column_letter(table.columns[zh]) for zh, code in columns.items() if zh in table.columns}
     records = []
@@ -363,6 +363,18 @@ def _table_rows(sheets, sheet: str, columns: dict[str, str], required: list[str]
         record["xlsx_row"] = index + 1
         records.append(record)
     return pd.DataFrame(records, columns=names).astype(object)
+
+
+def _closest_header(rows, required: list[str]) -> str:
+    """Which required headers the likeliest header row lacks: "（第1行缺少：适用类别）"."""
+    best, best_row = set(), None
+    for index, row in enumerate(rows[:50]):
+        present = {header_key(cell) for cell in row} & set(required)
+        if len(present) > len(best):
+            best, best_row = present, index
+    if best_row is None:
+        return ""
+    return f"（第{best_row + 1}行缺少：{'、'.join(h for h in required if h not in best)}）"
 
 
 # ---------------------------------------------------------------- sheet parsers
@@ -826,6 +838,7 @@ def _check_parameters(scheme: Scheme, problems: _Problems) -> None:
 # ---------------------------------------------------------------- entry point
 
 CONTRACT_SHEETS = ["方案", "等次", "单位", "指标", "目标分解", "档次表", "权重", "加扣分"]
+STRUCTURAL_PROBLEMS = ("缺少工作表", "找不到表头行")
 
 
 def fingerprint_sheets(sheets: dict[str, list[list]]) -> str:
@@ -876,6 +889,10 @@ def load_scheme(path: str | Path) -> Scheme:
             problems.add("指标", None, f"考核类别「{group}」没有任何适用指标")
     scheme = Scheme(meta, grades, units, indicators, unit_targets, tiers, weights, adjustments,
                     fingerprint_sheets(sheets), path)
+    structural = [item for item in problems.items if item[1] is None and item[2].startswith(STRUCTURAL_PROBLEMS)]
+    if structural:
+        # a missing sheet or header row makes every row that refers to it look wrong too: say only the cause
+        problems.items = structural
     if not problems.items:
         _check_parameters(scheme, problems)
     if problems.items:

@@ -219,6 +219,11 @@ def _meta_sheet(workbook: Workbook, pairs: list[tuple[str, str]], key: origin.Of
     _protect(sheet)
 
 
+def titled(meta) -> str:
+    """考核名称, with （周期） only when the name does not already say it ("2024年度…（2024）" reads twice)."""
+    return meta.name if meta.period in meta.name else f"{meta.name}（{meta.period}）"
+
+
 def _title(sheet: Worksheet, text: str, last_col: int) -> None:
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=last_col)
     cell = sheet.cell(row=1, column=1, value=xml_safe(text))
@@ -262,7 +267,7 @@ def _fill_sheet(workbook: Workbook, scheme, unit: pd.Series, rows: pd.DataFrame)
     sheet.title = FILL_SHEET
     last_col = len(FILL_HEADERS)
     meta = scheme.meta
-    _title(sheet, f"{meta.name}（{meta.period}）填报表", last_col)
+    _title(sheet, f"{titled(meta)}填报表", last_col)
     block = [("考核名称", meta.name), ("考核周期", meta.period), ("单位代码", unit["unit_code"]), ("单位名称", unit["unit_name"])]
     for offset, (label, value) in enumerate(block):
         r = 2 + offset
@@ -432,7 +437,7 @@ def _assessment_sheet(workbook: Workbook, scheme, rows: pd.DataFrame) -> None:
     sheet = workbook.active
     sheet.title = ASSESSMENT_SHEET
     last_col = len(ASSESSMENT_HEADERS)
-    _title(sheet, f"{scheme.meta.name}（{scheme.meta.period}）评定表", last_col)
+    _title(sheet, f"{titled(scheme.meta)}评定表", last_col)
     _note(sheet, 2, "由考核办或牵头单位在黄色单元格中填写评定值：数值指标填数字（%指标填百分数数值，如85.3表示85.3%），"
                     "定性指标从下拉列表中选择等级；“说明”填评定依据。", last_col, 32)
     header_row = 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import codecs
 from pathlib import Path
 
@@ -206,7 +208,7 @@ def test_previous_period_columns(tmp_path):
 def test_other_sheets_contents(tmp_path):
     wb = load_workbook(_summary(tmp_path))
     issues = wb["校验问题"]
-    assert _row_values(issues, 2) == list(ISSUE_HEADERS_ZH.values())
+    assert _row_values(issues, 2) == ["级别", "文件", "工作表", "单元格", "单位", "指标", "问题类型", "说明", "问题代码"]
     assert issues.cell(3, 1).value == "错误"  # errors first
     missing = wb["未报送"]
     assert _row_values(missing, 3)[:2] == ["T09", "南湖镇"]
@@ -350,8 +352,11 @@ def test_issue_report(tmp_path):
     wb = load_workbook(write_issue_report(tmp_path / "校验问题.xlsx", META, make_issues()))
     assert wb.sheetnames == ["校验问题"]
     ws = wb["校验问题"]
-    assert _row_values(ws, 2) == ["级别", "文件", "工作表", "单元格", "单位", "指标", "问题代码", "说明"]
+    assert _row_values(ws, 2) == ["级别", "文件", "工作表", "单元格", "单位", "指标", "问题类型", "说明", "问题代码"]
     assert [ws.cell(r, 1).value for r in (3, 4)] == ["错误", "警告"]
+    # the 问题类型 is Chinese; the stable English code stays in its own last column
+    for r in (3, 4):
+        assert re.search(r"[\u4e00-\u9fff]", ws.cell(r, 7).value) and re.fullmatch(r"[a-z_]+", ws.cell(r, 9).value)
     empty = load_workbook(write_issue_report(tmp_path / "空.xlsx", META, issues_frame([])))["校验问题"]
     assert empty.cell(3, 1).value == "无校验问题。"
 

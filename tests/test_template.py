@@ -75,7 +75,7 @@ def test_fill_sheet_header_row_and_header_block(out, scheme):
     assert block["考核周期"] == "2024"
     assert block["单位代码"] == "XZ01"
     assert block["单位名称"] == "城关镇"
-    assert sheet["A1"].value == "清源县2024年度乡镇和县直部门目标责任考核（2024）填报表"
+    assert sheet["A1"].value == "清源县2024年度乡镇和县直部门目标责任考核填报表"
 
 
 @pytest.mark.parametrize("file, codes", [
