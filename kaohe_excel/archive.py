@@ -510,6 +510,8 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
                                       progress=progress_table,
                                       crosscheck=getattr(results, "crosscheck", None))
             report.write_csvs(staging, period, results.scored, results.ranked)
+            from .web.dashboard import DASHBOARD_NAME, write_dashboard  # w-web: the offline 结果看板
+            write_dashboard(staging / DASHBOARD_NAME, results, out_root)
             _lossless_results(results, staging)
             inputs = _copy_inputs(results.validated, staging / INPUTS_DIR)
             if scheme.path is not None:

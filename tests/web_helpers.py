@@ -1,0 +1,50 @@
+"""Working folders for the web tests: the repo's sample scheme and inbox, or a scheme with a hostile unit name."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_SCHEME = REPO / "templates" / "scheme.xlsx"
+SAMPLE_INPUTS = REPO / "sample_inputs"
+# Markup, a script and an event handler: shown as text, never run.
+HOSTILE_NAME = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>镇'
+
+
+def make_work_folder(root: Path) -> Path:
+    """A working folder as `kaohe init` lays it out, with an empty 收件箱."""
+    from kaohe_excel.web.folder import INBOX_NAME, SCHEME_NAME
+
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SAMPLE_SCHEME, root / SCHEME_NAME)
+    (root / INBOX_NAME).mkdir(exist_ok=True)
+    return root
+
+
+def make_hostile_folder(root: Path) -> Path:
+    """The sample scheme with XZ01 renamed to HOSTILE_NAME, and an empty inbox."""
+    from kaohe_excel.web.folder import SCHEME_NAME
+
+    make_work_folder(root)
+    path = root / SCHEME_NAME
+    book = load_workbook(path)
+    sheet = book["单位"]
+    header = [c.value for c in sheet[1]]
+    code_col, name_col = header.index("单位代码"), header.index("单位名称")
+    for row in sheet.iter_rows(min_row=2):
+        if row[code_col].value == "XZ01":
+            row[name_col].value = HOSTILE_NAME
+    book.save(path)
+    return root
+
+
+def wait_for_jobs(app, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while app.state.kaohe.jobs.running is not None:
+        if time.monotonic() > deadline:
+            raise AssertionError("job did not finish in time")
+        time.sleep(0.05)
