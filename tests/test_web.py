@@ -19,6 +19,7 @@ pytest.importorskip("httpx", reason="httpx is needed by starlette's test client 
 from starlette.testclient import TestClient  # noqa: E402
 
 from kaohe_excel import pipeline  # noqa: E402
+from kaohe_excel.scheme import load_scheme  # noqa: E402
 from kaohe_excel.web.app import bind_host, create_app, lan_password  # noqa: E402
 from kaohe_excel.web.folder import discover  # noqa: E402
 from web_helpers import HOSTILE_NAME, SAMPLE_INPUTS, make_hostile_folder, make_work_folder, wait_for_jobs  # noqa: E402
@@ -194,15 +195,17 @@ def test_templates_download_per_unit_and_in_bundles(period):
     assert client.get("/template/other").status_code == 404
 
 
-def test_scoring_writes_the_period_as_the_cli_does(scored, tmp_path):
+def test_scoring_writes_the_period_as_the_cli_does(scored):
     client, root = scored["client"], scored["root"]
     job = client.app.state.kaohe.jobs.last["run"]
     assert job.state == "done", job.message
-    # The same library call from the terminal, on the same files, must give the same ranking.
-    cli = pipeline.run(SAMPLE_INPUTS, root / "考核方案.xlsx", out_root=tmp_path / "cli", workers=1)
-    web_totals = pd.read_csv(root / "outputs" / "2024" / "totals.csv", encoding="utf-8-sig")
-    cli_totals = pd.read_csv(cli.folder / "totals.csv", encoding="utf-8-sig")
-    pd.testing.assert_frame_equal(web_totals, cli_totals)
+    # The same library calls the terminal's run makes, on the same files, must give the same ranking.
+    scheme = load_scheme(root / "考核方案.xlsx")
+    expected = pipeline.score_period(scheme, pipeline.read_and_validate(scheme, SAMPLE_INPUTS, workers=1)).ranked
+    web = pd.read_parquet(root / "outputs" / "2024" / "totals.parquet")
+    columns = ["unit_code", "group", "total", "rank", "grade"]
+    pd.testing.assert_frame_equal(web[columns].sort_values("unit_code").reset_index(drop=True),
+                                  expected[columns].sort_values("unit_code").reset_index(drop=True), check_dtype=False)
     assert 'data-job-state="done"' in client.get("/job", params={"kind": "run"}).text
     assert (root / "outputs" / "2024" / "结果看板.html").is_file()
 
@@ -241,7 +244,7 @@ def test_history_and_simulation(scored):
     assert response.status_code == 200 and "模拟总分" in response.text
     from kaohe_excel import gap
 
-    expected = gap.simulate(gap.load_period(scored["root"] / "outputs", "2024", workers=1), {("XZ06", "A01"): 99.0})
+    expected = gap.simulate(client.app.state.kaohe.simulation_base("2024"), {("XZ06", "A01"): 99.0})
     row = expected.totals.set_index("unit_code").loc["XZ06"]
     assert f"{row['total_after']:.2f}" in response.text
     bad = client.post("/simulate", data={"csrf_token": token, "period": "2024", "unit": "XZ06", "v_A01": "很多"})
@@ -266,7 +269,7 @@ def test_seal_and_verify_from_the_page(scored):
 
 
 def test_scoring_refuses_errors_unless_allowed_and_hostile_names_stay_inert(tmp_path):
-    # An empty inbox: every unit is 未报送, an error; the scheme names XZ01 with markup and a script.
+    # An empty inbox: every unit is 未报送, an error; the scheme names T01 with markup and a script.
     root = make_hostile_folder(tmp_path / "w")
     client = _client(root)
     token = _token(client)
@@ -278,8 +281,8 @@ def test_scoring_refuses_errors_unless_allowed_and_hostile_names_stay_inert(tmp_
     assert client.post("/score", data={"csrf_token": token, "allow_errors": "1"}).status_code == 303
     wait_for_jobs(client.app)
     assert client.app.state.kaohe.jobs.last["run"].state == "done"
-    for path in ["/", "/inbox", "/check", "/score", "/results/2024", "/results/2024/unit/XZ01", "/history",
-                 "/simulate?period=2024&unit=XZ01"]:
+    for path in ["/", "/inbox", "/check", "/score", "/results/2024", "/results/2024/unit/T01", "/history",
+                 "/simulate?period=2024&unit=T01"]:
         page = client.get(path).text
         assert "<script>window.__pwned" not in page and "<img src=x" not in page, path
         if path not in ("/", "/check", "/score"):

@@ -6,7 +6,6 @@ import shutil
 import time
 from pathlib import Path
 
-from openpyxl import load_workbook
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_SCHEME = REPO / "templates" / "scheme.xlsx"
@@ -26,19 +25,15 @@ def make_work_folder(root: Path) -> Path:
 
 
 def make_hostile_folder(root: Path) -> Path:
-    """The sample scheme with XZ01 renamed to HOSTILE_NAME, and an empty inbox."""
-    from kaohe_excel.web.folder import SCHEME_NAME
+    """A small scheme (4 units) whose unit T01 is named HOSTILE_NAME, and an empty inbox."""
+    from conftest import small_scheme_sheets, write_workbook
+    from kaohe_excel.web.folder import INBOX_NAME, SCHEME_NAME
 
-    make_work_folder(root)
-    path = root / SCHEME_NAME
-    book = load_workbook(path)
-    sheet = book["单位"]
-    header = [c.value for c in sheet[1]]
-    code_col, name_col = header.index("单位代码"), header.index("单位名称")
-    for row in sheet.iter_rows(min_row=2):
-        if row[code_col].value == "XZ01":
-            row[name_col].value = HOSTILE_NAME
-    book.save(path)
+    root.mkdir(parents=True, exist_ok=True)
+    sheets = small_scheme_sheets()
+    sheets["单位"].loc[sheets["单位"]["单位代码"] == "T01", "单位名称"] = HOSTILE_NAME
+    write_workbook(root / SCHEME_NAME, sheets)
+    (root / INBOX_NAME).mkdir(exist_ok=True)
     return root
 
 

@@ -256,8 +256,13 @@ async def inbox_page(request: Request, received: list | None = None, message: st
     files = await run_in_threadpool(uploads.inbox_index, state.work)
     codes = set(scheme.units["unit_code"].astype(str))
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("已报送", "未报送", "有问题")}
+    # The last upload's outcome stays on the page: a finished check reloads it.
+    session = state.security.sessions.get(request.state.sid, {})
+    if received is not None:
+        session["received"] = received
+    received = session.get("received", [])
     return render(request, "inbox.html", status=status, active="inbox", rows=rows, files=files, codes=codes,
-                  counts=counts, received=received or [], message=message, check=check)
+                  counts=counts, received=received, message=message, check=check)
 
 
 async def inbox_get(request: Request) -> HTMLResponse:
