@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ..errors import KaoheError
 
 # The share of the bar each stage fills: reading dominates a check, writing a run.
-STAGE_SPAN = {"读取": (0.0, 0.6)}
+STAGE_SPAN = {"准备": (0.0, 0.0), "读取": (0.0, 0.6)}
 
 
 class JobBusy(KaoheError):

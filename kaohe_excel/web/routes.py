@@ -478,7 +478,7 @@ async def results_index(request: Request) -> Response:
 
 def _downloads(data: dict) -> dict:
     files = data["files"]
-    top = [f for f in files if "/" not in f and Path(f).suffix in DELIVERABLE_SUFFIXES]
+    top = [f for f in files if "/" not in f and Path(f).suffix in DELIVERABLE_SUFFIXES and f != archive.SCHEME_COPY]
     wanted = ["汇总表.xlsx", "通报.docx", "公示名单.docx", "结果看板.html"]
     main = [f for f in wanted if f in top] + [f for f in top if f not in wanted and not f.endswith(".csv")]
     feedback = [f for f in files if f.startswith(archive.FEEDBACK_DIR + "/")]
@@ -513,7 +513,8 @@ def _unit_view(data: dict, unit: str) -> dict:
         value = views.text(r.get("text_value")) or views.num(r.get("value"), 4).rstrip("0").rstrip(".")
         available = r.get("points_available")
         score = r.get("score")
-        lost = (float(available) - float(score)) if not views.missing(available) and not views.missing(score) else None
+        # Over-completion (上限系数 > 1) can score above the points: nothing was lost there.
+        lost = max(0.0, float(available) - float(score)) if not views.missing(available) and not views.missing(score) else None
         lines.append({"code": views.text(r.get("indicator_code")), "name": views.text(r.get("name")),
                       "category": views.text(r.get("category")), "measure_unit": views.text(r.get("measure_unit")),
                       "value": value, "points": views.num(r.get("points")), "score": views.num(score),

@@ -49,6 +49,16 @@ class Received:
     def ok(self) -> bool:
         return self.status == "saved" and not self.notes
 
+    @property
+    def description(self) -> str:
+        """One line for the page: what the file is and anything the office should know."""
+        parts = []
+        if self.unit_code:
+            parts.append(f"{self.unit_code} {self.unit_name}".strip() + (f"（{self.kind}）" if self.kind else ""))
+        elif self.kind:
+            parts.append(self.kind)
+        return "；".join(parts + self.notes)
+
 
 @dataclass
 class InboxFile:
