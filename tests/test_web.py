@@ -195,6 +195,19 @@ def test_templates_download_per_unit_and_in_bundles(period):
     assert client.get("/template/other").status_code == 404
 
 
+def test_a_run_elsewhere_holding_the_archive_lock_is_reported(tmp_path):
+    from kaohe_excel import archive
+
+    root = make_work_folder(tmp_path / "w")
+    client = _client(root)
+    token = _token(client)
+    wait_for_jobs(client.app)
+    with archive.outputs_lock(root / "outputs"):  # as a `kaohe run` in a terminal holds it
+        busy = client.post("/score", data={"csrf_token": token, "allow_errors": "1"})
+    assert busy.status_code == 409 and "正被" in busy.text and "使用" in busy.text
+    assert client.app.state.kaohe.jobs.last.get("run") is None
+
+
 def test_scoring_writes_the_period_as_the_cli_does(scored):
     client, root = scored["client"], scored["root"]
     job = client.app.state.kaohe.jobs.last["run"]
@@ -240,14 +253,16 @@ def test_history_and_simulation(scored):
     assert "2024" in history and "各期总分" in history
     form = client.get("/simulate", params={"period": "2024", "unit": "XZ06"}).text
     assert 'name="v_A01"' in form
-    response = client.post("/simulate", data={"csrf_token": token, "period": "2024", "unit": "XZ06", "v_A01": "99"})
+    # A02 (基本满分: base 0.8, full 0.98) is XZ06's own figure; 1.0 reaches the full 8 points.
+    response = client.post("/simulate", data={"csrf_token": token, "period": "2024", "unit": "XZ06", "v_A02": "1.0"})
     assert response.status_code == 200 and "模拟总分" in response.text
     from kaohe_excel import gap
 
-    expected = gap.simulate(client.app.state.kaohe.simulation_base("2024"), {("XZ06", "A01"): 99.0})
+    expected = gap.simulate(client.app.state.kaohe.simulation_base("2024"), {("XZ06", "A02"): 1.0})
     row = expected.totals.set_index("unit_code").loc["XZ06"]
-    assert f"{row['total_after']:.2f}" in response.text
-    bad = client.post("/simulate", data={"csrf_token": token, "period": "2024", "unit": "XZ06", "v_A01": "很多"})
+    assert row["total_after"] > row["total_before"]
+    assert f"{row['total_after']:.2f}" in response.text and f"{row['total_before']:.2f}" in response.text
+    bad = client.post("/simulate", data={"csrf_token": token, "period": "2024", "unit": "XZ06", "v_A02": "很多"})
     assert bad.status_code == 400 and "不是数字" in bad.text
 
 

@@ -176,12 +176,13 @@ def test_a_whole_period_without_the_terminal(browser, fresh_server):
     picker = _wait(d, EC.presence_of_element_located((By.ID, "files")))
     samples = sorted(SAMPLE_INPUTS.glob("*.xlsx"))
     picker.send_keys("\n".join(str(p) for p in samples))
-    _wait(d, lambda drv: len(drv.find_elements(By.CSS_SELECTOR, "#received tbody tr")) == len(samples))
+    _wait(d, lambda drv: len(drv.find_elements(By.CSS_SELECTOR, "#received tbody tr")) == len(samples), timeout=90)
     assert len(d.find_elements(By.XPATH, "//table[@id='received']//span[text()='已保存']")) == len(samples)
     _shot(d, "02_收表_上传后")
-    # The check starts by itself; the page reloads when it is done.
+    # The check starts by itself; the status part of the page follows it.
     _wait(d, lambda drv: "有问题 0" in drv.find_element(By.ID, "unit-counts").text
-          and "已报送 21" in drv.find_element(By.ID, "unit-counts").text and not drv.find_elements(By.ID, "job"))
+          and "已报送 21" in drv.find_element(By.ID, "unit-counts").text and not drv.find_elements(By.ID, "checking"),
+          timeout=90)
     assert _fits_width(d)
     _shot(d, "03_收表_报送情况", full=True)
 
@@ -247,12 +248,14 @@ def test_a_whole_period_without_the_terminal(browser, fresh_server):
     _wait(d, lambda drv: len(drv.find_elements(By.CSS_SELECTOR, ".chart canvas")) == 3)
     _shot(d, "11_历史", full=True)
     d.get(base + "/simulate?period=2024&unit=XZ06")
-    field = _wait(d, EC.presence_of_element_located((By.NAME, "v_A01")))
+    field = _wait(d, EC.presence_of_element_located((By.NAME, "v_A02")))
     field.clear()
-    field.send_keys("9.5")
+    field.send_keys("1.0")
     d.find_element(By.ID, "sim-run").click()
     result = _wait(d, EC.presence_of_element_located((By.ID, "sim-result")))
-    assert "XZ06:A01=9.5" in result.text
+    assert "XZ06:A02=1.0" in result.text
+    changed = [tr.text for tr in d.find_elements(By.CSS_SELECTOR, "#sim-totals tbody tr") if "XZ06" in tr.text]
+    assert changed and " 0.00 " not in f" {changed[0]} "  # 石门乡's total moved
     _shot(d, "12_模拟", full=True)
 
     d.get(base + "/")

@@ -434,6 +434,8 @@ async def score_post(request: Request) -> Response:
         return await score_get(request, status=409, message=(
             f"发现 {count} 个错误，未计分。请各单位更正后重新报送，或勾选「有错误也继续计分」（出错的单元格留空不计分）。"))
     work = state.work
+    # A run from a terminal (or another page) on this folder holds the archive's lock: say so now, not after reading.
+    archive.acquire_lock(work.outputs, attempts=1).release()
     fingerprint = uploads.inbox_fingerprint(work)
     template_dir = work.root / "templates"
 
