@@ -109,34 +109,44 @@ def _bar_chart(group: str, rows: list[dict]) -> dict:
     }
 
 
+LINE_CHART_UNITS = 30  # beyond this a line per unit is unreadable: the group's best, mean and worst instead
+
+
 def history_groups(history: pd.DataFrame) -> list[dict[str, Any]]:
     """Per 考核类别: each unit's 总分 and 名次 across the periods, and a line chart."""
     if history is None or not len(history):
         return []
     periods = sorted(history["period"].astype(str).unique())
+    frame = history.assign(period=history["period"].astype(str), unit_code=history["unit_code"].astype(str))
     groups = []
-    for group in _group_order(history):
-        part = history[history["group"].astype(str) == group]
-        names = part.sort_values("period").groupby("unit_code", sort=False)["unit_name"].last()
+    for group in _group_order(frame):
+        part = frame[frame["group"].astype(str) == group].sort_values("period", kind="stable")
+        last = part.drop_duplicates(["unit_code", "period"], keep="last").set_index(["unit_code", "period"])
+        names = part.groupby("unit_code", sort=True)["unit_name"].last()
+        totals = last["total"].unstack("period").reindex(index=names.index, columns=periods)
+        ranks = last["rank"].unstack("period").reindex(index=names.index, columns=periods)
+        grades = last["grade"].unstack("period").reindex(index=names.index, columns=periods)
         units = []
-        for code in sorted(names.index, key=str):
-            mine = part[part["unit_code"] == code].set_index(part.loc[part["unit_code"] == code, "period"].astype(str))
-            cells = []
-            for period in periods:
-                if period in mine.index:
-                    row = mine.loc[period]
-                    row = row.iloc[-1] if isinstance(row, pd.DataFrame) else row
-                    cells.append({"total": num(row["total"]), "rank": integer(row["rank"]), "grade": text(row["grade"])})
-                else:
-                    cells.append(None)
+        for code, t_row, r_row, g_row in zip(names.index, totals.to_numpy(), ranks.to_numpy(), grades.to_numpy()):
+            cells = [None if missing(t) else {"total": num(t), "rank": integer(r), "grade": text(g)}
+                     for t, r, g in zip(t_row, r_row, g_row)]
             units.append({"unit_code": text(code), "unit_name": text(names[code]), "cells": cells})
-        sealed = {str(p): bool(s) for p, s in zip(part["period"], part["sealed"])}
+        sealed = {str(p): bool(v) for p, v in zip(part["period"], part["sealed"])}
         groups.append({"group": group, "periods": periods, "units": units, "sealed": sealed,
-                       "chart": _line_chart(group, periods, units)})
+                       "chart": _line_chart(group, periods, units, totals)})
     return groups
 
 
-def _line_chart(group: str, periods: list[str], units: list[dict]) -> dict:
+def _line_chart(group: str, periods: list[str], units: list[dict], totals: pd.DataFrame) -> dict:
+    if len(units) <= LINE_CHART_UNITS:
+        series = [{"type": "line", "name": u["unit_name"] or u["unit_code"], "connectNulls": False, "symbolSize": 7,
+                   "data": [float(c["total"]) if c and c["total"] else None for c in u["cells"]]} for u in units]
+    else:
+        numbers = totals.apply(pd.to_numeric, errors="coerce")
+        series = [{"type": "line", "name": label, "symbolSize": 7,
+                   "data": [None if missing(v) else round(float(v), 2) for v in values]}
+                  for label, values in (("本类别最高", numbers.max()), ("本类别平均", numbers.mean()),
+                                        ("本类别最低", numbers.min()))]
     return {
         "animation": False,
         "title": {"text": f"{group} 各期总分", "left": "center", "textStyle": {"fontSize": 14}},
@@ -145,8 +155,7 @@ def _line_chart(group: str, periods: list[str], units: list[dict]) -> dict:
         "grid": {"left": 50, "right": 30, "top": 40, "bottom": 40, "containLabel": True},
         "xAxis": {"type": "category", "data": periods, "boundaryGap": False},
         "yAxis": {"type": "value", "name": "总分", "scale": True},
-        "series": [{"type": "line", "name": u["unit_name"] or u["unit_code"], "connectNulls": False, "symbolSize": 7,
-                    "data": [float(c["total"]) if c and c["total"] else None for c in u["cells"]]} for u in units],
+        "series": series,
     }
 
 
