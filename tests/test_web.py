@@ -266,6 +266,18 @@ def test_history_and_simulation(scored):
     assert bad.status_code == 400 and "不是数字" in bad.text
 
 
+def test_history_workbook_and_mail_preview(scored):
+    client, token, root = scored["client"], scored["token"], scored["root"]
+    book = load_workbook(io.BytesIO(client.get("/history.xlsx").content))
+    assert "明细" in book.sheetnames and len(book.sheetnames) == 4  # 明细 + one sheet per group
+    assert client.post("/results/2024/mail", data={"csrf_token": token, "action": "preview"}).status_code == 303
+    wait_for_jobs(client.app)
+    job = client.app.state.kaohe.jobs.last["mail"]
+    assert job.state == "done", job.message
+    assert len(list((root / "outputs" / "2024" / "outbox").glob("*.eml"))) == len(job.result.outcomes) > 0
+    assert 'id="mail-outcomes"' in client.get("/results/2024").text
+
+
 def test_seal_and_verify_from_the_page(scored):
     client, token = scored["client"], scored["token"]
     verified = client.post("/results/2024/verify", data={"csrf_token": token})

@@ -498,7 +498,7 @@ async def results_period(request: Request, message: str = "", verify_lines: list
                   periods=[p.name for p in state.periods()], groups=views.ranking_groups(data["totals"], grades),
                   downloads=_downloads(data), message=message, verify_lines=verify_lines or [],
                   seal={"at": archive._human_time(seal.get("sealed_at")), "by": seal.get("by", "")} if seal else None,
-                  pmeta=data["scheme"].meta)
+                  pmeta=data["scheme"].meta, mail_job=state.jobs.last.get("mail"))
 
 
 def _unit_view(data: dict, unit: str) -> dict:
@@ -602,6 +602,37 @@ async def verify_post(request: Request) -> HTMLResponse:
 
 
 # --------------------------------------------------------------------------- 历史
+
+
+async def history_xlsx(request: Request) -> Response:
+    state = _state(request)
+
+    def build() -> bytes:
+        table = archive.history_table(state.work.outputs)
+        with tempfile.TemporaryDirectory(dir=state.work.state) as tmp:
+            return archive.write_history_xlsx(Path(tmp) / "history.xlsx", table).read_bytes()
+
+    return download(await run_in_threadpool(build), "历年考核.xlsx", XLSX)
+
+
+async def mail_post(request: Request) -> Response:
+    """邮件: the same call as `kaohe mail` (preview as .eml files, or send what has not gone out yet)."""
+    from .. import mail
+
+    state = _state(request)
+    form = await checked_form(request)
+    period = request.path_params["period"]
+    state.period_folder(period)
+    preview = form.get("action") != "send"
+    work = state.work
+    templates = work.root / "templates"
+
+    def job(progress):
+        return mail.send_period(work.outputs, period, config_path=work.config, dry_run=preview,
+                                template_dir=templates if templates.is_dir() else None, progress=progress)
+
+    state.jobs.start("mail", "生成邮件预览" if preview else "发送邮件", job)
+    return RedirectResponse(f"/results/{quote(period)}#mail", status_code=303)
 
 
 async def history_get(request: Request) -> HTMLResponse:
