@@ -32,9 +32,9 @@ from .security import CSRF_FIELD, CSRF_HEADER, CsrfFailed, Security, login
 NAV = [("home", "/", "首页"), ("inbox", "/inbox", "收表"), ("check", "/check", "校验"), ("score", "/score", "计分"),
        ("results", "/results", "结果"), ("history", "/history", "历史"), ("simulate", "/simulate", "模拟")]
 DELIVERABLE_SUFFIXES = {".xlsx", ".docx", ".html", ".csv"}
-SIM_HEADERS = {**{"unit_code": "单位代码", "unit_name": "单位名称", "indicator_code": "指标代码", "name": "指标名称",
-                  "changed": "是否设定", "value_before": "原值", "value_after": "模拟值", "score_before": "原得分",
-                  "score_after": "模拟得分", "score_delta": "变化"}}
+SIM_HEADERS = {"unit_code": "单位代码", "unit_name": "单位名称", "indicator_code": "指标代码", "name": "指标名称",
+               "changed": "是否设定", "value_before": "原值", "value_after": "模拟值", "score_before": "原得分",
+               "score_after": "模拟得分", "score_delta": "变化"}
 
 
 @dataclass
