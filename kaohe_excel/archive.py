@@ -519,6 +519,8 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
                 shutil.copyfile(template, staging / NOTICE_TEMPLATE_COPY)
             render_outputs(results, staging, baseline, issued_on,
                            staging / NOTICE_TEMPLATE_COPY if template.is_file() else None, workers)
+            from .web.dashboard import DASHBOARD_NAME, write_dashboard  # w-web: the offline 结果看板
+            write_dashboard(staging / DASHBOARD_NAME, results, out_root)
             _lossless_results(results, staging)
             inputs = _copy_inputs(results.validated, staging / INPUTS_DIR)
             if scheme.path is not None:

@@ -624,6 +624,40 @@ def mail_command(
     raise typer.Exit(_guard(body))
 
 
+@app.command("serve")
+def serve_command(
+    folder: Optional[Path] = typer.Argument(None, help="考核工作文件夹（含 考核方案.xlsx、收件箱、outputs；默认当前文件夹）"),
+    port: int = typer.Option(8765, "--port", help="端口（默认 8765）"),
+    lan: bool = typer.Option(False, "--lan", help="允许局域网内其他电脑访问（须先在 kaohe.toml 的 [web] 中设置 password）"),
+    no_browser: bool = typer.Option(False, "--no-browser", help="不自动打开浏览器"),
+    verbose: bool = VerboseOption,
+) -> None:
+    """打开本机的考核工作页面：在浏览器中收表、校验、计分、查看和下载结果、封存，不用命令行。
+
+    只在本机（127.0.0.1）提供页面；加 --lan 才允许局域网访问，且须输入 kaohe.toml 中设置的密码。
+
+    示例：
+
+      kaohe serve
+
+      kaohe serve D:\\考核\\2024年度
+
+      kaohe serve --port 9000
+
+      kaohe serve --lan
+    """
+    _State.verbose = verbose
+
+    def body():
+        from .web.app import serve
+        from .web.folder import discover
+
+        serve(discover(folder), port=port, lan=lan, open_browser=not no_browser, announce=console.print_line)
+        return EXIT_OK
+
+    raise typer.Exit(_guard(body))
+
+
 def main() -> None:
     # Windows consoles default to a legacy code page; Chinese must not turn into mojibake.
     for stream in (sys.stdout, sys.stderr):

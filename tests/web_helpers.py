@@ -1,0 +1,45 @@
+"""Working folders for the web tests: the repo's sample scheme and inbox, or a scheme with a hostile unit name."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_SCHEME = REPO / "templates" / "scheme.xlsx"
+SAMPLE_INPUTS = REPO / "sample_inputs"
+# Markup, a script and an event handler: shown as text, never run.
+HOSTILE_NAME = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>镇'
+
+
+def make_work_folder(root: Path) -> Path:
+    """A working folder as `kaohe init` lays it out, with an empty 收件箱."""
+    from kaohe_excel.web.folder import INBOX_NAME, SCHEME_NAME
+
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SAMPLE_SCHEME, root / SCHEME_NAME)
+    (root / INBOX_NAME).mkdir(exist_ok=True)
+    return root
+
+
+def make_hostile_folder(root: Path) -> Path:
+    """A small scheme (4 units) whose unit T01 is named HOSTILE_NAME, and an empty inbox."""
+    from conftest import small_scheme_sheets, write_workbook
+    from kaohe_excel.web.folder import INBOX_NAME, SCHEME_NAME
+
+    root.mkdir(parents=True, exist_ok=True)
+    sheets = small_scheme_sheets()
+    sheets["单位"].loc[sheets["单位"]["单位代码"] == "T01", "单位名称"] = HOSTILE_NAME
+    write_workbook(root / SCHEME_NAME, sheets)
+    (root / INBOX_NAME).mkdir(exist_ok=True)
+    return root
+
+
+def wait_for_jobs(app, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while app.state.kaohe.jobs.running is not None:
+        if time.monotonic() > deadline:
+            raise AssertionError("job did not finish in time")
+        time.sleep(0.05)
