@@ -43,3 +43,13 @@ def wait_for_jobs(app, timeout: float = 120.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("job did not finish in time")
         time.sleep(0.05)
+
+
+def sample_issue_counts(tmp: Path) -> tuple[int, int]:
+    """(errors, warnings) of the sample inbox as the library's own `check` counts them (the page must agree)."""
+    from kaohe_excel import pipeline
+    from kaohe_excel.issues import Severity
+
+    outcome = pipeline.check(SAMPLE_INPUTS, SAMPLE_SCHEME, tmp / "report.xlsx", out_root=tmp)
+    severity = outcome.validated.issues_table["severity"]
+    return int((severity == Severity.ERROR.value).sum()), int((severity == Severity.WARNING.value).sum())
