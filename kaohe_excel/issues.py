@@ -62,6 +62,13 @@ class IssueCode(str, Enum):
     # assessment workbook (评定表)
     missing_assessment = "missing_assessment"
     unscored_value = "unscored_value"
+    # w-values: what the office sees is what is scored; implausible and non-finite numbers
+    number_format = "number_format"
+    implausible_value = "implausible_value"
+    non_finite_value = "non_finite_value"
+    duplicate_column = "duplicate_column"
+    hidden_cells = "hidden_cells"
+    code_name_mismatch = "code_name_mismatch"
 
 
 @dataclass(frozen=True)
