@@ -100,7 +100,7 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
         if withheld:
             _withhold_all(rows, name)
             continue
-        if view is None:
+        if view is None or not (view.formats or view.hidden_rows):
             continue
         for row in rows:
             value = row.values[position]

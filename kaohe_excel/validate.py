@@ -169,7 +169,8 @@ def _spec_records(frame: pd.DataFrame) -> list[tuple[str, str, dict]]:
     one dict per unit x indicator cost more memory than the scheme itself."""
     columns = [frame[c].tolist() for c in SPEC_COLUMNS]
     # NaN never equals NaN: the sharing key has None for it
-    keys = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in SPEC_COLUMNS]
+    keys = [frame[c].astype(object).where(frame[c].notna(), None).tolist() if frame[c].dtype.kind == "f" else values
+            for c, values in zip(SPEC_COLUMNS, columns)]
     shared: dict[tuple, dict] = {}
     records = []
     for unit_code, values, key in zip(frame["unit_code"].tolist(), zip(*columns), zip(*keys)):
@@ -328,8 +329,9 @@ class _Validator:
             seen.add(code)
             spec = expected_rows[code]
             self.check_target(row, spec, name, unit_code, code)
-            if self.contradicts(result, row, "实际完成值", unit_code, code,
-                                (("指标名称", spec["name"], "指标名称"), ("计量单位", spec["measure_unit"], "计量单位"))):
+            if (row.value_of("指标名称") != spec["name"] or row.value_of("计量单位") != spec["measure_unit"]) and self.contradicts(
+                    result, row, "实际完成值", unit_code, code,
+                    (("指标名称", spec["name"], "指标名称"), ("计量单位", spec["measure_unit"], "计量单位"))):
                 value_cell = row["实际完成值"]
             self.value(unit_code, code, spec, value_cell, name, row.value_of("佐证材料"), row.value_of("备注"))
         for code, spec in expected_rows.items():
