@@ -109,6 +109,6 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
                                                f"所在的第 {row.row + 1} 行被隐藏，考核办看不到此行，未计分；请取消隐藏后重新报送")))
                 continue
             shown = view.formats.get((row.row, value_col))
-            if shown is not None and value.__class__ is float:
+            if shown is not None and value.__class__ in (float, int):
                 row.set(name, Formatted(value, *shown))
     return issues

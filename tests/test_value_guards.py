@@ -428,3 +428,29 @@ def test_markers_survive_the_process_pool():
     copy = pickle.loads(pickle.dumps(Formatted(0.582, PERCENT, "0.0%")))
     assert float(copy) == 0.582 and copy.kind == PERCENT and copy.code == "0.0%"
     assert pickle.loads(pickle.dumps(_Layout("填报", {}, 6))).header_row == 6
+
+
+def test_run_with_absurd_numbers_writes_only_finite_workbooks(tmp_path, scheme, inbox):
+    # "1e400" used to crash run (OverflowError) or write <v>INF</v>, and then 汇总表 would not open
+    import zipfile
+    from datetime import date
+
+    from kaohe_excel.pipeline import run
+
+    fill_unit(inbox / FILES["T01"], {"A1": "1e400", "A3": 1e308})
+    fill_unit(inbox / FILES["T02"], {"C2": -1e308})
+    before = digest(inbox)
+    outcome = run(inbox, scheme.path, out_root=tmp_path / "outputs", allow_errors=True, issued_on=date(2025, 1, 20),
+                  template_dir=tmp_path / "none", workers=1)
+    assert digest(inbox) == before
+    workbooks = [p for p in outcome.folder.rglob("*.xlsx") if "inputs" not in p.parts]
+    assert workbooks
+    for path in workbooks:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                if member.startswith("xl/worksheets/"):
+                    xml = archive.read(member).lower()
+                    assert b"<v>inf" not in xml and b"<v>-inf" not in xml and b"<v>nan" not in xml, (path.name, member)
+    scored = outcome.results.scored.set_index(["unit_code", "indicator_code"])
+    assert scored.loc[("T01", "A1"), "status"] == scored.loc[("T01", "A3"), "status"] == scored.loc[("T02", "C2"), "status"] == "unscored"
+    assert scored.loc[("T05", "A3"), "score"] == pytest.approx(7.88)  # the peers of T01 keep their scores
