@@ -46,7 +46,7 @@ ASSESSMENT_OPTIONAL = ["说明", "单位名称", "指标名称"]
 LEAD_HEADERS = ["单位代码", "指标代码", "核定值"]
 LEAD_OPTIONAL = ["说明", "单位名称", "指标名称"]
 HEADER_BLOCK_LABELS = ["考核名称", "考核周期", "单位代码", "单位名称"]
-# The columns a row keeps: what validation reads (names and units come from the scheme).
+# The columns a row keeps: what validation reads (names and units only to check them against the codes).
 UNIT_KEPT = ["指标代码", "实际完成值", "目标值", "佐证材料", "备注", "指标名称", "计量单位"]
 ASSESSMENT_KEPT = ["单位代码", "指标代码", "评定值", "说明", "单位名称", "指标名称"]
 LEAD_KEPT = ["单位代码", "指标代码", "核定值", "说明", "单位名称", "指标名称"]
