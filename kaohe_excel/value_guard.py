@@ -24,6 +24,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
+from .tables import header_key
 from .xlsx_meta import INVISIBLE, PERCENT, SCALED, Formatted
 
 ABSOLUTE_LIMIT = 1e15
@@ -135,7 +136,7 @@ def contradiction(label: str, typed: object, expected: str) -> str | None:
     """The row says another name or unit than its code's: the code may have been swapped."""
     if typed == expected or typed is None or typed.__class__ is float and typed != typed:
         return None  # the template's own text (the usual case) needs no folding
-    shown = "".join(unicodedata.normalize("NFKC", str(typed)).split())
-    if not shown or shown == "".join(unicodedata.normalize("NFKC", str(expected or "")).split()):
+    shown = header_key(typed)  # folded as headers are: NFKC, no controls, no white space
+    if not shown or shown == header_key(expected or ""):
         return None
     return f"此行的{label}「{str(typed).strip()}」与指标代码对应的「{expected or '（空）'}」不一致（指标代码可能被改动或调换）"
