@@ -67,6 +67,13 @@ class IssueCode(str, Enum):
     origin_forged = "origin_forged"  # a 校验码 that does not match the identity rows: not used
     origin_displaced = "origin_displaced"  # an unproven copy left unused beside the genuine file of its unit
     demo_office_key = "demo_office_key"  # the scheme runs on the public demo key of the samples
+    # w-values: what the office sees is what is scored; implausible and non-finite numbers
+    number_format = "number_format"
+    implausible_value = "implausible_value"
+    non_finite_value = "non_finite_value"
+    duplicate_column = "duplicate_column"
+    hidden_cells = "hidden_cells"
+    code_name_mismatch = "code_name_mismatch"
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,8 @@ ISSUE_KINDS_ZH = {
     "unscored_value": "未计分",
     "origin_missing": "缺少校验码", "origin_forged": "校验码不符（疑似伪造或改动）",
     "origin_displaced": "副本未采用", "demo_office_key": "使用演示密钥",
+    "number_format": "单元格格式与数值不符", "implausible_value": "数值不合常理", "non_finite_value": "数值超出范围（非有限数）",
+    "duplicate_column": "表头重复", "hidden_cells": "有隐藏的行或列", "code_name_mismatch": "名称与代码不符",
 }
 
 

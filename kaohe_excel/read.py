@@ -46,10 +46,10 @@ ASSESSMENT_OPTIONAL = ["说明", "单位名称", "指标名称"]
 LEAD_HEADERS = ["单位代码", "指标代码", "核定值"]
 LEAD_OPTIONAL = ["说明", "单位名称", "指标名称"]
 HEADER_BLOCK_LABELS = ["考核名称", "考核周期", "单位代码", "单位名称"]
-# The columns a row keeps: what validation reads (names and units come from the scheme).
-UNIT_KEPT = ["指标代码", "实际完成值", "目标值", "佐证材料", "备注"]
-ASSESSMENT_KEPT = ["单位代码", "指标代码", "评定值", "说明"]
-LEAD_KEPT = ["单位代码", "指标代码", "核定值", "说明"]
+# The columns a row keeps: what validation reads (names and units only to check them against the codes).
+UNIT_KEPT = ["指标代码", "实际完成值", "目标值", "佐证材料", "备注", "指标名称", "计量单位"]
+ASSESSMENT_KEPT = ["单位代码", "指标代码", "评定值", "说明", "单位名称", "指标名称"]
+LEAD_KEPT = ["单位代码", "指标代码", "核定值", "说明", "单位名称", "指标名称"]
 CLAIM_KEPT = ["项目代码", "数量", "单位代码", "事项说明", "佐证材料"]
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
@@ -118,17 +118,18 @@ class Cell:
 class _Layout:
     """Where a table's wanted columns are: shared by all its rows (pickled once per file)."""
 
-    __slots__ = ("sheet", "columns")
+    __slots__ = ("sheet", "columns", "header_row")
 
-    def __init__(self, sheet: str, columns: dict[str, tuple[int, int]]):
+    def __init__(self, sheet: str, columns: dict[str, tuple[int, int]], header_row: int = -1):
         self.sheet = sheet
         self.columns = columns  # header -> (position in Row.values, 0-based column)
+        self.header_row = header_row  # 0-based
 
     def __getstate__(self):
-        return self.sheet, self.columns
+        return self.sheet, self.columns, self.header_row
 
     def __setstate__(self, state) -> None:
-        self.sheet, self.columns = state
+        self.sheet, self.columns, self.header_row = state
 
 
 class Row:
@@ -618,6 +619,7 @@ def _parse(data: bytes, result: FileResult, limits: ReadLimits, container: str) 
             _resolve_empty_inputs(data, result, limits)
         except Exception:  # the values are read; this only explains empty cells better
             pass
+    _guard_tables(data, result, sheets, container, limits)
 
 
 def _load_failure(exc: BaseException, container: str, name: str) -> Issue:
@@ -918,7 +920,7 @@ def _table_rows(rows: list[list], sheet: str, table: Table, names: list[str], ke
     under the table are not rows. Only the named columns are kept."""
     present = [name for name in names if name in table.columns]
     columns = [table.columns[name] for name in present]
-    layout = _Layout(sheet, {name: (i, c) for i, (name, c) in enumerate(zip(present, columns))})
+    layout = _Layout(sheet, {name: (i, c) for i, (name, c) in enumerate(zip(present, columns))}, table.header_row)
     watched = [i for i, name in enumerate(present) if name == key or name in inputs]
     width = max(columns) + 1
     pick = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
@@ -948,3 +950,53 @@ def _shared(value: object) -> object:
             _SHARED.clear()
         _SHARED[value] = found = value
     return found
+
+
+# ---------------------------------------------------------------- what the office sees
+
+_KNOWN_HEADERS = set(UNIT_HEADERS + UNIT_OPTIONAL + CLAIM_HEADERS + CLAIM_OPTIONAL + ASSESSMENT_HEADERS
+                     + ASSESSMENT_OPTIONAL + LEAD_HEADERS + LEAD_OPTIONAL)
+
+
+def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]], container: str,
+                  limits: ReadLimits) -> None:
+    """Doubled headers, hidden rows and columns, and number formats of the input cells
+    (table_guard). The XML is read only for .xlsx: styles.xml once, each table's sheet once."""
+    records = result.rows + result.claims
+    if not records:
+        return
+    from . import table_guard, xlsx_meta
+
+    archive = parts = styles = None
+    views: dict[str, object] = {}
+
+    def view_of(sheet: str, cells: set) -> object:
+        nonlocal archive, parts, styles
+        if container != "xlsx":
+            return None
+        if sheet in views:
+            return views[sheet]
+        if archive is None:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+            parts, _ = _sheet_parts(archive, limits)
+            names = {info.filename.replace("\\", "/").lower(): info for info in archive.infolist()}
+            info = names.get("xl/styles.xml")
+            styles = xlsx_meta.special_styles(_member(archive, info, limits)) if info is not None else {}
+        part = parts.get(sheet)
+        view = None
+        if part is not None:
+            view = xlsx_meta.scan_sheet(_member(archive, archive.getinfo(part), limits), styles, cells)
+        views[sheet] = view
+        return view
+
+    try:
+        result.issues.extend(table_guard.guard(result.name, records, sheets, _KNOWN_HEADERS, view_of))
+    except (zipfile.BadZipFile, _TooLarge, OSError, ValueError, KeyError, zlib.error) as exc:
+        # calamine read this file, so its parts are sound; a part the scan cannot read is
+        # an error: the tool cannot say what the office sees
+        result.issues.append(error(IssueCode.unreadable_file,
+                                   f"无法核对表格的格式与隐藏行列（{type(exc).__name__}），请用 Excel 或 WPS 打开后另存为 .xlsx 再报送",
+                                   file=result.name))
+    finally:
+        if archive is not None:
+            archive.close()

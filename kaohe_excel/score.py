@@ -757,7 +757,8 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
     tier_tables = tier_tables if tier_tables is not None else pd.DataFrame(columns=["tier_table", "lower", "level", "share"])
     points = _num(out, "points").fillna(0.0)
     exempt = _flag(out, "exempt")
-    unscored = _flag(out, "unscored") & ~exempt
+    # defence in depth: validation reports a non-finite value, scoring must never carry one
+    unscored = (_flag(out, "unscored") | np.isinf(_num(out, "value"))) & ~exempt
     mean_rule = out["missing_rule"].eq("mean").fillna(False).astype(bool) if "missing_rule" in out.columns else exempt & False
     method_codes, method_names = pd.factorize(out["method"])
     grade_code = [k for k, m in enumerate(method_names) if m == "定性"]
@@ -796,6 +797,7 @@ def score_indicators(frame: pd.DataFrame, tier_tables: pd.DataFrame) -> pd.DataF
                 res = fn(work.take(positions), tier_tables)
                 raw = res["score_raw"].to_numpy(dtype=float)
                 text = _Text.of(len(positions), _Piece(None, _arrow(res["explanation"])))
+            raw = np.where(np.isinf(raw), np.nan, raw)  # an infinite score must never reach a workbook
             score_raw_np[mask] = raw
             text = text + _where(np.isnan(raw), "（评分参数缺失，得0分）", "")
             parts += text.parts(positions)
@@ -855,7 +857,8 @@ def score_adjustments(claims: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataF
     if claims is None or claims.empty:
         return pd.DataFrame({c: pd.Series(dtype=object if c in ("unit_code", "item_code", "name", "kind", "explanation")
                                           else float) for c in ADJUSTMENT_COLUMNS})
-    counts = (claims.assign(count=pd.to_numeric(claims["count"], errors="coerce").fillna(0.0).astype(float))
+    counts = (claims.assign(count=pd.to_numeric(claims["count"], errors="coerce").replace([np.inf, -np.inf], np.nan)
+                            .fillna(0.0).astype(float))
               .groupby(["unit_code", "item_code"], sort=False, as_index=False)["count"].sum())
     cat = catalogue[["item_code", "kind", "name", "step", "item_cap"]].copy()
     cat["step"] = pd.to_numeric(cat["step"], errors="coerce").astype(float)

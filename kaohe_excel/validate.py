@@ -24,6 +24,8 @@ from .issues import Issue, IssueCode, Severity, count_errors, error, issues_fram
 from .read import KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult, Row
 from .scheme import Scheme
 from .tables import clean_text
+from . import value_guard
+from .xlsx_meta import Formatted, Withheld
 
 COUNT_UNITS = {"件", "个", "次", "起", "人", "人次", "家", "项", "篇", "条", "宗", "户", "处", "座", "所"}
 ERROR_VALUES = {"#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA"}
@@ -46,6 +48,7 @@ class Parsed:
     value: float = math.nan
     text: str | None = None
     repaired: str | None = None  # a warning: what was normalized
+    repaired_code: IssueCode | None = None  # the warning's code, normalized_value when None
     problem: tuple[IssueCode, str] | None = None  # an error
 
 
@@ -70,7 +73,7 @@ def parse_value(raw: object, measure_unit: str = "") -> Parsed:
     if isinstance(raw, (int, float)):
         number = float(raw)
         if math.isnan(number) or math.isinf(number):
-            return Parsed(problem=(IssueCode.not_a_number, "不是有效数字"))
+            return Parsed(problem=(IssueCode.non_finite_value, value_guard.non_finite(str(raw))))
         return Parsed(value=number)
     if isinstance(raw, (datetime, date, time, timedelta)):
         return Parsed(problem=(IssueCode.not_a_number, f"单元格是日期/时间格式（{raw}），应填数字，请将单元格格式改为“常规”后重填"))
@@ -79,6 +82,9 @@ def parse_value(raw: object, measure_unit: str = "") -> Parsed:
     if text.upper() in ERROR_VALUES:
         return Parsed(problem=(IssueCode.error_value, f"单元格是错误值 {text}，请填写数字"))
     notes = []
+    text, exotic = value_guard.ascii_digits(text)
+    if exotic:
+        notes.append("其他文字的数字转为阿拉伯数字")
     if _THOUSANDS.match(text):
         text = text.replace(",", "")
         notes.append("去掉千位分隔符")
@@ -89,6 +95,8 @@ def parse_value(raw: object, measure_unit: str = "") -> Parsed:
     if not match:
         return Parsed(problem=(IssueCode.not_a_number, f"「{original}」不是数字，请只填写数值"))
     number = float(match.group(1) + (f"e{match.group(2)}" if match.group(2) else ""))
+    if not math.isfinite(number):  # "1e400" parses as inf
+        return Parsed(problem=(IssueCode.non_finite_value, value_guard.non_finite(original)))
     tail = match.group(3)
     if tail:
         if tail == "%" and measure_unit != "%":
@@ -152,7 +160,7 @@ class Validated:
         return sum(1 for i in self.issues if i.severity == Severity.WARNING)
 
 
-SPEC_COLUMNS = ["indicator_code", "name", "measure_unit", "method", "target", "tier_table"]
+SPEC_COLUMNS = ["indicator_code", "name", "measure_unit", "method", "target", "tier_table", "base", "full", "floor"]
 OFFICE_KIND_LABELS = {KIND_ASSESSMENT: "评定表", KIND_LEAD: "牵头单位核定表"}
 
 
@@ -180,11 +188,12 @@ def _spec_records(frame: pd.DataFrame) -> list[tuple[str, str, dict]]:
     assignments frame took most of validate; units with the same spec share one dict, as
     one dict per unit x indicator cost more memory than the scheme itself."""
     columns = [frame[c].tolist() for c in SPEC_COLUMNS]
+    # NaN never equals NaN: the sharing key has None for it
+    keys = [frame[c].astype(object).where(frame[c].notna(), None).tolist() if frame[c].dtype.kind == "f" else values
+            for c, values in zip(SPEC_COLUMNS, columns)]
     shared: dict[tuple, dict] = {}
     records = []
-    for unit_code, values in zip(frame["unit_code"].tolist(), zip(*columns)):
-        target = values[4]
-        key = values if target == target else values[:4] + (None,) + values[5:]  # NaN targets equal for sharing
+    for unit_code, values, key in zip(frame["unit_code"].tolist(), zip(*columns), zip(*keys)):
         spec = shared.get(key)
         if spec is None:
             spec = shared[key] = dict(zip(SPEC_COLUMNS, values))
@@ -206,6 +215,7 @@ class _Validator:
             (unit_code, code): spec for unit_code, code, spec in _spec_records(active[active["source"] == "assessed"])}
         self.exempt_pairs = set(zip(assignments.loc[assignments["exempt"], "unit_code"], assignments.loc[assignments["exempt"], "indicator_code"]))
         self.indicator_codes = set(scheme.indicators["indicator_code"])
+        self.names_in_use = {clean_text(v) for v in scheme.indicators["name"]} | {clean_text(v) for v in scheme.units["unit_name"]}
         self.unit_names = scheme.unit_names()
         tiers = scheme.tier_tables
         self.grades = {name: set(frame.loc[frame["level"] != "", "level"]) for name, frame in tiers.groupby("tier_table")}
@@ -441,6 +451,10 @@ class _Validator:
             seen.add(code)
             spec = expected_rows[code]
             self.check_target(row, spec, name, unit_code, code)
+            if (row.value_of("指标名称") != spec["name"] or row.value_of("计量单位") != spec["measure_unit"]) and self.contradicts(
+                    result, row, "实际完成值", unit_code, code,
+                    (("指标名称", spec["name"], "指标名称"), ("计量单位", spec["measure_unit"], "计量单位"))):
+                value_cell = row["实际完成值"]
             self.value(unit_code, code, spec, value_cell, name, row.value_of("佐证材料"), row.value_of("备注"))
         for code, spec in expected_rows.items():
             if code not in seen:
@@ -448,6 +462,29 @@ class _Validator:
                                file=name, sheet=_sheet_of(result), unit=unit_code, indicator=code))
         for claim in result.claims:
             self.claim(claim, unit_code, name, recorded_by="unit")
+
+    def contradicts(self, result: FileResult, row: Row, input_name: str, unit_code: str, code: str,
+                    checks: tuple[tuple[str, str, str], ...]) -> bool:
+        """A row whose name or unit contradicts its codes (codes swapped, so a figure would
+        be scored under another indicator or unit): an 错误 at that cell, the row's input
+        withheld (True). From a template of an earlier scheme edit, where a name may have
+        been corrected since, only a name that is another indicator's is an error."""
+        earlier = bool(result.meta.get("方案指纹")) and result.meta.get("方案指纹") != self.scheme.fingerprint
+        for column, expected, label in checks:
+            typed = row.value_of(column)
+            reason = value_guard.contradiction(label, typed, expected)
+            if reason is None:
+                continue
+            cell = row[column]
+            at = {"file": result.name, "sheet": cell.sheet, "cell": cell.cell, "unit": unit_code, "indicator": code}
+            if earlier and clean_text(typed) not in self.names_in_use:
+                self.add(warning(IssueCode.code_name_mismatch, f"{reason}；模板由考核方案的较早版本生成，按指标代码计分，请核实", **at))
+                continue
+            self.add(error(IssueCode.code_name_mismatch,
+                           f"{reason}，此行的{input_name}未计分；请恢复模板原样，或使用考核办下发的模板重新填报", **at))
+            row.set(input_name, Withheld(row.value_of(input_name)))
+            return True
+        return False
 
     def check_target(self, row: Row, spec, file: str, unit_code: str, code: str) -> None:
         raw = row.value_of("目标值")
@@ -466,8 +503,15 @@ class _Validator:
         """Judge one input cell; `evidence` and `note` are raw values (None: no such column)."""
         at = {"file": file, "sheet": cell.sheet, "cell": cell.cell, "unit": unit_code, "indicator": code}
         name = spec["name"]
-        measure_unit = spec["measure_unit"]
-        parsed = self.parse(cell.value, spec)
+        raw = cell.value
+        if isinstance(raw, Withheld):  # the office cannot see this cell: never scored
+            if raw.problem is not None:
+                self.add(error(raw.problem[0], f"指标「{name}」的{label}{raw.problem[1]}", **at))
+            parsed = Parsed()
+        elif raw.__class__ is Formatted and spec["method"] != "定性":
+            parsed = self.parse_formatted(raw, spec)
+        else:
+            parsed = self.parse(raw, spec)
         if parsed.problem:
             issue_code, text = parsed.problem
             if issue_code == IssueCode.missing_value:
@@ -476,8 +520,8 @@ class _Validator:
                 text = f"指标「{name}」的{label}{text}"
             self.add(error(issue_code, text, **at))
         elif parsed.repaired:
-            self.add(warning(IssueCode.normalized_value, f"指标「{name}」的{label}{parsed.repaired}", **at))
-        unscored = parsed.problem is not None
+            self.add(warning(parsed.repaired_code or IssueCode.normalized_value, f"指标「{name}」的{label}{parsed.repaired}", **at))
+        unscored = parsed.problem is not None or isinstance(raw, Withheld)
         if not unscored and parsed.text is None:
             unscored = self.check_range(parsed.value, spec, at)
         (self.values if into is None else into).append({
@@ -485,6 +529,14 @@ class _Validator:
             "evidence": clean_text(evidence), "note": clean_text(note),
             "file": file, "sheet": cell.sheet, "cell": at["cell"], "unscored": unscored,
         })
+
+    def parse_formatted(self, raw: Formatted, spec) -> Parsed:
+        number, text = value_guard.formatted(raw, spec["measure_unit"], spec["target"])
+        if number is None:
+            return Parsed(problem=(IssueCode.number_format, text))
+        if text:
+            return Parsed(value=number, repaired=text, repaired_code=IssueCode.number_format)
+        return Parsed(value=number)
 
     def parse(self, raw: object, spec) -> Parsed:
         if spec["method"] != "定性" or isinstance(raw, FormulaWithoutValue):
@@ -504,6 +556,16 @@ class _Validator:
         name, measure_unit, target = spec["name"], spec["measure_unit"], spec["target"]
         if value < 0 and (measure_unit in COUNT_UNITS or spec["method"] == "扣分"):
             self.add(error(IssueCode.out_of_range, f"指标「{name}」是计数（{measure_unit or '次数'}），不能为负数 {_plain(value)}，请核实", **at))
+            return True
+        if not -value_guard.TARGET_FLOOR <= value <= value_guard.TARGET_FLOOR or not math.isfinite(value):
+            reason = value_guard.implausible(value, spec) if math.isfinite(value) else value_guard.non_finite(_plain(value))
+            if reason:
+                code = IssueCode.implausible_value if math.isfinite(value) else IssueCode.non_finite_value
+                self.add(error(code, f"指标「{name}」{reason}", **at))
+                return True
+        reason = value_guard.fractional_count(value, spec)
+        if reason:
+            self.add(error(IssueCode.invalid_count, f"指标「{name}」{reason}", **at))
             return True
         if measure_unit == "%":
             if 0 < abs(value) <= 1 and not math.isnan(target) and target > 1:
@@ -530,6 +592,15 @@ class _Validator:
         count_cell = row["数量"]
         count_text = clean_text(count_cell.value)
         count_at = {**at, "cell": count_cell.cell}
+        if isinstance(count_cell.value, Withheld):
+            if count_cell.value.problem is not None:
+                self.add(error(count_cell.value.problem[0], f"「{item['name']}」的数量{count_cell.value.problem[1]}", **count_at))
+            return
+        if count_cell.value.__class__ is Formatted:
+            self.add(error(IssueCode.number_format,
+                           f"「{item['name']}」的数量单元格设置了「{count_cell.value.code}」格式，显示的数与所填的 {_plain(count_cell.value)} 不同；"
+                           f"请将单元格格式改为“常规”后填写项数", **count_at))
+            return
         if isinstance(count_cell.value, FormulaWithoutValue):
             self.add(error(IssueCode.formula_without_value, f"「{item['name']}」的数量{_formula_problem(count_cell.value)[1]}", **count_at))
             return
@@ -543,6 +614,10 @@ class _Validator:
             if parsed.problem or parsed.value <= 0 or not whole:
                 rule = "正数" if recorded_by == "office" else "正整数"
                 self.add(error(IssueCode.invalid_count, f"「{item['name']}」的数量「{count_text}」应为{rule}", **count_at))
+                return
+            if parsed.value > value_guard.COUNT_LIMIT:
+                self.add(error(IssueCode.implausible_value,
+                               f"「{item['name']}」的数量「{count_text}」超过 {value_guard.COUNT_LIMIT:.0f}，不合常理，请核实后填写", **count_at))
                 return
             count = parsed.value
         evidence_cell = row.get("佐证材料")
@@ -581,6 +656,9 @@ class _Validator:
                 continue
             seen.add((unit_code, code))
             spec = self.expected_assessed[(unit_code, code)]
+            if self.contradicts(result, row, "评定值", unit_code, code,
+                                (("单位名称", self.unit_names[unit_code], "单位名称"), ("指标名称", spec["name"], "指标名称"))):
+                value_cell = row["评定值"]
             self.value(unit_code, code, spec, value_cell, name, None, row.value_of("说明"), label="评定值")
         for unit_code, code in self.expected_assessed:
             if (unit_code, code) not in seen:
@@ -637,6 +715,9 @@ class _Validator:
                 self.add(error(IssueCode.duplicate_indicator, f"单位「{unit_code}」的指标「{code}」在核定表中重复", **at))
                 continue
             seen.add((unit_code, code))
+            if self.contradicts(result, row, "核定值", unit_code, code,
+                                (("单位名称", self.unit_names[unit_code], "单位名称"), ("指标名称", spec["name"], "指标名称"))):
+                value_cell = row["核定值"]
             note = row.value_of("说明")
             record = {"unit_code": unit_code, "indicator_code": code, "verified_value": math.nan, "verified_text": None,
                       "lead_unit": lead, "note": clean_text(note), "file": name,
@@ -647,6 +728,27 @@ class _Validator:
                 if not parsed[0]["unscored"]:
                     record["verified_value"], record["verified_text"] = parsed[0]["value"], parsed[0]["text_value"]
             self.verified.append(record)
+
+    def check_groups(self, values: pd.DataFrame) -> None:
+        """The group-relative plausibility rule (value_guard): a number four orders of
+        magnitude from its group's median is an error and is not scored."""
+        group_of = dict(zip(self.scheme.units["unit_code"], self.scheme.units["group"]))
+        far = value_guard.group_outliers(values, group_of)
+        if not len(far):
+            return
+        number = pd.to_numeric(values["value"], errors="coerce").abs()
+        usable = number.notna() & ~values["unscored"].astype(bool)
+        groups = values["unit_code"].map(group_of)
+        for position in far:
+            unit_code, code = values.at[position, "unit_code"], values.at[position, "indicator_code"]
+            peers = usable & (groups == group_of.get(unit_code)) & (values["indicator_code"] == code)
+            median = float(number[peers].median())
+            spec = self.expected_self.get(unit_code, {}).get(code) or self.expected_assessed.get((unit_code, code)) or {}
+            self.add(error(IssueCode.implausible_value,
+                           f"指标「{spec.get('name', code)}」{value_guard.group_message(float(values.at[position, 'value']), median)}",
+                           file=values.at[position, "file"], sheet=values.at[position, "sheet"], cell=values.at[position, "cell"],
+                           unit=unit_code, indicator=code))
+        values.loc[far, "unscored"] = True
 
     def finish(self) -> Validated:
         self.resolve_candidates()
@@ -660,8 +762,10 @@ class _Validator:
                                unit=unit.unit_code))
         if self.assessment_file is None and len(self.expected_assessed) and ("assessment", "") not in self.ambiguous:
             self.add(error(IssueCode.missing_assessment, "收件箱中没有考核办的评定表（评定表.xlsx），评定类指标无法计分"))
+        values = pd.DataFrame(self.values, columns=VALUE_COLUMNS)
+        self.check_groups(values)
         return Validated(
-            values=pd.DataFrame(self.values, columns=VALUE_COLUMNS),
+            values=values,
             claims=pd.DataFrame(self.claims, columns=CLAIM_COLUMNS),
             issues=self.issues,
             submissions=pd.DataFrame(self.submissions, columns=SUBMISSION_COLUMNS),

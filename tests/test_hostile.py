@@ -322,15 +322,17 @@ def test_merged_input_cells_warn_and_the_covered_cell_is_missing(scheme, inbox):
     assert f"{top}:{below}" in warned.iloc[0]["message"]
 
 
-def test_hidden_rows_are_still_read(scheme, inbox):
+def test_hidden_rows_are_read_but_not_scored(scheme, inbox):
+    # issue 12: what the office cannot see is not scored (tests/test_value_guards.py has the rest)
     path = inbox / T01
     workbook = load_workbook(path)
     row = int(value_cell(path, "A2").lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     workbook["填报"].row_dimensions[row].hidden = True
     workbook.save(path)
     validated = check(scheme, inbox)
-    assert validated.error_count == 0
-    assert validated.values.set_index(["unit_code", "indicator_code"]).loc[("T01", "A2"), "value"] == 9
+    table = validated.issues_table
+    assert list(table.loc[table["severity"] == "错误", "code"]) == ["hidden_cells"]
+    assert bool(validated.values.set_index(["unit_code", "indicator_code"]).loc[("T01", "A2"), "unscored"])
 
 
 def test_sheets_renamed_and_reordered_are_found_by_header(scheme, inbox):
