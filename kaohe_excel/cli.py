@@ -157,6 +157,8 @@ def check_command(
         with console.progress_bar() as progress:
             outcome = check(inbox, _scheme_path(scheme), report, out_root=out, progress=progress)
         console.issue_summary(outcome.issues, len(outcome.validated.files), outcome.report_path)
+        if outcome.unit_reports:
+            console.print_line(f"各单位的问题清单（{len(outcome.unit_reports)}个，可分别转发）：{outcome.unit_reports[0].parent}")
         return EXIT_DATA_ERRORS if outcome.validated.error_count else EXIT_OK
 
     raise typer.Exit(_guard(body))

@@ -15,6 +15,7 @@ import pandas as pd
 from . import progress as progress_mod
 from . import crosscheck, rank, read, report, score, validate
 from .errors import DataErrorsPresent, InboxNotFound, KaoheError, OutputInsideInbox
+from .issue_books import write_unit_issue_books
 from .issues import issues_frame
 from .memory import release_unused
 from .scheme import Scheme, load_scheme
@@ -56,6 +57,8 @@ class CheckOutcome:
     scheme: Scheme
     validated: validate.Validated
     report_path: Path | None
+    # 校验问题/<单位代码>_<单位名称>.xlsx beside the report: each unit's own rows, to forward
+    unit_reports: list[Path] = field(default_factory=list)
 
     @property
     def issues(self) -> pd.DataFrame:
@@ -85,7 +88,8 @@ def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Pa
     validated = read_and_validate(scheme, inbox, progress, workers)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report.write_issue_report(report_path, scheme.meta, validated.issues_table)
-    return CheckOutcome(scheme, validated, report_path)
+    unit_reports = write_unit_issue_books(report_path, scheme.meta, validated.issues_table, scheme.unit_names())
+    return CheckOutcome(scheme, validated, report_path, unit_reports)
 
 
 @dataclass
@@ -188,6 +192,7 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         out_root.mkdir(parents=True, exist_ok=True)
         report_path = Path(out_root) / f"校验问题_{period}.xlsx"
         report.write_issue_report(report_path, scheme.meta, validated.issues_table)
+        write_unit_issue_books(report_path, scheme.meta, validated.issues_table, scheme.unit_names())
         exc = DataErrorsPresent(f"发现 {validated.error_count} 个错误，未计分。问题清单见 {report_path}；"
                                 "请各单位更正后重新运行，或加 --allow-errors 将出错的单元格留空不计分")
         exc.validated = validated  # the CLI shows the table
