@@ -508,7 +508,8 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
             report.write_all_feedback(staging / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
                                       workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
                                       progress=progress_table,
-                                      crosscheck=getattr(results, "crosscheck", None))
+                                      crosscheck=getattr(results, "crosscheck", None),
+                                      adjustments=results.adjustments)
             report.write_csvs(staging, period, results.scored, results.ranked)
             _lossless_results(results, staging)
             inputs = _copy_inputs(results.validated, staging / INPUTS_DIR)

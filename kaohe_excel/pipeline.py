@@ -15,6 +15,7 @@ import pandas as pd
 from . import progress as progress_mod
 from . import crosscheck, rank, read, report, score, validate
 from .errors import DataErrorsPresent, InboxNotFound, KaoheError, OutputInsideInbox
+from .adjust_detail import with_claim_texts
 from .issue_books import write_unit_issue_books
 from .issues import issues_frame
 from .memory import release_unused
@@ -149,6 +150,7 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
         scored["explanation"] = scored["explanation"] + note  # kept as the str column score.py built
         table = progress_mod.progress_table(scored, elapsed, progress_tolerance(scheme), last_year)
     adjustments = score.score_adjustments(validated.claims, scheme.adjustments)
+    adjustments = with_claim_texts(adjustments, validated.claims)  # 事项说明 and 佐证材料 for the outputs
     totals = score.compute_totals(scored, adjustments, scheme)
     ranked = rank.rank_and_grade(totals, scheme)
     county = None

@@ -22,6 +22,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from .adjust_detail import bonus_cap_note
 from .gap import GAP_SHEET_HEADERS, gap_sheet_rows
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH
 from . import sheet_rows
@@ -35,6 +36,8 @@ FEEDBACK_SHEETS = ["得分情况", "失分分析"]
 PROGRESS_SHEETS = ["进度预警", "进度分析"]
 FEEDBACK_GAP_SHEET = "差距分析"
 FEEDBACK_PROGRESS_SHEET = "进度预警"
+# Only in the workbooks of units with 加分/扣分/否决 items.
+FEEDBACK_ADJUSTMENT_SHEET = "加扣分明细"
 
 SCORES_CSV_COLUMNS = ["考核周期", "单位代码", "单位名称", "考核类别", "指标代码", "指标名称", "实际值", "得分", "分值", "计分方法"]
 TOTALS_CSV_COLUMNS = ["考核周期", "单位代码", "单位名称", "考核类别", "指标得分", "加分", "扣分", "总分", "排名", "等次", "否决"]
@@ -877,21 +880,28 @@ def _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores) -> None:
     if "unit_name" not in frame.columns:
         frame = frame.merge(units, on="unit_code", how="left")
     frame["kind_zh"] = _col(frame, "kind", "").map(lambda k: KIND_ZH.get(_text(k), _text(k)))
-    for c in ["item_code", "name", "count", "step", "item_cap", "amount", "explanation"]:
+    for c in ["item_code", "name", "count", "step", "item_cap", "amount", "explanation", "recorded_by_zh",
+              "description", "evidence"]:
         frame[c] = _col(frame, c)
-    cols = [
-        Col("单位代码", "unit_code"),
-        Col("单位名称", "unit_name"),
-        Col("项目代码", "item_code"),
-        Col("项目名称", "name"),
-        Col("类型", "kind_zh"),
-        Col("数量", "count", "num", 8),
-        Col("每项分值", "step", "num", 10),
-        Col("单项上限", "item_cap", "num", 10),
-        Col("分值", "amount", "score", 8),
-        Col("说明", "explanation", "wrap", 60),
-    ]
+    cols = [Col("单位代码", "unit_code"), Col("单位名称", "unit_name")] + _adjustment_columns()
     _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 加扣分明细")
+
+
+def _adjustment_columns() -> list[Col]:
+    """The item columns of 加扣分明细 (summary and feedback): what was claimed or recorded, and why."""
+    return [
+        Col("项目代码", "item_code"),
+        Col("项目名称", "name", "wrap", 18),
+        Col("类型", "kind_zh", "text", 6),
+        Col("来源", "recorded_by_zh", "text", 11),
+        Col("数量", "count", "num", 6),
+        Col("每项分值", "step", "num", 8),
+        Col("单项上限", "item_cap", "num", 8),
+        Col("计分", "amount", "score", 8),
+        Col("事项说明", "description", "wrap", 28),
+        Col("佐证材料", "evidence", "wrap", 24),
+        Col("说明", "explanation", "wrap", 36),
+    ]
 
 
 def _write_issues_sheet(wb, fmts, meta, issues) -> None:
@@ -1335,7 +1345,8 @@ class _FeedbackBatch:
 
 
 def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _FeedbackBatch, previous_row: pd.Series | None,
-                         progress_rows: pd.DataFrame | None = None, crosscheck_rows: pd.DataFrame | None = None) -> Path:
+                         progress_rows: pd.DataFrame | None = None, crosscheck_rows: pd.DataFrame | None = None,
+                         adjustment_rows: pd.DataFrame | None = None) -> Path:
     wb = _new_workbook(path, stream_rows=True)
     fmts = _Formats(wb)
     plans = batch.plans(fmts)
@@ -1358,6 +1369,8 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _Feedbac
                           title=f"{_text(unit.get('unit_name'))} 失分分析（按失分从多到少）")
     if last < 2:
         ws2.write_string(2, 0, "各项指标均得满分，无失分。", fmts.note)
+    if adjustment_rows is not None and len(adjustment_rows):
+        _write_feedback_adjustments(wb, fmts, meta, unit, adjustment_rows)
     if "gap" in plans:
         _write_gap_sheet(wb, fmts, unit, plans["gap"])
     if progress_rows is not None:
@@ -1367,6 +1380,28 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _Feedbac
                              title=f"{_text(unit.get('unit_name'))} 口径核对（本单位自报值与牵头单位核定值）")
     wb.close()
     return path
+
+
+def _write_feedback_adjustments(wb, fmts: _Formats, meta: Any, unit: pd.Series, rows: pd.DataFrame) -> None:
+    """The unit's own 加分/扣分/否决 items (only written for a unit that has any)."""
+    ws = wb.add_worksheet(FEEDBACK_ADJUSTMENT_SHEET)
+    frame = rows.assign(kind_zh=_col(rows, "kind", "").map(lambda k: KIND_ZH.get(_text(k), _text(k))))
+    last = _write_table(ws, fmts, _adjustment_columns(), frame, header_row=1,
+                        title=f"{_text(unit.get('unit_name'))} 加扣分明细")
+    kinds = _col(frame, "kind", "").map(_text)
+    bonus_items = float(pd.to_numeric(frame.loc[kinds.eq("bonus").to_numpy(), "amount"], errors="coerce").sum())
+    lines = [f"加分{_score_text(unit.get('bonus'))}分，扣分{_score_text(unit.get('deduction'))}分"
+             "（已计入总分，见「得分情况」表）。"]
+    note = bonus_cap_note(bonus_items, getattr(meta, "bonus_cap", None))
+    if note:
+        lines.append(note)
+    for i, line in enumerate(lines):
+        ws.write_string(last + 2 + i, 0, line, fmts.note)
+
+
+def _score_text(value: object) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return "0.00" if pd.isna(number) else f"{round_half_up(float(number), 2):.2f}"
 
 
 def _unit_crosscheck(crosscheck: pd.DataFrame | None, unit_code: str) -> pd.DataFrame | None:
@@ -1398,10 +1433,12 @@ def _unit_slicer(frame: pd.DataFrame | None, column: str):
 
 def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None,
                           with_previous_scores: bool, gap: pd.DataFrame | None = None,
-                          progress_rows: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None) -> list[Path]:
+                          progress_rows: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None,
+                          adjustments: pd.DataFrame | None = None) -> list[Path]:
     """Write a batch of units' workbooks; gap is gap.gap_table's rows of these units (at least)."""
     batch = _FeedbackBatch(units, rows, with_previous_scores, gap_sheet_rows(gap, None) if gap is not None else None)
     progress_of = _unit_slicer(progress_rows, "unit_code")
+    adjustments_of = _unit_slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
     prev_by_unit = prev_totals.set_index("unit_code") if prev_totals is not None else None
     paths = []
     for _, unit in units.iterrows():
@@ -1414,14 +1451,16 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
         elif prev_by_unit is not None:
             prev_row = pd.Series({"total": np.nan, "rank": np.nan})
         paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, batch, prev_row,
-                                          progress_of(code) if progress_of else None, _unit_crosscheck(crosscheck, code)))
+                                          progress_of(code) if progress_of else None, _unit_crosscheck(crosscheck, code),
+                                          adjustments_of(code) if adjustments_of else None))
     release_unused()
     return paths
 
 
 def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataFrame, ranked: pd.DataFrame,
                    previous: Previous | pd.DataFrame | None = None, gap: pd.DataFrame | None = None,
-                   progress: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None) -> Path:
+                   progress: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None,
+                   adjustments: pd.DataFrame | None = None) -> Path:
     """One unit's feedback workbook; other units appear only through group best/mean.
 
     gap: gap.gap_table (adds the 差距分析 sheet); progress: progress.progress_table (adds 进度预警).
@@ -1441,13 +1480,15 @@ def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataF
     gap_rows = gap_sheet_rows(gap[gap["unit_code"].astype(object).eq(unit_code)], None) if gap is not None else None
     batch = _FeedbackBatch(units, table[table["unit_code"] == unit_code], with_prev_scores, gap_rows)
     progress_rows = progress[progress["unit_code"] == unit_code] if progress is not None else None
-    return _write_feedback_book(path, meta, unit, batch, prev_row, progress_rows, _unit_crosscheck(crosscheck, unit_code))
+    adjustment_rows = adjustments[adjustments["unit_code"] == unit_code] if adjustments is not None else None
+    return _write_feedback_book(path, meta, unit, batch, prev_row, progress_rows, _unit_crosscheck(crosscheck, unit_code),
+                                adjustment_rows)
 
 
 def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, ranked: pd.DataFrame,
                        previous: Previous | pd.DataFrame | None = None, workers: int | None = None,
                        gap: pd.DataFrame | None = None, progress: pd.DataFrame | None = None,
-                       crosscheck: pd.DataFrame | None = None) -> list[Path]:
+                       crosscheck: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None) -> list[Path]:
     """`<单位代码>_<单位名称>.xlsx` for every ranked unit; workers=1 writes serially.
 
     gap (gap.gap_table, computed once per run) adds a 差距分析 sheet, progress
@@ -1466,7 +1507,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         workers = 1 if len(units) < 40 else max(1, min(os.cpu_count() or 1, 8))
     if workers <= 1 or len(units) <= 1:
         return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap, progress,
-                                     crosscheck)
+                                     crosscheck, adjustments)
     size = max(1, math.ceil(len(units) / (workers * 4)))
     batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
     batch_of = {code: i for i, batch in enumerate(batches) for code in batch["unit_code"]}
@@ -1478,6 +1519,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     # each batch's gap rows become sheet rows in its worker: all at once they would double the gap table
     tables, gaps, progresses = slicer(table, "unit_code"), slicer(gap, "unit_code"), slicer(progress, "unit_code")
     checks = slicer(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
+    items = slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
     paths: list[Path] = []
     release_unused()  # workers are forked from this process: let them start small
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -1485,7 +1527,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         in_flight: deque = deque()
         for i, batch in enumerate(batches):
             in_flight.append(pool.submit(_write_feedback_batch, folder, meta, batch, tables(i), prev_totals,
-                                         with_prev_scores, gaps(i), progresses(i), checks(i)))
+                                         with_prev_scores, gaps(i), progresses(i), checks(i), items(i)))
             if len(in_flight) >= 2 * workers:
                 paths.extend(in_flight.popleft().result())
         while in_flight:

@@ -72,7 +72,11 @@ def _table(path: Path, sheet: str, first_header: str) -> pd.DataFrame:
     rows = _rows(path, sheet)
     at = next(i for i, r in enumerate(rows) if r and r[0] == first_header)
     header = rows[at]
-    body = [r for r in rows[at + 1:] if any(v is not None for v in r)]
+    body = []
+    for r in rows[at + 1:]:
+        if not any(v is not None for v in r):
+            break  # the notes under a table
+        body.append(r)
     width = max(i for i, h in enumerate(header) if h is not None) + 1
     return pd.DataFrame([r[:width] for r in body], columns=header[:width])
 
@@ -103,3 +107,55 @@ def test_check_writes_one_issue_workbook_per_unit_with_its_own_rows_only(tmp_pat
     assert set(t02["文件"]) == {FILES["T02"]}
     assert not any("很多" in m for m in t02["说明"])
     assert T01_NAME in str(_rows(folder / f"T01_{T01_NAME}.xlsx", "校验问题")[0][0])
+
+
+# --------------------------------------------------------------------------- itemized 加扣分
+
+
+@pytest.fixture
+def run_with_claims(tmp_path):
+    scheme_path = write_workbook(tmp_path / "scheme.xlsx", _sheets())
+    scheme = load_scheme(scheme_path)
+    unit_claims = {"T01": [
+        {"项目代码": "J1", "数量": 1, "事项说明": "获省级“平安乡镇”表彰（第一批）", "佐证材料": "省委〔2024〕12号"},
+        {"项目代码": "J1", "数量": 2, "事项说明": "获省级文明单位称号", "佐证材料": "省文明委〔2024〕3号"},
+    ]}
+    office_claims = [
+        {"单位代码": "T01", "项目代码": "K1", "数量": 2, "事项说明": "负面舆情：3月、5月各1次", "佐证材料": "网信办通报"},
+        {"单位代码": "D01", "项目代码": "F1", "数量": 1, "事项说明": "发生较大安全事故", "佐证材料": "应急局认定书"},
+    ]
+    inbox = _inbox(tmp_path, scheme, unit_claims, office_claims)
+    out = tmp_path / "outputs"
+    result = runner.invoke(app, ["run", str(inbox), "--scheme", str(scheme_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out / "2024"
+
+
+def test_feedback_itemizes_adjustments_with_description_and_evidence(run_with_claims):
+    book = run_with_claims / "反馈" / f"T01_{T01_NAME}.xlsx"
+    items = _table(book, "加扣分明细", "项目代码")
+    j1 = items[items["项目代码"] == "J1"].iloc[0]
+    # 3 items × 2 points = 6, capped by 单项上限 4
+    assert (j1["类型"], j1["数量"], j1["每项分值"], j1["单项上限"], j1["计分"]) == ("加分", 3, 2, 4, 4)
+    assert j1["事项说明"] == "获省级“平安乡镇”表彰（第一批）；获省级文明单位称号"
+    assert j1["佐证材料"] == "省委〔2024〕12号；省文明委〔2024〕3号"
+    assert j1["来源"] == "单位申报"
+    k1 = items[items["项目代码"] == "K1"].iloc[0]
+    assert (k1["类型"], k1["数量"], k1["计分"], k1["来源"]) == ("扣分", 2, 2, "考核办记录")
+    assert k1["事项说明"] == "负面舆情：3月、5月各1次" and k1["佐证材料"] == "网信办通报"
+    # the bonus total 4 exceeds 加分上限 3: said under the items
+    notes = [r[0] for r in _rows(book, "加扣分明细") if r and isinstance(r[0], str)]
+    assert any("超过加分上限3分，按3.00分计入总分" in n for n in notes)
+    vetoed = _table(run_with_claims / "反馈" / "D01_发改局.xlsx", "加扣分明细", "项目代码")
+    assert list(vetoed["类型"]) == ["否决"] and vetoed["事项说明"].iloc[0] == "发生较大安全事故"
+    # a unit without items gets no such sheet
+    assert "加扣分明细" not in load_workbook(run_with_claims / "反馈" / "T02_西山乡.xlsx").sheetnames
+
+
+def test_summary_adjustment_sheet_carries_description_and_evidence(run_with_claims):
+    items = _table(run_with_claims / "汇总表.xlsx", "加扣分明细", "单位代码")
+    row = items[(items["单位代码"] == "D01") & (items["项目代码"] == "F1")].iloc[0]
+    assert row["事项说明"] == "发生较大安全事故" and row["佐证材料"] == "应急局认定书"
+    t01 = items[(items["单位代码"] == "T01") & (items["项目代码"] == "J1")].iloc[0]
+    assert t01["单位名称"] == T01_NAME
+    assert "省文明委〔2024〕3号" in t01["佐证材料"]
