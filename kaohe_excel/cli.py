@@ -339,6 +339,7 @@ def gap_command(
             rows = rows[rows["可增加总分"] > 0]
         # The full table (with 说明) goes into each unit's feedback workbook; the terminal gets the essentials.
         rows = rows.drop(columns=[c for c in GAP_CONSOLE_DROP if c in rows.columns])
+        rows = gap.sheet_rows_as_text(rows)  # a needed 0.7142 must not print as 0.71
         console.plain_table(rows, title=f"{period} 差距分析" + (f"（{unit}）" if unit else "（只列可增加分数的指标）"))
         return EXIT_OK
 

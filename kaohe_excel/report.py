@@ -1212,8 +1212,10 @@ def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tu
 
 
 def _gap_columns() -> list[Col]:
+    # values are numbers (grades for 定性): "auto" writes each as what it is
     kinds = {"得分": "score", "满分": "score", "基本分": "score", "距满分差（分）": "score", "可增加总分": "score",
-             "指标名称": "wrap", "说明": "wrap"}
+             "指标名称": "wrap", "说明": "wrap", "实际完成值": "auto", "达到基本分需": "auto", "达到满分需": "auto",
+             "升一位需": "auto"}
     widths = {"指标代码": 9, "指标名称": 20, "计分方法": 10, "实际完成值": 11, "得分": 8, "满分": 8,
               "基本分": 8, "达到基本分需": 12, "达到满分需": 12, "升一位需": 11, "距满分差（分）": 10, "可增加总分": 9, "说明": 48}
     return [Col(h, h, kinds.get(h, "text"), widths.get(h)) for h in GAP_SHEET_HEADERS]
