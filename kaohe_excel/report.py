@@ -29,6 +29,7 @@ from . import sheet_rows
 from .memory import release_unused
 from .safety import csv_safe, csv_unquote, safe_filename
 from .score import round_half_up
+from .total_note import GAP_NOTE_COLUMN, NOTE_COLUMN, indicator_total_notes
 
 SUMMARY_SHEETS = ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
 FEEDBACK_SHEETS = ["得分情况", "失分分析"]
@@ -351,6 +352,7 @@ class _Formats:
     def __init__(self, wb: xlsxwriter.Workbook):
         border = {"border": 1, "valign": "vcenter"}
         self.title = wb.add_format({"bold": True, "font_size": 16, "align": "center", "valign": "vcenter", "font_name": "黑体"})
+        self.title_left = wb.add_format({"bold": True, "font_size": 16, "align": "left", "valign": "vcenter", "font_name": "黑体"})
         self.header = wb.add_format({**border, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#D9E1F2"})
         self.label = wb.add_format({**border, "bold": True, "bg_color": "#F2F2F2"})
         self.text = wb.add_format({**border})
@@ -752,41 +754,117 @@ def _score_matrix(scored: pd.DataFrame, ranked: pd.DataFrame, indicators: pd.Dat
     return rows.merge(wide, left_on="unit_code", right_index=True, how="left")
 
 
-def _write_matrix_sheet(wb, fmts, meta, scored, ranked) -> None:
-    ws = _cell_table_sheet(wb, "指标得分")
+def _matrix_sheet_names(groups: list) -> list[str]:
+    """「指标得分」 for one group; 「指标得分（<考核类别>）」 for each of several (Excel's 31 characters, no []:*?/\\)."""
+    if len(groups) <= 1:
+        return ["指标得分"]
+    names: list[str] = []
+    for group in groups:
+        label = "".join("_" if ch in "[]:*?/\\" else ch for ch in _text(group)).strip("'") or "_"
+        name = f"指标得分（{label}）"
+        if len(name) > 31:
+            name = f"指标得分（{label[:24]}…）"
+        base, n = name, 2
+        while name in names:
+            name = f"{base[:28]}{n}"
+            n += 1
+        names.append(name)
+    return names
+
+
+# Printable width of an A4 landscape page (0.5" margins) at the matrix's print scale, in pixels.
+_PAGE_PIXELS = (297 / 25.4 - 1.0) * 96
+_MATRIX_SCALE = 85
+
+
+def _column_pixels(width: float) -> float:
+    return width * 7 + 5
+
+
+def _page_pieces(widths: list[float], categories: list[str], room: float) -> list[tuple[int, int]]:
+    """Indicator columns cut into pages of at most `room` pixels, at a 一级指标 boundary where one
+    fits (a category wider than a page is cut inside it): (start, stop) positions."""
+    pieces, start = [], 0
+    while start < len(widths):
+        used, stop, boundary = 0.0, start, None
+        while stop < len(widths) and (stop == start or used + _column_pixels(widths[stop]) <= room):
+            used += _column_pixels(widths[stop])
+            stop += 1
+            if stop < len(widths) and categories[stop] != categories[stop - 1]:
+                boundary = stop
+        if stop < len(widths) and boundary is not None and categories[stop] == categories[stop - 1]:
+            stop = boundary
+        pieces.append((start, stop))
+        start = stop
+    return pieces
+
+
+def _write_matrix_sheet(wb, fmts, meta, scored, ranked, notes: pd.DataFrame | None = None) -> None:
+    """The score matrix, one sheet per 考核类别 with only the indicators that apply to it, so that it
+    fits the page width; a group with many indicators prints on pages cut at 一级指标 boundaries,
+    each page repeating the title, the header rows and the unit columns."""
+    groups = list(pd.unique(_sort_ranked(ranked)["group"].astype(object))) if len(ranked) else [""]
+    names = _matrix_sheet_names(groups)
+    by_group = scored["group"].astype(object) if len(scored) and "group" in scored.columns else None
+    for group, name in zip(groups, names):
+        units = ranked[ranked["group"].astype(object) == group] if len(ranked) else ranked
+        rows = scored[(by_group == group).to_numpy()] if by_group is not None and len(groups) > 1 else scored
+        title = f"{_period_label(meta)} 指标得分" + (f"（{_text(group)}）" if len(groups) > 1 else "")
+        _write_matrix_block(wb, fmts, name, title, rows, units, notes)
+
+
+def _write_matrix_block(wb, fmts, sheet_name: str, title: str, scored, ranked, notes: pd.DataFrame | None) -> None:
+    ws = _cell_table_sheet(wb, sheet_name)
     indicators = _indicator_table(scored)
     frame = _score_matrix(scored, ranked, indicators)
+    with_notes = notes is not None and len(frame) and "unit_code" in frame.columns
+    if with_notes:
+        frame = frame.merge(notes[["unit_code", "total_note"]], on="unit_code", how="left")
+        with_notes = bool(frame["total_note"].fillna("").astype(str).ne("").any())
     fixed = [Col("考核类别", "group"), Col("单位代码", "unit_code"), Col("单位名称", "unit_name")]
     ind_cols = [
-        Col(f"{_text(r.name)}\n（{_text(r.points)}分）", f"ind::{r.indicator_code}", "score", 12)
+        Col(f"{_text(r.name)}\n（{_text(r.points)}分）", f"ind::{r.indicator_code}", "score", 10)
         for r in indicators.itertuples(index=False)
     ]
     tail = [Col("指标得分", "indicator_total", "score", 10), Col("总分", "total", "score", 10)]
+    if with_notes:
+        tail.append(Col("指标得分折算", "total_note", "wrap", 34))
     cols = fixed + ind_cols + tail
-    _write_title(ws, 0, len(cols), f"{_period_label(meta)} 指标得分", fmts)
+    many = len(ind_cols) > _MATRIX_FIT_COLUMNS
+    if many:
+        # unmerged and left-aligned: the title then shows at the top of every page across
+        ws.write_string(0, 0, title, fmts.title_left)
+        ws.set_row(0, 28)
+    else:
+        _write_title(ws, 0, len(cols), title, fmts)
     # One header row per level: 一级指标, 二级指标 when the scheme uses it, then the indicators.
     levels = [indicators["category"].map(_text).tolist()]
     subcategories = indicators["subcategory"].map(_text).tolist()
     if any(subcategories):
         levels.append(subcategories)
     top, bottom = 1, 1 + len(levels)
+    widths = _set_widths(ws, cols, frame)
+    start = len(fixed)
+    fixed_pixels = sum(_column_pixels(w) for w in widths[:start])
+    pieces = (_page_pieces(widths[start:start + len(ind_cols)], levels[0], _PAGE_PIXELS * 100 / _MATRIX_SCALE - fixed_pixels)
+              if many else [(0, len(ind_cols))])
     # Fixed and total columns span all header rows.
     for c, spec in enumerate(fixed):
         ws.merge_range(top, c, bottom, c, "", fmts.header)
         ws.write_string(top, c, spec.header, fmts.header)
-    start = len(fixed)
     for depth, labels in enumerate(levels):
-        # A run of equal labels (under the same parents) becomes one merged cell.
+        # A run of equal labels (under the same parents) becomes one merged cell, never across a page.
         keys = list(zip(*levels[: depth + 1]))
-        i = 0
-        while i < len(keys):
-            j = i
-            while j + 1 < len(keys) and keys[j + 1] == keys[i]:
-                j += 1
-            if j > i:
-                ws.merge_range(top + depth, start + i, top + depth, start + j, "", fmts.header)
-            ws.write_string(top + depth, start + i, labels[i], fmts.header)
-            i = j + 1
+        for lo, hi in pieces:
+            i = lo
+            while i < hi:
+                j = i
+                while j + 1 < hi and keys[j + 1] == keys[i]:
+                    j += 1
+                if j > i:
+                    ws.merge_range(top + depth, start + i, top + depth, start + j, "", fmts.header)
+                ws.write_string(top + depth, start + i, labels[i], fmts.header)
+                i = j + 1
     for k, spec in enumerate(ind_cols):
         ws.write_string(bottom, start + k, spec.header, fmts.header)
     for k, spec in enumerate(tail):
@@ -794,18 +872,18 @@ def _write_matrix_sheet(wb, fmts, meta, scored, ranked) -> None:
         ws.merge_range(top, c, bottom, c, "", fmts.header)
         ws.write_string(top, c, spec.header, fmts.header)
     ws.set_row(bottom, 45)
-    _set_widths(ws, cols, frame)
-    _write_rows(ws, fmts, cols, frame, bottom + 1)
+    _write_rows(ws, fmts, cols, frame, bottom + 1, widths if with_notes else None)
     last = bottom + len(frame)
     ws.freeze_panes(bottom + 1, len(fixed))
     ws.autofilter(bottom, 0, max(last, bottom), len(cols) - 1)
-    # Squeezing dozens of indicators onto one page width makes them unreadable:
-    # print several pages across instead, each repeating the unit columns.
-    many = len(ind_cols) > _MATRIX_FIT_COLUMNS
     _print_setup(ws, top, bottom, fit_width=not many)
+    ws.repeat_rows(0, bottom)  # the title too: every printed page says what it is
     if many:
-        ws.set_print_scale(85)
+        # Squeezing dozens of indicators onto one page width makes them unreadable: pages across,
+        # cut at 一级指标 boundaries, each repeating the unit columns.
+        ws.set_print_scale(_MATRIX_SCALE)
         ws.repeat_columns(0, len(fixed) - 1)
+        ws.set_v_pagebreaks([start + lo for lo, _ in pieces[1:]])
 
 
 def _names(scored: pd.DataFrame, ranked: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1030,7 +1108,7 @@ def write_summary(
     wb = _new_workbook(path, _SUMMARY_OPTIONS)
     fmts = _Formats(wb)
     _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous)
-    _write_matrix_sheet(wb, fmts, meta, scored, ranked)
+    _write_matrix_sheet(wb, fmts, meta, scored, ranked, indicator_total_notes(scored, ranked, meta))
     _write_raw_sheet(wb, fmts, meta, scored, ranked, values)
     _write_audit_sheet(wb, fmts, meta, scored, ranked)
     _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores)

@@ -141,7 +141,7 @@ def _all_strings(path: Path) -> list[str]:
 
 def test_summary_sheet_names_and_ranking_table(tmp_path):
     wb = load_workbook(_summary(tmp_path))
-    assert wb.sheetnames == ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
+    assert wb.sheetnames == ["总排名", "指标得分（部门）", "指标得分（乡镇）", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
     ws = wb["总排名"]
     assert ws["A1"].value == "测试县综合考核 2024 汇总表"
     assert _row_values(ws, 2) == ["考核类别", "排名", "单位代码", "单位名称", "指标得分", "加分", "扣分", "总分", "等次", "否决", "标记"]
@@ -174,19 +174,27 @@ def test_unit_text_is_stored_as_string_never_formula(tmp_path):
     assert len(evidence) == 3 and all(c.data_type == "s" for c in evidence)
 
 
-def test_score_matrix_two_row_header(tmp_path):
-    ws = load_workbook(_summary(tmp_path))["指标得分"]
+def test_score_matrix_one_sheet_per_group_with_its_own_indicators(tmp_path):
+    # issue 13: one sheet per 考核类别 (only the indicators that apply to it) so it fits the page width
+    wb = load_workbook(_summary(tmp_path))
+    ws = wb["指标得分（乡镇）"]
+    assert ws["A1"].value == "测试县综合考核 2024 指标得分（乡镇）"
     assert "A2:A3" in {str(r) for r in ws.merged_cells.ranges}
     # 经济发展 spans A1 and A2 (columns D:E); 社会发展 sits over B1 alone.
     assert "D2:E2" in {str(r) for r in ws.merged_cells.ranges}
-    assert [ws.cell(2, c).value for c in (4, 6, 7)] == ["经济发展", "社会发展", "班子和队伍建设"]
+    assert [ws.cell(2, c).value for c in (4, 6)] == ["经济发展", "社会发展"]
     assert ws.cell(3, 4).value.startswith("地区生产总值")
-    assert ws.cell(2, 8).value == "指标得分" and ws.cell(2, 9).value == "总分"
-    rows = {ws.cell(r, 2).value: [ws.cell(r, c).value for c in range(4, 10)] for r in range(4, 9)}
-    assert rows["T03"] == [20.0, 0.0, 12.0, None, 32.0, 32.0]
-    assert rows["D01"] == [None, None, 20.0, 7.0, 27.0, 27.0]
-    assert rows["D02"][3] == "不考核"
+    assert ws.cell(2, 7).value == "指标得分" and ws.cell(2, 8).value == "总分"
+    rows = {ws.cell(r, 2).value: [ws.cell(r, c).value for c in range(4, 9)] for r in range(4, 7)}
+    assert rows["T03"] == [20.0, 0.0, 12.0, 32.0, 32.0]
     assert ws.freeze_panes == "D4"
+    assert ws.print_title_rows == "$1:$3"  # title and header on every page
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    dept = wb["指标得分（部门）"]
+    assert [dept.cell(2, c).value for c in (4, 5, 6, 7)] == ["社会发展", "班子和队伍建设", "指标得分", "总分"]
+    rows = {dept.cell(r, 2).value: [dept.cell(r, c).value for c in range(4, 8)] for r in range(4, 6)}
+    assert rows["D01"] == [20.0, 7.0, 27.0, 27.0]
+    assert rows["D02"][1] == "不考核"
 
 
 def test_previous_period_columns(tmp_path):
@@ -361,14 +369,14 @@ def test_title_does_not_repeat_period(tmp_path):
     path = write_summary(tmp_path / "s.xlsx", meta, GRADES, make_scored(), make_ranked(), None, None, None, None)
     wb = load_workbook(path)
     assert wb["总排名"]["A1"].value == "清源县2024年度目标考核 汇总表"
-    assert wb.sheetnames == ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
+    assert wb.sheetnames == ["总排名", "指标得分（部门）", "指标得分（乡镇）", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
 
 
 def test_subcategory_adds_a_header_level(tmp_path):
     scored = make_scored()
     scored["subcategory"] = scored["indicator_code"].map({"A1": "总量", "A2": "投资", "B1": "", "C1": ""})
     path = write_summary(tmp_path / "s.xlsx", META, GRADES, scored, make_ranked(), None, None, None, None)
-    ws = load_workbook(path)["指标得分"]
+    ws = load_workbook(path)["指标得分（乡镇）"]
     # Rows 2 (一级指标), 3 (二级指标), 4 (indicators); data from row 5.
     assert [ws.cell(2, c).value for c in (4, 6)] == ["经济发展", "社会发展"]
     assert [ws.cell(3, c).value for c in (4, 5)] == ["总量", "投资"]
