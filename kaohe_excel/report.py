@@ -31,6 +31,7 @@ from .safety import csv_safe, csv_unquote, safe_filename
 from .score import round_half_up
 from .total_note import GAP_NOTE_COLUMN, NOTE_COLUMN, indicator_total_notes
 
+# 「指标得分」 stands for the score matrix: one sheet per 考核类别 when there are several (summary_sheet_names).
 SUMMARY_SHEETS = ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
 FEEDBACK_SHEETS = ["得分情况", "失分分析"]
 # Added only when given: the progress sheets in a 月度/季度 run, the gap sheet when a gap table is passed.
@@ -770,6 +771,12 @@ def _matrix_sheet_names(groups: list) -> list[str]:
             n += 1
         names.append(name)
     return names
+
+
+def summary_sheet_names(groups: list) -> list[str]:
+    """SUMMARY_SHEETS of a run with these 考核类别 (in ranking order), the matrix sheets expanded."""
+    at = SUMMARY_SHEETS.index("指标得分")
+    return SUMMARY_SHEETS[:at] + _matrix_sheet_names(groups) + SUMMARY_SHEETS[at + 1:]
 
 
 # Printable width of an A4 landscape page (0.5" margins) at the matrix's print scale, in pixels.
