@@ -290,6 +290,19 @@ def _value_display(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(value.notna(), value.astype(object), text), index=frame.index, dtype=object)
 
 
+def _value_and_grade(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The actual value split in two columns: the number (float, NaN without one) and the 定性
+    grade or other typed text (None without one: a blank cell), so a grade never sits in a number column."""
+    value = pd.to_numeric(_col(frame, "value"), errors="coerce").astype(float)
+    text = np.array(_texts(_col(frame, "text_value")), dtype=object)
+    grade = pd.Series(np.where(value.isna().to_numpy() & (text != ""), text, None), index=frame.index, dtype=object)
+    return value, grade
+
+
+def _has_grades(frame: pd.DataFrame) -> bool:
+    return "grade_text" in frame.columns and bool(frame["grade_text"].notna().any())
+
+
 def _method_display(frame: pd.DataFrame) -> pd.Series:
     method = pd.Series(_texts(_col(frame, "method", "")), index=frame.index)
     lower = np.array(_texts(_col(frame, "direction", "")), dtype=object) == "lower"
@@ -907,7 +920,7 @@ def _write_raw_sheet(wb, fmts, meta, scored, ranked, values) -> None:
         frame = frame.merge(units, on="unit_code", how="left")
     if "name" not in frame.columns:
         frame = frame.merge(indicators, on="indicator_code", how="left")
-    frame["value_display"] = _value_display(frame)
+    frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
     for c in ["evidence", "note", "file", "sheet", "cell"]:
         frame[c] = _col(frame, c, "")
     cols = [
@@ -915,7 +928,8 @@ def _write_raw_sheet(wb, fmts, meta, scored, ranked, values) -> None:
         Col("单位名称", "unit_name"),
         Col("指标代码", "indicator_code"),
         Col("指标名称", "name"),
-        Col("实际完成值", "value_display", "auto"),
+        Col("实际完成值", "value_number", "num", 11),
+        *([Col("等级", "grade_text", "text", 8)] if _has_grades(frame) else []),
         Col("佐证材料", "evidence", "wrap"),
         Col("备注", "note", "wrap"),
         Col("文件", "file"),
@@ -936,7 +950,7 @@ def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
     frame = frame.assign(_u=frame["unit_code"].map(order), _i=frame["indicator_code"].map(ind_order))
     frame = frame.sort_values(["_u", "_i"], kind="stable")
     frame["method_display"] = _method_display(frame)
-    frame["value_display"] = _value_display(frame)
+    frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
     frame["params"] = _params_display(frame)
     status = pd.Series(_texts(_col(frame, "status", "")), index=frame.index, dtype=object)
     frame["status_zh"] = status.map(STATUS_ZH).fillna(status)
@@ -948,7 +962,8 @@ def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
         Col("指标代码", "indicator_code"),
         Col("指标名称", "name"),
         Col("计分方法", "method_display"),
-        Col("实际完成值", "value_display", "auto"),
+        Col("实际完成值", "value_number", "num", 11),
+        *([Col("等级", "grade_text", "text", 8)] if _has_grades(frame) else []),
         Col("计分参数", "params", "wrap", 36),
         Col("分值", "points", "num", 8),
         Col("得分", "score", "score", 8),
@@ -1257,7 +1272,7 @@ def _feedback_table(scored: pd.DataFrame, previous: Previous | None) -> pd.DataF
     # Over-completion (上限系数 > 1) can score above the points; that is no negative loss.
     frame["lost"] = _round2(pd.to_numeric(frame["points_available"], errors="coerce") - frame["score"]).clip(lower=0)
     frame["gap_best"] = _round2(frame["group_best"] - frame["score"])
-    frame["value_display"] = _value_display(frame)
+    frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
     if previous is not None and previous.scores is not None:
         prev = previous.scores.rename(columns={"score": "prev_score"})[["unit_code", "indicator_code", "prev_score"]]
         frame = frame.merge(prev.astype({"unit_code": object, "indicator_code": object}), on=["unit_code", "indicator_code"], how="left")
@@ -1276,6 +1291,7 @@ def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tu
         ("排名", f"第{rank}名/共{size}个" if rank else "", "text"),
         ("等次", unit.get("grade"), "text"),
         ("指标得分", unit.get("indicator_total"), "score"),
+        *([("指标得分折算", unit.get(NOTE_COLUMN), "text")] if _text(unit.get(NOTE_COLUMN)) else []),
         ("加分", unit.get("bonus"), "score"),
         ("扣分", unit.get("deduction"), "score"),
         ("否决", _text(unit.get("veto_items")) or "是" if bool(unit.get("vetoed") is True or unit.get("vetoed") == 1) else "无", "text"),
@@ -1315,6 +1331,8 @@ def _write_gap_sheet(wb, fmts: _Formats, unit: pd.Series, gap_plan: _PlannedTabl
         ws.write_string(2, 0, "没有可测算的指标。", fmts.note)
     else:
         ws.write_string(last + 2, 0, "注：所需值按其他单位完成值不变测算；「可增加总分」为达到满分时总分可增加的分数。", fmts.note)
+        if _text(unit.get(GAP_NOTE_COLUMN)):
+            ws.write_string(last + 3, 0, _text(unit.get(GAP_NOTE_COLUMN)), fmts.note)
 
 
 def _write_progress_feedback_sheet(wb, fmts: _Formats, meta: Any, unit: pd.Series, progress_rows: pd.DataFrame) -> None:
@@ -1342,7 +1360,8 @@ def _score_columns(with_previous_scores: bool) -> list[Col]:
         Col("一级指标", "category", "text", 14),
         Col("指标名称", "name", "wrap", 28),
         Col("分值", "points_available", "num", 8),
-        Col("实际值", "value_display", "auto", 12),
+        Col("实际值", "value_number", "num", 10),
+        Col("等级", "grade_text", "text", 6),  # 定性 only: dropped for a unit without grades (keep)
         Col("得分", "score", "score", 8),
         Col("失分", "lost", "score", 8),
         Col("组内最高", "group_best", "score", 10),
@@ -1406,6 +1425,8 @@ class _FeedbackBatch:
         self.lost = _lost_table(self.rows, units)
         named = _col(self.rows, "subcategory", None).map(_text).astype(bool)
         self.with_subcategory = set(self.rows.loc[named.to_numpy(), "unit_code"].astype(object))
+        graded = _col(self.rows, "grade_text", None).notna()
+        self.with_grades = set(self.rows.loc[graded.to_numpy(), "unit_code"].astype(object))
         self.gap_rows = None
         if gap_rows is not None:
             self.gap_rows = gap_rows.sort_values("单位代码", kind="stable").reset_index(drop=True)
@@ -1426,9 +1447,14 @@ class _FeedbackBatch:
         return self._plans[key]
 
     def keep(self, columns: list[Col], unit_code: object) -> list[int]:
-        """Column positions shown for a unit: 二级指标 only when the unit's indicators have one."""
-        shown = unit_code in self.with_subcategory
-        return [i for i, c in enumerate(columns) if shown or c.key != "subcategory"]
+        """Column positions shown for a unit: 二级指标 only when the unit's indicators have one,
+        等级 only when it has 定性 grades."""
+        hidden = set()
+        if unit_code not in self.with_subcategory:
+            hidden.add("subcategory")
+        if unit_code not in self.with_grades:
+            hidden.add("grade_text")
+        return [i for i, c in enumerate(columns) if c.key not in hidden]
 
 
 def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _FeedbackBatch, previous_row: pd.Series | None,
@@ -1489,6 +1515,12 @@ def _write_feedback_adjustments(wb, fmts: _Formats, meta: Any, unit: pd.Series, 
 def _score_text(value: object) -> str:
     number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
     return "0.00" if pd.isna(number) else f"{round_half_up(float(number), 2):.2f}"
+
+
+def _with_total_notes(units: pd.DataFrame, scored: pd.DataFrame, meta: Any) -> pd.DataFrame:
+    """units plus the 百分制/权重 sentences of total_note.indicator_total_notes (one per unit)."""
+    notes = indicator_total_notes(scored, units, meta)
+    return units.assign(**{NOTE_COLUMN: notes[NOTE_COLUMN].to_numpy(), GAP_NOTE_COLUMN: notes[GAP_NOTE_COLUMN].to_numpy()})
 
 
 def _unit_crosscheck(crosscheck: pd.DataFrame | None, unit_code: str) -> pd.DataFrame | None:
@@ -1554,7 +1586,7 @@ def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataF
     """
     previous = _as_previous(previous)
     table = _feedback_table(scored, previous)
-    units = ranked[ranked["unit_code"] == unit_code]
+    units = _with_total_notes(ranked[ranked["unit_code"] == unit_code], scored[scored["unit_code"] == unit_code], meta)
     unit = units.iloc[0]
     prev_row = None
     if previous is not None:
@@ -1586,7 +1618,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     previous = _as_previous(previous)
     table = _feedback_table(scored, previous)
     release_unused()  # the table's temporaries
-    units = _sort_ranked(ranked)
+    units = _with_total_notes(_sort_ranked(ranked), scored, meta)
     prev_totals = previous.totals if previous is not None else None
     with_prev_scores = previous is not None and previous.scores is not None
     if workers is None:

@@ -170,7 +170,7 @@ def test_unit_text_is_stored_as_string_never_formula(tmp_path):
     # T02 appears in 总排名, 指标得分, 原始数据 ×3, 得分说明 ×3, 加扣分明细.
     assert len(hits) == 9
     assert all(c.data_type == "s" for c in hits)
-    evidence = [c for c in wb["原始数据"]["F"] if c.value == "+cmd|' /C calc'!A0"]
+    evidence = [c for c in wb["原始数据"]["G"] if c.value == "+cmd|' /C calc'!A0"]  # after 实际完成值, 等级
     assert len(evidence) == 3 and all(c.data_type == "s" for c in evidence)
 
 
@@ -223,11 +223,11 @@ def test_other_sheets_contents(tmp_path):
     assert kinds == {"T01": "加分", "T02": "扣分", "D02": "否决"}
     audit = wb["得分说明"]
     header = _row_values(audit, 2)
-    assert header[:6] == ["单位代码", "单位名称", "指标代码", "指标名称", "计分方法", "实际完成值"]
+    assert header[:7] == ["单位代码", "单位名称", "指标代码", "指标名称", "计分方法", "实际完成值", "等级"]
     t01_b1 = [_row_values(audit, r) for r in range(3, 16) if audit.cell(r, 1).value == "T01" and audit.cell(r, 3).value == "B1"][0]
-    assert t01_b1[5] == "优"
+    assert t01_b1[5] is None and t01_b1[6] == "优"  # the 定性 grade in its own column
     t01_a1 = [_row_values(audit, r) for r in range(3, 16) if audit.cell(r, 1).value == "T01" and audit.cell(r, 3).value == "A1"][0]
-    assert "目标值=100" in t01_a1[6]
+    assert t01_a1[5] == 100 and "目标值=100" in t01_a1[7]
 
 
 def test_statistics_sheet(tmp_path):
@@ -259,12 +259,13 @@ def test_feedback_contains_own_data_and_only_group_aggregates(tmp_path):
     assert "第1名/共3个" in texts
     ws = wb["得分情况"]
     head = [r for r in range(1, 30) if ws.cell(r, 1).value == "一级指标"][0]
-    assert _row_values(ws, head) == ["一级指标", "指标名称", "分值", "实际值", "得分", "失分", "组内最高", "组内平均", "得分说明"]
+    # issue 13: the 定性 grade in its own 等级 column, the 实际值 column numbers only
+    assert _row_values(ws, head) == ["一级指标", "指标名称", "分值", "实际值", "等级", "得分", "失分", "组内最高", "组内平均", "得分说明"]
     body = [_row_values(ws, r) for r in range(head + 1, head + 4)]
     # A2 in 乡镇: scores 16, 20, 0 → best 20, mean 12; T01 lost 20 − 16 = 4.
-    assert body[1][:8] == ["经济发展", "固定资产投资", 20, 9, 16.0, 4.0, 20.0, 12.0]
+    assert body[1][:9] == ["经济发展", "固定资产投资", 20, 9, None, 16.0, 4.0, 20.0, 12.0]
     # B1 in 乡镇 (部门 units not mixed in): 20, 16, 12 → mean 16.
-    assert body[2][3] == "优" and body[2][7] == 16.0
+    assert body[2][3] is None and body[2][4] == "优" and body[2][8] == 16.0
     lost = wb["失分分析"]
     assert lost.cell(3, 2).value == "固定资产投资" and lost.cell(3, 5).value == 4.0
     assert lost.cell(4, 2).value is None
@@ -290,7 +291,7 @@ def test_feedback_over_completion_is_no_loss(tmp_path):
     ws = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T01", scored, make_ranked()))["得分情况"]
     head = [r for r in range(1, 30) if ws.cell(r, 1).value == "一级指标"][0]
     # 40 − 44 would be −4: reported as 0 lost points.
-    assert ws.cell(head + 1, 5).value == 44.0 and ws.cell(head + 1, 6).value == 0.0
+    assert ws.cell(head + 1, 6).value == 44.0 and ws.cell(head + 1, 7).value == 0.0  # after 实际值, 等级
 
 
 def test_feedback_with_previous(tmp_path):
@@ -301,7 +302,7 @@ def test_feedback_with_previous(tmp_path):
     head = [r for r in range(1, 30) if ws.cell(r, 1).value == "一级指标"][0]
     assert _row_values(ws, head)[-2:] == ["上期得分", "变化"]
     # A1: 40 − 38.5 = 1.5; A2: 16 − 18 = −2; B1 had no previous score.
-    assert [ws.cell(head + i, 11).value for i in (1, 2, 3)] == [1.5, -2.0, None]
+    assert [ws.cell(head + i, 12).value for i in (1, 2, 3)] == [1.5, -2.0, None]  # 等级 column before
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -401,7 +402,7 @@ def test_previous_as_one_long_frame(tmp_path):
     assert t01[-4:] == [80.0, -2.0, 2, 1]
     fb = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T01", make_scored(), make_ranked(), previous=previous))["得分情况"]
     head = [r for r in range(1, 30) if fb.cell(r, 1).value == "一级指标"][0]
-    assert fb.cell(head + 2, 10).value == 18.0  # 上期得分 of A2
+    assert fb.cell(head + 2, 11).value == 18.0  # 上期得分 of A2 (after the 等级 column)
 
 
 def _sheets_xml(path: Path) -> dict[str, bytes]:
