@@ -153,6 +153,7 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
     adjustments = with_claim_texts(adjustments, validated.claims)  # 事项说明 and 佐证材料 for the outputs
     totals = score.compute_totals(scored, adjustments, scheme)
     ranked = rank.rank_and_grade(totals, scheme)
+    ranked["unscored_count"] = report.unscored_counts(ranked, scored)  # 含未计分指标 in 总排名 and the notice
     county = None
     if "county_total" in scheme.indicators and scheme.indicators["county_total"].notna().any():
         given = scheme.indicators[scheme.indicators["county_total"].notna()]

@@ -706,10 +706,23 @@ def _close(wb: xlsxwriter.Workbook) -> None:
 # --------------------------------------------------------------------------- summary
 
 
+def unscored_counts(ranked: pd.DataFrame, scored: pd.DataFrame) -> np.ndarray:
+    """Per ranked unit, how many of its indicators were left unscored (errors under --allow-errors)."""
+    if not len(scored) or "status" not in scored.columns:
+        return np.zeros(len(ranked), dtype=np.int64)
+    hit = scored.loc[scored["status"].astype(object).eq("unscored").to_numpy(), "unit_code"].astype(object)
+    counts = hit.value_counts()
+    return ranked["unit_code"].astype(object).map(counts).fillna(0).astype(np.int64).to_numpy()
+
+
 def _ranking_frame(ranked: pd.DataFrame, previous: Previous | None) -> pd.DataFrame:
     frame = _sort_ranked(ranked)
     frame["veto_text"] = _veto_text(frame)
     frame["flags_text"] = _flags_text(frame)
+    if "unscored_count" in frame.columns:
+        n = pd.to_numeric(frame["unscored_count"], errors="coerce").fillna(0).astype(int)
+        mark = pd.Series([f"含未计分指标（{k}项，数据有误未更正）" if k else "" for k in n.tolist()], index=frame.index)
+        frame["flags_text"] = [f"{m}；{f}" if m and f else (m or f) for m, f in zip(mark, frame["flags_text"])]
     if previous is not None:
         prev = previous.totals.rename(columns={"total": "prev_total", "rank": "prev_rank", "grade": "prev_grade"})
         frame = frame.merge(prev[["unit_code", "prev_total", "prev_rank"]], on="unit_code", how="left")
@@ -1129,6 +1142,8 @@ def write_summary(
     # Row by row to disk: the big sheets (得分说明, 原始数据) would otherwise sit in memory as cell objects.
     wb = _new_workbook(path, _SUMMARY_OPTIONS)
     fmts = _Formats(wb)
+    if "unscored_count" not in ranked.columns:
+        ranked = ranked.assign(unscored_count=unscored_counts(ranked, scored))
     _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous)
     _write_matrix_sheet(wb, fmts, meta, scored, ranked, indicator_total_notes(scored, ranked, meta))
     _write_raw_sheet(wb, fmts, meta, scored, ranked, values)
