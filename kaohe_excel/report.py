@@ -600,12 +600,73 @@ def _table_end(ws, columns: list[Col], header_row: int, n_rows: int) -> int:
 
 
 def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, header_row: int, title: str | None = None,
-                 header_height: float | None = None) -> int:
-    """A titled table with frozen header, autofilter and print setup; returns the last data row."""
+                 header_height: float | None = None, readable: bool = False) -> int:
+    """A titled table with frozen header, autofilter and print setup; returns the last data row.
+
+    readable: a wide table is made to print at about 80% on one A4 landscape page width (long texts
+    wrap in narrower columns) instead of being shrunk to 4–5 pt glyphs."""
+    if readable:
+        columns = _readable_columns(columns, frame)
     _table_head(ws, fmts, columns, header_row, title, header_height)
     widths = _set_widths(ws, columns, frame)
+    if readable:
+        widths = _narrow_wraps(ws, columns, widths)
+    if readable and header_height is None:
+        lines = max([_line_counts([c.header], w)[0] for c, w in zip(columns, widths)] or [1])
+        if lines > 1:
+            ws.set_row(header_row, 13.5 * lines + 4)
     _write_rows(ws, fmts, columns, frame, header_row + 1, widths)
     return _table_end(ws, columns, header_row, len(frame))
+
+
+# The print scale a readable table is narrowed for (fit to the page width then shrinks it no further).
+_READABLE_SCALE = 80
+_WRAP_FLOOR = 10
+
+
+# Columns never wrapped in a readable table: codes and cell addresses read as one token.
+_NO_WRAP_KEYS = {"unit_code", "indicator_code", "item_code", "cell", "severity", "单位代码", "指标代码", "项目代码"}
+
+
+def _readable_columns(columns: list[Col], frame: pd.DataFrame) -> list[Col]:
+    """Text columns longer than 12 characters' width become wrapping ones (at most 24, a long
+    说明 36), so that the table can be narrowed to the page instead of shrunk."""
+    out = []
+    for spec in columns:
+        if spec.kind in ("text", "wrap") and spec.key in frame.columns and spec.key not in _NO_WRAP_KEYS:
+            longest = _line_widths(list(set(_texts(frame[spec.key].head(2000))))).max(initial=0)
+            natural = max(longest, _display_width(spec.header)) + 2
+            cap = 36 if spec.kind == "wrap" and (spec.width or 0) >= 40 else 24
+            width = min(cap, spec.width or natural)
+            if natural > 12 or spec.kind == "wrap":
+                out.append(Col(spec.header, spec.key, "wrap", max(_WRAP_FLOOR, width)))
+                continue
+        out.append(spec)
+    return out
+
+
+def _narrow_wraps(ws, columns: list[Col], widths: list[float]) -> list[float]:
+    """Narrow the wrapping columns until the table fits the page width at 80%: the others first
+    (to 12), the widest (the 说明) last (to 16)."""
+    room = (_PAGE_PIXELS * 100 / _READABLE_SCALE - 5 * len(widths)) / 8
+    out = list(widths)
+    wraps = [i for i, c in enumerate(columns) if c.kind == "wrap"]
+    if sum(out) <= room or not wraps:
+        return out
+    widest = max(wraps, key=lambda i: out[i])
+    for group, floor in (([i for i in wraps if i != widest], 12.0), ([widest], 16.0)):
+        excess = sum(out) - room
+        spare = sum(max(0.0, out[i] - floor) for i in group)
+        if excess <= 0 or spare <= 0:
+            continue
+        keep = max(0.0, 1 - excess / spare)
+        for i in group:
+            if out[i] > floor:
+                out[i] = round(floor + (out[i] - floor) * keep, 1)
+    for i in wraps:
+        if out[i] != widths[i]:
+            ws.set_column(i, i, out[i])
+    return out
 
 
 @dataclass
@@ -811,7 +872,9 @@ _MATRIX_SCALE = 85
 
 
 def _column_pixels(width: float) -> float:
-    return width * 7 + 5
+    # 8 rather than Excel's 7 pixels a character: LibreOffice and WPS draw 宋体 wider, and a page
+    # that holds one column less is better than one that cuts a column in half
+    return width * 8 + 5
 
 
 def _page_pieces(widths: list[float], categories: list[str], room: float) -> list[tuple[int, int]]:
@@ -904,7 +967,9 @@ def _write_matrix_block(wb, fmts, sheet_name: str, title: str, scored, ranked, n
         c = start + len(ind_cols) + k
         ws.merge_range(top, c, bottom, c, "", fmts.header)
         ws.write_string(top, c, spec.header, fmts.header)
-    ws.set_row(bottom, 45)
+    # tall enough for the longest indicator name at its column width (Excel does not grow it)
+    header_lines = max([_line_counts([spec.header], width)[0] for spec, width in zip(ind_cols, widths[start:])] or [3])
+    ws.set_row(bottom, max(45, 13.5 * header_lines + 4))
     _write_rows(ws, fmts, cols, frame, bottom + 1, widths if with_notes else None)
     last = bottom + len(frame)
     ws.freeze_panes(bottom + 1, len(fixed))
@@ -949,7 +1014,8 @@ def _write_raw_sheet(wb, fmts, meta, scored, ranked, values) -> None:
         Col("工作表", "sheet"),
         Col("单元格", "cell"),
     ]
-    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 原始数据")
+    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 原始数据",
+                        readable=True)
 
 
 def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
@@ -983,7 +1049,8 @@ def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
         Col("状态", "status_zh"),
         Col("得分说明", "explanation", "wrap", 60),
     ]
-    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 得分说明")
+    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 得分说明",
+                        readable=True)
 
 
 def _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores) -> None:
@@ -997,7 +1064,8 @@ def _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores) -> None:
               "description", "evidence"]:
         frame[c] = _col(frame, c)
     cols = [Col("单位代码", "unit_code"), Col("单位名称", "unit_name")] + _adjustment_columns()
-    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 加扣分明细")
+    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 加扣分明细",
+                        readable=True)
 
 
 def _adjustment_columns() -> list[Col]:
@@ -1023,7 +1091,8 @@ def _write_issues_sheet(wb, fmts, meta, issues) -> None:
     frame = frame.reindex(columns=ISSUE_COLUMNS)
     widths = {"severity": 6, "cell": 8, "message": 60}
     cols = [Col(ISSUE_HEADERS_ZH[c], c, "wrap" if c == "message" else "text", widths.get(c)) for c in ISSUE_COLUMNS]
-    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 校验问题")
+    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 校验问题",
+                        readable=True)
     if last >= 2:
         ws.conditional_format(2, 0, last, 0, {"type": "cell", "criteria": "==", "value": '"错误"', "format": fmts.error})
         ws.conditional_format(2, 0, last, 0, {"type": "cell", "criteria": "==", "value": '"警告"', "format": fmts.warning})
@@ -1068,7 +1137,9 @@ def _group_stats(ranked: pd.DataFrame, grades: pd.DataFrame | None) -> tuple[pd.
 
 
 def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
-    ws = wb.add_worksheet("统计")
+    """The groups' totals and chart on the first page, then the indicators' table from a new page
+    with its own header repeated: a page of the groups never carries the indicators' header."""
+    ws = _cell_table_sheet(wb, "统计")
     frame = _indicator_stats(scored) if len(scored) else pd.DataFrame(columns=["indicator_code"])
     cols = [
         Col("一级指标", "category"),
@@ -1085,7 +1156,6 @@ def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
         if c.key not in frame.columns:
             frame[c.key] = None
     cols = _with_subcategory(cols, frame)
-    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 统计")
 
     gstats, grade_names = _group_stats(ranked, grades)
     gcols = [
@@ -1095,14 +1165,16 @@ def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
         Col("最高总分", "max", "score"),
         Col("最低总分", "min", "score"),
     ] + [Col(f"{name}（个）", f"grade::{name}", "int") for name in grade_names]
-    head = last + 3
-    ws.write_string(head - 1, 0, "各考核类别总分", fmts.label)
+    _write_title(ws, 0, len(cols), f"{_period_label(meta)} 统计", fmts)
+    ws.write_string(1, 0, "各考核类别总分", fmts.label)
+    head = 2
     for c, spec in enumerate(gcols):
         ws.write_string(head, c, spec.header, fmts.header)
     for r, record in enumerate(gstats.reindex(columns=[c.key for c in gcols]).itertuples(index=False), start=head + 1):
         for c, (spec, value) in enumerate(zip(gcols, record)):
             _write_cell(ws, r, c, value, spec.kind, fmts)
     glast = head + len(gstats)
+    chart_rows = 0
     if len(gstats):
         chart = wb.add_chart({"type": "column"})
         chart.add_series({
@@ -1118,6 +1190,15 @@ def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
         chart.set_legend({"none": True})
         chart.set_size({"width": 560, "height": 300})
         ws.insert_chart(xl_rowcol_to_cell(glast + 2, 0), chart)
+        chart_rows = 17  # 300 px of 20 px rows, and a spare one
+    label = glast + 2 + chart_rows + 1
+    ws.write_string(label, 0, "各指标得分情况", fmts.label)
+    ws.set_h_pagebreaks([label])
+    header_row = label + 1
+    _write_table(ws, fmts, cols, frame, header_row=header_row)
+    # the groups' table and chart are short: the frozen panes and filter belong to the indicators
+    ws.freeze_panes(0, 0)
+    ws.repeat_rows(header_row, header_row)
 
 
 def write_summary(
@@ -1166,7 +1247,7 @@ def _write_display_table(ws, fmts: _Formats, frame: pd.DataFrame, header_row: in
     """A table whose columns are already Chinese headers and display values (crosscheck rows)."""
     wide = {"说明", "核定说明", "自报位置", "核定位置", "指标名称", "单位名称", "牵头单位"}
     cols = [Col(name, name, "wrap" if name in wide else "auto", 36 if name == "说明" else None) for name in frame.columns]
-    return _write_table(ws, fmts, cols, frame, header_row=header_row, title=title)
+    return _write_table(ws, fmts, cols, frame, header_row=header_row, title=title, readable=True)
 
 
 def _write_crosscheck_sheet(wb, fmts: _Formats, meta: Any, crosscheck: pd.DataFrame | None,

@@ -232,18 +232,24 @@ def test_other_sheets_contents(tmp_path):
 
 def test_statistics_sheet(tmp_path):
     ws = load_workbook(_summary(tmp_path))["统计"]
-    assert _row_values(ws, 2) == ["一级指标", "指标代码", "指标名称", "分值", "考核单位数", "平均分", "最高分", "最低分", "得分率"]
-    a1 = _row_values(ws, 3)
-    # A1 scores 40, 36, 20: mean 32, max 40, min 20, rate 96 / 120 = 0.8.
-    assert a1[1] == "A1" and a1[4:] == [3, 32.0, 40.0, 20.0, pytest.approx(0.8)]
-    c1 = _row_values(ws, 6)
-    # C1: only D01 (7 of 10); D02 is exempt and not counted.
-    assert c1[1] == "C1" and c1[4:] == [1, 7.0, 7.0, 7.0, pytest.approx(0.7)]
-    found = {ws.cell(r, 1).value: [ws.cell(r, c).value for c in range(2, 6)] for r in range(7, 15) if ws.cell(r, 1).value in ("乡镇", "部门")}
+    # issue 13: the groups' totals and chart first, the indicators from a new page with their own header
+    assert ws.cell(2, 1).value == "各考核类别总分"
+    found = {ws.cell(r, 1).value: [ws.cell(r, c).value for c in range(2, 6)] for r in range(4, 6)}
     # 乡镇 totals 78, 71, 32: mean 181/3 = 60.333… → 60.33.
     assert found["乡镇"] == [3, 60.33, 78.0, 32.0]
     assert found["部门"] == [2, 16.5, 27.0, 6.0]
     assert len(ws._charts) == 1
+    head = [r for r in range(1, 60) if ws.cell(r, 1).value == "一级指标"][0]
+    assert ws.cell(head - 1, 1).value == "各指标得分情况"
+    assert _row_values(ws, head)[:9] == ["一级指标", "指标代码", "指标名称", "分值", "考核单位数", "平均分", "最高分", "最低分", "得分率"]
+    assert ws.print_title_rows == f"${head}:${head}"
+    assert [b.id for b in ws.row_breaks.brk] == [head - 2]  # the page break above the indicators' label
+    a1 = _row_values(ws, head + 1)
+    # A1 scores 40, 36, 20: mean 32, max 40, min 20, rate 96 / 120 = 0.8.
+    assert a1[1] == "A1" and a1[4:9] == [3, 32.0, 40.0, 20.0, pytest.approx(0.8)]
+    c1 = _row_values(ws, head + 4)
+    # C1: only D01 (7 of 10); D02 is exempt and not counted.
+    assert c1[1] == "C1" and c1[4:9] == [1, 7.0, 7.0, 7.0, pytest.approx(0.7)]
 
 
 # --------------------------------------------------------------------------- feedback
