@@ -572,7 +572,10 @@ def _fit_row_heights(ws, columns: list[Col], widths: list[float], frame: pd.Data
         return
     lines = np.ones(len(frame))
     for key, width in wrapped:
-        lines = np.maximum(lines, _line_counts(_texts(frame[key]), width))
+        # names repeat on every row of a unit or indicator: count each distinct text's lines once
+        codes, uniques = pd.factorize(pd.Series(_texts(frame[key]), dtype=object))
+        counts = _line_counts(list(uniques), width) if len(uniques) else np.ones(0)
+        lines = np.maximum(lines, np.where(codes >= 0, counts[np.maximum(codes, 0)] if len(counts) else 1, 1))
     _set_heights(ws, lines, first_row)
 
 
