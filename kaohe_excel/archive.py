@@ -489,7 +489,8 @@ def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date
                         progress=progress_table)
     report.write_all_feedback(folder / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
                               workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
-                              progress=progress_table, crosscheck=getattr(results, "crosscheck", None))
+                              progress=progress_table, crosscheck=getattr(results, "crosscheck", None),
+                              adjustments=results.adjustments)
     report.write_csvs(folder, meta.period, results.scored, results.ranked)
 
 

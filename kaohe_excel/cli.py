@@ -333,6 +333,8 @@ def check_command(
         with console.progress_bar() as progress:
             outcome = check(inbox, _scheme_path(scheme), report, out_root=out, progress=progress)
         console.issue_summary(outcome.issues, len(outcome.validated.files), outcome.report_path)
+        if outcome.unit_reports:
+            console.print_line(f"各单位的问题清单（{len(outcome.unit_reports)}个，可分别转发）：{outcome.unit_reports[0].parent}")
         return EXIT_DATA_ERRORS if outcome.validated.error_count else EXIT_OK
 
     raise typer.Exit(_guard(body))
@@ -527,6 +529,7 @@ def gap_command(
             rows = rows[rows["可增加总分"] > 0]
         # The full table (with 说明) goes into each unit's feedback workbook; the terminal gets the essentials.
         rows = rows.drop(columns=[c for c in GAP_CONSOLE_DROP if c in rows.columns])
+        rows = gap.sheet_rows_as_text(rows)  # a needed 0.7142 must not print as 0.71
         console.plain_table(rows, title=f"{period} 差距分析" + (f"（{unit}）" if unit else "（只列可增加分数的指标）"))
         return EXIT_OK
 

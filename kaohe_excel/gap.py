@@ -38,7 +38,7 @@ from .score import DEFAULT_BASE_SHARE, DEFAULT_CAP, _effective_weights, _is_lowe
 GAP_COLUMNS = ["unit_code", "unit_name", "group", "indicator_code", "name", "method", "direction", "measure_unit",
                "status", "value", "text_value", "score", "points", "base_score", "full_score", "value_for_base",
                "value_for_full", "value_for_next_rank", "grade_for_base", "grade_for_full", "points_to_base",
-               "points_to_full", "points_at_stake", "sentence"]
+               "points_to_full", "points_at_stake", "sentence", "decimals"]
 
 _SENTENCE_ROWS = 50_000
 
@@ -406,13 +406,38 @@ def _total_factor(scored: pd.DataFrame, rows: pd.DataFrame, scheme: Any) -> pd.S
 # --------------------------------------------------------------------------- display
 
 
-def _needed_values(values: Any, lower: np.ndarray) -> np.ndarray:
-    """Round a needed value to 4 decimals on the safe side (up for 正向, down for 反向).
+_MAX_DECIMALS = 4
 
-    Binary noise is removed first, so 8.0000000001 stays 8 rather than becoming 8.0001.
-    """
-    v = np.round(np.asarray(values, dtype=float) * 1e4, 5)
-    return np.where(lower, np.floor(v), np.ceil(v)) / 1e4 + 0.0
+
+def _decimals_of(values: np.ndarray) -> np.ndarray:
+    """The decimals each number is written with (0..4; NaN → 0): 85 → 0, 85.3 → 1, 0.45 → 2."""
+    v = np.abs(np.asarray(values, dtype=float))
+    v = np.where(np.isfinite(v), v, 0.0)
+    out = np.full(len(v), _MAX_DECIMALS, dtype=np.int64)
+    for d in range(_MAX_DECIMALS - 1, -1, -1):
+        scaled = v * 10.0 ** d
+        exact = np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, scaled)
+        out = np.where(exact, d, out)
+    return out
+
+
+def _indicator_decimals(rows: pd.DataFrame) -> np.ndarray:
+    """Per row, the decimals its indicator's figures are written with (its values, 基本值, 目标值,
+    满分值, 不允许值, over all units), at least 2: the needed values are shown to that precision
+    (95.5 → 97.29, not 97.2889; integer figures still get 2.10 rather than an overstated 3)."""
+    d = np.full(len(rows), 2, dtype=np.int64)
+    for column in ("value", "target", "base", "full", "floor"):
+        if column in rows.columns:
+            d = np.maximum(d, _decimals_of(_num(rows, column).to_numpy()))
+    per = pd.Series(d, index=rows.index).groupby(rows["indicator_code"].astype(object).to_numpy()).transform("max")
+    return per.to_numpy(dtype=np.int64)
+
+
+def _needed_at(values: Any, lower: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """A needed value rounded to its indicator's decimals on the safe side (up for 正向, down for 反向)."""
+    scale = 10.0 ** np.asarray(decimals, dtype=float)
+    v = np.round(np.asarray(values, dtype=float) * scale, 5)
+    return np.where(lower, np.floor(v), np.ceil(v)) / scale + 0.0
 
 
 def _per_distinct(values: Any, text: Callable[[float], str]) -> np.ndarray:
@@ -475,6 +500,8 @@ def _sentence(g: pd.DataFrame) -> pd.Series:
     mu = np.select([mu.eq(""), mu.isin(["%", "‰"])], ["", mu], default=" " + mu).astype(object)
     verb = np.where(lower, "降至", "完成").astype(object)
     grades = {col: g[col].astype(object).to_numpy() for col in ("grade_for_base", "grade_for_full")}
+    decimals = (g["decimals"].to_numpy(dtype=np.int64) if "decimals" in g.columns
+                else np.full(len(g), _MAX_DECIMALS, dtype=np.int64))
 
     def texts(values: Any, count: bool = False) -> np.ndarray:
         return (_count if count else _show)(values, g.index).to_numpy()
@@ -484,7 +511,7 @@ def _sentence(g: pd.DataFrame) -> pd.Series:
             [is_grade, is_count],
             [_join(rows & is_grade, "评为「", grades[col.replace("value", "grade")], "」"),
              _join(rows & is_count, "扣分事项不超过 ", texts(g[col], count=True), " 次")],
-            default=_join(rows & ~is_grade & ~is_count, verb, " ", texts(_needed_values(g[col], lower)), mu))
+            default=_join(rows & ~is_grade & ~is_count, verb, " ", texts(_needed_at(g[col], lower, decimals)), mu))
 
     next_rank = g["value_for_next_rank"].notna().to_numpy()
     has_full = (g["value_for_full"].notna() | g["grade_for_full"].astype(str).ne("")).to_numpy()
@@ -508,7 +535,7 @@ def _sentence(g: pd.DataFrame) -> pd.Series:
     gain = _join(anyway | short, "，可增加 ", stake, " 分")
     for_full = np.where(is_count, "不发生扣分事项", amount("value_for_full", short & ~is_count)).astype(object)
     base_part = _join(short & needs_base, "距基本分需", amount("value_for_base", short & needs_base), "，")
-    next_part = _join(short & next_rank, "，升一位需", verb, " ", texts(_needed_values(g["value_for_next_rank"], lower)),
+    next_part = _join(short & next_rank, "，升一位需", verb, " ", texts(_needed_at(g["value_for_next_rank"], lower, decimals)),
                       mu, "（与上一位持平即可）")
     score = texts(g["score"])
     return pd.Series(np.select(
@@ -578,6 +605,7 @@ def gap_table(scored: pd.DataFrame, tier_tables: pd.DataFrame, scheme: Any = Non
         points_to_full=round_half_up((full_score - current).clip(lower=0.0)),
     )
     out["points_at_stake"] = round_half_up(out["points_to_full"] * _total_factor(scored, rows, scheme))
+    out["decimals"] = _indicator_decimals(rows)
     # in slices: a sentence reads only its own row, and its pieces for a city's 550,000 rows at once
     # would take a few hundred MB
     out["sentence"] = pd.concat([_sentence(out.iloc[i:i + _SENTENCE_ROWS]) for i in range(0, len(out), _SENTENCE_ROWS)]
@@ -594,42 +622,61 @@ GAP_SHEET_HEADERS = ["指标代码", "指标名称", "计分方法", "计量单�
 
 
 def gap_sheet_rows(gap: pd.DataFrame, unit_code: str | None = None) -> pd.DataFrame:
-    """The 差距分析 sheet of a unit's feedback workbook (Chinese headers, display texts for values).
+    """The 差距分析 sheet of a unit's feedback workbook (Chinese headers).
 
-    With unit_code None every unit is listed, with 单位代码/单位名称 in front (console table).
-    Needed values are rounded on the safe side, so reaching the printed value is enough.
+    Values are numbers (a grade for 定性, a count for 扣分), so Excel can sort and add them; needed
+    values are rounded to the indicator's own decimals on the safe side, so reaching the printed
+    value is enough. With unit_code None every unit is listed, with 单位代码/单位名称 in front.
     """
     g = gap if unit_code is None else gap[gap["unit_code"].astype(object).eq(unit_code)]
     g = g.reset_index(drop=True)
     idx = g.index
     method = g["method"].astype(object)
     lower = _is_lower(g["direction"]) | method.eq("扣分").to_numpy()
-    is_grade, is_count = method.eq("定性").to_numpy(), method.eq("扣分").to_numpy()
+    is_grade = method.eq("定性").to_numpy()
+    decimals = (g["decimals"].to_numpy(dtype=np.int64) if "decimals" in g.columns
+                else np.full(len(g), _MAX_DECIMALS, dtype=np.int64))
 
-    def shown(col: str, grade_col: str | None = None) -> pd.Series:
-        number = _show(_needed_values(g[col], lower), idx).where(g[col].notna(), "")
-        count = _count(g[col], idx).where(g[col].notna(), "") + pd.Series(np.where(g[col].notna(), " 次", ""), index=idx)
-        grade = g[grade_col].astype(object).fillna("") if grade_col else pd.Series("", index=idx, dtype=object)
-        return pd.Series(np.select([is_grade, is_count], [grade, count], default=number), index=idx, dtype=object)
+    def number(values: Any) -> pd.Series:
+        v = np.asarray(values, dtype=float)
+        return pd.Series(np.where(np.isfinite(v), v, np.nan), index=idx).astype(object).where(np.isfinite(v), None)
 
-    value = pd.Series(np.select([is_grade, is_count],
-                                [g["text_value"].astype(object).fillna(""), _count(g["value"], idx)],
-                                default=_show(g["value"], idx)), index=idx, dtype=object)
-    value = value.where(~g["status"].isin(["missing", "unscored"]).to_numpy() | is_grade, "")
+    def needed(col: str, grade_col: str | None = None) -> pd.Series:
+        shown = number(_needed_at(g[col], lower, decimals))
+        grade = g[grade_col].astype(object).where(g[grade_col].notna(), "") if grade_col else pd.Series("", index=idx, dtype=object)
+        return pd.Series(np.where(is_grade, grade.where(grade != "", None), shown), index=idx, dtype=object)
+
+    value = pd.Series(np.where(is_grade, g["text_value"].astype(object).where(g["text_value"].notna(), None),
+                               number(g["value"])), index=idx, dtype=object)
+    value = value.where(~g["status"].isin(["missing", "unscored"]).to_numpy() | is_grade, None)
+    for_full = needed("value_for_full", "grade_for_full")
+    for_full = for_full.where(~(method.eq("扣分").to_numpy() & g["value_for_full"].notna().to_numpy()), 0.0)
     table = pd.DataFrame({
         "指标代码": g["indicator_code"], "指标名称": g["name"], "计分方法": g["method"],
         "计量单位": g["measure_unit"].astype(object).fillna(""), "实际完成值": value,
         "得分": g["score"], "满分": g["full_score"], "基本分": g["base_score"],
-        "达到基本分需": shown("value_for_base", "grade_for_base"),
-        "达到满分需": pd.Series(np.where(is_count & g["value_for_full"].notna(), "0 次",
-                                      shown("value_for_full", "grade_for_full")), index=idx, dtype=object),
-        "升一位需": shown("value_for_next_rank"),
+        "达到基本分需": needed("value_for_base", "grade_for_base"),
+        "达到满分需": for_full,
+        "升一位需": needed("value_for_next_rank"),
         "距满分差（分）": g["points_to_full"], "可增加总分": g["points_at_stake"], "说明": g["sentence"],
     })
     if unit_code is None:
         table.insert(0, "单位名称", g["unit_name"])
         table.insert(0, "单位代码", g["unit_code"])
     return table
+
+
+_VALUE_HEADERS = ["实际完成值", "达到基本分需", "达到满分需", "升一位需"]
+
+
+def sheet_rows_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """gap_sheet_rows' value columns as the texts a terminal shows (0.7142 stays 0.7142, 8 → 8.00)."""
+    out = table.copy()
+    for column in _VALUE_HEADERS:
+        if column in out.columns:
+            out[column] = out[column].map(lambda v: "" if v is None or (isinstance(v, float) and v != v)
+                                          else (_show_one(float(v)) if isinstance(v, (int, float)) else str(v)))
+    return out
 
 
 # --------------------------------------------------------------------------- changes

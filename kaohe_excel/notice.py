@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from docxtpl import DocxTemplate
 
+from .notice_layout import document_date, imprint_context, set_document_properties, title_lines
 from .notice_template import build_notice_template
 from .safety import xml_safe
 from .score import round_half_up
@@ -105,8 +106,19 @@ def _vetoed(frame: pd.DataFrame) -> pd.Series:
     return frame["vetoed"].fillna(False).astype(bool)
 
 
+UNSCORED_MARK = "（含未计分指标）"
+
+
+def _unscored(frame: pd.DataFrame) -> pd.Series:
+    """Units with indicators left unscored (--allow-errors): ranked's unscored_count > 0."""
+    if "unscored_count" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return pd.to_numeric(frame["unscored_count"], errors="coerce").fillna(0).gt(0)
+
+
 def _group_context(ordinal: int, group: str, units: pd.DataFrame, grade_names: list[str]) -> dict:
     vetoed = _vetoed(units)
+    unscored = _unscored(units)
     lines = []
     for grade in grade_names:
         names = units.loc[units["grade"].map(_text) == grade, "unit_name"].map(_text).tolist()
@@ -114,11 +126,11 @@ def _group_context(ordinal: int, group: str, units: pd.DataFrame, grade_names: l
     rows = [
         {
             "rank": _rank_text(u.rank),
-            "unit": _text(u.unit_name),
+            "unit": _text(u.unit_name) + (UNSCORED_MARK if x else ""),
             "total": _total_text(u.total),
             "grade": _text(u.grade) + ("（一票否决）" if v else ""),
         }
-        for u, v in zip(units.itertuples(index=False), vetoed)
+        for u, v, x in zip(units.itertuples(index=False), vetoed, unscored)
     ]
     return {
         "name": group,
@@ -127,6 +139,8 @@ def _group_context(ordinal: int, group: str, units: pd.DataFrame, grade_names: l
         "grade_lines": lines,
         "table_intro": f"{group}考核排名情况如下：",
         "rows": rows,
+        "note": ("注：标注“含未计分指标”的单位有数据错误未更正，相应指标未计分，其总分和排名须待更正后确认。"
+                 if bool(unscored.any()) else ""),
     }
 
 
@@ -252,7 +266,11 @@ def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued
             f"考核按{len(groups)}个类别（{group_list}）分类进行、分类排名。现将有关情况通报如下："
         )
     context["problems_heading"], context["requirements_heading"] = headings
+    context.update(imprint_context(meta, issued_on))
     context.update(extra_context or {})
+    # broken between words; docxtpl turns the \n into a line break (title_text stays one line)
+    context["title_text"] = context["title"]
+    context["title"] = "\n".join(title_lines(context["title"]))
     return _clean(context)
 
 
@@ -262,6 +280,7 @@ def write_notice(path: str | Path, template_path: str | Path | None, meta: Any, 
     """Render the notice (通报) .docx from the office's template (None: the built-in default)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    issued_on = document_date(meta, issued_on)  # 方案 row 成文日期, else the run date
     context = notice_context(meta, ranked, grades, issued_on, extra_context, progress)
     with tempfile.TemporaryDirectory() as tmp:
         if template_path is None:
@@ -269,4 +288,6 @@ def write_notice(path: str | Path, template_path: str | Path | None, meta: Any, 
         template = DocxTemplate(str(template_path))
         template.render(context, autoescape=True)
         template.save(str(path))
+
+    set_document_properties(path, context["title_text"], context["issuer"])
     return path

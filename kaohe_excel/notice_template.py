@@ -16,10 +16,10 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_ALIGN_VERTICAL, WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Mm, Pt
+from docx.shared import Mm, Pt, RGBColor
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "通报.docx"
 
@@ -31,6 +31,14 @@ SIZE_2 = Pt(22)  # 二号
 SIZE_3 = Pt(16)  # 三号
 SIZE_4 = Pt(14)  # 四号
 LINE_PITCH = Pt(28.95)
+# The GB/T 9704 grid: 22 lines of 28 characters in the 156 mm × 225 mm type area. 156 mm / 28 =
+# 15.79 pt a character, less than 三号's 16 pt: the body is set 0.25 pt tighter (-5 twips), which
+# Word, WPS and LibreOffice all honour alike (a w:docGrid character grid is laid out differently
+# by each), and the line grid keeps its 28.95 pt pitch.
+GRID_LINE_PITCH = 579  # twips: 28.95 pt
+BODY_CHAR_SPACING = -5  # twips
+TEXT_WIDTH = Mm(156)
+RED = "FF0000"
 
 # Paragraph style names the template uses (Chinese so the office sees them in Word's style list).
 STYLE_TITLE = "通报标题"
@@ -42,6 +50,8 @@ STYLE_H3 = "三级标题"
 STYLE_H4 = "四级标题"
 STYLE_SIGNATURE = "落款"
 STYLE_TABLE = "表格文字"
+STYLE_MASTHEAD = "发文机关标志"
+STYLE_IMPRINT = "版记"
 
 
 def set_run_fonts(rpr_parent, name: str) -> None:
@@ -104,13 +114,76 @@ def _set_lang(doc) -> None:
             fonts.attrib.pop(attr)
         for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
             fonts.set(qn(attr), BODY_FONT)
+    # The character grid's pitch is the default font size plus w:charSpace: the default must be 三号.
+    for tag in ("w:sz", "w:szCs"):
+        size = rpr_default.find(qn(tag))
+        if size is None:
+            size = OxmlElement(tag)
+            rpr_default.append(size)
+        size.set(qn("w:val"), str(int(SIZE_3.pt * 2)))
 
 
-def _page_number_footer(section) -> None:
-    """GB/T 9704 page number: 4号 半角 digits between em dashes, "— 1 —"."""
-    paragraph = section.footer.paragraphs[0]
-    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+def _no_grid(style_or_paragraph) -> None:
+    """Leave the character grid: a 二号 title or a 四号 table snapped to the 三号 grid would be spread out."""
+    owner = style_or_paragraph._p if hasattr(style_or_paragraph, "_p") else style_or_paragraph.element
+    ppr = owner.get_or_add_pPr()
+    snap = OxmlElement("w:snapToGrid")
+    snap.set(qn("w:val"), "0")
+    ppr.append(snap)
+
+
+def _doc_grid(section) -> None:
+    sect_pr = section._sectPr
+    grid = sect_pr.find(qn("w:docGrid"))
+    if grid is None:
+        grid = OxmlElement("w:docGrid")
+        sect_pr.append(grid)
+    grid.set(qn("w:type"), "lines")
+    grid.set(qn("w:linePitch"), str(GRID_LINE_PITCH))
+    grid.attrib.pop(qn("w:charSpace"), None)
+
+
+def _char_spacing(style, twips: int) -> None:
+    rpr = style.element.get_or_add_rPr()
+    spacing = rpr.find(qn("w:spacing"))
+    if spacing is None:
+        spacing = OxmlElement("w:spacing")
+        rpr.append(spacing)
+    spacing.set(qn("w:val"), str(twips))
+
+
+def _border(paragraph_format_element, side: str, size_eighths: int, color: str = "000000") -> None:
+    """A paragraph border line (w:pBdr), size in eighths of a point."""
+    ppr = paragraph_format_element.get_or_add_pPr()
+    bdr = ppr.find(qn("w:pBdr"))
+    if bdr is None:
+        bdr = OxmlElement("w:pBdr")
+        ppr.append(bdr)
+    line = OxmlElement(f"w:{side}")
+    line.set(qn("w:val"), "single")
+    line.set(qn("w:sz"), str(size_eighths))
+    line.set(qn("w:space"), "1")
+    line.set(qn("w:color"), color)
+    bdr.append(line)
+
+
+def _page_number_footers(doc, section) -> None:
+    """GB/T 9704 page numbers: 4号 半角 digits between em dashes, "— 1 —", 单页码居右空一字,
+    双页码居左空一字 (odd and even pages have their own footers)."""
+    doc.settings.odd_and_even_pages_header_footer = True
+    odd = section.footer.paragraphs[0]
+    odd.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    odd.paragraph_format.right_indent = SIZE_4
+    _page_number_footer(odd)
+    even = section.even_page_footer.paragraphs[0]
+    even.alignment = WD_ALIGN_PARAGRAPH.LEFT
+    even.paragraph_format.left_indent = SIZE_4
+    _page_number_footer(even)
+
+
+def _page_number_footer(paragraph) -> None:
     paragraph.paragraph_format.first_line_indent = Pt(0)
+    _no_grid(paragraph)
     paragraph.add_run("— ")
     field = OxmlElement("w:fldSimple")
     field.set(qn("w:instr"), "PAGE")
@@ -190,6 +263,19 @@ def _loop_table(doc, widths, headers: list[str], loop: str, fields: list[str]) -
         cant_split = OxmlElement("w:cantSplit")
         cant_split.set(qn("w:val"), "true")
         row._tr.get_or_add_trPr().append(cant_split)
+        # every row keeps with the next: a table that fits on a page starts on a new one rather than
+        # leaving its header and a row behind; a longer one breaks where it must
+        for cell in row.cells:
+            for paragraph in cell.paragraphs:
+                paragraph.paragraph_format.keep_with_next = True
+
+
+def _printer_line(para):
+    """「<印发机关>	<日期>印发」: the date pushed right by the style's tab stop."""
+    paragraph = para("{{ printer }}", STYLE_IMPRINT)
+    paragraph.add_run().add_tab()
+    paragraph.add_run("{{ printed_on }}")
+    return paragraph
 
 
 def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
@@ -201,9 +287,11 @@ def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
     section.top_margin, section.bottom_margin = Mm(37), Mm(35)
     section.left_margin, section.right_margin = Mm(28), Mm(26)
     section.footer_distance = Mm(25)
+    _doc_grid(section)
     _set_lang(doc)
 
     _style(doc, "Normal", BODY_FONT, SIZE_3, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    _char_spacing(doc.styles["Normal"], BODY_CHAR_SPACING)  # 28 characters a line
     _style(doc, STYLE_TITLE, TITLE_FONT, SIZE_2, align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0, exact_pitch=False)
     doc.styles[STYLE_TITLE].paragraph_format.line_spacing = Pt(36)
     doc.styles[STYLE_TITLE].paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
@@ -219,11 +307,27 @@ def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
     doc.styles[STYLE_SIGNATURE].paragraph_format.right_indent = Pt(16 * 4)  # 右空四字
     _style(doc, STYLE_TABLE, BODY_FONT, SIZE_4, align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0, exact_pitch=False)
     set_run_fonts(doc.styles["Table Grid"].element, BODY_FONT)
+    # 版头: the issuer's mark in red 小标宋, the red separator line under the 发文字号
+    _style(doc, STYLE_MASTHEAD, TITLE_FONT, Pt(36), align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0, exact_pitch=False)
+    doc.styles[STYLE_MASTHEAD].font.color.rgb = RGBColor.from_string(RED)
+    doc.styles[STYLE_MASTHEAD].paragraph_format.space_after = Pt(24)
+    # 版记: 四号 仿宋, 左右各空一字, the 印发日期 right-aligned by a tab
+    _style(doc, STYLE_IMPRINT, BODY_FONT, SIZE_4, align=WD_ALIGN_PARAGRAPH.LEFT, indent_chars=0)
+    imprint = doc.styles[STYLE_IMPRINT].paragraph_format
+    imprint.left_indent, imprint.right_indent = SIZE_4, SIZE_4
+    imprint.tab_stops.add_tab_stop(TEXT_WIDTH - SIZE_4, WD_TAB_ALIGNMENT.RIGHT)
+    for name in (STYLE_TITLE, STYLE_TABLE, STYLE_MASTHEAD, STYLE_IMPRINT):
+        _no_grid(doc.styles[name])
 
     def para(text: str = "", style: str = "Normal"):
         return doc.add_paragraph(text, style=doc.styles[style])
 
-    para("{%p if doc_number %}")
+    para("{%p if masthead %}")
+    para("{{ masthead }}", STYLE_MASTHEAD)
+    # the red separator line under the 发文字号 (GB/T 9704 版头)
+    _border(para("{{ doc_number }}", STYLE_DOC_NUMBER)._p, "bottom", 18, RED)
+    para("", STYLE_DOC_NUMBER)
+    para("{%p elif doc_number %}")
     para("{{ doc_number }}", STYLE_DOC_NUMBER)
     para("", STYLE_DOC_NUMBER)
     para("{%p endif %}")
@@ -239,6 +343,9 @@ def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
     para("{%p endfor %}")
     para("{{ g.table_intro }}").paragraph_format.keep_with_next = True
     _ranking_table(doc)
+    para("{%p if g.note %}")
+    para("{{ g.note }}")
+    para("{%p endif %}")
     para("{%p endfor %}")
     # 月度/季度 notices only: the lagging units and indicators put under supervision (督办);
     # the headings after it are numbered by the context so an annual notice has no gap.
@@ -263,7 +370,22 @@ def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
     para("")
     para("{{ issuer }}", STYLE_SIGNATURE)
     para("{{ issued_on }}", STYLE_SIGNATURE)
-    _page_number_footer(section)
+    # 版记 (optional): 抄送 and 印发机关/印发日期 between lines, the first and last thick
+    para("{%p if imprint %}")
+    para("")
+    para("{%p if copy_to %}")
+    copy = para("抄送：{{ copy_to }}。", STYLE_IMPRINT)
+    _border(copy._p, "top", 8)
+    printer = _printer_line(para)
+    _border(printer._p, "top", 4)
+    _border(printer._p, "bottom", 8)
+    para("{%p else %}")
+    printer = _printer_line(para)
+    _border(printer._p, "top", 8)
+    _border(printer._p, "bottom", 8)
+    para("{%p endif %}")
+    para("{%p endif %}")
+    _page_number_footers(doc, section)
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@ import pandas as pd
 from . import progress as progress_mod
 from . import crosscheck, origin, rank, read, report, score, validate
 from .errors import DataErrorsPresent, InboxEmpty, InboxNotFound, KaoheError, OutputInsideInbox
+from .adjust_detail import with_claim_texts
+from .issue_books import write_unit_issue_books
 from .issues import issues_frame
 from .memory import release_unused
 from .scheme import Scheme, load_scheme
@@ -72,6 +74,8 @@ class CheckOutcome:
     scheme: Scheme
     validated: validate.Validated
     report_path: Path | None
+    # 校验问题/<单位代码>_<单位名称>.xlsx beside the report: each unit's own rows, to forward
+    unit_reports: list[Path] = field(default_factory=list)
 
     @property
     def issues(self) -> pd.DataFrame:
@@ -103,7 +107,8 @@ def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Pa
     validated = read_and_validate(scheme, inbox, progress, workers)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report.write_issue_report(report_path, scheme.meta, validated.issues_table)
-    return CheckOutcome(scheme, validated, report_path)
+    unit_reports = write_unit_issue_books(report_path, scheme.meta, validated.issues_table, scheme.unit_names())
+    return CheckOutcome(scheme, validated, report_path, unit_reports)
 
 
 @dataclass
@@ -163,8 +168,10 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
         scored["explanation"] = scored["explanation"] + note  # kept as the str column score.py built
         table = progress_mod.progress_table(scored, elapsed, progress_tolerance(scheme), last_year)
     adjustments = score.score_adjustments(validated.claims, scheme.adjustments)
+    adjustments = with_claim_texts(adjustments, validated.claims)  # 事项说明 and 佐证材料 for the outputs
     totals = score.compute_totals(scored, adjustments, scheme)
     ranked = rank.rank_and_grade(totals, scheme)
+    ranked["unscored_count"] = report.unscored_counts(ranked, scored)  # 含未计分指标 in 总排名 and the notice
     county = None
     if "county_total" in scheme.indicators and scheme.indicators["county_total"].notna().any():
         given = scheme.indicators[scheme.indicators["county_total"].notna()]
@@ -208,6 +215,7 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         out_root.mkdir(parents=True, exist_ok=True)
         report_path = Path(out_root) / f"校验问题_{period}.xlsx"
         report.write_issue_report(report_path, scheme.meta, validated.issues_table)
+        write_unit_issue_books(report_path, scheme.meta, validated.issues_table, scheme.unit_names())
         exc = DataErrorsPresent(f"发现 {validated.error_count} 个错误，未计分。问题清单见 {report_path}；"
                                 "请各单位更正后重新运行，或加 --allow-errors 将出错的单元格留空不计分")
         exc.validated = validated  # the CLI shows the table

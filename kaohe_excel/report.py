@@ -22,19 +22,24 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from .adjust_detail import bonus_cap_note
 from .gap import GAP_SHEET_HEADERS, gap_sheet_rows
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH, issue_kind
 from . import sheet_rows
 from .memory import release_unused
 from .safety import csv_safe, csv_unquote, safe_filename
 from .score import round_half_up
+from .total_note import GAP_NOTE_COLUMN, NOTE_COLUMN, indicator_total_notes
 
+# 「指标得分」 stands for the score matrix: one sheet per 考核类别 when there are several (summary_sheet_names).
 SUMMARY_SHEETS = ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
 FEEDBACK_SHEETS = ["得分情况", "失分分析"]
 # Added only when given: the progress sheets in a 月度/季度 run, the gap sheet when a gap table is passed.
 PROGRESS_SHEETS = ["进度预警", "进度分析"]
 FEEDBACK_GAP_SHEET = "差距分析"
 FEEDBACK_PROGRESS_SHEET = "进度预警"
+# Only in the workbooks of units with 加分/扣分/否决 items.
+FEEDBACK_ADJUSTMENT_SHEET = "加扣分明细"
 
 SCORES_CSV_COLUMNS = ["考核周期", "单位代码", "单位名称", "考核类别", "指标代码", "指标名称", "实际值", "得分", "分值", "计分方法"]
 TOTALS_CSV_COLUMNS = ["考核周期", "单位代码", "单位名称", "考核类别", "指标得分", "加分", "扣分", "总分", "排名", "等次", "否决"]
@@ -285,6 +290,19 @@ def _value_display(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(value.notna(), value.astype(object), text), index=frame.index, dtype=object)
 
 
+def _value_and_grade(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The actual value split in two columns: the number (float, NaN without one) and the 定性
+    grade or other typed text (None without one: a blank cell), so a grade never sits in a number column."""
+    value = pd.to_numeric(_col(frame, "value"), errors="coerce").astype(float)
+    text = np.array(_texts(_col(frame, "text_value")), dtype=object)
+    grade = pd.Series(np.where(value.isna().to_numpy() & (text != ""), text, None), index=frame.index, dtype=object)
+    return value, grade
+
+
+def _has_grades(frame: pd.DataFrame) -> bool:
+    return "grade_text" in frame.columns and bool(frame["grade_text"].notna().any())
+
+
 def _method_display(frame: pd.DataFrame) -> pd.Series:
     method = pd.Series(_texts(_col(frame, "method", "")), index=frame.index)
     lower = np.array(_texts(_col(frame, "direction", "")), dtype=object) == "lower"
@@ -348,6 +366,7 @@ class _Formats:
     def __init__(self, wb: xlsxwriter.Workbook):
         border = {"border": 1, "valign": "vcenter"}
         self.title = wb.add_format({"bold": True, "font_size": 16, "align": "center", "valign": "vcenter", "font_name": "黑体"})
+        self.title_left = wb.add_format({"bold": True, "font_size": 16, "align": "left", "valign": "vcenter", "font_name": "黑体"})
         self.header = wb.add_format({**border, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#D9E1F2"})
         self.label = wb.add_format({**border, "bold": True, "bg_color": "#F2F2F2"})
         self.text = wb.add_format({**border})
@@ -553,7 +572,10 @@ def _fit_row_heights(ws, columns: list[Col], widths: list[float], frame: pd.Data
         return
     lines = np.ones(len(frame))
     for key, width in wrapped:
-        lines = np.maximum(lines, _line_counts(_texts(frame[key]), width))
+        # names repeat on every row of a unit or indicator: count each distinct text's lines once
+        codes, uniques = pd.factorize(pd.Series(_texts(frame[key]), dtype=object))
+        counts = _line_counts(list(uniques), width) if len(uniques) else np.ones(0)
+        lines = np.maximum(lines, np.where(codes >= 0, counts[np.maximum(codes, 0)] if len(counts) else 1, 1))
     _set_heights(ws, lines, first_row)
 
 
@@ -581,12 +603,73 @@ def _table_end(ws, columns: list[Col], header_row: int, n_rows: int) -> int:
 
 
 def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, header_row: int, title: str | None = None,
-                 header_height: float | None = None) -> int:
-    """A titled table with frozen header, autofilter and print setup; returns the last data row."""
+                 header_height: float | None = None, readable: bool = False) -> int:
+    """A titled table with frozen header, autofilter and print setup; returns the last data row.
+
+    readable: a wide table is made to print at about 80% on one A4 landscape page width (long texts
+    wrap in narrower columns) instead of being shrunk to 4–5 pt glyphs."""
+    if readable:
+        columns = _readable_columns(columns, frame)
     _table_head(ws, fmts, columns, header_row, title, header_height)
     widths = _set_widths(ws, columns, frame)
+    if readable:
+        widths = _narrow_wraps(ws, columns, widths)
+    if readable and header_height is None:
+        lines = max([_line_counts([c.header], w)[0] for c, w in zip(columns, widths)] or [1])
+        if lines > 1:
+            ws.set_row(header_row, 13.5 * lines + 4)
     _write_rows(ws, fmts, columns, frame, header_row + 1, widths)
     return _table_end(ws, columns, header_row, len(frame))
+
+
+# The print scale a readable table is narrowed for (fit to the page width then shrinks it no further).
+_READABLE_SCALE = 80
+_WRAP_FLOOR = 10
+
+
+# Columns never wrapped in a readable table: codes and cell addresses read as one token.
+_NO_WRAP_KEYS = {"unit_code", "indicator_code", "item_code", "cell", "severity", "单位代码", "指标代码", "项目代码"}
+
+
+def _readable_columns(columns: list[Col], frame: pd.DataFrame) -> list[Col]:
+    """Text columns longer than 12 characters' width become wrapping ones (at most 24, a long
+    说明 36), so that the table can be narrowed to the page instead of shrunk."""
+    out = []
+    for spec in columns:
+        if spec.kind in ("text", "wrap") and spec.key in frame.columns and spec.key not in _NO_WRAP_KEYS:
+            longest = _line_widths(list(set(_texts(frame[spec.key].head(2000))))).max(initial=0)
+            natural = max(longest, _display_width(spec.header)) + 2
+            cap = 36 if spec.kind == "wrap" and (spec.width or 0) >= 40 else 24
+            width = min(cap, spec.width or natural)
+            if natural > 12 or spec.kind == "wrap":
+                out.append(Col(spec.header, spec.key, "wrap", max(_WRAP_FLOOR, width)))
+                continue
+        out.append(spec)
+    return out
+
+
+def _narrow_wraps(ws, columns: list[Col], widths: list[float]) -> list[float]:
+    """Narrow the wrapping columns until the table fits the page width at 80%: the others first
+    (to 12), the widest (the 说明) last (to 16)."""
+    room = (_PAGE_PIXELS * 100 / _READABLE_SCALE - 5 * len(widths)) / 8
+    out = list(widths)
+    wraps = [i for i, c in enumerate(columns) if c.kind == "wrap"]
+    if sum(out) <= room or not wraps:
+        return out
+    widest = max(wraps, key=lambda i: out[i])
+    for group, floor in (([i for i in wraps if i != widest], 12.0), ([widest], 16.0)):
+        excess = sum(out) - room
+        spare = sum(max(0.0, out[i] - floor) for i in group)
+        if excess <= 0 or spare <= 0:
+            continue
+        keep = max(0.0, 1 - excess / spare)
+        for i in group:
+            if out[i] > floor:
+                out[i] = round(floor + (out[i] - floor) * keep, 1)
+    for i in wraps:
+        if out[i] != widths[i]:
+            ws.set_column(i, i, out[i])
+    return out
 
 
 @dataclass
@@ -687,10 +770,23 @@ def _close(wb: xlsxwriter.Workbook) -> None:
 # --------------------------------------------------------------------------- summary
 
 
+def unscored_counts(ranked: pd.DataFrame, scored: pd.DataFrame) -> np.ndarray:
+    """Per ranked unit, how many of its indicators were left unscored (errors under --allow-errors)."""
+    if not len(scored) or "status" not in scored.columns:
+        return np.zeros(len(ranked), dtype=np.int64)
+    hit = scored.loc[scored["status"].astype(object).eq("unscored").to_numpy(), "unit_code"].astype(object)
+    counts = hit.value_counts()
+    return ranked["unit_code"].astype(object).map(counts).fillna(0).astype(np.int64).to_numpy()
+
+
 def _ranking_frame(ranked: pd.DataFrame, previous: Previous | None) -> pd.DataFrame:
     frame = _sort_ranked(ranked)
     frame["veto_text"] = _veto_text(frame)
     frame["flags_text"] = _flags_text(frame)
+    if "unscored_count" in frame.columns:
+        n = pd.to_numeric(frame["unscored_count"], errors="coerce").fillna(0).astype(int)
+        mark = pd.Series([f"含未计分指标（{k}项，数据有误未更正）" if k else "" for k in n.tolist()], index=frame.index)
+        frame["flags_text"] = [f"{m}；{f}" if m and f else (m or f) for m, f in zip(mark, frame["flags_text"])]
     if previous is not None:
         prev = previous.totals.rename(columns={"total": "prev_total", "rank": "prev_rank", "grade": "prev_grade"})
         frame = frame.merge(prev[["unit_code", "prev_total", "prev_rank"]], on="unit_code", how="left")
@@ -749,60 +845,146 @@ def _score_matrix(scored: pd.DataFrame, ranked: pd.DataFrame, indicators: pd.Dat
     return rows.merge(wide, left_on="unit_code", right_index=True, how="left")
 
 
-def _write_matrix_sheet(wb, fmts, meta, scored, ranked) -> None:
-    ws = _cell_table_sheet(wb, "指标得分")
+def _matrix_sheet_names(groups: list) -> list[str]:
+    """「指标得分」 for one group; 「指标得分（<考核类别>）」 for each of several (Excel's 31 characters, no []:*?/\\)."""
+    if len(groups) <= 1:
+        return ["指标得分"]
+    names: list[str] = []
+    for group in groups:
+        label = "".join("_" if ch in "[]:*?/\\" else ch for ch in _text(group)).strip("'") or "_"
+        name = f"指标得分（{label}）"
+        if len(name) > 31:
+            name = f"指标得分（{label[:24]}…）"
+        base, n = name, 2
+        while name in names:
+            name = f"{base[:28]}{n}"
+            n += 1
+        names.append(name)
+    return names
+
+
+def summary_sheet_names(groups: list) -> list[str]:
+    """SUMMARY_SHEETS of a run with these 考核类别 (in ranking order), the matrix sheets expanded."""
+    at = SUMMARY_SHEETS.index("指标得分")
+    return SUMMARY_SHEETS[:at] + _matrix_sheet_names(groups) + SUMMARY_SHEETS[at + 1:]
+
+
+# Printable width of an A4 landscape page (0.5" margins) at the matrix's print scale, in pixels.
+_PAGE_PIXELS = (297 / 25.4 - 1.0) * 96
+_MATRIX_SCALE = 85
+
+
+def _column_pixels(width: float) -> float:
+    # 8 rather than Excel's 7 pixels a character: LibreOffice and WPS draw 宋体 wider, and a page
+    # that holds one column less is better than one that cuts a column in half
+    return width * 8 + 5
+
+
+def _page_pieces(widths: list[float], categories: list[str], room: float) -> list[tuple[int, int]]:
+    """Indicator columns cut into pages of at most `room` pixels, at a 一级指标 boundary where one
+    fits (a category wider than a page is cut inside it): (start, stop) positions."""
+    pieces, start = [], 0
+    while start < len(widths):
+        used, stop, boundary = 0.0, start, None
+        while stop < len(widths) and (stop == start or used + _column_pixels(widths[stop]) <= room):
+            used += _column_pixels(widths[stop])
+            stop += 1
+            if stop < len(widths) and categories[stop] != categories[stop - 1]:
+                boundary = stop
+        if stop < len(widths) and boundary is not None and categories[stop] == categories[stop - 1]:
+            stop = boundary
+        pieces.append((start, stop))
+        start = stop
+    return pieces
+
+
+def _write_matrix_sheet(wb, fmts, meta, scored, ranked, notes: pd.DataFrame | None = None) -> None:
+    """The score matrix, one sheet per 考核类别 with only the indicators that apply to it, so that it
+    fits the page width; a group with many indicators prints on pages cut at 一级指标 boundaries,
+    each page repeating the title, the header rows and the unit columns."""
+    groups = list(pd.unique(_sort_ranked(ranked)["group"].astype(object))) if len(ranked) else [""]
+    names = _matrix_sheet_names(groups)
+    by_group = scored["group"].astype(object) if len(scored) and "group" in scored.columns else None
+    for group, name in zip(groups, names):
+        units = ranked[ranked["group"].astype(object) == group] if len(ranked) else ranked
+        rows = scored[(by_group == group).to_numpy()] if by_group is not None and len(groups) > 1 else scored
+        title = f"{_period_label(meta)} 指标得分" + (f"（{_text(group)}）" if len(groups) > 1 else "")
+        _write_matrix_block(wb, fmts, name, title, rows, units, notes)
+
+
+def _write_matrix_block(wb, fmts, sheet_name: str, title: str, scored, ranked, notes: pd.DataFrame | None) -> None:
+    ws = _cell_table_sheet(wb, sheet_name)
     indicators = _indicator_table(scored)
     frame = _score_matrix(scored, ranked, indicators)
+    with_notes = notes is not None and len(frame) and "unit_code" in frame.columns
+    if with_notes:
+        frame = frame.merge(notes[["unit_code", "total_note"]], on="unit_code", how="left")
+        with_notes = bool(frame["total_note"].fillna("").astype(str).ne("").any())
     fixed = [Col("考核类别", "group"), Col("单位代码", "unit_code"), Col("单位名称", "unit_name")]
     ind_cols = [
-        Col(f"{_text(r.name)}\n（{_text(r.points)}分）", f"ind::{r.indicator_code}", "score", 12)
+        Col(f"{_text(r.name)}\n（{_text(r.points)}分）", f"ind::{r.indicator_code}", "score", 10)
         for r in indicators.itertuples(index=False)
     ]
     tail = [Col("指标得分", "indicator_total", "score", 10), Col("总分", "total", "score", 10)]
+    if with_notes:
+        tail.append(Col("指标得分折算", "total_note", "wrap", 34))
     cols = fixed + ind_cols + tail
-    _write_title(ws, 0, len(cols), f"{_period_label(meta)} 指标得分", fmts)
+    many = len(ind_cols) > _MATRIX_FIT_COLUMNS
+    if many:
+        # unmerged and left-aligned: the title then shows at the top of every page across
+        ws.write_string(0, 0, title, fmts.title_left)
+        ws.set_row(0, 28)
+    else:
+        _write_title(ws, 0, len(cols), title, fmts)
     # One header row per level: 一级指标, 二级指标 when the scheme uses it, then the indicators.
     levels = [indicators["category"].map(_text).tolist()]
     subcategories = indicators["subcategory"].map(_text).tolist()
     if any(subcategories):
         levels.append(subcategories)
     top, bottom = 1, 1 + len(levels)
+    widths = _set_widths(ws, cols, frame)
+    start = len(fixed)
+    fixed_pixels = sum(_column_pixels(w) for w in widths[:start])
+    pieces = (_page_pieces(widths[start:start + len(ind_cols)], levels[0], _PAGE_PIXELS * 100 / _MATRIX_SCALE - fixed_pixels)
+              if many else [(0, len(ind_cols))])
     # Fixed and total columns span all header rows.
     for c, spec in enumerate(fixed):
         ws.merge_range(top, c, bottom, c, "", fmts.header)
         ws.write_string(top, c, spec.header, fmts.header)
-    start = len(fixed)
     for depth, labels in enumerate(levels):
-        # A run of equal labels (under the same parents) becomes one merged cell.
+        # A run of equal labels (under the same parents) becomes one merged cell, never across a page.
         keys = list(zip(*levels[: depth + 1]))
-        i = 0
-        while i < len(keys):
-            j = i
-            while j + 1 < len(keys) and keys[j + 1] == keys[i]:
-                j += 1
-            if j > i:
-                ws.merge_range(top + depth, start + i, top + depth, start + j, "", fmts.header)
-            ws.write_string(top + depth, start + i, labels[i], fmts.header)
-            i = j + 1
+        for lo, hi in pieces:
+            i = lo
+            while i < hi:
+                j = i
+                while j + 1 < hi and keys[j + 1] == keys[i]:
+                    j += 1
+                if j > i:
+                    ws.merge_range(top + depth, start + i, top + depth, start + j, "", fmts.header)
+                ws.write_string(top + depth, start + i, labels[i], fmts.header)
+                i = j + 1
     for k, spec in enumerate(ind_cols):
         ws.write_string(bottom, start + k, spec.header, fmts.header)
     for k, spec in enumerate(tail):
         c = start + len(ind_cols) + k
         ws.merge_range(top, c, bottom, c, "", fmts.header)
         ws.write_string(top, c, spec.header, fmts.header)
-    ws.set_row(bottom, 45)
-    _set_widths(ws, cols, frame)
-    _write_rows(ws, fmts, cols, frame, bottom + 1)
+    # tall enough for the longest indicator name at its column width (Excel does not grow it)
+    header_lines = max([_line_counts([spec.header], width)[0] for spec, width in zip(ind_cols, widths[start:])] or [3])
+    ws.set_row(bottom, max(45, 13.5 * header_lines + 4))
+    _write_rows(ws, fmts, cols, frame, bottom + 1, widths if with_notes else None)
     last = bottom + len(frame)
     ws.freeze_panes(bottom + 1, len(fixed))
     ws.autofilter(bottom, 0, max(last, bottom), len(cols) - 1)
-    # Squeezing dozens of indicators onto one page width makes them unreadable:
-    # print several pages across instead, each repeating the unit columns.
-    many = len(ind_cols) > _MATRIX_FIT_COLUMNS
     _print_setup(ws, top, bottom, fit_width=not many)
+    ws.repeat_rows(0, bottom)  # the title too: every printed page says what it is
     if many:
-        ws.set_print_scale(85)
+        # Squeezing dozens of indicators onto one page width makes them unreadable: pages across,
+        # cut at 一级指标 boundaries, each repeating the unit columns.
+        ws.set_print_scale(_MATRIX_SCALE)
         ws.repeat_columns(0, len(fixed) - 1)
+        ws.set_v_pagebreaks([start + lo for lo, _ in pieces[1:]])
 
 
 def _names(scored: pd.DataFrame, ranked: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -819,7 +1001,7 @@ def _write_raw_sheet(wb, fmts, meta, scored, ranked, values) -> None:
         frame = frame.merge(units, on="unit_code", how="left")
     if "name" not in frame.columns:
         frame = frame.merge(indicators, on="indicator_code", how="left")
-    frame["value_display"] = _value_display(frame)
+    frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
     for c in ["evidence", "note", "file", "sheet", "cell"]:
         frame[c] = _col(frame, c, "")
     cols = [
@@ -827,14 +1009,16 @@ def _write_raw_sheet(wb, fmts, meta, scored, ranked, values) -> None:
         Col("单位名称", "unit_name"),
         Col("指标代码", "indicator_code"),
         Col("指标名称", "name"),
-        Col("实际完成值", "value_display", "auto"),
+        Col("实际完成值", "value_number", "num", 11),
+        *([Col("等级", "grade_text", "text", 8)] if _has_grades(frame) else []),
         Col("佐证材料", "evidence", "wrap"),
         Col("备注", "note", "wrap"),
         Col("文件", "file"),
         Col("工作表", "sheet"),
         Col("单元格", "cell"),
     ]
-    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 原始数据")
+    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 原始数据",
+                        readable=True)
 
 
 def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
@@ -848,7 +1032,7 @@ def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
     frame = frame.assign(_u=frame["unit_code"].map(order), _i=frame["indicator_code"].map(ind_order))
     frame = frame.sort_values(["_u", "_i"], kind="stable")
     frame["method_display"] = _method_display(frame)
-    frame["value_display"] = _value_display(frame)
+    frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
     frame["params"] = _params_display(frame)
     status = pd.Series(_texts(_col(frame, "status", "")), index=frame.index, dtype=object)
     frame["status_zh"] = status.map(STATUS_ZH).fillna(status)
@@ -860,14 +1044,16 @@ def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
         Col("指标代码", "indicator_code"),
         Col("指标名称", "name"),
         Col("计分方法", "method_display"),
-        Col("实际完成值", "value_display", "auto"),
+        Col("实际完成值", "value_number", "num", 11),
+        *([Col("等级", "grade_text", "text", 8)] if _has_grades(frame) else []),
         Col("计分参数", "params", "wrap", 36),
         Col("分值", "points", "num", 8),
         Col("得分", "score", "score", 8),
         Col("状态", "status_zh"),
         Col("得分说明", "explanation", "wrap", 60),
     ]
-    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 得分说明")
+    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 得分说明",
+                        readable=True)
 
 
 def _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores) -> None:
@@ -877,21 +1063,29 @@ def _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores) -> None:
     if "unit_name" not in frame.columns:
         frame = frame.merge(units, on="unit_code", how="left")
     frame["kind_zh"] = _col(frame, "kind", "").map(lambda k: KIND_ZH.get(_text(k), _text(k)))
-    for c in ["item_code", "name", "count", "step", "item_cap", "amount", "explanation"]:
+    for c in ["item_code", "name", "count", "step", "item_cap", "amount", "explanation", "recorded_by_zh",
+              "description", "evidence"]:
         frame[c] = _col(frame, c)
-    cols = [
-        Col("单位代码", "unit_code"),
-        Col("单位名称", "unit_name"),
+    cols = [Col("单位代码", "unit_code"), Col("单位名称", "unit_name")] + _adjustment_columns()
+    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 加扣分明细",
+                        readable=True)
+
+
+def _adjustment_columns() -> list[Col]:
+    """The item columns of 加扣分明细 (summary and feedback): what was claimed or recorded, and why."""
+    return [
         Col("项目代码", "item_code"),
-        Col("项目名称", "name"),
-        Col("类型", "kind_zh"),
-        Col("数量", "count", "num", 8),
-        Col("每项分值", "step", "num", 10),
-        Col("单项上限", "item_cap", "num", 10),
-        Col("分值", "amount", "score", 8),
-        Col("说明", "explanation", "wrap", 60),
+        Col("项目名称", "name", "wrap", 18),
+        Col("类型", "kind_zh", "text", 6),
+        Col("来源", "recorded_by_zh", "text", 11),
+        Col("数量", "count", "num", 6),
+        Col("每项分值", "step", "num", 8),
+        Col("单项上限", "item_cap", "num", 8),
+        Col("计分", "amount", "score", 8),
+        Col("事项说明", "description", "wrap", 28),
+        Col("佐证材料", "evidence", "wrap", 24),
+        Col("说明", "explanation", "wrap", 36),
     ]
-    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 加扣分明细")
 
 
 def _write_issues_sheet(wb, fmts, meta, issues) -> None:
@@ -904,7 +1098,8 @@ def _write_issues_sheet(wb, fmts, meta, issues) -> None:
     shown = shown[:shown.index("message")] + ["kind", "message", "code"]
     widths = {"severity": 6, "cell": 8, "message": 60, "kind": 14}
     cols = [Col(ISSUE_HEADERS_ZH[c], c, "wrap" if c == "message" else "text", widths.get(c)) for c in shown]
-    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 校验问题")
+    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 校验问题",
+                        readable=True)
     if last >= 2:
         ws.conditional_format(2, 0, last, 0, {"type": "cell", "criteria": "==", "value": '"错误"', "format": fmts.error})
         ws.conditional_format(2, 0, last, 0, {"type": "cell", "criteria": "==", "value": '"警告"', "format": fmts.warning})
@@ -949,7 +1144,9 @@ def _group_stats(ranked: pd.DataFrame, grades: pd.DataFrame | None) -> tuple[pd.
 
 
 def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
-    ws = wb.add_worksheet("统计")
+    """The groups' totals and chart on the first page, then the indicators' table from a new page
+    with its own header repeated: a page of the groups never carries the indicators' header."""
+    ws = _cell_table_sheet(wb, "统计")
     frame = _indicator_stats(scored) if len(scored) else pd.DataFrame(columns=["indicator_code"])
     cols = [
         Col("一级指标", "category"),
@@ -966,7 +1163,6 @@ def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
         if c.key not in frame.columns:
             frame[c.key] = None
     cols = _with_subcategory(cols, frame)
-    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 统计")
 
     gstats, grade_names = _group_stats(ranked, grades)
     gcols = [
@@ -976,14 +1172,16 @@ def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
         Col("最高总分", "max", "score"),
         Col("最低总分", "min", "score"),
     ] + [Col(f"{name}（个）", f"grade::{name}", "int") for name in grade_names]
-    head = last + 3
-    ws.write_string(head - 1, 0, "各考核类别总分", fmts.label)
+    _write_title(ws, 0, len(cols), f"{_period_label(meta)} 统计", fmts)
+    ws.write_string(1, 0, "各考核类别总分", fmts.label)
+    head = 2
     for c, spec in enumerate(gcols):
         ws.write_string(head, c, spec.header, fmts.header)
     for r, record in enumerate(gstats.reindex(columns=[c.key for c in gcols]).itertuples(index=False), start=head + 1):
         for c, (spec, value) in enumerate(zip(gcols, record)):
             _write_cell(ws, r, c, value, spec.kind, fmts)
     glast = head + len(gstats)
+    chart_rows = 0
     if len(gstats):
         chart = wb.add_chart({"type": "column"})
         chart.add_series({
@@ -999,6 +1197,15 @@ def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
         chart.set_legend({"none": True})
         chart.set_size({"width": 560, "height": 300})
         ws.insert_chart(xl_rowcol_to_cell(glast + 2, 0), chart)
+        chart_rows = 17  # 300 px of 20 px rows, and a spare one
+    label = glast + 2 + chart_rows + 1
+    ws.write_string(label, 0, "各指标得分情况", fmts.label)
+    ws.set_h_pagebreaks([label])
+    header_row = label + 1
+    _write_table(ws, fmts, cols, frame, header_row=header_row)
+    # the groups' table and chart are short: the frozen panes and filter belong to the indicators
+    ws.freeze_panes(0, 0)
+    ws.repeat_rows(header_row, header_row)
 
 
 def write_summary(
@@ -1023,8 +1230,10 @@ def write_summary(
     # Row by row to disk: the big sheets (得分说明, 原始数据) would otherwise sit in memory as cell objects.
     wb = _new_workbook(path, _SUMMARY_OPTIONS)
     fmts = _Formats(wb)
+    if "unscored_count" not in ranked.columns:
+        ranked = ranked.assign(unscored_count=unscored_counts(ranked, scored))
     _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous)
-    _write_matrix_sheet(wb, fmts, meta, scored, ranked)
+    _write_matrix_sheet(wb, fmts, meta, scored, ranked, indicator_total_notes(scored, ranked, meta))
     _write_raw_sheet(wb, fmts, meta, scored, ranked, values)
     _write_audit_sheet(wb, fmts, meta, scored, ranked)
     _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores)
@@ -1045,7 +1254,7 @@ def _write_display_table(ws, fmts: _Formats, frame: pd.DataFrame, header_row: in
     """A table whose columns are already Chinese headers and display values (crosscheck rows)."""
     wide = {"说明", "核定说明", "自报位置", "核定位置", "指标名称", "单位名称", "牵头单位"}
     cols = [Col(name, name, "wrap" if name in wide else "auto", 36 if name == "说明" else None) for name in frame.columns]
-    return _write_table(ws, fmts, cols, frame, header_row=header_row, title=title)
+    return _write_table(ws, fmts, cols, frame, header_row=header_row, title=title, readable=True)
 
 
 def _write_crosscheck_sheet(wb, fmts: _Formats, meta: Any, crosscheck: pd.DataFrame | None,
@@ -1166,7 +1375,7 @@ def _feedback_table(scored: pd.DataFrame, previous: Previous | None) -> pd.DataF
     # Over-completion (上限系数 > 1) can score above the points; that is no negative loss.
     frame["lost"] = _round2(pd.to_numeric(frame["points_available"], errors="coerce") - frame["score"]).clip(lower=0)
     frame["gap_best"] = _round2(frame["group_best"] - frame["score"])
-    frame["value_display"] = _value_display(frame)
+    frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
     if previous is not None and previous.scores is not None:
         prev = previous.scores.rename(columns={"score": "prev_score"})[["unit_code", "indicator_code", "prev_score"]]
         frame = frame.merge(prev.astype({"unit_code": object, "indicator_code": object}), on=["unit_code", "indicator_code"], how="left")
@@ -1185,6 +1394,7 @@ def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tu
         ("排名", f"第{rank}名/共{size}个" if rank else "", "text"),
         ("等次", unit.get("grade"), "text"),
         ("指标得分", unit.get("indicator_total"), "score"),
+        *([("指标得分折算", unit.get(NOTE_COLUMN), "text")] if _text(unit.get(NOTE_COLUMN)) else []),
         ("加分", unit.get("bonus"), "score"),
         ("扣分", unit.get("deduction"), "score"),
         ("否决", _text(unit.get("veto_items")) or "是" if bool(unit.get("vetoed") is True or unit.get("vetoed") == 1) else "无", "text"),
@@ -1206,8 +1416,10 @@ def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tu
 
 
 def _gap_columns() -> list[Col]:
+    # values are numbers (grades for 定性): "auto" writes each as what it is
     kinds = {"得分": "score", "满分": "score", "基本分": "score", "距满分差（分）": "score", "可增加总分": "score",
-             "指标名称": "wrap", "说明": "wrap"}
+             "指标名称": "wrap", "说明": "wrap", "实际完成值": "auto", "达到基本分需": "auto", "达到满分需": "auto",
+             "升一位需": "auto"}
     widths = {"指标代码": 9, "指标名称": 20, "计分方法": 10, "实际完成值": 11, "得分": 8, "满分": 8,
               "基本分": 8, "达到基本分需": 12, "达到满分需": 12, "升一位需": 11, "距满分差（分）": 10, "可增加总分": 9, "说明": 48}
     return [Col(h, h, kinds.get(h, "text"), widths.get(h)) for h in GAP_SHEET_HEADERS]
@@ -1222,6 +1434,8 @@ def _write_gap_sheet(wb, fmts: _Formats, unit: pd.Series, gap_plan: _PlannedTabl
         ws.write_string(2, 0, "没有可测算的指标。", fmts.note)
     else:
         ws.write_string(last + 2, 0, "注：所需值按其他单位完成值不变测算；「可增加总分」为达到满分时总分可增加的分数。", fmts.note)
+        if _text(unit.get(GAP_NOTE_COLUMN)):
+            ws.write_string(last + 3, 0, _text(unit.get(GAP_NOTE_COLUMN)), fmts.note)
 
 
 def _write_progress_feedback_sheet(wb, fmts: _Formats, meta: Any, unit: pd.Series, progress_rows: pd.DataFrame) -> None:
@@ -1249,7 +1463,8 @@ def _score_columns(with_previous_scores: bool) -> list[Col]:
         Col("一级指标", "category", "text", 14),
         Col("指标名称", "name", "wrap", 28),
         Col("分值", "points_available", "num", 8),
-        Col("实际值", "value_display", "auto", 12),
+        Col("实际值", "value_number", "num", 10),
+        Col("等级", "grade_text", "text", 6),  # 定性 only: dropped for a unit without grades (keep)
         Col("得分", "score", "score", 8),
         Col("失分", "lost", "score", 8),
         Col("组内最高", "group_best", "score", 10),
@@ -1313,6 +1528,8 @@ class _FeedbackBatch:
         self.lost = _lost_table(self.rows, units)
         named = _col(self.rows, "subcategory", None).map(_text).astype(bool)
         self.with_subcategory = set(self.rows.loc[named.to_numpy(), "unit_code"].astype(object))
+        graded = _col(self.rows, "grade_text", None).notna()
+        self.with_grades = set(self.rows.loc[graded.to_numpy(), "unit_code"].astype(object))
         self.gap_rows = None
         if gap_rows is not None:
             self.gap_rows = gap_rows.sort_values("单位代码", kind="stable").reset_index(drop=True)
@@ -1333,13 +1550,19 @@ class _FeedbackBatch:
         return self._plans[key]
 
     def keep(self, columns: list[Col], unit_code: object) -> list[int]:
-        """Column positions shown for a unit: 二级指标 only when the unit's indicators have one."""
-        shown = unit_code in self.with_subcategory
-        return [i for i, c in enumerate(columns) if shown or c.key != "subcategory"]
+        """Column positions shown for a unit: 二级指标 only when the unit's indicators have one,
+        等级 only when it has 定性 grades."""
+        hidden = set()
+        if unit_code not in self.with_subcategory:
+            hidden.add("subcategory")
+        if unit_code not in self.with_grades:
+            hidden.add("grade_text")
+        return [i for i, c in enumerate(columns) if c.key not in hidden]
 
 
 def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _FeedbackBatch, previous_row: pd.Series | None,
-                         progress_rows: pd.DataFrame | None = None, crosscheck_rows: pd.DataFrame | None = None) -> Path:
+                         progress_rows: pd.DataFrame | None = None, crosscheck_rows: pd.DataFrame | None = None,
+                         adjustment_rows: pd.DataFrame | None = None) -> Path:
     wb = _new_workbook(path, stream_rows=True)
     fmts = _Formats(wb)
     plans = batch.plans(fmts)
@@ -1362,6 +1585,8 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _Feedbac
                           title=f"{_text(unit.get('unit_name'))} 失分分析（按失分从多到少）")
     if last < 2:
         ws2.write_string(2, 0, "各项指标均得满分，无失分。", fmts.note)
+    if adjustment_rows is not None and len(adjustment_rows):
+        _write_feedback_adjustments(wb, fmts, meta, unit, adjustment_rows)
     if "gap" in plans:
         _write_gap_sheet(wb, fmts, unit, plans["gap"])
     if progress_rows is not None:
@@ -1371,6 +1596,34 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _Feedbac
                              title=f"{_text(unit.get('unit_name'))} 口径核对（本单位自报值与牵头单位核定值）")
     wb.close()
     return path
+
+
+def _write_feedback_adjustments(wb, fmts: _Formats, meta: Any, unit: pd.Series, rows: pd.DataFrame) -> None:
+    """The unit's own 加分/扣分/否决 items (only written for a unit that has any)."""
+    ws = wb.add_worksheet(FEEDBACK_ADJUSTMENT_SHEET)
+    frame = rows.assign(kind_zh=_col(rows, "kind", "").map(lambda k: KIND_ZH.get(_text(k), _text(k))))
+    last = _write_table(ws, fmts, _adjustment_columns(), frame, header_row=1,
+                        title=f"{_text(unit.get('unit_name'))} 加扣分明细")
+    kinds = _col(frame, "kind", "").map(_text)
+    bonus_items = float(pd.to_numeric(frame.loc[kinds.eq("bonus").to_numpy(), "amount"], errors="coerce").sum())
+    lines = [f"加分{_score_text(unit.get('bonus'))}分，扣分{_score_text(unit.get('deduction'))}分"
+             "（已计入总分，见「得分情况」表）。"]
+    note = bonus_cap_note(bonus_items, getattr(meta, "bonus_cap", None))
+    if note:
+        lines.append(note)
+    for i, line in enumerate(lines):
+        ws.write_string(last + 2 + i, 0, line, fmts.note)
+
+
+def _score_text(value: object) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return "0.00" if pd.isna(number) else f"{round_half_up(float(number), 2):.2f}"
+
+
+def _with_total_notes(units: pd.DataFrame, scored: pd.DataFrame, meta: Any) -> pd.DataFrame:
+    """units plus the 百分制/权重 sentences of total_note.indicator_total_notes (one per unit)."""
+    notes = indicator_total_notes(scored, units, meta)
+    return units.assign(**{NOTE_COLUMN: notes[NOTE_COLUMN].to_numpy(), GAP_NOTE_COLUMN: notes[GAP_NOTE_COLUMN].to_numpy()})
 
 
 def _unit_crosscheck(crosscheck: pd.DataFrame | None, unit_code: str) -> pd.DataFrame | None:
@@ -1402,10 +1655,12 @@ def _unit_slicer(frame: pd.DataFrame | None, column: str):
 
 def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None,
                           with_previous_scores: bool, gap: pd.DataFrame | None = None,
-                          progress_rows: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None) -> list[Path]:
+                          progress_rows: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None,
+                          adjustments: pd.DataFrame | None = None) -> list[Path]:
     """Write a batch of units' workbooks; gap is gap.gap_table's rows of these units (at least)."""
     batch = _FeedbackBatch(units, rows, with_previous_scores, gap_sheet_rows(gap, None) if gap is not None else None)
     progress_of = _unit_slicer(progress_rows, "unit_code")
+    adjustments_of = _unit_slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
     prev_by_unit = prev_totals.set_index("unit_code") if prev_totals is not None else None
     paths = []
     for _, unit in units.iterrows():
@@ -1418,21 +1673,23 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
         elif prev_by_unit is not None:
             prev_row = pd.Series({"total": np.nan, "rank": np.nan})
         paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, batch, prev_row,
-                                          progress_of(code) if progress_of else None, _unit_crosscheck(crosscheck, code)))
+                                          progress_of(code) if progress_of else None, _unit_crosscheck(crosscheck, code),
+                                          adjustments_of(code) if adjustments_of else None))
     release_unused()
     return paths
 
 
 def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataFrame, ranked: pd.DataFrame,
                    previous: Previous | pd.DataFrame | None = None, gap: pd.DataFrame | None = None,
-                   progress: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None) -> Path:
+                   progress: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None,
+                   adjustments: pd.DataFrame | None = None) -> Path:
     """One unit's feedback workbook; other units appear only through group best/mean.
 
     gap: gap.gap_table (adds the 差距分析 sheet); progress: progress.progress_table (adds 进度预警).
     """
     previous = _as_previous(previous)
     table = _feedback_table(scored, previous)
-    units = ranked[ranked["unit_code"] == unit_code]
+    units = _with_total_notes(ranked[ranked["unit_code"] == unit_code], scored[scored["unit_code"] == unit_code], meta)
     unit = units.iloc[0]
     prev_row = None
     if previous is not None:
@@ -1445,13 +1702,15 @@ def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataF
     gap_rows = gap_sheet_rows(gap[gap["unit_code"].astype(object).eq(unit_code)], None) if gap is not None else None
     batch = _FeedbackBatch(units, table[table["unit_code"] == unit_code], with_prev_scores, gap_rows)
     progress_rows = progress[progress["unit_code"] == unit_code] if progress is not None else None
-    return _write_feedback_book(path, meta, unit, batch, prev_row, progress_rows, _unit_crosscheck(crosscheck, unit_code))
+    adjustment_rows = adjustments[adjustments["unit_code"] == unit_code] if adjustments is not None else None
+    return _write_feedback_book(path, meta, unit, batch, prev_row, progress_rows, _unit_crosscheck(crosscheck, unit_code),
+                                adjustment_rows)
 
 
 def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, ranked: pd.DataFrame,
                        previous: Previous | pd.DataFrame | None = None, workers: int | None = None,
                        gap: pd.DataFrame | None = None, progress: pd.DataFrame | None = None,
-                       crosscheck: pd.DataFrame | None = None) -> list[Path]:
+                       crosscheck: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None) -> list[Path]:
     """`<单位代码>_<单位名称>.xlsx` for every ranked unit; workers=1 writes serially.
 
     gap (gap.gap_table, computed once per run) adds a 差距分析 sheet, progress
@@ -1462,7 +1721,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     previous = _as_previous(previous)
     table = _feedback_table(scored, previous)
     release_unused()  # the table's temporaries
-    units = _sort_ranked(ranked)
+    units = _with_total_notes(_sort_ranked(ranked), scored, meta)
     prev_totals = previous.totals if previous is not None else None
     with_prev_scores = previous is not None and previous.scores is not None
     if workers is None:
@@ -1470,7 +1729,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         workers = 1 if len(units) < 40 else max(1, min(os.cpu_count() or 1, 8))
     if workers <= 1 or len(units) <= 1:
         return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap, progress,
-                                     crosscheck)
+                                     crosscheck, adjustments)
     size = max(1, math.ceil(len(units) / (workers * 4)))
     batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
     batch_of = {code: i for i, batch in enumerate(batches) for code in batch["unit_code"]}
@@ -1482,6 +1741,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     # each batch's gap rows become sheet rows in its worker: all at once they would double the gap table
     tables, gaps, progresses = slicer(table, "unit_code"), slicer(gap, "unit_code"), slicer(progress, "unit_code")
     checks = slicer(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
+    items = slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
     paths: list[Path] = []
     release_unused()  # workers are forked from this process: let them start small
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -1489,7 +1749,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         in_flight: deque = deque()
         for i, batch in enumerate(batches):
             in_flight.append(pool.submit(_write_feedback_batch, folder, meta, batch, tables(i), prev_totals,
-                                         with_prev_scores, gaps(i), progresses(i), checks(i)))
+                                         with_prev_scores, gaps(i), progresses(i), checks(i), items(i)))
             if len(in_flight) >= 2 * workers:
                 paths.extend(in_flight.popleft().result())
         while in_flight:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from .errors import SchemeInvalid, SchemeNotFound
 from .memory import release_unused
-from .tables import clean_text, column_letter, header_key, locate_table
+from .tables import clean_text, column_letter, display_text, header_key, locate_table
 
 METHOD_NAMES = ["完成率", "基本满分", "功效系数", "阶梯", "差额扣分", "排名", "相对最优", "定性", "扣分"]
 DIRECTIONS = {"正向": "higher", "反向": "lower", "": "higher"}
@@ -77,6 +77,8 @@ WEIGHT_COLUMNS = {"一级指标": "category", "权重": "weight", "考核类别"
 ADJUSTMENT_COLUMNS = {"项目代码": "item_code", "类型": "kind", "项目名称": "name", "每项分值": "step",
                       "单项上限": "item_cap", "需佐证": "needs_evidence"}
 GRADE_COLUMNS = {"等次": "grade", "最低分": "min_score"}
+# 方案 rows beyond META_KEYS printed as written in the notice (主送, 版头 and 版记 lines)
+SHOWN_META_EXTRA = {"主送", "抄送", "印发机关", "发文机关标志"}
 META_KEYS = {
     "考核名称": "name", "考核周期": "period", "周期类型": "period_type", "发文机关": "issuer", "文号": "doc_number",
     "总分折算": "total_mode", "加分上限": "bonus_cap", "优秀比例上限": "excellent_quota", "否决效果": "veto_effect",
@@ -398,12 +400,16 @@ def _parse_meta(sheets, problems: _Problems) -> SchemeMeta:
                 continue
             values[key] = row[value_col] if value_col < len(row) else ""
             rownum[key] = index + 1
-    extra = {k: clean_text(v) for k, v in values.items() if k not in META_KEYS}
+    # lines printed in the notice keep their full-width punctuation; the others are parsed
+    extra = {k: (display_text(v) if k in SHOWN_META_EXTRA else clean_text(v)) for k, v in values.items() if k not in META_KEYS}
 
     def text(key: str) -> str:
         return clean_text(values.get(key, ""))
 
-    name, period = text("考核名称"), _period_text(values.get("考核周期", ""), text("周期类型"))
+    def shown(key: str) -> str:
+        return display_text(values.get(key, ""))
+
+    name, period = shown("考核名称"), _period_text(values.get("考核周期", ""), text("周期类型"))
     if not name:
         problems.add("方案", rownum.get("考核名称"), "「考核名称」不能为空")
     if not period:
@@ -435,8 +441,8 @@ def _parse_meta(sheets, problems: _Problems) -> SchemeMeta:
         name=name,
         period=period,
         period_type=period_type,
-        issuer=text("发文机关"),
-        doc_number=text("文号"),
+        issuer=shown("发文机关"),
+        doc_number=shown("文号"),
         total_mode=choice("总分折算", TOTAL_MODES),
         bonus_cap=None if math.isnan(bonus_cap) else bonus_cap,
         excellent_quota=1.0 if math.isnan(quota) else quota,
@@ -495,7 +501,8 @@ def _parse_grades(sheets, problems: _Problems) -> pd.DataFrame:
 def _parse_units(sheets, problems: _Problems) -> pd.DataFrame:
     frame = _table_rows(sheets, "单位", UNIT_COLUMNS, ["单位代码", "单位名称", "考核类别"], problems)
     for column in UNIT_COLUMNS.values():
-        frame[column] = frame[column].map(clean_text)
+        # the name as the office wrote it: 指挥中心（情报中心） keeps its full-width brackets
+        frame[column] = frame[column].map(display_text if column == "unit_name" else clean_text)
     for row in frame.itertuples():
         if not UNIT_CODE_PATTERN.match(row.unit_code):
             problems.add("单位", row.xlsx_row, f"单位代码「{row.unit_code}」不合规：只能用字母、数字、_ 和 -，最长32位")
@@ -569,7 +576,7 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
     text_columns = ["indicator_code", "category", "subcategory", "name", "measure_unit", "method", "direction",
                     "tier_table", "source", "lead_unit", "description", "missing_rule"]
     for column in text_columns:
-        frame[column] = frame[column].map(clean_text)
+        frame[column] = frame[column].map(display_text if column in ("name", "description") else clean_text)
     points_text = frame["points"].map(clean_text)
 
     def where(row):
@@ -750,7 +757,7 @@ def _check_weight_coverage(frame: pd.DataFrame, indicators: pd.DataFrame, groups
 def _parse_adjustments(sheets, problems: _Problems) -> pd.DataFrame:
     frame = _table_rows(sheets, "加扣分", ADJUSTMENT_COLUMNS, ["项目代码", "类型", "项目名称"], problems, optional_sheet=True)
     for column in ("item_code", "kind", "name"):
-        frame[column] = frame[column].map(clean_text)
+        frame[column] = frame[column].map(display_text if column == "name" else clean_text)
     step_text = frame["step"].map(clean_text)
     problems.numbers(frame, "加扣分", {"step": "每项分值", "item_cap": "单项上限"},
                      lambda row: f"加扣分项目「{row.item_code or row.name}」")

@@ -41,6 +41,16 @@ def clean_text(value: object) -> str:
     return _clean_str(str(value))
 
 
+def display_text(value: object) -> str:
+    """Text shown to people (names, 评分说明, 事项说明, 佐证材料) exactly as written: trimmed and
+    without control characters, but full-width punctuation （）；，：“” kept (no NFKC folding)."""
+    if value.__class__ is str:
+        if value.isascii() and value.isprintable():
+            return value.strip()
+        return _CONTROL.sub("", unicodedata.normalize("NFC", value)).strip()
+    return clean_text(value)
+
+
 # Reading folds the same few thousand texts (headers, names, evidence) in every file;
 # only short texts are remembered, so a hostile file cannot grow the cache much.
 _CACHE_TEXT_LENGTH = 64

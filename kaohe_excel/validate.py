@@ -23,7 +23,7 @@ from .crosscheck import VERIFIED_COLUMNS, empty_verified
 from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
 from .read import KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult, Row
 from .scheme import Scheme
-from .tables import clean_text
+from .tables import clean_text, display_text
 from . import value_guard
 from .xlsx_meta import Formatted, Withheld
 
@@ -378,7 +378,8 @@ class _Validator:
                              "文件缺少模板标识（可能把内容复制到了新文件），已按表头读取，请核实；今后请直接在下发的模板中填报", file=name))
         scheme_name = meta.get("考核名称") or header.get("考核名称", "")
         period = meta.get("考核周期") or header.get("考核周期", "")
-        if scheme_name and scheme_name != scheme_meta.name:
+        # the file's texts are read folded (NFKC), the scheme's name is kept as written
+        if scheme_name and scheme_name != clean_text(scheme_meta.name):
             self.add(error(IssueCode.other_scheme,
                            f"这是「{scheme_name}」的模板，不是「{scheme_meta.name}」的模板，请使用考核办本期下发的模板重新填报", file=name))
             return False
@@ -526,7 +527,7 @@ class _Validator:
             unscored = self.check_range(parsed.value, spec, at)
         (self.values if into is None else into).append({
             "unit_code": unit_code, "indicator_code": code, "value": parsed.value, "text_value": parsed.text,
-            "evidence": clean_text(evidence), "note": clean_text(note),
+            "evidence": display_text(evidence), "note": display_text(note),
             "file": file, "sheet": cell.sheet, "cell": at["cell"], "unscored": unscored,
         })
 
@@ -621,14 +622,14 @@ class _Validator:
                 return
             count = parsed.value
         evidence_cell = row.get("佐证材料")
-        evidence = clean_text(evidence_cell.value) if evidence_cell else ""
+        evidence = display_text(evidence_cell.value) if evidence_cell else ""
         if recorded_by == "unit" and bool(item["needs_evidence"]) and not evidence:
             cell = evidence_cell.cell if evidence_cell else code_cell.cell
             self.add(error(IssueCode.missing_evidence, f"「{item['name']}」须提供佐证材料（文件名或文号），请在「佐证材料」列填写", **{**at, "cell": cell}))
             return
         description = row.get("事项说明")
         self.claims.append({"unit_code": unit_code, "item_code": code, "count": count,
-                            "description": clean_text(description.value) if description else "", "evidence": evidence,
+                            "description": display_text(description.value) if description else "", "evidence": evidence,
                             "file": file, "sheet": code_cell.sheet, "cell": code_cell.cell, "recorded_by": recorded_by})
 
     def assessment_workbook(self, result: FileResult) -> None:

@@ -236,20 +236,27 @@ def test_sentence_points_and_sort_order():
 
 
 def test_needed_value_is_rounded_on_the_safe_side():
-    # 反向 完成率 target 0.5, base 0.5/0.6 = 0.83333…: printed 0.8333 (down), never 0.8334
+    # Shown as numbers, to the indicator's own decimals (at least 2), rounded on the safe side.
+    # 反向 完成率 target 0.5, base 0.5/0.6 = 0.83333…, figures with 2 decimals: 0.83 (down), never 0.84
     g = gap_of(rows("完成率", [0.9, 0.4], "lower", target=0.5))
     sheet = gap.gap_sheet_rows(g.reset_index(), "U0")
-    assert sheet.loc[0, "达到基本分需"] == "0.8333"
-    # 反向 0.5/0.7 = 0.714285…: down to 0.7142 (half-up would give 0.7143, which misses the base)
-    g = gap_of(rows("完成率", [0.9], "lower", target=0.5, base_share=0.7))
-    assert gap.gap_sheet_rows(g.reset_index(), "U0").loc[0, "达到基本分需"] == "0.7142"
-    # 正向 1 × 0.12341 = 0.12341: up to 0.1235 (half-up would give 0.1234, which misses the base)
+    assert sheet.loc[0, "达到基本分需"] == 0.83
+    # 反向 0.5/0.7 = 0.714285…, a value typed with 4 decimals: down to 0.7142 (half-up 0.7143 misses the base)
+    g = gap_of(rows("完成率", [0.9001], "lower", target=0.5, base_share=0.7))
+    assert gap.gap_sheet_rows(g.reset_index(), "U0").loc[0, "达到基本分需"] == 0.7142
+    # 正向 1 × 0.12341 = 0.12341 with 2-decimal figures: up to 0.13 (half-up 0.12 misses the base)
     g = gap_of(rows("完成率", [0.05], target=1, base_share=0.12341))
-    assert gap.gap_sheet_rows(g.reset_index(), "U0").loc[0, "达到基本分需"] == "0.1235"
-    # 正向 target 3, cap 1.0, b 0.6 → 1.8 exactly; 0.7 share → 2.1 (binary 2.0999… must not print 2.1001)
+    assert gap.gap_sheet_rows(g.reset_index(), "U0").loc[0, "达到基本分需"] == 0.13
+    # 正向 target 3, cap 1.0, b 0.6 → 1.8 exactly; 0.7 share → 2.1 (binary 2.0999… must not print 2.11)
     g = gap_of(rows("完成率", [1.0], target=3, base_share=0.7))
     sheet = gap.gap_sheet_rows(g.reset_index(), "U0")
-    assert sheet.loc[0, "达到基本分需"] == "2.10"
+    assert sheet.loc[0, "达到基本分需"] == 2.1
+    # 95.5% typed, target 97.2889 would be noise: 完成率 target 97.29 → needed shown 97.29, a float
+    g = gap_of(rows("完成率", [95.5], target=97.2889).assign(measure_unit="%"))
+    assert gap.gap_sheet_rows(g.reset_index(), "U0").loc[0, "达到满分需"] == 97.2889  # the target's own 4 decimals
+    g = gap_of(rows("完成率", [95.5, 90.25], target=96, cap=1.0134))
+    # 96 × 1.0134 = 97.2864: figures with 2 decimals → 97.29 (up), not 97.2864
+    assert gap.gap_sheet_rows(g.reset_index(), "U0").loc[0, "达到满分需"] == 97.29
 
 
 def test_points_at_stake_in_total_points_under_percent_mode():

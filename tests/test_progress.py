@@ -16,7 +16,7 @@ from test_validate import make_inbox
 from kaohe_excel import archive, pipeline, progress
 from kaohe_excel.errors import KaoheError
 from kaohe_excel.notice_template import DEFAULT_TEMPLATE
-from kaohe_excel.report import FEEDBACK_SHEETS, SUMMARY_SHEETS, write_all_feedback
+from kaohe_excel.report import FEEDBACK_SHEETS, summary_sheet_names, write_all_feedback
 from kaohe_excel.scheme import load_scheme
 
 ISSUED = date(2024, 7, 10)
@@ -250,7 +250,8 @@ def test_last_year_values_from_the_archive(runs):
 
 def test_summary_has_the_progress_warning_sheet(runs):
     wb = load_workbook(runs["june"].folder / archive.SUMMARY_NAME, read_only=True)
-    assert wb.sheetnames == SUMMARY_SHEETS + ["进度预警", "进度分析"]
+    groups = list(dict.fromkeys(runs["june"].results.ranked["group"]))  # in order of first appearance
+    assert wb.sheetnames == summary_sheet_names(groups) + ["进度预警", "进度分析"]
     rows = [r for r in wb["进度预警"].iter_rows(min_row=3, values_only=True) if r[0]]
     keys = [(r[1], r[3]) for r in rows]
     # lagging: 乡镇 T01 (A1 behind 10 pt, B1 behind 10 pt: by lag size, ties in scheme order), T02 (A2 20, C2 16.7, ...);
@@ -313,7 +314,7 @@ def test_annual_run_is_unaffected(runs):
     a1 = _row(results.scored, "T01", "A1")
     assert a1["target"] == 100 and a1["score"] == 36.0          # 40 × 90/100, no proration
     wb = load_workbook(folder / archive.SUMMARY_NAME, read_only=True)
-    assert wb.sheetnames == SUMMARY_SHEETS
+    assert wb.sheetnames == summary_sheet_names(list(dict.fromkeys(results.ranked["group"])))
     feedback = load_workbook(folder / archive.FEEDBACK_DIR / "T01_东城镇.xlsx", read_only=True)
     assert feedback.sheetnames == FEEDBACK_SHEETS + ["差距分析"]
     texts = [p.text for p in Document(str(folder / archive.NOTICE_NAME)).paragraphs]

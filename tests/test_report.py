@@ -143,7 +143,7 @@ def _all_strings(path: Path) -> list[str]:
 
 def test_summary_sheet_names_and_ranking_table(tmp_path):
     wb = load_workbook(_summary(tmp_path))
-    assert wb.sheetnames == ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
+    assert wb.sheetnames == ["总排名", "指标得分（部门）", "指标得分（乡镇）", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
     ws = wb["总排名"]
     assert ws["A1"].value == "测试县综合考核 2024 汇总表"
     assert _row_values(ws, 2) == ["考核类别", "排名", "单位代码", "单位名称", "指标得分", "加分", "扣分", "总分", "等次", "否决", "标记"]
@@ -172,23 +172,31 @@ def test_unit_text_is_stored_as_string_never_formula(tmp_path):
     # T02 appears in 总排名, 指标得分, 原始数据 ×3, 得分说明 ×3, 加扣分明细.
     assert len(hits) == 9
     assert all(c.data_type == "s" for c in hits)
-    evidence = [c for c in wb["原始数据"]["F"] if c.value == "+cmd|' /C calc'!A0"]
+    evidence = [c for c in wb["原始数据"]["G"] if c.value == "+cmd|' /C calc'!A0"]  # after 实际完成值, 等级
     assert len(evidence) == 3 and all(c.data_type == "s" for c in evidence)
 
 
-def test_score_matrix_two_row_header(tmp_path):
-    ws = load_workbook(_summary(tmp_path))["指标得分"]
+def test_score_matrix_one_sheet_per_group_with_its_own_indicators(tmp_path):
+    # issue 13: one sheet per 考核类别 (only the indicators that apply to it) so it fits the page width
+    wb = load_workbook(_summary(tmp_path))
+    ws = wb["指标得分（乡镇）"]
+    assert ws["A1"].value == "测试县综合考核 2024 指标得分（乡镇）"
     assert "A2:A3" in {str(r) for r in ws.merged_cells.ranges}
     # 经济发展 spans A1 and A2 (columns D:E); 社会发展 sits over B1 alone.
     assert "D2:E2" in {str(r) for r in ws.merged_cells.ranges}
-    assert [ws.cell(2, c).value for c in (4, 6, 7)] == ["经济发展", "社会发展", "班子和队伍建设"]
+    assert [ws.cell(2, c).value for c in (4, 6)] == ["经济发展", "社会发展"]
     assert ws.cell(3, 4).value.startswith("地区生产总值")
-    assert ws.cell(2, 8).value == "指标得分" and ws.cell(2, 9).value == "总分"
-    rows = {ws.cell(r, 2).value: [ws.cell(r, c).value for c in range(4, 10)] for r in range(4, 9)}
-    assert rows["T03"] == [20.0, 0.0, 12.0, None, 32.0, 32.0]
-    assert rows["D01"] == [None, None, 20.0, 7.0, 27.0, 27.0]
-    assert rows["D02"][3] == "不考核"
+    assert ws.cell(2, 7).value == "指标得分" and ws.cell(2, 8).value == "总分"
+    rows = {ws.cell(r, 2).value: [ws.cell(r, c).value for c in range(4, 9)] for r in range(4, 7)}
+    assert rows["T03"] == [20.0, 0.0, 12.0, 32.0, 32.0]
     assert ws.freeze_panes == "D4"
+    assert ws.print_title_rows == "$1:$3"  # title and header on every page
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    dept = wb["指标得分（部门）"]
+    assert [dept.cell(2, c).value for c in (4, 5, 6, 7)] == ["社会发展", "班子和队伍建设", "指标得分", "总分"]
+    rows = {dept.cell(r, 2).value: [dept.cell(r, c).value for c in range(4, 8)] for r in range(4, 6)}
+    assert rows["D01"] == [20.0, 7.0, 27.0, 27.0]
+    assert rows["D02"][1] == "不考核"
 
 
 def test_previous_period_columns(tmp_path):
@@ -217,27 +225,33 @@ def test_other_sheets_contents(tmp_path):
     assert kinds == {"T01": "加分", "T02": "扣分", "D02": "否决"}
     audit = wb["得分说明"]
     header = _row_values(audit, 2)
-    assert header[:6] == ["单位代码", "单位名称", "指标代码", "指标名称", "计分方法", "实际完成值"]
+    assert header[:7] == ["单位代码", "单位名称", "指标代码", "指标名称", "计分方法", "实际完成值", "等级"]
     t01_b1 = [_row_values(audit, r) for r in range(3, 16) if audit.cell(r, 1).value == "T01" and audit.cell(r, 3).value == "B1"][0]
-    assert t01_b1[5] == "优"
+    assert t01_b1[5] is None and t01_b1[6] == "优"  # the 定性 grade in its own column
     t01_a1 = [_row_values(audit, r) for r in range(3, 16) if audit.cell(r, 1).value == "T01" and audit.cell(r, 3).value == "A1"][0]
-    assert "目标值=100" in t01_a1[6]
+    assert t01_a1[5] == 100 and "目标值=100" in t01_a1[7]
 
 
 def test_statistics_sheet(tmp_path):
     ws = load_workbook(_summary(tmp_path))["统计"]
-    assert _row_values(ws, 2) == ["一级指标", "指标代码", "指标名称", "分值", "考核单位数", "平均分", "最高分", "最低分", "得分率"]
-    a1 = _row_values(ws, 3)
-    # A1 scores 40, 36, 20: mean 32, max 40, min 20, rate 96 / 120 = 0.8.
-    assert a1[1] == "A1" and a1[4:] == [3, 32.0, 40.0, 20.0, pytest.approx(0.8)]
-    c1 = _row_values(ws, 6)
-    # C1: only D01 (7 of 10); D02 is exempt and not counted.
-    assert c1[1] == "C1" and c1[4:] == [1, 7.0, 7.0, 7.0, pytest.approx(0.7)]
-    found = {ws.cell(r, 1).value: [ws.cell(r, c).value for c in range(2, 6)] for r in range(7, 15) if ws.cell(r, 1).value in ("乡镇", "部门")}
+    # issue 13: the groups' totals and chart first, the indicators from a new page with their own header
+    assert ws.cell(2, 1).value == "各考核类别总分"
+    found = {ws.cell(r, 1).value: [ws.cell(r, c).value for c in range(2, 6)] for r in range(4, 6)}
     # 乡镇 totals 78, 71, 32: mean 181/3 = 60.333… → 60.33.
     assert found["乡镇"] == [3, 60.33, 78.0, 32.0]
     assert found["部门"] == [2, 16.5, 27.0, 6.0]
     assert len(ws._charts) == 1
+    head = [r for r in range(1, 60) if ws.cell(r, 1).value == "一级指标"][0]
+    assert ws.cell(head - 1, 1).value == "各指标得分情况"
+    assert _row_values(ws, head)[:9] == ["一级指标", "指标代码", "指标名称", "分值", "考核单位数", "平均分", "最高分", "最低分", "得分率"]
+    assert ws.print_title_rows == f"${head}:${head}"
+    assert [b.id for b in ws.row_breaks.brk] == [head - 2]  # the page break above the indicators' label
+    a1 = _row_values(ws, head + 1)
+    # A1 scores 40, 36, 20: mean 32, max 40, min 20, rate 96 / 120 = 0.8.
+    assert a1[1] == "A1" and a1[4:9] == [3, 32.0, 40.0, 20.0, pytest.approx(0.8)]
+    c1 = _row_values(ws, head + 4)
+    # C1: only D01 (7 of 10); D02 is exempt and not counted.
+    assert c1[1] == "C1" and c1[4:9] == [1, 7.0, 7.0, 7.0, pytest.approx(0.7)]
 
 
 # --------------------------------------------------------------------------- feedback
@@ -253,12 +267,13 @@ def test_feedback_contains_own_data_and_only_group_aggregates(tmp_path):
     assert "第1名/共3个" in texts
     ws = wb["得分情况"]
     head = [r for r in range(1, 30) if ws.cell(r, 1).value == "一级指标"][0]
-    assert _row_values(ws, head) == ["一级指标", "指标名称", "分值", "实际值", "得分", "失分", "组内最高", "组内平均", "得分说明"]
+    # issue 13: the 定性 grade in its own 等级 column, the 实际值 column numbers only
+    assert _row_values(ws, head) == ["一级指标", "指标名称", "分值", "实际值", "等级", "得分", "失分", "组内最高", "组内平均", "得分说明"]
     body = [_row_values(ws, r) for r in range(head + 1, head + 4)]
     # A2 in 乡镇: scores 16, 20, 0 → best 20, mean 12; T01 lost 20 − 16 = 4.
-    assert body[1][:8] == ["经济发展", "固定资产投资", 20, 9, 16.0, 4.0, 20.0, 12.0]
+    assert body[1][:9] == ["经济发展", "固定资产投资", 20, 9, None, 16.0, 4.0, 20.0, 12.0]
     # B1 in 乡镇 (部门 units not mixed in): 20, 16, 12 → mean 16.
-    assert body[2][3] == "优" and body[2][7] == 16.0
+    assert body[2][3] is None and body[2][4] == "优" and body[2][8] == 16.0
     lost = wb["失分分析"]
     assert lost.cell(3, 2).value == "固定资产投资" and lost.cell(3, 5).value == 4.0
     assert lost.cell(4, 2).value is None
@@ -284,7 +299,7 @@ def test_feedback_over_completion_is_no_loss(tmp_path):
     ws = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T01", scored, make_ranked()))["得分情况"]
     head = [r for r in range(1, 30) if ws.cell(r, 1).value == "一级指标"][0]
     # 40 − 44 would be −4: reported as 0 lost points.
-    assert ws.cell(head + 1, 5).value == 44.0 and ws.cell(head + 1, 6).value == 0.0
+    assert ws.cell(head + 1, 6).value == 44.0 and ws.cell(head + 1, 7).value == 0.0  # after 实际值, 等级
 
 
 def test_feedback_with_previous(tmp_path):
@@ -295,7 +310,7 @@ def test_feedback_with_previous(tmp_path):
     head = [r for r in range(1, 30) if ws.cell(r, 1).value == "一级指标"][0]
     assert _row_values(ws, head)[-2:] == ["上期得分", "变化"]
     # A1: 40 − 38.5 = 1.5; A2: 16 − 18 = −2; B1 had no previous score.
-    assert [ws.cell(head + i, 11).value for i in (1, 2, 3)] == [1.5, -2.0, None]
+    assert [ws.cell(head + i, 12).value for i in (1, 2, 3)] == [1.5, -2.0, None]  # 等级 column before
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -366,14 +381,14 @@ def test_title_does_not_repeat_period(tmp_path):
     path = write_summary(tmp_path / "s.xlsx", meta, GRADES, make_scored(), make_ranked(), None, None, None, None)
     wb = load_workbook(path)
     assert wb["总排名"]["A1"].value == "清源县2024年度目标考核 汇总表"
-    assert wb.sheetnames == ["总排名", "指标得分", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
+    assert wb.sheetnames == ["总排名", "指标得分（部门）", "指标得分（乡镇）", "原始数据", "得分说明", "加扣分明细", "校验问题", "未报送", "统计"]
 
 
 def test_subcategory_adds_a_header_level(tmp_path):
     scored = make_scored()
     scored["subcategory"] = scored["indicator_code"].map({"A1": "总量", "A2": "投资", "B1": "", "C1": ""})
     path = write_summary(tmp_path / "s.xlsx", META, GRADES, scored, make_ranked(), None, None, None, None)
-    ws = load_workbook(path)["指标得分"]
+    ws = load_workbook(path)["指标得分（乡镇）"]
     # Rows 2 (一级指标), 3 (二级指标), 4 (indicators); data from row 5.
     assert [ws.cell(2, c).value for c in (4, 6)] == ["经济发展", "社会发展"]
     assert [ws.cell(3, c).value for c in (4, 5)] == ["总量", "投资"]
@@ -398,7 +413,7 @@ def test_previous_as_one_long_frame(tmp_path):
     assert t01[-4:] == [80.0, -2.0, 2, 1]
     fb = load_workbook(write_feedback(tmp_path / "fb.xlsx", META, "T01", make_scored(), make_ranked(), previous=previous))["得分情况"]
     head = [r for r in range(1, 30) if fb.cell(r, 1).value == "一级指标"][0]
-    assert fb.cell(head + 2, 10).value == 18.0  # 上期得分 of A2
+    assert fb.cell(head + 2, 11).value == 18.0  # 上期得分 of A2 (after the 等级 column)
 
 
 def _sheets_xml(path: Path) -> dict[str, bytes]:
