@@ -301,13 +301,7 @@ def test_seal_and_verify_from_the_page(scored):
 def test_scoring_refuses_errors_unless_allowed_and_hostile_names_stay_inert(tmp_path):
     # Only T01's blank template in the inbox: its values are missing and the other units are 未报送, all
     # errors; the scheme names T01 with markup and a script.
-    from kaohe_excel import origin
-    from kaohe_excel.scheme import load_scheme
-    from kaohe_excel.template import write_templates
-
     root = make_hostile_folder(tmp_path / "w")
-    scheme = load_scheme(root / "考核方案.xlsx")
-    write_templates(scheme, root / "收件箱", units=["T01"], key=origin.ensure_key(scheme)[0])
     client = _client(root)
     token = _token(client)
     client.get("/score")  # starts the check of the inbox as it is now

@@ -25,7 +25,8 @@ def make_work_folder(root: Path) -> Path:
 
 
 def make_hostile_folder(root: Path) -> Path:
-    """A small scheme (4 units) whose unit T01 is named HOSTILE_NAME, and an empty inbox."""
+    """A small scheme (4 units) whose unit T01 is named HOSTILE_NAME, and an inbox holding only T01's
+    blank template (so a check finds errors: T01's values missing, the other units 未报送)."""
     from conftest import small_scheme_sheets, write_workbook
     from kaohe_excel.web.folder import INBOX_NAME, SCHEME_NAME
 
@@ -34,6 +35,12 @@ def make_hostile_folder(root: Path) -> Path:
     sheets["单位"].loc[sheets["单位"]["单位代码"] == "T01", "单位名称"] = HOSTILE_NAME
     write_workbook(root / SCHEME_NAME, sheets)
     (root / INBOX_NAME).mkdir(exist_ok=True)
+    from kaohe_excel import origin
+    from kaohe_excel.scheme import load_scheme
+    from kaohe_excel.template import write_templates
+
+    scheme = load_scheme(root / SCHEME_NAME)
+    write_templates(scheme, root / INBOX_NAME, units=["T01"], key=origin.ensure_key(scheme)[0])
     return root
 
 
