@@ -62,6 +62,12 @@ class IssueCode(str, Enum):
     # assessment workbook (评定表)
     missing_assessment = "missing_assessment"
     unscored_value = "unscored_value"
+    # w-hostile: inbox entries that are not read, each named (links, hidden, lock and special files)
+    link_in_inbox = "link_in_inbox"
+    hidden_entry = "hidden_entry"
+    file_open_elsewhere = "file_open_elsewhere"
+    not_a_regular_file = "not_a_regular_file"
+    unreadable_folder = "unreadable_folder"
 
 
 @dataclass(frozen=True)

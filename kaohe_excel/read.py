@@ -25,6 +25,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from .hostile import defuse_xlsx, scan_inbox
 from .issues import Issue, IssueCode, error, warning
 from .tables import Table, cell_address, clean_text, column_letter, header_key, locate_table
 
@@ -189,6 +190,8 @@ class FileResult:
     rows: list[Row] = field(default_factory=list)  # indicator rows (填报, 评定 or 核定)
     claims: list[Row] = field(default_factory=list)  # 加扣分 rows
     issues: list[Issue] = field(default_factory=list)
+    # Why the file is not copied into the archive (a link, a hidden file, too large); "" = copied.
+    not_copied: str = ""
 
     @property
     def readable(self) -> bool:
@@ -208,31 +211,35 @@ FATAL_FILE_CODES = {
 @dataclass
 class ReadResult:
     files: list[FileResult]
-    skipped: list[str]  # lock files and system files, ignored without an issue
+    skipped: list[str]  # every inbox entry not read (named by an issue in `files` unless OS or stale lock files)
 
 
 # ---------------------------------------------------------------- inbox listing
 
 def list_inbox(folder: Path) -> tuple[list[Path], list[str]]:
-    """Files to read (sorted, recursive) and names skipped silently (Excel lock files, OS files)."""
-    files, skipped = [], []
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file() or path.is_symlink():
-            continue
-        name = path.name
-        if name.startswith("~$") or name.lower() in IGNORED_NAMES or name.startswith("."):
-            skipped.append(str(path.relative_to(folder)))
-            continue
-        files.append(path)
-    return files, skipped
+    """Files to read (sorted, recursive) and the names of the entries not read (links, hidden,
+    lock and OS files; see hostile.scan_inbox for which of them are named by an issue)."""
+    files, skipped = scan_inbox(Path(folder))
+    return files, [name for _, name, _ in skipped]
+
+
+def _skipped_results(folder: Path) -> tuple[list[Path], list[FileResult], list[str]]:
+    """The files to read, one result per entry not read that an issue names, and all their names."""
+    files, skipped = scan_inbox(folder)
+    named = []
+    for path, name, issue in skipped:
+        if issue is not None:
+            named.append(FileResult(str(path), name, _size(path, follow=False), "", issues=[issue],
+                                    not_copied=issue.message))
+    return files, named, [name for _, name, _ in skipped]
 
 
 def read_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = ReadLimits(),
                progress: Callable[[int, int], None] | None = None) -> ReadResult:
-    """Read every file in `folder`; a process pool is used when there are many files."""
+    """Read every file in `folder` in a process pool; entries not read are named first."""
     folder = Path(folder)
-    paths, skipped = list_inbox(folder)
-    return ReadResult(list(_read_paths(folder, paths, workers, limits, progress)), skipped)
+    paths, named, skipped = _skipped_results(folder)
+    return ReadResult(named + list(_read_paths(folder, paths, workers, limits, progress)), skipped)
 
 
 def iter_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = ReadLimits(),
@@ -240,7 +247,8 @@ def iter_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = Re
     """read_inbox's results one at a time, in the same order, as they arrive: a consumer
     that validates each one can let its cells go (validate.validate_stream)."""
     folder = Path(folder)
-    paths, _ = list_inbox(folder)
+    paths, named, _ = _skipped_results(folder)
+    yield from named
     yield from _read_paths(folder, paths, workers, limits, progress)
 
 
@@ -260,16 +268,22 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
                 progress(count, total)
             yield result
 
-    if workers <= 1 or total < 64:
-        yield from taken(_read_one(path, name, limits) for path, name in zip(paths, names))
-        return
+    # Every file is read in a pool worker, however few there are: a native abort that no check
+    # foresaw (calamine allocating for a number the file declares) then kills a worker, and
+    # the pool's recovery below turns it into an issue on that file, never a dead batch.
+    workers = max(1, min(workers, -(-total // 4)))  # no more workers than chunks of 4 files
 
     while count < total:
         start = count
         # Small chunks: results stream back steadily and a crash re-reads few files alone.
         chunk = max(4, min(32, (total - start) // (workers * 8)))
         try:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits,)) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits,))
+        except (OSError, NotImplementedError, ImportError):  # no process support (a locked-down host)
+            yield from taken(_read_one(paths[index], names[index], limits) for index in range(start, total))
+            return
+        try:
+            with pool:
                 # A few chunks in flight, not all: results the consumer has not taken yet would pile
                 # up in memory whenever it is slower than the readers (a city's 10,000 files).
                 in_flight: deque = deque()
@@ -289,6 +303,9 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
             # own file, then go on with a fresh pool.
             suspects = range(count, min(total, count + 2 * workers * chunk))
             yield from taken(_read_one(paths[index], names[index], limits, isolate=True) for index in suspects)
+        except OSError:  # the workers could not be started (no fork/spawn left): one file at a time
+            yield from taken(_read_one(paths[index], names[index], limits, isolate=True) for index in range(count, total))
+            return
 
 
 # ---------------------------------------------------------------- one file
@@ -334,9 +351,9 @@ def _read_one(path: Path, name: str, limits: ReadLimits, isolate: bool = False, 
             IssueCode.unreadable_file, f"文件无法读取（{type(exc).__name__}），请用 Excel 或 WPS 打开后另存为 .xlsx 再报送", file=name)])
 
 
-def _size(path: Path) -> int:
+def _size(path: Path, follow: bool = True) -> int:
     try:
-        return path.stat().st_size
+        return (path.stat() if follow else path.lstat()).st_size
     except OSError:
         return 0
 
@@ -349,8 +366,10 @@ def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimi
     name = name or path.name
     size = _size(path)
     if size > limits.max_file_bytes:
+        # Neither hashed nor copied into the archive: the manifest records its name, size and why.
         return FileResult(str(path), name, size, "", issues=[error(
-            IssueCode.file_too_large, f"文件过大（{size // 1024 // 1024} MB），超过 {limits.max_file_bytes // 1024 // 1024} MB 的上限，请确认是否报错文件", file=name)])
+            IssueCode.file_too_large, f"文件过大（{size // 1024 // 1024} MB），超过 {limits.max_file_bytes // 1024 // 1024} MB 的上限，请确认是否报错文件", file=name)],
+            not_copied=f"超过 {limits.max_file_bytes // 1024 // 1024} MB 的读取上限，未读取，未复制到归档")
     try:
         with open(path, "rb") as handle:  # read-only; the inbox is never written
             data = handle.read(limits.max_file_bytes + 1)
@@ -360,6 +379,7 @@ def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimi
     result = FileResult(str(path), name, len(data), hashlib.sha256(data).hexdigest())
     if len(data) > limits.max_file_bytes:  # grew while we looked
         result.issues.append(error(IssueCode.file_too_large, "文件过大，超过读取上限，请确认是否报错文件", file=name))
+        result.sha256, result.not_copied = "", "超过读取上限，未读取，未复制到归档"
         return result
     problem, container = _sniff(data, path.suffix.lower(), limits, scan)
     if problem is not None:
@@ -603,7 +623,8 @@ def _load_sheets(data: bytes, limits: ReadLimits) -> dict[str, list[list]]:
 def _parse(data: bytes, result: FileResult, limits: ReadLimits, container: str) -> None:
     """Load and interpret the workbook in this process; failures become one issue."""
     try:
-        sheets = _load_sheets(data, limits)
+        # In memory only: declared counts calamine would allocate for (and abort on) are dropped.
+        sheets = _load_sheets(defuse_xlsx(data, limits.max_part_bytes) if container == "xlsx" else data, limits)
     except _TooLarge as exc:
         result.issues.append(error(IssueCode.file_too_large, str(exc), file=result.name))
         return

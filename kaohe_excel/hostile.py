@@ -1,0 +1,339 @@
+"""Defences against workbooks built to crash the native reader (python-calamine).
+
+calamine trusts some numbers a workbook declares and allocates for them before reading
+anything: a shared-string table declaring `uniqueCount="4294967295"` makes it reserve
+~100 GB, and a failed allocation in Rust aborts the whole process (SIGABRT, no Python
+exception). Two layers keep one such file from costing more than its own issue:
+
+1. `defuse_xlsx` rewrites, in memory only, the declared numbers no honest file can have
+   (the file's hash and the inbox are untouched), so calamine never sees them;
+2. `call_isolated` runs a reader in a child process with a memory cap and a timeout,
+   so a crash nobody foresaw kills the child, never the batch (used for the scheme; the
+   inbox reader has its own process pool and isolated reader in read.py).
+
+What calamine 0.37 (python-calamine 0.9) was found to preallocate from, by setting every
+numeric attribute of a template to 2^32-1 under a 1.5 GB cap: only the shared-string
+table's `uniqueCount` (and the cell references, which read.py's `_scan_cells` bounds).
+`count` is treated the same way in case a later version reserves by it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import zipfile
+import zlib
+from pathlib import Path
+
+from .issues import Issue, IssueCode, error, warning
+
+# The root of a shared-string table and its declared counts (any namespace prefix).
+_SST_ROOT = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?sst\b[^>]*>')
+_COUNT_ATTRIBUTE = re.compile(rb'\s(count|uniqueCount)\s*=\s*(["\'])\s*([^"\']*)\2')
+# Every <si> (shared string) needs at least "<si/>"; every reference to one needs a cell tag.
+_MIN_ENTRY_BYTES = 5
+_HEAD_BYTES = 4096  # the root element is at the very start of the part
+
+
+def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The first bytes of a part, inflated no further than needed."""
+    try:
+        with archive.open(info) as handle:
+            return handle.read(_HEAD_BYTES)
+    except Exception:  # a damaged or encrypted part: calamine will say so itself
+        return b""
+
+
+def _as_utf8(raw: bytes) -> tuple[bytes, str | None]:
+    """XML bytes as UTF-8 for the byte patterns, and the encoding to write back (None: as is)."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return raw.decode("utf-16", "replace").encode("utf-8"), "utf-16"
+    return raw, None
+
+
+def _implausible_counts(root: bytes, part_size: int, package_size: int) -> bool:
+    for name, _, value in _COUNT_ATTRIBUTE.findall(root):
+        limit = (part_size if name == b"uniqueCount" else package_size) // _MIN_ENTRY_BYTES + 1
+        digits = value.strip()
+        if not digits.isdigit() or len(digits) > 19 or int(digits) > limit:
+            return True
+    return False
+
+
+def _without_counts(xml: bytes) -> bytes:
+    """The part with the count attributes of its root element removed (they are optional)."""
+    match = _SST_ROOT.search(xml)
+    root = _COUNT_ATTRIBUTE.sub(b"", match.group(0))
+    return xml[:match.start()] + root + xml[match.end():]
+
+
+def defuse_xlsx(data: bytes, max_part_bytes: int = 64 * 1024 * 1024) -> bytes:
+    """The workbook's bytes, with any shared-string table whose declared counts cannot be true
+    rewritten without them; the same object when nothing needs changing (the usual case).
+
+    An honest file's counts are never touched (some writers get them slightly wrong, which is
+    harmless); only counts larger than the part or the package could hold are dropped.
+    """
+    if not _may_hold_string_table(data):
+        return data
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            package_size = sum(info.file_size for info in infos)
+            suspects = []
+            for info in infos:
+                # calamine finds the table by its name (any case, either slash), not by relationship
+                if info.is_dir() or "sharedstrings" not in info.filename.lower():
+                    continue
+                head, _ = _as_utf8(_head(archive, info))
+                root = _SST_ROOT.search(head)
+                if root is not None and _implausible_counts(root.group(0), info.file_size, package_size):
+                    suspects.append(info)
+            if not suspects:
+                return data
+            if any(info.file_size > max_part_bytes for info in suspects):
+                return data  # read.py refuses such a part as too large before calamine sees it
+            replaced = {}
+            for info in suspects:
+                xml, encoding = _as_utf8(archive.read(info))
+                fixed = _without_counts(xml)
+                replaced[info.filename] = fixed.decode("utf-8", "replace").encode(encoding) if encoding else fixed
+            return _rewritten(archive, replaced)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError,
+            RuntimeError, zlib.error, AttributeError):
+        return data  # not a readable zip: the reader reports it as damaged
+
+
+_STRING_TABLE_NAME = re.compile(rb"(?i)sharedstrings")
+
+
+def _may_hold_string_table(data: bytes) -> bool:
+    """Whether the zip's central directory names a shared-string table: a few byte searches,
+    where opening the zip would cost more than the rest of the check (templates have none)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 66_000))
+    if end < 0 or end + 22 > len(data):
+        return True  # no plain end record (zip64, damaged): look properly
+    size = int.from_bytes(data[end + 12:end + 16], "little")
+    offset = int.from_bytes(data[end + 16:end + 20], "little")
+    if offset + size != end:  # zip64, data before the zip, a comment in the way: look properly
+        return True
+    return _STRING_TABLE_NAME.search(data, offset, offset + size) is not None
+
+
+def _rewritten(archive: zipfile.ZipFile, replaced: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in archive.infolist():
+            body = replaced.get(info.filename)
+            if body is None:
+                body = archive.read(info)
+            target.writestr(info.filename, body)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- what the inbox holds
+
+# Made by the operating system itself beside copied files: never a submission, nothing to do.
+OS_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
+LINK_MESSAGE = "请把文件本身放入收件箱"
+
+
+def scan_inbox(folder: Path) -> tuple[list[Path], list[tuple[Path, str, Issue | None]]]:
+    """The files to read (sorted, recursive), and every entry not read with the issue that
+    names it (None: ignored without a word, OS files and lock files whose workbook is gone).
+
+    Links are never followed: what a link points to may be outside the inbox (another
+    unit's folder, a system file), so a link is an 错误 naming it. Hidden entries are
+    named too, so a unit whose file is hidden is not just 未报送 without a reason.
+    """
+    folder = Path(folder)
+    files: list[Path] = []
+    skipped: list[tuple[Path, str, Issue | None]] = []
+
+    def skip(path: Path, issue: Issue | None) -> None:
+        skipped.append((path, path.relative_to(folder).as_posix(), issue))
+
+    def walk(directory: Path) -> None:
+        try:
+            with os.scandir(directory) as entries:
+                found = sorted(entries, key=lambda e: e.name)
+        except OSError:
+            skip(directory, error(IssueCode.unreadable_folder,
+                                  "无法打开此文件夹（没有读取权限或已被移走），其中的文件均未读取；请检查文件夹权限后重新运行",
+                                  file=directory.relative_to(folder).as_posix()))
+            return
+        for entry in found:
+            path = Path(entry.path)
+            name = path.relative_to(folder).as_posix()
+            lowered = entry.name.lower()
+            try:
+                is_link = entry.is_symlink() or _is_junction(entry)
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError:
+                skip(path, error(IssueCode.unreadable_file, "无法读取此文件的属性（可能已被移走或没有权限），未读取；请检查后重新运行", file=name))
+                continue
+            if lowered in OS_FILES or entry.name.startswith("._"):
+                skip(path, None)  # Finder/Explorer metadata ("._x" is macOS's copy of x's attributes)
+            elif is_link:
+                what = "指向其他文件夹的链接" if _points_to_folder(path) else "快捷方式（符号链接）"
+                skip(path, error(IssueCode.link_in_inbox,
+                                 f"这是{what}，未读取：收件箱中的链接一律不跟随（可能指向收件箱以外的文件）。{LINK_MESSAGE}",
+                                 file=name))
+            elif stat.S_ISDIR(mode):
+                if entry.name.startswith("."):
+                    skip(path, warning(IssueCode.hidden_entry,
+                                       "隐藏文件夹（名称以“.”开头），其中的文件均未读取；如果其中有报送的表格，请移到收件箱中不以“.”开头的文件夹",
+                                       file=name))
+                else:
+                    walk(path)
+            elif not stat.S_ISREG(mode):
+                skip(path, warning(IssueCode.not_a_regular_file, "这不是普通文件（可能是管道或设备文件），未读取；收件箱中只应放各单位报送的表格", file=name))
+            elif lowered.endswith(".lnk"):
+                skip(path, error(IssueCode.link_in_inbox, f"这是 Windows 快捷方式，不是表格文件本身，未读取。{LINK_MESSAGE}", file=name))
+            elif _locked_workbook(entry.name) is not None:
+                skip(path, "lock")  # judged below, once every name is known
+            elif entry.name.startswith("."):
+                skip(path, warning(IssueCode.hidden_entry,
+                                   "隐藏文件（文件名以“.”开头），未读取；如果这是报送的表格，请去掉文件名开头的“.”后重新放入收件箱",
+                                   file=name))
+            else:
+                files.append(path)
+
+    walk(folder)
+    # Excel/WPS name the lock "~$" + the name, or for a longer name put "~$" over its first two characters.
+    present: dict[tuple[Path, str], Path] = {}
+    for path in files:
+        present.setdefault((path.parent, path.name.lower()), path)
+        present.setdefault((path.parent, "\0" + path.name[2:].lower()), path)
+    for index, (path, name, issue) in enumerate(skipped):
+        if issue == "lock":
+            rest = _locked_workbook(path.name).lower()
+            target = present.get((path.parent, rest)) or (
+                present.get((path.parent, "\0" + rest)) if path.name.startswith("~$") else None)
+            if target is not None:
+                # The workbook is open in Excel/WPS right now: what is read is its last save.
+                issue = warning(IssueCode.file_open_elsewhere,
+                                f"表格「{target.name}」正在 Excel/WPS 中打开（这是它的锁定文件），读取的是它最后一次保存的内容；"
+                                "请确认填报人已保存并关闭该文件后重新运行", file=name)
+            else:
+                issue = None  # left behind by a closed or crashed Excel: nothing to say
+            skipped[index] = (path, name, issue)
+    return sorted(files), skipped
+
+
+def _locked_workbook(name: str) -> str | None:
+    """The workbook an office lock file belongs to, or None when it is not a lock file.
+    Excel/WPS write "~$" + the name (the first two characters dropped for long names);
+    LibreOffice ".~lock.<name>#"."""
+    if name.startswith("~$"):
+        return name[2:]
+    if name.startswith(".~lock.") and name.endswith("#"):
+        return name[len(".~lock."):-1]
+    return None
+
+
+def _is_junction(entry: os.DirEntry) -> bool:
+    is_junction = getattr(entry, "is_junction", None)  # Python 3.12+, Windows directory junctions
+    try:
+        return bool(is_junction()) if is_junction else False
+    except OSError:
+        return False
+
+
+def _points_to_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- a reader in a child process
+
+class ChildDied(Exception):
+    """The child process ended without an answer: the native code aborted or ran out of memory."""
+
+
+class ChildTimedOut(Exception):
+    """The child did not answer within the time limit (it was killed)."""
+
+
+def _child(sender, function, args, memory_bytes: int) -> None:
+    _quiet()
+    _cap_memory(memory_bytes)
+    try:
+        outcome = ("ok", function(*args))
+    except BaseException as exc:  # a Rust panic is a BaseException
+        outcome = ("error", f"{type(exc).__name__}: {exc}"[:500])
+    try:
+        sender.send(outcome)
+    except Exception as exc:  # an answer that cannot be pickled
+        sender.send(("error", f"{type(exc).__name__}: {exc}"[:500]))
+    finally:
+        sender.close()
+
+
+def call_isolated(function, *args, timeout: float = 60.0, memory_bytes: int = 1024 * 1024 * 1024):
+    """function(*args) run in a child process; its return value, or:
+    RuntimeError("<type>: <message>") when it raised, ChildDied when the process died
+    (abort, out of memory), ChildTimedOut when it hung. `function` must be importable."""
+    import multiprocessing
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(sender, function, args, memory_bytes), daemon=True)
+    child.start()
+    sender.close()
+    outcome = None
+    timed_out = False
+    try:
+        if receiver.poll(timeout):
+            try:
+                outcome = receiver.recv()
+            except (EOFError, OSError):
+                outcome = None
+        else:
+            timed_out = True
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join(10)
+        receiver.close()
+    if timed_out:
+        raise ChildTimedOut(f"no answer within {timeout:g} s")
+    if not isinstance(outcome, tuple) or len(outcome) != 2:
+        raise ChildDied(f"exit code {child.exitcode}")
+    status, value = outcome
+    if status != "ok":
+        raise RuntimeError(value)
+    return value
+
+
+def _quiet() -> None:
+    """A native abort prints a Rust backtrace: keep it off the user's terminal."""
+    try:
+        import faulthandler
+
+        faulthandler.disable()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    except (OSError, ValueError):
+        pass
+
+
+def _cap_memory(budget: int) -> None:
+    """Cap the address space at what the process maps plus `budget` (Linux only)."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as handle:
+            mapped = int(handle.read().split()[0]) * resource.getpagesize()
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = mapped + budget if hard == resource.RLIM_INFINITY else min(mapped + budget, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except Exception:  # no /proc or no resource module (Windows): the timeout still bounds it
+        pass
+
+
+__all__ = ["defuse_xlsx", "scan_inbox", "call_isolated", "ChildDied", "ChildTimedOut"]
