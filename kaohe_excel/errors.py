@@ -68,3 +68,7 @@ class MailConfigError(KaoheError):
 
 class MailSendError(KaoheError):
     """The SMTP server refused the connection or the login."""
+
+
+class NoticeTemplateError(KaoheError):
+    """The office's notice template (通报.docx) is broken or tries to reach past its values."""

@@ -1,20 +1,21 @@
-"""Defences against workbooks built to crash the native reader (python-calamine).
+"""Defences against workbooks built to crash the native reader (python-calamine), and the
+listing of what the inbox holds besides workbooks.
 
 calamine trusts some numbers a workbook declares and allocates for them before reading
 anything: a shared-string table declaring `uniqueCount="4294967295"` makes it reserve
 ~100 GB, and a failed allocation in Rust aborts the whole process (SIGABRT, no Python
 exception). Two layers keep one such file from costing more than its own issue:
 
-1. `defuse_xlsx` rewrites, in memory only, the declared numbers no honest file can have
-   (the file's hash and the inbox are untouched), so calamine never sees them;
-2. `call_isolated` runs a reader in a child process with a memory cap and a timeout,
-   so a crash nobody foresaw kills the child, never the batch (used for the scheme; the
-   inbox reader has its own process pool and isolated reader in read.py).
+1. `string_table_problem` refuses, before calamine sees the bytes, a declared number no
+   honest file can have (read.py's `_scan_cells` does the same for cell references);
+2. everything calamine reads is read in another process: read.py's process pool and
+   isolated reader for the inbox, `call_isolated` here for the scheme. A crash nobody
+   foresaw then kills that process, never the batch.
 
 What calamine 0.37 (python-calamine 0.9) was found to preallocate from, by setting every
-numeric attribute of a template to 2^32-1 under a 1.5 GB cap: only the shared-string
-table's `uniqueCount` (and the cell references, which read.py's `_scan_cells` bounds).
-`count` is treated the same way in case a later version reserves by it.
+numeric attribute of a template to 2^32-1 (and 2^64-1) under a 1.5 GB cap: only the
+shared-string table's `uniqueCount` (2^64-1 panics instead) and the cell references.
+`count` is checked the same way in case a later version reserves by it.
 """
 
 from __future__ import annotations
@@ -37,73 +38,61 @@ _MIN_ENTRY_BYTES = 5
 _HEAD_BYTES = 4096  # the root element is at the very start of the part
 
 
-def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """The first bytes of a part, inflated no further than needed."""
-    try:
-        with archive.open(info) as handle:
-            return handle.read(_HEAD_BYTES)
-    except Exception:  # a damaged or encrypted part: calamine will say so itself
-        return b""
+def string_table_problem(data: bytes) -> str | None:
+    """Why the workbook must not reach calamine, in Chinese, or None (the usual case).
 
-
-def _as_utf8(raw: bytes) -> tuple[bytes, str | None]:
-    """XML bytes as UTF-8 for the byte patterns, and the encoding to write back (None: as is)."""
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return raw.decode("utf-16", "replace").encode("utf-8"), "utf-16"
-    return raw, None
-
-
-def _implausible_counts(root: bytes, part_size: int, package_size: int) -> bool:
-    for name, _, value in _COUNT_ATTRIBUTE.findall(root):
-        limit = (part_size if name == b"uniqueCount" else package_size) // _MIN_ENTRY_BYTES + 1
-        digits = value.strip()
-        if not digits.isdigit() or len(digits) > 19 or int(digits) > limit:
-            return True
-    return False
-
-
-def _without_counts(xml: bytes) -> bytes:
-    """The part with the count attributes of its root element removed (they are optional)."""
-    match = _SST_ROOT.search(xml)
-    root = _COUNT_ATTRIBUTE.sub(b"", match.group(0))
-    return xml[:match.start()] + root + xml[match.end():]
-
-
-def defuse_xlsx(data: bytes, max_part_bytes: int = 64 * 1024 * 1024) -> bytes:
-    """The workbook's bytes, with any shared-string table whose declared counts cannot be true
-    rewritten without them; the same object when nothing needs changing (the usual case).
-
-    An honest file's counts are never touched (some writers get them slightly wrong, which is
-    harmless); only counts larger than the part or the package could hold are dropped.
+    A count a little off is harmless and common (LibreOffice writes some); only a count larger
+    than the part or the whole package could hold is refused, before calamine reserves memory
+    for it. The test costs a few byte searches unless the zip names a shared-string table.
     """
     if not _may_hold_string_table(data):
-        return data
+        return None
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
             package_size = sum(info.file_size for info in infos)
-            suspects = []
             for info in infos:
                 # calamine finds the table by its name (any case, either slash), not by relationship
                 if info.is_dir() or "sharedstrings" not in info.filename.lower():
                     continue
-                head, _ = _as_utf8(_head(archive, info))
-                root = _SST_ROOT.search(head)
-                if root is not None and _implausible_counts(root.group(0), info.file_size, package_size):
-                    suspects.append(info)
-            if not suspects:
-                return data
-            if any(info.file_size > max_part_bytes for info in suspects):
-                return data  # read.py refuses such a part as too large before calamine sees it
-            replaced = {}
-            for info in suspects:
-                xml, encoding = _as_utf8(archive.read(info))
-                fixed = _without_counts(xml)
-                replaced[info.filename] = fixed.decode("utf-8", "replace").encode(encoding) if encoding else fixed
-            return _rewritten(archive, replaced)
+                head = _head(archive, info)
+                if head is None:
+                    return "文件已损坏：其中的共享字符串表无法解压"
+                root = _SST_ROOT.search(_as_utf8(head))
+                found = _impossible_count(root.group(0), info.file_size, package_size) if root else None
+                if found is not None:
+                    declared, limit = found
+                    return (f"文件结构异常：共享字符串表声明有 {declared} 个字符串，而文件最多只能容纳约 {limit} 个"
+                            "（可能被篡改或由有缺陷的软件生成），为防止读取程序崩溃已拒绝读取")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError,
             RuntimeError, zlib.error, AttributeError):
-        return data  # not a readable zip: the reader reports it as damaged
+        return None  # not a readable zip: the reader reports it as damaged
+    return None
+
+
+def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+    """The first bytes of a part, inflated no further than needed; None when they cannot be read."""
+    try:
+        with archive.open(info) as handle:
+            return handle.read(_HEAD_BYTES)
+    except Exception:  # damaged, encrypted, or a compression zipfile lacks (calamine may have it)
+        return None
+
+
+def _as_utf8(raw: bytes) -> bytes:
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return raw.decode("utf-16", "replace").encode("utf-8")
+    return raw
+
+
+def _impossible_count(root: bytes, part_size: int, package_size: int) -> tuple[str, int] | None:
+    """(the declared number, the most the file could hold) for a count no honest file can have."""
+    for name, _, value in _COUNT_ATTRIBUTE.findall(root):
+        limit = (part_size if name == b"uniqueCount" else package_size) // _MIN_ENTRY_BYTES + 1
+        digits = value.strip()
+        if not digits.isdigit() or len(digits) > 19 or int(digits) > limit:
+            return value.decode("ascii", "replace")[:24], limit
+    return None
 
 
 _STRING_TABLE_NAME = re.compile(rb"(?i)sharedstrings")
@@ -120,17 +109,6 @@ def _may_hold_string_table(data: bytes) -> bool:
     if offset + size != end:  # zip64, data before the zip, a comment in the way: look properly
         return True
     return _STRING_TABLE_NAME.search(data, offset, offset + size) is not None
-
-
-def _rewritten(archive: zipfile.ZipFile, replaced: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in archive.infolist():
-            body = replaced.get(info.filename)
-            if body is None:
-                body = archive.read(info)
-            target.writestr(info.filename, body)
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------- what the inbox holds
@@ -336,4 +314,4 @@ def _cap_memory(budget: int) -> None:
         pass
 
 
-__all__ = ["defuse_xlsx", "scan_inbox", "call_isolated", "ChildDied", "ChildTimedOut"]
+__all__ = ["string_table_problem", "scan_inbox", "call_isolated", "ChildDied", "ChildTimedOut"]

@@ -25,7 +25,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .hostile import defuse_xlsx, scan_inbox
+from .hostile import scan_inbox, string_table_problem
 from .issues import Issue, IssueCode, error, warning
 from .tables import Table, cell_address, clean_text, column_letter, header_key, locate_table
 
@@ -460,6 +460,11 @@ def _sniff_zip(data: bytes, limits: ReadLimits, scan: bool = True) -> tuple[Issu
                 return None, "xlsb"
             if "xl/workbook.xml" not in names and not _declares_spreadsheet(archive, names, limits):
                 return error(IssueCode.not_a_spreadsheet, "这是压缩包或 Word/PPT 等其他文件，不是 Excel 工作簿，请报送 .xlsx 表格"), ""
+            # A declared count calamine would reserve memory for and abort on (even in a pool
+            # worker that recovers, the file must say why it was not read).
+            abort_trigger = string_table_problem(data)
+            if abort_trigger is not None:
+                return error(IssueCode.unreadable_file, f"{abort_trigger}；请用 Excel 或 WPS 打开后另存为 .xlsx 再报送"), ""
             if not scan:
                 return None, "xlsx"
             # Scan the worksheets calamine will open; everything when that is in any doubt.
@@ -623,8 +628,7 @@ def _load_sheets(data: bytes, limits: ReadLimits) -> dict[str, list[list]]:
 def _parse(data: bytes, result: FileResult, limits: ReadLimits, container: str) -> None:
     """Load and interpret the workbook in this process; failures become one issue."""
     try:
-        # In memory only: declared counts calamine would allocate for (and abort on) are dropped.
-        sheets = _load_sheets(defuse_xlsx(data, limits.max_part_bytes) if container == "xlsx" else data, limits)
+        sheets = _load_sheets(data, limits)
     except _TooLarge as exc:
         result.issues.append(error(IssueCode.file_too_large, str(exc), file=result.name))
         return
