@@ -54,7 +54,6 @@ LEAD_KEPT = ["单位代码", "指标代码", "核定值", "说明"]
 CLAIM_KEPT = ["项目代码", "数量", "单位代码", "事项说明", "佐证材料"]
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
-IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
