@@ -131,7 +131,7 @@ def scan_inbox(folder: Path) -> tuple[list[Path], list[tuple[Path, str, Issue | 
     skipped: list[tuple[Path, str, Issue | None]] = []
 
     def skip(path: Path, issue: Issue | None) -> None:
-        skipped.append((path, path.relative_to(folder).as_posix(), issue))
+        skipped.append((path, str(path.relative_to(folder)), issue))
 
     def walk(directory: Path) -> None:
         try:
@@ -140,15 +140,16 @@ def scan_inbox(folder: Path) -> tuple[list[Path], list[tuple[Path, str, Issue | 
         except OSError:
             skip(directory, error(IssueCode.unreadable_folder,
                                   "无法打开此文件夹（没有读取权限或已被移走），其中的文件均未读取；请检查文件夹权限后重新运行",
-                                  file=directory.relative_to(folder).as_posix()))
+                                  file=str(directory.relative_to(folder))))
             return
         for entry in found:
             path = Path(entry.path)
-            name = path.relative_to(folder).as_posix()
+            name = str(path.relative_to(folder))  # as read.py names the files it reads
             lowered = entry.name.lower()
             try:
-                is_link = entry.is_symlink() or _is_junction(entry)
-                mode = entry.stat(follow_symlinks=False).st_mode
+                status = entry.stat(follow_symlinks=False)
+                is_link = entry.is_symlink() or _is_junction(status)
+                mode = status.st_mode
             except OSError:
                 skip(path, error(IssueCode.unreadable_file, "无法读取此文件的属性（可能已被移走或没有权限），未读取；请检查后重新运行", file=name))
                 continue
@@ -212,12 +213,10 @@ def _locked_workbook(name: str) -> str | None:
     return None
 
 
-def _is_junction(entry: os.DirEntry) -> bool:
-    is_junction = getattr(entry, "is_junction", None)  # Python 3.12+, Windows directory junctions
-    try:
-        return bool(is_junction()) if is_junction else False
-    except OSError:
-        return False
+def _is_junction(status: os.stat_result) -> bool:
+    """A Windows directory junction (mklink /J), which is_symlink does not report."""
+    tag = getattr(status, "st_reparse_tag", 0)
+    return bool(tag) and tag == getattr(stat, "IO_REPARSE_TAG_MOUNT_POINT", -1)
 
 
 def _points_to_folder(path: Path) -> bool:
