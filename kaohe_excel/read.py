@@ -374,7 +374,8 @@ def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimi
             data = handle.read(limits.max_file_bytes + 1)
     except OSError:
         return FileResult(str(path), name, size, "", issues=[error(
-            IssueCode.unreadable_file, "文件无法打开（可能正被 Excel/WPS 占用或没有读取权限），请关闭文件后重新运行", file=name)])
+            IssueCode.unreadable_file, "文件无法打开（可能正被 Excel/WPS 占用或没有读取权限），请关闭文件后重新运行", file=name)],
+            not_copied="无法打开，未读取，未复制到归档")  # copying it would fail the whole run
     result = FileResult(str(path), name, len(data), hashlib.sha256(data).hexdigest())
     if len(data) > limits.max_file_bytes:  # grew while we looked
         result.issues.append(error(IssueCode.file_too_large, "文件过大，超过读取上限，请确认是否报错文件", file=name))
