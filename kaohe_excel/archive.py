@@ -374,6 +374,10 @@ def _copy_inputs(validated, target: Path) -> list[dict]:
     """Copy every received file byte for byte; the copy must hash as the file did when read."""
     records = []
     for result in validated.files:
+        if getattr(result, "not_copied", ""):  # a link, a hidden file, one too large to read: listed, not copied
+            records.append({"name": result.name, "size": result.size, "sha256_at_read": result.sha256 or None,
+                            "not_copied": result.not_copied})
+            continue
         source = Path(result.path)
         destination = target / result.name
         destination.parent.mkdir(parents=True, exist_ok=True)

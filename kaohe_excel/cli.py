@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import sys
-import traceback
 from pathlib import Path
 from typing import Optional
 
@@ -130,7 +129,7 @@ def _fail(exc: BaseException, message: str | None = None) -> None:
     """One Chinese line for the user; the traceback only with --verbose."""
     console.print_error(message or str(exc))
     if _State.verbose:
-        traceback.print_exception(exc)
+        console.print_traceback(exc)
 
 
 def _guard(fn):

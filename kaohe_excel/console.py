@@ -1,7 +1,17 @@
-"""Terminal rendering (rich): the only module that draws tables and progress for a person."""
+"""Terminal rendering (rich): the only module that draws tables and progress for a person.
+
+Everything shown comes partly from files other people made (cell texts, unit and file
+names), so no text reaches the terminal with its control characters: an ESC could clear the
+screen, forge a "未发现错误" line or plant a clickable link (OSC 8), a bidi override could
+reverse what a name seems to say. `terminal_text` shows each such character as a visible
+escape (\\x1b, \\u202e); the helpers below apply it before layout, and `_SafeConsole`
+applies it again to every segment rendered, so nothing printed through this module can
+bypass it (rich's own styling is made from styles, not from text, and is untouched).
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,30 +19,69 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.segment import Segment
 from rich.table import Table
 
 from .issues import ISSUE_HEADERS_ZH, Severity
 
+# C0 but tab and newline, DEL, C1; bidi embeddings, overrides, isolates and marks; zero-width
+# characters, the line/paragraph separators, BOM and interlinear annotation marks.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+                      "\u2066-\u2069\ufeff\ufff9-\ufffb]")
+_CONTROL_OR_NEWLINE = re.compile(_CONTROL.pattern[:-1] + "\n]")
+
+
+def _visible(match: re.Match) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_text(text: object, keep_newlines: bool = True) -> str:
+    """`text` with every control character shown as a visible escape instead of acting."""
+    text = str(text)
+    pattern = _CONTROL if keep_newlines else _CONTROL_OR_NEWLINE
+    return pattern.sub(_visible, text) if pattern.search(text) else text
+
+
+class _SafeConsole(Console):
+    """A Console that never writes a control character it was given as text."""
+
+    def render(self, renderable, options=None):
+        for segment in super().render(renderable, options):
+            if segment.control is None and _CONTROL.search(segment.text):
+                yield Segment(terminal_text(segment.text), segment.style)
+            else:
+                yield segment
+
+
 # Redirected output (a log file, a pipe) has no width; 80 columns would truncate Chinese names.
 _PIPED_WIDTH = None if sys.stdout.isatty() else 160
-console = Console(highlight=False, width=_PIPED_WIDTH)
-err_console = Console(stderr=True, highlight=False, width=_PIPED_WIDTH)
+console = _SafeConsole(highlight=False, width=_PIPED_WIDTH)
+err_console = _SafeConsole(stderr=True, highlight=False, width=_PIPED_WIDTH)
 
 MAX_ISSUE_ROWS = 40
 
 
 def print_line(text: str) -> None:
-    console.print(text, markup=False)
+    """One line: a newline inside it (from a file name) would start a line that looks like ours."""
+    console.print(terminal_text(text, keep_newlines=False), markup=False)
 
 
 def print_error(text: str) -> None:
     err_console.print(f"[bold red]错误：[/]{_escape(text)}")
 
 
+def print_traceback(exc: BaseException) -> None:
+    """The technical details (--verbose), through the same filter as everything else."""
+    import traceback
+
+    err_console.print(terminal_text("".join(traceback.format_exception(exc))), markup=False)
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(str(text))
+    return escape(terminal_text(text))
 
 
 @contextmanager

@@ -113,3 +113,7 @@ class ArchiveDamaged(FileSystemProblem):
 
 class InboxEmpty(KaoheError):
     """The inbox folder holds no spreadsheet at all (w-docs): said once, not as one 未报送 line per unit."""
+
+
+class NoticeTemplateError(KaoheError):
+    """The office's notice template (通报.docx) is broken or tries to reach past its values."""

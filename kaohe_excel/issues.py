@@ -74,6 +74,12 @@ class IssueCode(str, Enum):
     duplicate_column = "duplicate_column"
     hidden_cells = "hidden_cells"
     code_name_mismatch = "code_name_mismatch"
+    # w-hostile: inbox entries that are not read, each named (links, hidden, lock and special files)
+    link_in_inbox = "link_in_inbox"
+    hidden_entry = "hidden_entry"
+    file_open_elsewhere = "file_open_elsewhere"
+    not_a_regular_file = "not_a_regular_file"
+    unreadable_folder = "unreadable_folder"
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,8 @@ ISSUE_KINDS_ZH = {
     "origin_displaced": "副本未采用", "demo_office_key": "使用演示密钥",
     "number_format": "单元格格式与数值不符", "implausible_value": "数值不合常理", "non_finite_value": "数值超出范围（非有限数）",
     "duplicate_column": "表头重复", "hidden_cells": "有隐藏的行或列", "code_name_mismatch": "名称与代码不符",
+    "link_in_inbox": "收件箱中的链接", "hidden_entry": "隐藏文件", "file_open_elsewhere": "文件正被打开",
+    "not_a_regular_file": "不是普通文件", "unreadable_folder": "文件夹无法打开",
 }
 
 

@@ -263,6 +263,9 @@ def render_template(name: str, context: dict, template_dir: Path | None) -> tupl
         raise MailConfigError(f"找不到邮件模板 {name}") from None
     except jinja2.TemplateSyntaxError as exc:
         raise MailConfigError(f"邮件模板 {name} 第{exc.lineno}行有语法错误：{exc.message}") from None
+    except jinja2.exceptions.SecurityError:  # the sandbox refused a reach into Python internals
+        raise MailConfigError(f"邮件模板 {name} 含有不允许的写法（访问内部属性），已停止生成邮件，其中的内容没有被执行；"
+                              "模板中只能使用提供的变量，请检查模板是否被改动") from None
     except jinja2.UndefinedError as exc:
         raise MailConfigError(f"邮件模板 {name} 用到了不存在的变量（{exc.message}）。可用的变量：{'、'.join(context)}") from None
     except jinja2.TemplateError as exc:

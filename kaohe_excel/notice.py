@@ -15,6 +15,11 @@ from typing import Any
 
 import pandas as pd
 from docxtpl import DocxTemplate
+from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import NoticeTemplateError
 
 from .notice_layout import document_date, imprint_context, set_document_properties, title_lines
 from .notice_template import build_notice_template
@@ -286,8 +291,32 @@ def write_notice(path: str | Path, template_path: str | Path | None, meta: Any, 
         if template_path is None:
             template_path = build_notice_template(Path(tmp) / "通报.docx")
         template = DocxTemplate(str(template_path))
-        template.render(context, autoescape=True)
+        _render(template, context, Path(template_path))
         template.save(str(path))
 
     set_document_properties(path, context["title_text"], context["issuer"])
     return path
+
+
+class _StrictSandbox(SandboxedEnvironment):
+    """The office edits the template: it may only show the values it is given. Any reach into
+    Python internals (cycler.__init__.__globals__.os …) fails the render instead of quietly
+    printing nothing, so a tampered template is noticed."""
+
+    def unsafe_undefined(self, obj, attribute):
+        raise SecurityError(f"访问内部属性「{attribute}」")
+
+
+def _render(template: DocxTemplate, context: dict, template_path: Path) -> None:
+    """Render in a Jinja sandbox; a template that breaks or reaches for internals stops the
+    run with one Chinese line naming it (nothing it asked for is executed)."""
+    try:
+        template.render(context, jinja_env=_StrictSandbox(autoescape=True), autoescape=True)
+    except SecurityError as exc:
+        raise NoticeTemplateError(
+            f"通报模板「{template_path}」含有不允许的写法（{exc}），已停止生成通报，其中的内容没有被执行。"
+            "模板的 {{ }} 中只能使用提供的变量，请检查模板是否被改动") from None
+    except TemplateSyntaxError as exc:
+        raise NoticeTemplateError(f"通报模板「{template_path}」有语法错误（{exc.message}），请检查模板中的 {{{{ }}}} 和 {{% %}}") from None
+    except TemplateError as exc:
+        raise NoticeTemplateError(f"通报模板「{template_path}」无法生成通报（{exc}），请检查模板") from None

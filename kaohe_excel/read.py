@@ -25,6 +25,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from .hostile import scan_inbox, string_table_problem
 from .issues import Issue, IssueCode, error, warning
 from .tables import Table, cell_address, clean_text, column_letter, header_key, locate_table
 
@@ -53,7 +54,6 @@ LEAD_KEPT = ["单位代码", "指标代码", "核定值", "说明", "单位名�
 CLAIM_KEPT = ["项目代码", "数量", "单位代码", "事项说明", "佐证材料"]
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
-IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -190,6 +190,8 @@ class FileResult:
     rows: list[Row] = field(default_factory=list)  # indicator rows (填报, 评定 or 核定)
     claims: list[Row] = field(default_factory=list)  # 加扣分 rows
     issues: list[Issue] = field(default_factory=list)
+    # Why the file is not copied into the archive (a link, a hidden file, too large); "" = copied.
+    not_copied: str = ""
 
     @property
     def readable(self) -> bool:
@@ -209,31 +211,35 @@ FATAL_FILE_CODES = {
 @dataclass
 class ReadResult:
     files: list[FileResult]
-    skipped: list[str]  # lock files and system files, ignored without an issue
+    skipped: list[str]  # every inbox entry not read (named by an issue in `files` unless OS or stale lock files)
 
 
 # ---------------------------------------------------------------- inbox listing
 
 def list_inbox(folder: Path) -> tuple[list[Path], list[str]]:
-    """Files to read (sorted, recursive) and names skipped silently (Excel lock files, OS files)."""
-    files, skipped = [], []
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file() or path.is_symlink():
-            continue
-        name = path.name
-        if name.startswith("~$") or name.lower() in IGNORED_NAMES or name.startswith("."):
-            skipped.append(str(path.relative_to(folder)))
-            continue
-        files.append(path)
-    return files, skipped
+    """Files to read (sorted, recursive) and the names of the entries not read (links, hidden,
+    lock and OS files; see hostile.scan_inbox for which of them are named by an issue)."""
+    files, skipped = scan_inbox(Path(folder))
+    return files, [name for _, name, _ in skipped]
+
+
+def _skipped_results(folder: Path) -> tuple[list[Path], list[FileResult], list[str]]:
+    """The files to read, one result per entry not read that an issue names, and all their names."""
+    files, skipped = scan_inbox(folder)
+    named = []
+    for path, name, issue in skipped:
+        if issue is not None:
+            named.append(FileResult(str(path), name, _size(path, follow=False), "", issues=[issue],
+                                    not_copied=issue.message))
+    return files, named, [name for _, name, _ in skipped]
 
 
 def read_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = ReadLimits(),
                progress: Callable[[int, int], None] | None = None) -> ReadResult:
-    """Read every file in `folder`; a process pool is used when there are many files."""
+    """Read every file in `folder` in a process pool; entries not read are named first."""
     folder = Path(folder)
-    paths, skipped = list_inbox(folder)
-    return ReadResult(list(_read_paths(folder, paths, workers, limits, progress)), skipped)
+    paths, named, skipped = _skipped_results(folder)
+    return ReadResult(named + list(_read_paths(folder, paths, workers, limits, progress)), skipped)
 
 
 def iter_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = ReadLimits(),
@@ -241,7 +247,8 @@ def iter_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = Re
     """read_inbox's results one at a time, in the same order, as they arrive: a consumer
     that validates each one can let its cells go (validate.validate_stream)."""
     folder = Path(folder)
-    paths, _ = list_inbox(folder)
+    paths, named, _ = _skipped_results(folder)
+    yield from named
     yield from _read_paths(folder, paths, workers, limits, progress)
 
 
@@ -261,16 +268,22 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
                 progress(count, total)
             yield result
 
-    if workers <= 1 or total < 64:
-        yield from taken(_read_one(path, name, limits) for path, name in zip(paths, names))
-        return
+    # Every file is read in a pool worker, however few there are: a native abort that no check
+    # foresaw (calamine allocating for a number the file declares) then kills a worker, and
+    # the pool's recovery below turns it into an issue on that file, never a dead batch.
+    workers = max(1, min(workers, -(-total // 4)))  # no more workers than chunks of 4 files
 
     while count < total:
         start = count
         # Small chunks: results stream back steadily and a crash re-reads few files alone.
         chunk = max(4, min(32, (total - start) // (workers * 8)))
         try:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits,)) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits,))
+        except (OSError, NotImplementedError, ImportError):  # no process support (a locked-down host)
+            yield from taken(_read_one(paths[index], names[index], limits) for index in range(start, total))
+            return
+        try:
+            with pool:
                 # A few chunks in flight, not all: results the consumer has not taken yet would pile
                 # up in memory whenever it is slower than the readers (a city's 10,000 files).
                 in_flight: deque = deque()
@@ -290,6 +303,9 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
             # own file, then go on with a fresh pool.
             suspects = range(count, min(total, count + 2 * workers * chunk))
             yield from taken(_read_one(paths[index], names[index], limits, isolate=True) for index in suspects)
+        except OSError:  # the workers could not be started (no fork/spawn left): one file at a time
+            yield from taken(_read_one(paths[index], names[index], limits, isolate=True) for index in range(count, total))
+            return
 
 
 # ---------------------------------------------------------------- one file
@@ -335,9 +351,9 @@ def _read_one(path: Path, name: str, limits: ReadLimits, isolate: bool = False, 
             IssueCode.unreadable_file, f"文件无法读取（{type(exc).__name__}），请用 Excel 或 WPS 打开后另存为 .xlsx 再报送", file=name)])
 
 
-def _size(path: Path) -> int:
+def _size(path: Path, follow: bool = True) -> int:
     try:
-        return path.stat().st_size
+        return (path.stat() if follow else path.lstat()).st_size
     except OSError:
         return 0
 
@@ -350,17 +366,21 @@ def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimi
     name = name or path.name
     size = _size(path)
     if size > limits.max_file_bytes:
+        # Neither hashed nor copied into the archive: the manifest records its name, size and why.
         return FileResult(str(path), name, size, "", issues=[error(
-            IssueCode.file_too_large, f"文件过大（{size // 1024 // 1024} MB），超过 {limits.max_file_bytes // 1024 // 1024} MB 的上限，请确认是否报错文件", file=name)])
+            IssueCode.file_too_large, f"文件过大（{size // 1024 // 1024} MB），超过 {limits.max_file_bytes // 1024 // 1024} MB 的上限，请确认是否报错文件", file=name)],
+            not_copied=f"超过 {limits.max_file_bytes // 1024 // 1024} MB 的读取上限，未读取，未复制到归档")
     try:
         with open(path, "rb") as handle:  # read-only; the inbox is never written
             data = handle.read(limits.max_file_bytes + 1)
     except OSError:
         return FileResult(str(path), name, size, "", issues=[error(
-            IssueCode.unreadable_file, "文件无法打开（可能正被 Excel/WPS 占用或没有读取权限），请关闭文件后重新运行", file=name)])
+            IssueCode.unreadable_file, "文件无法打开（可能正被 Excel/WPS 占用或没有读取权限），请关闭文件后重新运行", file=name)],
+            not_copied="无法打开，未读取，未复制到归档")  # copying it would fail the whole run
     result = FileResult(str(path), name, len(data), hashlib.sha256(data).hexdigest())
     if len(data) > limits.max_file_bytes:  # grew while we looked
         result.issues.append(error(IssueCode.file_too_large, "文件过大，超过读取上限，请确认是否报错文件", file=name))
+        result.sha256, result.not_copied = "", "超过读取上限，未读取，未复制到归档"
         return result
     problem, container = _sniff(data, path.suffix.lower(), limits, scan)
     if problem is not None:
@@ -441,6 +461,11 @@ def _sniff_zip(data: bytes, limits: ReadLimits, scan: bool = True) -> tuple[Issu
                 return None, "xlsb"
             if "xl/workbook.xml" not in names and not _declares_spreadsheet(archive, names, limits):
                 return error(IssueCode.not_a_spreadsheet, "这是压缩包或 Word/PPT 等其他文件，不是 Excel 工作簿，请报送 .xlsx 表格"), ""
+            # A declared count calamine would reserve memory for and abort on (even in a pool
+            # worker that recovers, the file must say why it was not read).
+            abort_trigger = string_table_problem(data)
+            if abort_trigger is not None:
+                return error(IssueCode.unreadable_file, f"{abort_trigger}；请用 Excel 或 WPS 打开后另存为 .xlsx 再报送"), ""
             if not scan:
                 return None, "xlsx"
             # Scan the worksheets calamine will open; everything when that is in any doubt.

@@ -328,16 +328,42 @@ class _Problems:
         return readings
 
 
-def _read_sheets(path: Path) -> dict[str, list[list]]:
-    try:
-        from python_calamine import CalamineWorkbook
+SCHEME_MAX_BYTES = 50 * 1024 * 1024
 
-        workbook = CalamineWorkbook.from_path(str(path))
-        sheets = {name: workbook.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in workbook.sheet_names}
-        workbook.close()
-        return sheets
-    except Exception as exc:  # calamine raises several unrelated types for unreadable files
+
+def _read_sheets(path: Path) -> dict[str, list[list]]:
+    """Every sheet's cells, read in a child process: the scheme is a file the office edits and
+    receives, and a native abort in calamine must end as this one Chinese line, not a dead process."""
+    from .hostile import ChildDied, ChildTimedOut, call_isolated, string_table_problem
+
+    try:
+        if path.stat().st_size > SCHEME_MAX_BYTES:
+            raise SchemeNotFound(f"考核方案文件「{path.name}」过大（超过 {SCHEME_MAX_BYTES // 1024 // 1024} MB），请确认选对了文件")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SchemeNotFound(f"无法打开考核方案文件 {path}（{exc.strerror or exc}），请关闭文件或检查权限后重试") from exc
+    problem = string_table_problem(data)
+    if problem is not None:
+        raise SchemeNotFound(f"考核方案文件「{path.name}」{problem}；请用 Excel 或 WPS 打开后另存为 .xlsx 再重试")
+    try:
+        return call_isolated(_calamine_sheets, data, timeout=60.0)
+    except (ChildDied, ChildTimedOut) as exc:
+        raise SchemeNotFound(f"考核方案文件「{path.name}」已损坏或结构异常，读取时解析程序异常退出；"
+                             "请用 Excel 或 WPS 打开后另存为 .xlsx 再重试") from exc
+    except RuntimeError as exc:  # calamine raises several unrelated types for unreadable files
         raise SchemeNotFound(f"无法读取考核方案文件 {path}：{exc}") from exc
+
+
+def _calamine_sheets(data: bytes) -> dict[str, list[list]]:
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    try:
+        return {name: workbook.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in workbook.sheet_names}
+    finally:
+        workbook.close()
 
 
 def _table_rows(sheets, sheet: str, columns: dict[str, str], required: list[str], problems: _Problems,

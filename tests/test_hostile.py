@@ -263,12 +263,18 @@ def test_encrypted_ods_is_named_as_encrypted(scheme, inbox):
     assert list(issues_of(check(scheme, inbox), "加密.ods")["code"]) == ["encrypted_file"]
 
 
-def test_lock_files_are_ignored_not_units(scheme, inbox):
+def test_lock_files_are_not_units_and_an_open_workbook_is_named(scheme, inbox):
+    # Excel's lock beside its workbook: someone has T01 open, what is read is its last save
     (inbox / f"~${T01}").write_bytes(b"\x0bowner name" + b"\x00" * 150)
+    (inbox / "~$已删除的表.xlsx").write_bytes(b"\x0bowner name" + b"\x00" * 150)  # stale: its workbook is gone
     result = read_inbox(inbox, workers=1)
-    assert f"~${T01}" in result.skipped
+    assert {f"~${T01}", "~$已删除的表.xlsx"} <= set(result.skipped)
     validated = validate(scheme, result)
-    assert validated.error_count == 0 and f"~${T01}" not in set(validated.issues_table["file"])
+    assert validated.error_count == 0 and len(validated.values) == CLEAN_VALUES
+    table = validated.issues_table
+    assert list(table.loc[table["file"] == f"~${T01}", "code"]) == ["file_open_elsewhere"]
+    assert T01 in table.loc[table["file"] == f"~${T01}", "message"].iloc[0]
+    assert "~$已删除的表.xlsx" not in set(table["file"])
 
 
 def test_inputs_are_hashed_and_never_modified(scheme, inbox):
@@ -417,7 +423,7 @@ def _assert_cli_survives(tmp_path_factory, scheme_path: Path, data: bytes) -> No
     outcome = cli_check(inbox, scheme_path, report)
     assert outcome.exit_code in (0, 1), outcome.output
     assert "程序内部错误" not in outcome.output
-    result = read_file(inbox / T01)
+    result = read_inbox(inbox, workers=1).files[0]  # read as check reads it (in a pool worker)
     # either the file was accepted as a template, or the report says what is wrong with it
     assert (result.readable and result.kind) or T01 in report_texts(report)
     assert (inbox / T01).read_bytes() == data
