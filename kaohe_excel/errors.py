@@ -113,3 +113,7 @@ class ArchiveDamaged(FileSystemProblem):
 
 class InboxEmpty(KaoheError):
     """The inbox folder holds no spreadsheet at all (w-docs): said once, not as one 未报送 line per unit."""
+
+
+class InterimSourceMissing(KaoheError):
+    """w-interim: a 平时 indicator's source period is not archived (or none of the year is)."""

@@ -67,6 +67,10 @@ class IssueCode(str, Enum):
     origin_forged = "origin_forged"  # a 校验码 that does not match the identity rows: not used
     origin_displaced = "origin_displaced"  # an unproven copy left unused beside the genuine file of its unit
     demo_office_key = "demo_office_key"  # the scheme runs on the public demo key of the samples
+    # w-interim: 平时考核 values from archived periods
+    interim_unsealed = "interim_unsealed"  # a source period is not sealed yet
+    interim_partial = "interim_partial"  # the unit is absent from some source periods
+    interim_missing = "interim_missing"  # the unit is absent from every source period
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ ISSUE_KINDS_ZH = {
     "unscored_value": "未计分",
     "origin_missing": "缺少校验码", "origin_forged": "校验码不符（疑似伪造或改动）",
     "origin_displaced": "副本未采用", "demo_office_key": "使用演示密钥",
+    "interim_unsealed": "来源周期未封存", "interim_partial": "部分周期未参加考核", "interim_missing": "平时考核无往期总分",
 }
 
 
