@@ -193,3 +193,32 @@ def test_scheme_checks_source_periods(tmp_path, sources, period_type, period, ex
     with pytest.raises(SchemeInvalid) as caught:
         load_scheme(path)
     assert any(expected in text for _, _, text in caught.value.problems), caught.value.problems
+
+
+def test_sample_year_sequence_runs_and_the_year_averages_the_quarters(tmp_path):
+    """The documented sequence: run the four quarters, seal them, run the year."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from typer.testing import CliRunner
+
+    from kaohe_excel.cli import app
+    from kaohe_excel.samples_interim import QUARTERS, build_sample_year, scheme_name
+
+    folder = tmp_path / "sample_year"
+    build_sample_year(folder)
+    out = tmp_path / "outputs"
+    runner = CliRunner()
+    for period in QUARTERS:
+        result = runner.invoke(app, ["run", str(folder / period), "--scheme", str(folder / scheme_name(period)), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert runner.invoke(app, ["seal", period, "--out", str(out)]).exit_code == 0
+    result = runner.invoke(app, ["run", str(folder / "2024"), "--scheme", str(folder / scheme_name("2024")), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    # by hand from the quarters' totals.csv: mean of the printed 总分, half-up to 2 places, × 20 / 100
+    totals = [pd.read_csv(out / q / "totals.csv", dtype=str).set_index("单位代码").loc["XZ01", "总分"] for q in QUARTERS]
+    mean = (sum(Decimal(t) for t in totals) / 4).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    scores = pd.read_csv(out / "2024" / "scores.csv", dtype=str)
+    row = scores[(scores["单位代码"] == "XZ01") & (scores["指标代码"] == "PS")].iloc[0]
+    assert Decimal(row["实际值"]) == mean
+    assert Decimal(row["得分"]) == (mean * 20 / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert runner.invoke(app, ["verify", "2024", "--out", str(out)]).exit_code == 0
