@@ -33,7 +33,7 @@ def split_periods(text: str) -> list[str]:
 
 def check_source_periods(frame: pd.DataFrame, meta, problems) -> None:
     """Scheme check (called by scheme._parse_indicators): 来源周期 spelled as period ids of the
-    scheme's year, never the period itself; 平时 only on a 年度 scheme. Leaves a list per row."""
+    scheme's year, never the period itself; 平时 only on a 年度 scheme. Leaves them 、-joined."""
     from .progress import parse_period
     from .tables import clean_text
 
@@ -76,7 +76,8 @@ def check_source_periods(frame: pd.DataFrame, meta, problems) -> None:
                 problems.add("指标", row.xlsx_row, f"{where}的「来源周期」中「{period}」不在本考核年度 {own[0]} 年内")
             if meta is not None and period == meta.period:
                 problems.add("指标", row.xlsx_row, f"{where}的「来源周期」不能包含本期 {period}")
-    frame["source_periods"] = pd.Series(lists, index=frame.index, dtype=object)
+    # kept as text (、-joined): a list column would ride along into every unit × indicator frame
+    frame["source_periods"] = pd.Series(["、".join(ps) for ps in lists], index=frame.index, dtype=object)
 
 
 # --------------------------------------------------------------------------- pure computation
@@ -180,7 +181,7 @@ def source_folders(scheme, out_root: Path, recorded: dict[str, list[str]] | None
     known = "、".join(f.name for f in folders) or "无"
     out: dict[str, list[Path]] = {}
     for row in _interim_rows(scheme).itertuples():
-        listed = list(row.source_periods or [])
+        listed = split_periods(str(row.source_periods or ""))
         if recorded is not None and row.indicator_code in recorded:
             listed = list(recorded[row.indicator_code])
         if listed:
