@@ -222,3 +222,15 @@ def test_sample_year_sequence_runs_and_the_year_averages_the_quarters(tmp_path):
     assert Decimal(row["实际值"]) == mean
     assert Decimal(row["得分"]) == (mean * 20 / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     assert runner.invoke(app, ["verify", "2024", "--out", str(out)]).exit_code == 0
+
+
+def test_check_reports_unsealed_and_partial_periods(tmp_path, annual_inbox):
+    out = tmp_path / "out"
+    for period, totals in QUARTERS.items():
+        archive_quarter(out, period, totals, sealed=period != "2024Q1")
+    scheme_path = write_workbook(tmp_path / "year.xlsx", annual_sheets())
+    outcome = pipeline.check(annual_inbox, scheme_path, None, out_root=out, workers=1)
+    table = outcome.issues
+    assert list(table.loc[table["code"] == "interim_unsealed", "sheet"]) == ["2024Q1"]
+    assert list(table.loc[table["code"] == "interim_partial", "unit"]) == ["D02"]
+    assert (table.loc[table["code"].str.startswith("interim"), "severity"] == "警告").all()
