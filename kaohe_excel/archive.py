@@ -537,6 +537,10 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
                 # what 纵向 columns were built from: verify tells a re-run baseline from an edited output
                 manifest["compared_to_sha256"] = {name: sha256_file(baseline / name)
                                                   for name in ("totals.csv", "scores.csv") if (baseline / name).is_file()}
+            if getattr(results.validated, "interim", None) is not None:  # w-interim: the source periods used
+                from .interim import manifest_entry
+
+                manifest["interim_sources"] = manifest_entry(results.validated.interim)
             _write_json_atomic(staging / MANIFEST, manifest)
             _pause_for_tests("manifest")
             _swap_into_place(staging, target)
@@ -806,6 +810,11 @@ def verify_period(out_root: Path, period: str, workers: int | None = 1) -> Verif
         if scheme.fingerprint != manifest.get("scheme_fingerprint"):
             result.problems.append("归档的方案内容与清单记录的方案指纹不一致")
         validated = pipeline.read_and_validate(scheme, folder / INPUTS_DIR, workers=workers)
+        if isinstance(manifest.get("interim_sources"), dict) or pipeline.interim.has_interim(scheme):
+            # w-interim: re-derived from the archived periods the run used, which must be unchanged
+            result.problems += pipeline.interim.verify_sources(Path(out_root), manifest.get("interim_sources"))
+            recorded = (manifest.get("interim_sources") or {}).get("indicators")
+            validated = pipeline.interim.attach(scheme, validated, Path(out_root), recorded if isinstance(recorded, dict) else None)
         last_year = (last_year_values(Path(out_root), period)
                      if progress.is_progress_mode(scheme.meta.period_type) else None)
         rescored = pipeline.score_period(scheme, validated, last_year)

@@ -117,3 +117,7 @@ class InboxEmpty(KaoheError):
 
 class NoticeTemplateError(KaoheError):
     """The office's notice template (通报.docx) is broken or tries to reach past its values."""
+
+
+class InterimSourceMissing(KaoheError):
+    """w-interim: a 平时 indicator's source period is not archived (or none of the year is)."""

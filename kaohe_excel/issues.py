@@ -80,6 +80,10 @@ class IssueCode(str, Enum):
     file_open_elsewhere = "file_open_elsewhere"
     not_a_regular_file = "not_a_regular_file"
     unreadable_folder = "unreadable_folder"
+    # w-interim: 平时考核 values from archived periods
+    interim_unsealed = "interim_unsealed"  # a source period is not sealed yet
+    interim_partial = "interim_partial"  # the unit is absent from some source periods
+    interim_missing = "interim_missing"  # the unit is absent from every source period
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ ISSUE_KINDS_ZH = {
     "duplicate_column": "表头重复", "hidden_cells": "有隐藏的行或列", "code_name_mismatch": "名称与代码不符",
     "link_in_inbox": "收件箱中的链接", "hidden_entry": "隐藏文件", "file_open_elsewhere": "文件正被打开",
     "not_a_regular_file": "不是普通文件", "unreadable_folder": "文件夹无法打开",
+    "interim_unsealed": "来源周期未封存", "interim_partial": "部分周期未参加考核", "interim_missing": "平时考核无往期总分",
 }
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from . import progress as progress_mod
-from . import crosscheck, origin, rank, read, report, score, validate
+from . import crosscheck, interim, origin, rank, read, report, score, validate
 from .errors import DataErrorsPresent, InboxEmpty, InboxNotFound, KaoheError, OutputInsideInbox
 from .adjust_detail import with_claim_texts
 from .issue_books import write_unit_issue_books
@@ -103,8 +103,10 @@ def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Pa
         report_path = Path(out_root) / f"校验问题_{scheme.meta.period}.xlsx"
     refuse_inside_inbox(report_path, inbox, "校验报告")
     refuse_key_inside(scheme, inbox, Path(out_root))
+    if interim.has_interim(scheme):
+        interim.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
     refuse_empty_inbox(inbox)
-    validated = read_and_validate(scheme, inbox, progress, workers)
+    validated = interim.attach(scheme, read_and_validate(scheme, inbox, progress, workers), Path(out_root))
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report.write_issue_report(report_path, scheme.meta, validated.issues_table)
     unit_reports = write_unit_issue_books(report_path, scheme.meta, validated.issues_table, scheme.unit_names())
@@ -161,7 +163,7 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
     elapsed = progress_mod.elapsed_share(scheme.meta.period, scheme.meta.period_type) if in_progress else None
     if in_progress:
         frame = progress_mod.prorate_thresholds(frame, elapsed)
-    scored = score.score_indicators(frame, scheme.tier_tables)
+    scored = interim.annotate(score.score_indicators(frame, scheme.tier_tables), validated.interim)
     table = None
     if in_progress:
         note = progress_mod.prorate_note(scored, elapsed).where(scored["status"].astype(object).eq("scored"), "")
@@ -209,8 +211,10 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         if compare_to == period:
             raise KaoheError(f"--compare-to 不能是本期 {period}，请指定往期的考核周期")
         period_folder(Path(out_root), compare_to)  # raises PeriodNotFound with a Chinese message
+    if interim.has_interim(scheme):
+        interim.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
     refuse_empty_inbox(inbox)
-    validated = read_and_validate(scheme, inbox, progress, workers)
+    validated = interim.attach(scheme, read_and_validate(scheme, inbox, progress, workers), Path(out_root))
     if validated.error_count and not allow_errors:
         out_root.mkdir(parents=True, exist_ok=True)
         report_path = Path(out_root) / f"校验问题_{period}.xlsx"

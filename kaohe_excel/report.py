@@ -1361,7 +1361,7 @@ def write_issue_report(path: str | Path, meta: Any, issues: pd.DataFrame | None)
 def _feedback_table(scored: pd.DataFrame, previous: Previous | None) -> pd.DataFrame:
     """Every unit × indicator row with the group's best and mean (aggregates only) and lost points."""
     shown = ["unit_code", "group", "indicator_code", "category", "subcategory", "name", "points_available", "value",
-             "text_value", "score", "status", "explanation"]
+             "text_value", "score", "status", "explanation", "interim_detail"]  # interim_detail: w-interim
     frame = scored[[c for c in shown if c in scored.columns]]
     ind_order = {c: i for i, c in enumerate(_indicator_table(scored)["indicator_code"])} if len(scored) else {}
     # sorted first, and the group figures by transform, not a merge: one copy of a city's table, not three
@@ -1591,6 +1591,10 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _Feedbac
         _write_gap_sheet(wb, fmts, unit, plans["gap"])
     if progress_rows is not None:
         _write_progress_feedback_sheet(wb, fmts, meta, unit, progress_rows)
+    if "interim_detail" in batch.rows.columns:  # w-interim: each source period's 总分 beside the 平时 value
+        from .interim_report import write_interim_sheet
+
+        write_interim_sheet(wb, fmts, unit, batch.rows)
     if crosscheck_rows is not None and len(crosscheck_rows):
         _write_display_table(wb.add_worksheet(CROSSCHECK_SHEET), fmts, crosscheck_rows, header_row=1,
                              title=f"{_text(unit.get('unit_name'))} 口径核对（本单位自报值与牵头单位核定值）")

@@ -38,7 +38,7 @@ from .tables import clean_text, column_letter, display_text, header_key, locate_
 
 METHOD_NAMES = ["完成率", "基本满分", "功效系数", "阶梯", "差额扣分", "排名", "相对最优", "定性", "扣分"]
 DIRECTIONS = {"正向": "higher", "反向": "lower", "": "higher"}
-SOURCES = {"自报": "self", "评定": "assessed", "": "self"}
+SOURCES = {"自报": "self", "评定": "assessed", "平时": "interim", "": "self"}
 MISSING_RULES = {"归一化": "normalize", "均值": "mean", "": "normalize"}
 TOTAL_MODES = {"百分制": "percent", "原始分": "raw", "": "raw"}
 VETO_EFFECTS = {"取消评优": "no_excellent", "定为不合格": "fail", "总分清零": "zero", "": "no_excellent"}
@@ -58,6 +58,7 @@ INDICATOR_COLUMNS = {
     "评分说明": "description", "缺项处理": "missing_rule",
     # extensions of the contract (optional columns): cross-check tolerance and the county figure
     "核对容差": "tolerance", "全县总量": "county_total",
+    "来源周期": "source_periods",  # w-interim: the archived periods a 平时 indicator averages
 }
 INDICATOR_REQUIRED = ["指标代码", "指标名称", "适用类别", "分值", "计分方法"]
 PARAMETER_COLUMNS = ["base", "target", "full", "floor"]
@@ -597,7 +598,8 @@ def _parse_tiers(sheets, problems: _Problems) -> pd.DataFrame:
     return frame.drop(columns="xlsx_row").reset_index(drop=True)
 
 
-def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.DataFrame) -> pd.DataFrame:
+def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.DataFrame,
+                      meta: SchemeMeta | None = None) -> pd.DataFrame:
     frame = _table_rows(sheets, "指标", INDICATOR_COLUMNS, INDICATOR_REQUIRED, problems)
     text_columns = ["indicator_code", "category", "subcategory", "name", "measure_unit", "method", "direction",
                     "tier_table", "source", "lead_unit", "description", "missing_rule"]
@@ -626,7 +628,7 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
         if row.direction not in DIRECTIONS:
             problems.add("指标", row.xlsx_row, f"{where}的「方向」只能是 正向 或 反向，现为「{row.direction}」")
         if row.source not in SOURCES:
-            problems.add("指标", row.xlsx_row, f"{where}的「数据来源」只能是 自报 或 评定，现为「{row.source}」")
+            problems.add("指标", row.xlsx_row, f"{where}的「数据来源」只能是 自报、评定 或 平时，现为「{row.source}」")
         if row.missing_rule not in MISSING_RULES:
             problems.add("指标", row.xlsx_row, f"{where}的「缺项处理」只能是 归一化 或 均值，现为「{row.missing_rule}」")
         if not points_text.iat[row.Index] or row.points <= 0:
@@ -668,6 +670,9 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
             problems.add("指标", row.xlsx_row, f"{where}使用功效系数法，「满分值」和「不允许值」须同时填写或同时留空（留空按组内最优、最差值）")
     for row in frame[frame["indicator_code"].duplicated() & (frame["indicator_code"] != "")].itertuples():
         problems.add("指标", row.xlsx_row, f"指标代码「{row.indicator_code}」重复")
+    from .interim import check_source_periods  # w-interim
+
+    check_source_periods(frame, meta, problems)
     frame["direction"] = frame["direction"].map(lambda v: DIRECTIONS.get(v, "higher"))
     frame["source"] = frame["source"].map(lambda v: SOURCES.get(v, "self"))
     frame["missing_rule"] = frame["missing_rule"].map(lambda v: MISSING_RULES.get(v, "normalize"))
@@ -912,7 +917,7 @@ def load_scheme(path: str | Path) -> Scheme:
     units = _parse_units(sheets, problems)
     groups = list(dict.fromkeys(units["group"]))
     tiers = _parse_tiers(sheets, problems)
-    indicators = _parse_indicators(sheets, problems, groups, tiers)
+    indicators = _parse_indicators(sheets, problems, groups, tiers, meta)
     unit_targets = _parse_targets(sheets, problems, units, indicators)
     weights = _parse_weights(sheets, problems, indicators, groups)
     adjustments = _parse_adjustments(sheets, problems)

@@ -146,6 +146,7 @@ class Validated:
     files: list[FileResult] = field(default_factory=list)
     # Lead departments' verified values (核定值), crosscheck.VERIFIED_COLUMNS; a blank row has NaN.
     verified: pd.DataFrame = field(default_factory=empty_verified)
+    interim: object = None  # w-interim: interim.InterimValues when the scheme has 平时 indicators
 
     @property
     def issues_table(self) -> pd.DataFrame:

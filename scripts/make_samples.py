@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kaohe_excel.samples import build_sample_inputs, build_sample_scheme  # noqa: E402
+from kaohe_excel.samples_interim import build_sample_year  # noqa: E402
 from kaohe_excel.scheme import load_scheme  # noqa: E402
 
 SEED = 2024
@@ -28,6 +29,8 @@ def main() -> None:
         old.unlink()
     paths = build_sample_inputs(scheme, inbox, seed=SEED)
     print(f"{scheme_path.relative_to(ROOT)}; {len(paths)} files in {inbox.relative_to(ROOT)}/")
+    year = build_sample_year(ROOT / "sample_year", seed=SEED)  # w-interim: four quarters and the year (平时考核)
+    print(f"{len(year)} files in sample_year/")
 
 
 if __name__ == "__main__":
