@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 import pandas as pd
 
 from . import __version__, gap, notice, progress, report
-from .errors import ArchiveDamaged, ArchiveMismatch, InboxChanged, KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
+from .errors import ArchiveDamaged, ArchiveMismatch, InboxChanged, KaoheError, NoticeTemplateError, OutputsLocked, PeriodNotFound, PeriodSealed
 from .memory import release_unused
 from .safety import InertWorkbook, csv_unquote
 
@@ -522,8 +522,11 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
             template = Path(template_dir) / "通报.docx"
             if template.is_file():  # kept so that `verify` can render the notice again, word for word
                 shutil.copyfile(template, staging / NOTICE_TEMPLATE_COPY)
-            render_outputs(results, staging, baseline, issued_on,
-                           staging / NOTICE_TEMPLATE_COPY if template.is_file() else None, workers)
+            try:
+                render_outputs(results, staging, baseline, issued_on,
+                               staging / NOTICE_TEMPLATE_COPY if template.is_file() else None, workers)
+            except NoticeTemplateError as exc:  # name the office's own template, not its copy in the hidden staging folder
+                raise NoticeTemplateError(str(exc).replace(str(staging / NOTICE_TEMPLATE_COPY), str(template))) from None
             from .web.dashboard import DASHBOARD_NAME, write_dashboard  # w-web: the offline 结果看板
             write_dashboard(staging / DASHBOARD_NAME, results, out_root)
             _lossless_results(results, staging)
