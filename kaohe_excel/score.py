@@ -981,7 +981,7 @@ def compute_totals(scored: pd.DataFrame, adjustment_scores: pd.DataFrame, units:
     own = pd.Series(dtype=object)
     if catalogue is not None and "veto_effect" in catalogue.columns:
         own = catalogue.drop_duplicates("item_code").set_index("item_code")["veto_effect"].astype(object)
-    item_effect = vetoes["item_code"].astype(object).map(own).fillna("") if "item_code" in vetoes.columns \
+    item_effect = vetoes["item_code"].astype(object).map(own).astype(object).fillna("") if "item_code" in vetoes.columns \
         else pd.Series("", index=vetoes.index, dtype=object)
     strength = item_effect.where(item_effect != "", default_effect).map(VETO_STRENGTH).fillna(1).astype(int)
     strongest = strength.groupby(vetoes["unit_code"]).max().reindex(codes).fillna(0).astype(int).to_numpy()
