@@ -113,3 +113,7 @@ class ArchiveDamaged(FileSystemProblem):
 
 class InboxEmpty(KaoheError):
     """The inbox folder holds no spreadsheet at all (w-docs): said once, not as one 未报送 line per unit."""
+
+
+class PublicationPending(KaoheError):
+    """w-year: `kaohe seal` of a period whose 公示 has not ended, without --force."""
