@@ -65,10 +65,14 @@ def next_working_day(day: date, off_days=frozenset(), work_days=frozenset()) -> 
 def window_end(start: date, days: int, off_days=frozenset(), work_days=frozenset()) -> date:
     """The last day of `days` working days counted from the working day `start` (included)."""
     day, counted = start, 1
-    while counted < days:
+    for _ in range(_SEARCH_LIMIT):
+        if counted >= days:
+            break
         day += timedelta(days=1)
         if is_working_day(day, off_days, work_days):
             counted += 1
+    else:
+        raise ValueError("not enough working days")
     return day
 
 

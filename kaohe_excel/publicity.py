@@ -7,7 +7,6 @@ notice, so both documents look alike and every value is escaped the same way.
 from __future__ import annotations
 
 import tempfile
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +103,7 @@ def write_publicity(path: str | Path, meta: Any, ranked: pd.DataFrame, win: Wind
     return path
 
 
-__all__ = ["PUBLICITY_NAME", "publicity_context", "write_publicity", "date"]
+__all__ = ["PUBLICITY_NAME", "publicity_context", "quota_lines", "write_publicity"]
 
 
 ROUNDING_ZH = {"floor": "向下取整", "half_up": "四舍五入"}

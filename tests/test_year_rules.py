@@ -9,7 +9,6 @@ import json
 import shutil
 import subprocess
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
