@@ -137,10 +137,17 @@ def quota_lines(scheme: Any, ranked: pd.DataFrame) -> dict[str, str]:
         vetoed_top = vetoed_top[vetoed_top["grade_note"].map(_text).str.startswith("一票否决")]
         lost = pd.concat([lost, vetoed_top[~vetoed_top.index.isin(lost.index)]])
         if len(lost):
-            reasons = "；".join(f"{_text(r.unit_name)}（{_text(r.grade_note) or '未达条件'}）" for r in lost.itertuples())
+            reasons = "、".join(f"{_text(r.unit_name)}（{_lost_reason(_text(r.grade_note), top)}）" for r in lost.itertuples())
             text += f"未评为{top}的：{reasons}。"
         lines[_text(group)] = text
     return lines
+
+
+def _lost_reason(note: str, top: str) -> str:
+    """The veto note as is; the quota note without its 名额 (the line states it already)."""
+    if note.startswith("一票否决"):
+        return note
+    return f"达到{top}分数线，超出名额" if note.startswith(f"达到{top}分数线") else (note or "未达条件")
 
 
 def _share_text(share: float) -> str:

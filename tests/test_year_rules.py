@@ -259,3 +259,23 @@ def test_publicity_list_renders_to_a_page(year_run, tmp_path):
     assert pdf.is_file()
     subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(tmp_path / "p")], check=True, timeout=60)
     assert list(tmp_path.glob("p*.png"))
+
+
+def test_the_notice_says_who_lost_excellent_and_why(tmp_path):
+    from kaohe_excel.publicity import quota_lines
+
+    path = scheme_with(tmp_path, 类别=pd.DataFrame({"考核类别": ["乡镇"], "优秀比例上限": ["10%"], "名额取整": [""],
+                                                  "至少一名": [""]}))
+    scheme = load_scheme(path)
+    frame = pd.DataFrame({"unit_code": ["T01", "T02", "D01", "D02"], "unit_name": ["东城镇", "西山乡", "发改局", "财政局"],
+                          "group": ["乡镇", "乡镇", "部门", "部门"], "total": [95.0, 92.0, 96.0, 93.0],
+                          "indicator_total": [95.0, 92.0, 96.0, 93.0], "vetoed": [False, False, True, False],
+                          "veto_items": ["", "", "重大安全事故", ""]})
+    ranked = rank.rank_and_grade(frame, scheme)
+    lines = quota_lines(scheme, ranked)
+    # 乡镇: 2 × 10% = 0.2 → 0 (向下取整); 部门: 方案 50%, 2 × 50% = 1, 发改局 vetoed (取消评优) → 财政局 优秀
+    assert lines["乡镇"] == ("优秀名额：乡镇2个单位，优秀比例上限10%（向下取整），优秀名额0个。"
+                           "未评为优秀的：东城镇（达到优秀分数线，超出名额）、西山乡（达到优秀分数线，超出名额）。")
+    assert lines["部门"] == ("优秀名额：部门2个单位，优秀比例上限50%（向下取整），优秀名额1个。"
+                           "未评为优秀的：发改局（一票否决：取消评优）。")
+    assert ranked.set_index("unit_code")["grade"].to_dict() == {"T01": "良好", "T02": "良好", "D01": "良好", "D02": "优秀"}
