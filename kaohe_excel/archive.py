@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 import pandas as pd
 
-from . import __version__, gap, notice, progress, report
+from . import __version__, gap, notice, progress, publication, publicity, report
 from .errors import ArchiveDamaged, ArchiveMismatch, InboxChanged, KaoheError, NoticeTemplateError, OutputsLocked, PeriodNotFound, PeriodSealed
 from .memory import release_unused
 from .safety import InertWorkbook, csv_unquote
@@ -489,8 +489,11 @@ def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date
                          county_totals=getattr(results, "county_totals", None))
     release_unused()  # the summary's audit tables, before the feedback workers are forked
     _pause_for_tests("outputs")
-    notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, issued_on,
+    win = publication.window(getattr(meta, "publication", None), issued_on)  # w-year: 成文日期 and 公示期
+    notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, win.issued_on,
+                        extra_context={"quota_lines": publicity.quota_lines(scheme, results.ranked)},
                         progress=progress_table)
+    publicity.write_publicity(folder / publicity.PUBLICITY_NAME, meta, results.ranked, win)
     report.write_all_feedback(folder / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
                               workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
                               progress=progress_table, crosscheck=getattr(results, "crosscheck", None),
@@ -508,6 +511,7 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
     scheme = results.scheme
     period = scheme.meta.period
     out_root = Path(out_root)
+    issued_on = publication.issued_date(getattr(scheme.meta, "publication", None), issued_on)  # 方案 成文日期 wins
     with outputs_lock(out_root):
         _pause_for_tests("locked")
         recover(out_root)
@@ -535,6 +539,8 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
                 shutil.copyfile(scheme.path, staging / SCHEME_COPY)
             manifest = build_manifest(staging, period, scheme.fingerprint, inputs)
             manifest["issued_on"] = issued_on.isoformat()
+            win = publication.window(getattr(scheme.meta, "publication", None), issued_on)
+            manifest["publication"] = {"start": win.start.isoformat(), "end": win.end.isoformat(), "days": win.days}
             if baseline is not None:
                 manifest["compared_to"] = baseline.name
                 # what 纵向 columns were built from: verify tells a re-run baseline from an edited output

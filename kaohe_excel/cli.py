@@ -401,23 +401,73 @@ def seal_command(
     period: str = typer.Argument(..., metavar="周期", help="要封存的考核周期，如 2024"),
     out: Path = OutOption,
     by: Optional[str] = typer.Option(None, "--by", help="封存人（记录在封存文件中）"),
+    force: bool = typer.Option(False, "--force", help="公示期未满也封存（封存后不再受理复核）"),
     verbose: bool = VerboseOption,
 ) -> None:
     """将某一期结果封存（定稿）。封存前核对全部文件与清单一致；封存后 run 不再覆盖该期，如需试算请用 --out 指定其他目录。
+    公示期未满时不封存，确需提前封存请加 --force。
 
     示例：
 
       kaohe seal 2024 --by 张三
+
+      kaohe seal 2024 --force
 
       kaohe seal 2024Q3 --out D:\\考核\\outputs
     """
     _State.verbose = verbose
 
     def body():
-        from .archive import seal_period
+        from .archive import period_folder, seal_period
+        from .period_status import refuse_during_publication
 
+        if not force:
+            refuse_during_publication(period_folder(out, period))
+        elif (pending := _publication_end(out, period)) is not None:
+            console.print_line(f"注意：{period} 期的公示期至{pending}才结束，已按 --force 提前封存")
         path = seal_period(out, period, by=by)
         console.print_line(f"{period} 期已封存：{path}")
+        return EXIT_OK
+
+    raise typer.Exit(_guard(body))
+
+
+def _publication_end(out: Path, period: str) -> str | None:
+    from datetime import date
+
+    from .archive import is_sealed, period_folder
+    from .period_status import publication_window
+    from .publication import chinese_date
+
+    folder = period_folder(out, period)
+    window = publication_window(folder)
+    return chinese_date(window[1]) if window and date.today() <= window[1] and not is_sealed(folder) else None
+
+
+@app.command("status")
+def status_command(
+    out: Path = OutOption,
+    verbose: bool = VerboseOption,
+) -> None:
+    """列出各期归档的状态：已计分 / 公示中（至某日）/ 公示期满 / 已封存。
+
+    示例：
+
+      kaohe status
+
+      kaohe status --out D:\\考核\\outputs
+    """
+    _State.verbose = verbose
+
+    def body():
+        from .period_status import status_table
+
+        table = status_table(out)
+        if table.empty:
+            console.print_line(f"「{out}」中还没有任何一期结果，请先运行 kaohe run")
+            return EXIT_OK
+        console.frame_table(table, {"period": "考核周期", "state": "状态", "publication_start": "公示开始",
+                                    "publication_end": "公示结束"}, title="各期状态")
         return EXIT_OK
 
     raise typer.Exit(_guard(body))

@@ -121,3 +121,7 @@ class NoticeTemplateError(KaoheError):
 
 class InterimSourceMissing(KaoheError):
     """w-interim: a 平时 indicator's source period is not archived (or none of the year is)."""
+
+
+class PublicationPending(KaoheError):
+    """w-year: `kaohe seal` of a period whose 公示 has not ended, without --force."""

@@ -155,7 +155,8 @@ def _problem_lines(units: pd.DataFrame, veto_effect: str, issuer: str) -> list[s
     vetoed = _vetoed(units)
     for u in units[vetoed].itertuples(index=False):
         items = _text(getattr(u, "veto_items", "")) or "一票否决事项"
-        lines.append(f"{_text(u.unit_name)}（{_text(u.group)}）：因{items}被一票否决" + (f"，{effect}" if effect else "") + "。")
+        own = VETO_EFFECT_ZH.get(_text(getattr(u, "veto_effect", "")), effect)  # w-year: the unit's strongest veto
+        lines.append(f"{_text(u.unit_name)}（{_text(u.group)}）：因{items}被一票否决" + (f"，{own}" if own else "") + "。")
     # Vetoes are listed above with their effect; their flag would repeat them.
     flags = (units["flags"] if "flags" in units.columns else pd.Series("", index=units.index)).map(
         lambda v: _text([f for f in list(v) if not _text(f).startswith("一票否决")])
@@ -258,6 +259,7 @@ def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued
         "requirements": list(DEFAULT_REQUIREMENTS),
         "issuer": issuer,
         "issued_on": chinese_date(issued_on),
+        "quota_lines": {},  # w-year: group → its 优秀 名额 and who lost 优秀 (publicity.quota_lines)
     }
     context.update(_progress_context(progress, units, issuer, when))
     sections = (["进度预警及督办事项"] if context["progress_section"] else []) + ["一票否决及需整改单位", "工作要求"]

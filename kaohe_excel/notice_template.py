@@ -341,6 +341,9 @@ def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
     para("{%p for line in g.grade_lines %}")
     para("{{ line }}")
     para("{%p endfor %}")
+    para("{%p if g.name in quota_lines %}")
+    para("{{ quota_lines[g.name] }}")
+    para("{%p endif %}")
     para("{{ g.table_intro }}").paragraph_format.keep_with_next = True
     _ranking_table(doc)
     para("{%p if g.note %}")

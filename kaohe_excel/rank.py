@@ -8,7 +8,12 @@ Documented rules:
   then unit_code asc (so ties still print in a stable, explainable order).
 - quota: the top grade goes to at most floor(n × excellent_quota) eligible units of the
   group (n = all units of the group). Units tied at the quota's edge are all demoted
-  rather than exceeding the quota ("不超过").
+  rather than exceeding the quota ("不超过"). A group listed in the scheme's 类别 sheet has
+  its own share, may round half-up (四舍五入 of the exact n × share) and may keep at least
+  one 名额 when any eligible unit reaches the top threshold (至少一名; ties at the edge
+  still follow "不超过"). The quota is kept per unit as `quota`.
+- vetoes: each vetoed unit's strongest effect (column veto_effect, else the 方案 value):
+  定为不合格 → the lowest grade; 取消评优 and 总分清零 → never the top grade.
 - 末位: the last rank of a group of two or more units whose units do not all tie.
 - a unit both 末位 and below rectify_below gets the single combined flag
   "末位且低于N分，须作出整改承诺" instead of the two separate ones.
@@ -23,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 QUOTA_NOTE = "达到{top}分数线，受{top}比例限制"
+QUOTA_COUNT_NOTE = "（本类别{top}名额{count}个）"
 
 
 def _fmt(v: float) -> str:
@@ -30,14 +36,39 @@ def _fmt(v: float) -> str:
     return text or "0"
 
 
+def quota_counts(sizes: pd.Series, reaching: pd.Series, default_share: float,
+                 group_quotas: pd.DataFrame | None = None) -> pd.Series:
+    """The 优秀 名额 of each group (index: group), from its size and its eligible units reaching the top grade.
+
+    `group_quotas` rows [group, share, rounding, at_least_one] override the default for their group.
+    """
+    shares = pd.Series(float(default_share), index=sizes.index)
+    rounding = pd.Series("floor", index=sizes.index, dtype=object)
+    at_least_one = pd.Series(False, index=sizes.index)
+    if group_quotas is not None and len(group_quotas):
+        own = group_quotas.drop_duplicates("group").set_index("group").reindex(sizes.index)
+        known = own["share"].notna()
+        shares = shares.where(~known, own["share"].astype(float))
+        rounding = rounding.where(~known, own["rounding"])
+        at_least_one = at_least_one.where(~known, own["at_least_one"].fillna(False).astype(bool))
+    # exact decimal of n × share: 7 × 40% is 2.8 (→ 3 half-up), 10 × 25% is 2.5 (→ 3), never 2.4999…
+    product = np.round(sizes.to_numpy(dtype=float) * shares.to_numpy(dtype=float), 9)
+    count = np.where(rounding.to_numpy() == "half_up", np.floor(product + 0.5), np.floor(product))
+    count = np.where(at_least_one.to_numpy(dtype=bool) & (reaching.reindex(sizes.index).fillna(0).to_numpy() > 0),
+                     np.maximum(count, 1), count)
+    return pd.Series(count.astype(int), index=sizes.index)
+
+
 def rank_and_grade(totals: pd.DataFrame, grades: Any, excellent_quota: float | None = None,
-                   veto_effect: str | None = None, rectify_below: float | None = None) -> pd.DataFrame:
+                   veto_effect: str | None = None, rectify_below: float | None = None,
+                   group_quotas: pd.DataFrame | None = None) -> pd.DataFrame:
     """Add rank, order, grade, grade_note, flags, group_size; rows sorted by group then order.
 
     `grades` is DataFrame[grade, min_score] sorted descending (first row is the top
     grade); a Scheme may be passed instead, its grades and meta are then used.
     """
     if hasattr(grades, "grades") and hasattr(grades, "meta"):
+        group_quotas = getattr(grades, "group_quotas", None) if group_quotas is None else group_quotas
         meta = grades.meta
         grades = grades.grades
         excellent_quota = meta.excellent_quota if excellent_quota is None else excellent_quota
@@ -76,24 +107,31 @@ def rank_and_grade(totals: pd.DataFrame, grades: Any, excellent_quota: float | N
     top, lowest = names[0], names[-1]
     second = min(1, n_levels - 1)
 
-    if veto_effect == "fail":
-        note = np.where(vetoed, f"一票否决：定为{lowest}", note)
-        level = np.where(vetoed, n_levels - 1, level)
-    else:
-        label = "总分清零" if veto_effect == "zero" else "取消评优"
-        barred = vetoed.to_numpy() & (level == 0)
-        note = np.where(vetoed, f"一票否决：{label}", note)
-        level = np.where(barred, second, level)
+    # each unit's own effect (the strongest of its vetoes, score.compute_totals), else the 方案 value
+    default_effect = veto_effect or "no_excellent"
+    effect = out["veto_effect"].astype(object).where(out["veto_effect"].notna(), "").astype(str) \
+        if "veto_effect" in out.columns else pd.Series("", index=out.index, dtype=object)
+    effect = effect.where(effect != "", default_effect).where(vetoed, "").to_numpy()
+    fail = effect == "fail"
+    note = np.where(fail, f"一票否决：定为{lowest}", note)
+    level = np.where(fail, n_levels - 1, level)
+    barred = np.isin(effect, ["no_excellent", "zero"])
+    note = np.where(barred, np.where(effect == "zero", "一票否决：总分清零", "一票否决：取消评优"), note)
+    level = np.where(barred & (level == 0), second, level)
+    out["veto_effect"] = effect
 
     # quota: eligible units keep the top grade only while their worst tied position fits the quota
     eligible = pd.Series(level == 0, index=out.index)
-    n = out["group_size"].to_numpy()
-    quota = np.floor(np.round(n * excellent_quota, 9))
+    counts = quota_counts(out["group_size"].groupby(group_key).first(), eligible.groupby(group_key).sum(),
+                          excellent_quota, _by_key(group_quotas, out["group"], group_key))
+    quota = counts.reindex(group_key.to_numpy()).to_numpy()
+    out["quota"] = quota
     eligible_total = total.where(eligible)
     worst_pos = eligible_total.groupby(group_key).rank(method="max", ascending=False).to_numpy()
     demoted = eligible.to_numpy() & (worst_pos > quota)
     level = np.where(demoted, second, level)
-    note = np.where(demoted, QUOTA_NOTE.format(top=top), note)
+    quota_text = pd.Series(quota, index=out.index).map(lambda c: QUOTA_COUNT_NOTE.format(top=top, count=c))
+    note = np.where(demoted, QUOTA_NOTE.format(top=top) + quota_text.to_numpy(dtype=object), note)
 
     out["grade"] = names[level]
     out["grade_note"] = note
@@ -121,3 +159,12 @@ def rank_and_grade(totals: pd.DataFrame, grades: Any, excellent_quota: float | N
 
     out = out.assign(_g=group_pos).sort_values(["_g", "order"], kind="stable").drop(columns="_g")
     return out.reset_index(drop=True)
+
+
+def _by_key(group_quotas: pd.DataFrame | None, groups: pd.Series, group_key: pd.Series) -> pd.DataFrame | None:
+    """The 类别 rows re-keyed by the factorized group codes rank_and_grade groups by."""
+    if group_quotas is None or not len(group_quotas):
+        return None
+    codes = dict(zip(groups.astype(object), group_key))
+    keyed = group_quotas.assign(group=group_quotas["group"].astype(object).map(codes))
+    return keyed[keyed["group"].notna()].astype({"group": int})

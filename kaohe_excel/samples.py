@@ -17,6 +17,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from . import samples_year
 from .template import (display_width, lead_file_name, save_workbook_deterministic, write_assessment_workbook,
                        write_lead_workbooks, write_templates)
 
@@ -259,6 +260,7 @@ def build_sample_scheme(path: str | Path) -> Path:
     _write_sheet(workbook, "目标分解", TARGET_HEADERS, _target_rows())
     _write_sheet(workbook, "档次表", ["档次表", "下限", "等级", "得分比例"], TIER_ROWS)
     _write_sheet(workbook, "加扣分", ADJUSTMENT_HEADERS, ADJUSTMENT_ROWS)
+    samples_year.extend_sample_scheme(workbook, _write_sheet)  # w-year: 否决效果, 类别, 节假日, 公示
     workbook.properties.title = META_ROWS[0][1]
     workbook.properties.creator = "清源县委考核办"
     save_workbook_deterministic(workbook, path)
@@ -478,7 +480,7 @@ def _fill_assessment(path: Path, scheme, specs: dict[tuple[str, str], dict], per
     claim_row, claim_cols = _header_columns(claims, "项目代码")
     known_items = set(scheme.adjustments["item_code"])
     known_units = set(scheme.units["unit_code"])
-    rows = [c for c in _OFFICE_CLAIMS if c[0] in known_units and c[1] in known_items]
+    rows = [c for c in _OFFICE_CLAIMS + samples_year.OFFICE_CLAIMS if c[0] in known_units and c[1] in known_items]
     for offset, (unit_code, item, count, text, evidence) in enumerate(rows, start=1):
         values = {"单位代码": unit_code, "项目代码": item, "数量": count, "事项说明": text, "佐证材料": evidence}
         for header, value in values.items():

@@ -34,6 +34,8 @@ import pandas as pd
 
 from .errors import SchemeInvalid, SchemeNotFound
 from .memory import release_unused
+from .publication import Settings as PublicationSettings
+from .publication import parse_settings as parse_publication
 from .tables import clean_text, column_letter, display_text, header_key, locate_table
 
 METHOD_NAMES = ["完成率", "基本满分", "功效系数", "阶梯", "差额扣分", "排名", "相对最优", "定性", "扣分"]
@@ -76,7 +78,11 @@ TARGET_COLUMNS = {"单位代码": "unit_code", "指标代码": "indicator_code",
 TIER_COLUMNS = {"档次表": "tier_table", "下限": "lower", "等级": "level", "得分比例": "share"}
 WEIGHT_COLUMNS = {"一级指标": "category", "权重": "weight", "考核类别": "group"}
 ADJUSTMENT_COLUMNS = {"项目代码": "item_code", "类型": "kind", "项目名称": "name", "每项分值": "step",
-                      "单项上限": "item_cap", "需佐证": "needs_evidence"}
+                      "单项上限": "item_cap", "需佐证": "needs_evidence", "否决效果": "veto_effect"}
+# w-year: a group's own 优秀 quota (类别) and the 公示 calendar (节假日)
+GROUP_QUOTA_COLUMNS = {"考核类别": "group", "优秀比例上限": "share", "名额取整": "rounding", "至少一名": "at_least_one"}
+QUOTA_ROUNDINGS = {"向下取整": "floor", "四舍五入": "half_up", "": "floor"}
+HOLIDAY_COLUMNS = {"日期": "day", "类型": "kind"}
 GRADE_COLUMNS = {"等次": "grade", "最低分": "min_score"}
 # 方案 rows beyond META_KEYS printed as written in the notice (主送, 版头 and 版记 lines)
 SHOWN_META_EXTRA = {"主送", "抄送", "印发机关", "发文机关标志"}
@@ -84,6 +90,7 @@ META_KEYS = {
     "考核名称": "name", "考核周期": "period", "周期类型": "period_type", "发文机关": "issuer", "文号": "doc_number",
     "总分折算": "total_mode", "加分上限": "bonus_cap", "优秀比例上限": "excellent_quota", "否决效果": "veto_effect",
     "领导邮箱": "leader_emails", "整改分数线": "rectify_below",
+    "公示天数": "publication_days", "成文日期": "written_on", "公示开始日期": "publication_start", "异议受理": "objections",
 }
 
 
@@ -101,6 +108,7 @@ class SchemeMeta:
     leader_emails: list[str] = field(default_factory=list)
     rectify_below: float | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    publication: PublicationSettings = field(default_factory=PublicationSettings)
 
 
 @dataclass
@@ -115,6 +123,8 @@ class Scheme:
     adjustments: pd.DataFrame
     fingerprint: str
     path: Path | None = None
+    # [group, share, rounding, at_least_one] of the groups listed in 类别 (the others use 方案's quota)
+    group_quotas: pd.DataFrame | None = None
 
     @property
     def groups(self) -> list[str]:
@@ -461,6 +471,7 @@ def _parse_meta(sheets, problems: _Problems) -> SchemeMeta:
     rectify = parse_number(values.get("整改分数线", ""))
     if text("整改分数线") and math.isnan(rectify):
         problems.add("方案", rownum.get("整改分数线"), f"「整改分数线」应为数字（如 85），现为「{text('整改分数线')}」")
+    publication = parse_publication(values, rownum, _holiday_rows(sheets, problems), problems.add)
     period_type = text("周期类型") or "年度"
     if period_type not in ("年度", "季度", "月度"):
         problems.add("方案", rownum.get("周期类型"), f"「周期类型」只能是 年度 / 季度 / 月度，现为「{period_type}」")
@@ -477,7 +488,50 @@ def _parse_meta(sheets, problems: _Problems) -> SchemeMeta:
         leader_emails=[e for e in re.split(r"[;；,，\s]+", text("领导邮箱")) if e],
         rectify_below=None if math.isnan(rectify) else rectify,
         extra=extra,
+        publication=publication,
     )
+
+
+def _holiday_rows(sheets, problems: _Problems) -> list[dict] | None:
+    """The 节假日 rows for publication.parse_settings (None without the sheet)."""
+    if "节假日" not in sheets:
+        return None
+    frame = _table_rows(sheets, "节假日", HOLIDAY_COLUMNS, list(HOLIDAY_COLUMNS), problems, optional_sheet=True)
+    letters = problems.letters.get("节假日", {})
+    return [{"day": row.day, "kind": row.kind, "xlsx_row": row.xlsx_row, "day_col": letters.get("day"),
+             "kind_col": letters.get("kind")} for row in frame.itertuples()]
+
+
+def _parse_group_quotas(sheets, problems: _Problems, groups: list[str]) -> pd.DataFrame:
+    """类别: a group's own 优秀比例上限, how its 名额 is rounded, and whether it keeps at least one."""
+    sheet = "类别"
+    frame = _table_rows(sheets, sheet, GROUP_QUOTA_COLUMNS, ["考核类别", "优秀比例上限"], problems, optional_sheet=True)
+    for column in ("group", "rounding", "at_least_one"):
+        frame[column] = frame[column].map(clean_text)
+    written = frame["share"].map(clean_text)
+
+    def where(row):
+        return f"考核类别「{row.group}」"
+
+    problems.shares(frame, sheet, "share", QUOTA_RULE, where)
+    for row, text in zip(frame.itertuples(), written):
+        if not row.group:
+            problems.add(sheet, row.xlsx_row, "「考核类别」不能为空")
+        elif row.group not in groups:
+            problems.add(sheet, row.xlsx_row, f"考核类别「{row.group}」没有任何单位（单位表中的类别：{'、'.join(groups)}）")
+        if not text:
+            problems.add(sheet, row.xlsx_row, f"{where(row)}的{problems.column(sheet, 'share', '优秀比例上限')}不能为空（如 0.2 或 20%）")
+        if row.rounding not in QUOTA_ROUNDINGS:
+            problems.add(sheet, row.xlsx_row, (
+                f"{where(row)}的{problems.column(sheet, 'rounding', '名额取整')}只能是 向下取整 或 四舍五入，现为「{row.rounding}」"))
+        if row.at_least_one not in YES and row.at_least_one not in NO:
+            problems.add(sheet, row.xlsx_row, (
+                f"{where(row)}的{problems.column(sheet, 'at_least_one', '至少一名')}只能填 是 或 否，现为「{row.at_least_one}」"))
+    for row in frame[frame["group"].duplicated() & (frame["group"] != "")].itertuples():
+        problems.add(sheet, row.xlsx_row, f"考核类别「{row.group}」重复")
+    frame["rounding"] = frame["rounding"].map(lambda v: QUOTA_ROUNDINGS.get(v, "floor"))
+    frame["at_least_one"] = frame["at_least_one"].isin(YES)
+    return frame[["group", "share", "rounding", "at_least_one"]].reset_index(drop=True)
 
 
 def _period_text(value: object, period_type: str) -> str:
@@ -793,6 +847,16 @@ def _parse_adjustments(sheets, problems: _Problems) -> pd.DataFrame:
     problems.numbers(frame, "加扣分", {"step": "每项分值", "item_cap": "单项上限"},
                      lambda row: f"加扣分项目「{row.item_code or row.name}」")
     evidence = frame["needs_evidence"].map(clean_text)
+    effects = frame["veto_effect"].map(clean_text)
+    for row, effect in zip(frame.itertuples(), effects):
+        column = problems.column("加扣分", "veto_effect", "否决效果")
+        if effect and row.kind != "否决":
+            problems.add("加扣分", row.xlsx_row, (
+                f"加扣分项目「{row.item_code or row.name}」不是否决项目，不使用{column}：请删去该格内容，或把「类型」改为 否决"))
+        elif effect and effect not in VETO_EFFECTS:
+            problems.add("加扣分", row.xlsx_row, (
+                f"加扣分项目「{row.item_code or row.name}」的{column}只能是 {' / '.join(k for k in VETO_EFFECTS if k)}"
+                f"（留空按「方案」的否决效果），现为「{effect}」"))
     for row, flag, written in zip(frame.itertuples(), evidence, step_text):
         where = f"加扣分项目「{row.item_code or row.name}」"
         if row.item_cap < 0:
@@ -813,6 +877,7 @@ def _parse_adjustments(sheets, problems: _Problems) -> pd.DataFrame:
         problems.add("加扣分", row.xlsx_row, f"项目代码「{row.item_code}」重复")
     frame["kind"] = frame["kind"].map(lambda v: ADJUSTMENT_KINDS.get(v, "bonus"))
     frame["needs_evidence"] = evidence.isin(YES)
+    frame["veto_effect"] = effects.map(lambda v: VETO_EFFECTS.get(v, "") if v else "")  # "": the 方案 value
     return frame.drop(columns="xlsx_row").reset_index(drop=True)
 
 
@@ -875,7 +940,7 @@ def _check_parameters(scheme: Scheme, problems: _Problems) -> None:
 
 # ---------------------------------------------------------------- entry point
 
-CONTRACT_SHEETS = ["方案", "等次", "单位", "指标", "目标分解", "档次表", "权重", "加扣分"]
+CONTRACT_SHEETS = ["方案", "等次", "单位", "指标", "目标分解", "档次表", "权重", "加扣分", "类别", "节假日"]
 STRUCTURAL_PROBLEMS = ("缺少工作表", "找不到表头行")
 
 
@@ -921,12 +986,13 @@ def load_scheme(path: str | Path) -> Scheme:
     unit_targets = _parse_targets(sheets, problems, units, indicators)
     weights = _parse_weights(sheets, problems, indicators, groups)
     adjustments = _parse_adjustments(sheets, problems)
+    group_quotas = _parse_group_quotas(sheets, problems, groups)
     for group in groups:
         applies = indicators["groups"].map(lambda g, group=group: g == ALL_GROUPS or group in g)
         if not applies.any():
             problems.add("指标", None, f"考核类别「{group}」没有任何适用指标")
     scheme = Scheme(meta, grades, units, indicators, unit_targets, tiers, weights, adjustments,
-                    fingerprint_sheets(sheets), path)
+                    fingerprint_sheets(sheets), path, group_quotas)
     structural = [item for item in problems.items if item[1] is None and item[2].startswith(STRUCTURAL_PROBLEMS)]
     if structural:
         # a missing sheet or header row makes every row that refers to it look wrong too: say only the cause

@@ -882,7 +882,10 @@ def score_adjustments(claims: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataF
 # --------------------------------------------------------------------------- totals
 
 TOTAL_COLUMNS = ["unit_code", "unit_name", "group", "indicator_total", "points_available", "bonus", "deduction",
-                 "vetoed", "veto_items", "total"]
+                 "vetoed", "veto_items", "veto_effect", "total"]
+# a unit hit by several vetoes takes the strongest effect
+VETO_STRENGTH = {"no_excellent": 1, "fail": 2, "zero": 3}
+_VETO_BY_STRENGTH = np.array(["", "no_excellent", "fail", "zero"], dtype=object)
 
 
 def _effective_weights(weights: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
@@ -933,16 +936,19 @@ def _sum_by_unit(scored: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def compute_totals(scored: pd.DataFrame, adjustment_scores: pd.DataFrame, units: Any, meta: Any = None,
-                   weights: pd.DataFrame | None = None) -> pd.DataFrame:
+                   weights: pd.DataFrame | None = None, catalogue: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per unit: indicator_total (raw, 百分制 or weighted), bonus, deduction, veto, total.
 
-    `units` is the scheme's units frame (or a Scheme, whose units, meta and weights are
-    then used); `meta` needs total_mode, bonus_cap and veto_effect.
+    `units` is the scheme's units frame (or a Scheme, whose units, meta, weights and 加扣分
+    catalogue are then used); `meta` needs total_mode, bonus_cap and veto_effect. A veto
+    item's own 否决效果 (catalogue column veto_effect) overrides the 方案 value; veto_effect
+    is each vetoed unit's strongest effect ("" when not vetoed).
     """
     if hasattr(units, "units") and hasattr(units, "meta"):
         scheme = units
         units, meta = scheme.units, scheme.meta
         weights = getattr(scheme, "weights", None) if weights is None else weights
+        catalogue = getattr(scheme, "adjustments", None) if catalogue is None else catalogue
     units = units[["unit_code", "unit_name", "group"]].reset_index(drop=True)
     codes = units["unit_code"].astype(object)
     percent = getattr(meta, "total_mode", "raw") == "percent"
@@ -974,12 +980,21 @@ def compute_totals(scored: pd.DataFrame, adjustment_scores: pd.DataFrame, units:
     veto_items = (vetoes.groupby("unit_code")["name"].agg(lambda names: "、".join(pd.unique(names.astype(str))))
                   .reindex(codes).fillna("").astype(object))
     vetoed = veto_items.ne("").to_numpy()
+    default_effect = getattr(meta, "veto_effect", None) or "no_excellent"
+    own = pd.Series(dtype=object)
+    if catalogue is not None and "veto_effect" in catalogue.columns:
+        own = catalogue.drop_duplicates("item_code").set_index("item_code")["veto_effect"].astype(object)
+    item_effect = vetoes["item_code"].astype(object).map(own).astype(object).fillna("") if "item_code" in vetoes.columns \
+        else pd.Series("", index=vetoes.index, dtype=object)
+    strength = item_effect.where(item_effect != "", default_effect).map(VETO_STRENGTH).fillna(1).astype(int)
+    strongest = strength.groupby(vetoes["unit_code"]).max().reindex(codes).fillna(0).astype(int).to_numpy()
+    veto_effect = _VETO_BY_STRENGTH[np.where(vetoed, np.maximum(strongest, 1), 0)]
 
     total = round_half_up(indicator_total + bonus - deduction_total)
-    if getattr(meta, "veto_effect", None) == "zero":
-        total = np.where(vetoed, 0.0, total)
+    total = np.where(veto_effect == "zero", 0.0, total)
     return pd.DataFrame({
         "unit_code": units["unit_code"], "unit_name": units["unit_name"], "group": units["group"],
         "indicator_total": indicator_total, "points_available": points_available, "bonus": bonus,
-        "deduction": deduction_total, "vetoed": vetoed, "veto_items": veto_items.to_numpy(), "total": total,
+        "deduction": deduction_total, "vetoed": vetoed, "veto_items": veto_items.to_numpy(),
+        "veto_effect": veto_effect, "total": total,
     })[TOTAL_COLUMNS]

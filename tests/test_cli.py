@@ -141,7 +141,7 @@ def test_installed_command_runs_in_a_subprocess(tmp_path, small_scheme_path, inb
 def test_archive_commands_round_trip(tmp_path, small_scheme_path, inbox):
     out = tmp_path / "outputs"
     assert runner.invoke(app, ["run", str(inbox), "--scheme", str(small_scheme_path), "--out", str(out)]).exit_code == 0
-    sealed = runner.invoke(app, ["seal", "2024", "--out", str(out), "--by", "张三"])
+    sealed = runner.invoke(app, ["seal", "2024", "--out", str(out), "--by", "张三", "--force"])
     assert sealed.exit_code == 0 and "已封存" in sealed.output
     verified = runner.invoke(app, ["verify", "2024", "--out", str(out)])
     assert verified.exit_code == 0 and "核验通过" in verified.output

@@ -53,7 +53,7 @@ def test_quota_ten_units_twenty_percent():
     # floor(10 × 0.2) = 2 of the 6 units at or above 90
     out = grade(totals([99, 98, 97, 96, 95, 91, 85, 70, 65, 50]), quota=0.2)
     assert out["grade"].tolist()[:7] == ["优秀", "优秀", "良好", "良好", "良好", "良好", "良好"]
-    assert out.loc["U02", "grade_note"] == "达到优秀分数线，受优秀比例限制"
+    assert out.loc["U02", "grade_note"] == "达到优秀分数线，受优秀比例限制（本类别优秀名额2个）"
     assert out.loc["U06", "grade_note"] == ""
 
 

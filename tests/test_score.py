@@ -386,7 +386,7 @@ def test_totals_raw_with_bonus_cap_and_deduction():
         [58.83, 70.0, 2.0, 0.6, 60.23]
     assert out.loc["D", "indicator_total"] == 0.3  # 0.1 + 0.2 without float noise
     assert list(out.columns) == ["unit_name", "group", "indicator_total", "points_available", "bonus",
-                                 "deduction", "vetoed", "veto_items", "total"]
+                                 "deduction", "vetoed", "veto_items", "veto_effect", "total"]
 
 
 def test_totals_no_bonus_cap():

@@ -10,6 +10,7 @@ import tempfile
 import threading
 import zipfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -187,7 +188,9 @@ async def home(request: Request) -> HTMLResponse:
     for folder in state.periods():
         manifest = archive._read_json(folder / archive.MANIFEST) or {}
         seal = archive._read_json(folder / archive.SEAL_FILE) or {}
-        periods.append({"name": folder.name, "sealed": archive.is_sealed(folder),
+        from ..period_status import period_state  # w-year: 已计分 / 公示中（至…）/ 公示期满
+
+        periods.append({"name": folder.name, "sealed": archive.is_sealed(folder), "state": period_state(folder, date.today()),
                         "created": archive._human_time(manifest.get("created_at")),
                         "sealed_at": archive._human_time(seal.get("sealed_at")) if seal else "", "by": seal.get("by", "")})
     steps = []
