@@ -62,7 +62,7 @@ def _build_template(path: Path) -> Path:
     para("")
     para("{{ issuer }}", nt.STYLE_SIGNATURE)
     para("{{ issued_on }}", nt.STYLE_SIGNATURE)
-    nt._page_number_footer(section)
+    nt._page_number_footers(doc, section)
     doc.core_properties.title = "考核结果公示"
     doc.core_properties.author = "kaohe-excel"
     doc.save(str(path))

@@ -22,6 +22,9 @@ INTERIM_ROW = ("PS", "平时考核", "", "平时考核（各季度总分平均�
                "取本年各季度考核总分的平均值（四舍五入保留两位小数），按完成率计分：20 × 平均分 ÷ 100。")
 
 
+QUARTER_ISSUED = {"2024Q1": "2024-04-15", "2024Q2": "2024-07-15", "2024Q3": "2024-10-15", "2024Q4": "2025-01-15"}
+
+
 def scheme_name(period: str) -> str:
     return f"方案_{period}.xlsx"
 
@@ -29,7 +32,9 @@ def scheme_name(period: str) -> str:
 def _build_scheme(path: Path, period: str, period_type: str, extra_indicator: tuple | None) -> Path:
     title = f"清源县{period}{'年度' if period_type == '年度' else '季度'}目标责任考核"
     meta = [(k, title if k == "考核名称" else period if k == "考核周期" else period_type if k == "周期类型" else v)
-            for k, v in samples.META_ROWS]
+            for k, v in samples.META_ROWS if k != "成文日期"]
+    if period in QUARTER_ISSUED:  # each quarter's 公示 long over, so the sequence can seal it without --force
+        meta.append(("成文日期", QUARTER_ISSUED[period]))
     workbook = Workbook()
     workbook.remove(workbook.active)
     samples._write_sheet(workbook, "方案", ["项目", "值"], meta)
