@@ -67,6 +67,9 @@ class IssueCode(str, Enum):
     origin_forged = "origin_forged"  # a 校验码 that does not match the identity rows: not used
     origin_displaced = "origin_displaced"  # an unproven copy left unused beside the genuine file of its unit
     demo_office_key = "demo_office_key"  # the scheme runs on the public demo key of the samples
+    # w-appeal: 复核登记表 rows (unknown codes, duplicates and bad values reuse the codes above)
+    invalid_appeal = "invalid_appeal"  # both or neither of 指标代码/项目代码, or 复核结论 not 维持/调整
+    duplicate_appeal = "duplicate_appeal"  # two appeals on the same unit × indicator/item
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ ISSUE_KINDS_ZH = {
     "unscored_value": "未计分",
     "origin_missing": "缺少校验码", "origin_forged": "校验码不符（疑似伪造或改动）",
     "origin_displaced": "副本未采用", "demo_office_key": "使用演示密钥",
+    "invalid_appeal": "复核登记有误", "duplicate_appeal": "复核重复登记",  # w-appeal
 }
 
 
