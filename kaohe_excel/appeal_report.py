@@ -30,10 +30,10 @@ def compare(before_scored: pd.DataFrame, before_ranked: pd.DataFrame,
     s = s[moved]
     rows = [pd.DataFrame({"unit_code": s["unit_code"], "unit_name": s["unit_name"], "group": s["group"],
                           "what": "指标得分：" + s["name"].astype(str), "before": s["score_b"].map(_printed),
-                          "after": s["score_a"].map(_printed), "_order": 1})]
+                          "after": s["score_a"].map(_printed), "_order": 0})]
     t = before_ranked[["unit_code", "total", "rank", "grade"]].merge(
         after_ranked[["unit_code", "unit_name", "group", "total", "rank", "grade"]], on="unit_code", suffixes=("_b", "_a"))
-    for field, label, order in (("total", "总分", 0), ("rank", "名次", 2), ("grade", "等次", 3)):
+    for field, label, order in (("total", "总分", 1), ("rank", "名次", 2), ("grade", "等次", 3)):
         bv, av = t[f"{field}_b"], t[f"{field}_a"]
         if field == "total":
             bv, av = bv.round(2), av.round(2)

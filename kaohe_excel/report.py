@@ -1050,7 +1050,7 @@ def _write_appeal_sheets(wb, fmts: _Formats, meta: Any, appeals: pd.DataFrame, c
                          title=f"{_period_label(meta)} 复核情况（复核结论）")
     ws = wb.add_worksheet("复核前后对比")
     if changes is not None and len(changes):
-        _write_display_table(ws, fmts, changes, header_row=1, title=f"{_period_label(meta)} 复核前后对比（得分、总分、名次或等次有变化的单位）")
+        _write_display_table(ws, fmts, changes, header_row=1, title="复核前后对比（有变化的单位）")
     else:
         _write_title(ws, 0, 6, f"{_period_label(meta)} 复核前后对比", fmts)
         ws.write_string(2, 0, "复核结论均为维持或调整未改变任何得分、总分、名次和等次。", fmts.note)
