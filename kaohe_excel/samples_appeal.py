@@ -8,6 +8,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from .appeal_template import write_appeal_workbook
+from .template import save_workbook_deterministic
 
 SAMPLE_APPEAL = ("XZ03", "B03")  # 柳河镇, 新增城镇就业人数 (相对最优: the other towns' scores move)
 
@@ -35,5 +36,4 @@ def write_sample_appeal(scheme, folder: str | Path) -> Path:
               "经核对县人力资源和社会保障局就业台账，第四季度新增就业漏报，按台账数调整"]
     for col, value in enumerate(values, start=1):
         sheet.cell(4, col).value = value
-    workbook.save(path)
-    return path
+    return save_workbook_deterministic(workbook, path)
