@@ -42,8 +42,9 @@ def write_appeal_workbook(scheme, out_dir: str | Path, key: origin.OfficeKey | N
                     "放入收件箱后重新运行，按调整后的数据计分。", last_col, 45)
     header_row = 3
     _style_header(sheet, header_row, APPEAL_HEADERS)
-    lists = [("单位代码", list(scheme.units["unit_code"])), ("指标代码", list(scheme.indicators["indicator_code"])),
-             ("项目代码", list(scheme.adjustments["item_code"])), ("复核结论", ["维持", "调整"])]
+    # The lists' headers differ from the table's: template_guard reads text under an input header as typed data.
+    lists = [("单位", list(scheme.units["unit_code"])), ("指标", list(scheme.indicators["indicator_code"])),
+             ("项目", list(scheme.adjustments["item_code"])), ("结论", ["维持", "调整"])]
     checks = []
     for offset, (title, codes) in enumerate(lists):
         col = last_col + 2 + offset
