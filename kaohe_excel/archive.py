@@ -475,6 +475,20 @@ def _swap_into_place(staging: Path, target: Path) -> str | None:
     return backup
 
 
+def _appeal_rows(results) -> pd.DataFrame | None:
+    from .appeal_report import appeal_rows  # w-appeal
+
+    appeals = getattr(results, "appeals", None)
+    return appeal_rows(appeals, results.scheme) if appeals is not None and len(appeals) else None
+
+
+def _appeal_changes(results) -> pd.DataFrame | None:
+    from .appeal_report import change_rows
+
+    changes = getattr(results, "appeal_changes", None)
+    return change_rows(changes) if changes is not None else None
+
+
 def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date, notice_template: Path | None,
                    workers: int | None = None) -> None:
     """What people read: 汇总表, 通报, 反馈 and the csv files, from scored results (write_period and verify)."""
@@ -486,7 +500,8 @@ def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date
                          results.adjustments, results.validated.values, results.validated.issues_table,
                          results.validated.missing_units, previous=previous, progress=progress_table,
                          crosscheck=getattr(results, "crosscheck", None),
-                         county_totals=getattr(results, "county_totals", None))
+                         county_totals=getattr(results, "county_totals", None),
+                         appeals=_appeal_rows(results), appeal_changes=_appeal_changes(results))
     release_unused()  # the summary's audit tables, before the feedback workers are forked
     _pause_for_tests("outputs")
     win = publication.window(getattr(meta, "publication", None), issued_on)  # w-year: 成文日期 and 公示期
@@ -497,7 +512,7 @@ def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date
     report.write_all_feedback(folder / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
                               workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
                               progress=progress_table, crosscheck=getattr(results, "crosscheck", None),
-                              adjustments=results.adjustments)
+                              adjustments=results.adjustments, appeals=_appeal_rows(results))
     report.write_csvs(folder, meta.period, results.scored, results.ranked)
 
 
@@ -541,6 +556,9 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
             manifest["issued_on"] = issued_on.isoformat()
             win = publication.window(getattr(scheme.meta, "publication", None), issued_on)
             manifest["publication"] = {"start": win.start.isoformat(), "end": win.end.isoformat(), "days": win.days}
+            if getattr(results, "appeals", None) is not None:  # w-appeal
+                from .appeal import manifest_records
+                manifest["appeals"] = manifest_records(results.appeals)
             if baseline is not None:
                 manifest["compared_to"] = baseline.name
                 # what 纵向 columns were built from: verify tells a re-run baseline from an edited output

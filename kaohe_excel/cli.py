@@ -277,6 +277,8 @@ def template_command(
         paths = write_templates(loaded, out, units=unit or None, key=key)
         if not unit:
             paths.append(write_assessment_workbook(loaded, out, key=key))
+            from .appeal_template import write_appeal_workbook  # w-appeal
+            paths.append(write_appeal_workbook(loaded, out, key=key))
         console.print_line(f"已生成 {len(paths)} 个文件，位于 {out}")
 
     _guard(body)

@@ -84,6 +84,9 @@ class IssueCode(str, Enum):
     interim_unsealed = "interim_unsealed"  # a source period is not sealed yet
     interim_partial = "interim_partial"  # the unit is absent from some source periods
     interim_missing = "interim_missing"  # the unit is absent from every source period
+    # w-appeal: 复核登记表 rows (unknown codes, duplicates and bad values reuse the codes above)
+    invalid_appeal = "invalid_appeal"  # both or neither of 指标代码/项目代码, or 复核结论 not 维持/调整
+    duplicate_appeal = "duplicate_appeal"  # two appeals on the same unit × indicator/item
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ ISSUE_KINDS_ZH = {
     "link_in_inbox": "收件箱中的链接", "hidden_entry": "隐藏文件", "file_open_elsewhere": "文件正被打开",
     "not_a_regular_file": "不是普通文件", "unreadable_folder": "文件夹无法打开",
     "interim_unsealed": "来源周期未封存", "interim_partial": "部分周期未参加考核", "interim_missing": "平时考核无往期总分",
+    "invalid_appeal": "复核登记有误", "duplicate_appeal": "复核重复登记",  # w-appeal
 }
 
 

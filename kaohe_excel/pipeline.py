@@ -13,7 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from . import progress as progress_mod
-from . import crosscheck, interim, origin, rank, read, report, score, validate
+from . import appeal, appeal_report, crosscheck, interim, origin, rank, read, report, score, validate
 from .errors import DataErrorsPresent, InboxEmpty, InboxNotFound, KaoheError, OutputInsideInbox
 from .adjust_detail import with_claim_texts
 from .issue_books import write_unit_issue_books
@@ -128,6 +128,9 @@ class Results:
     # 口径核对: unit figures against lead-department figures, and the units' sum against county totals.
     crosscheck: pd.DataFrame | None = None
     county_totals: pd.DataFrame | None = None
+    # 复核: the office's decisions, and every figure they changed (appeal_report.compare), or None.
+    appeals: pd.DataFrame | None = None
+    appeal_changes: pd.DataFrame | None = None
 
 
 DEFAULT_PROGRESS_TOLERANCE = 0.05
@@ -143,7 +146,8 @@ def progress_tolerance(scheme: Scheme) -> float:
     return float(number) / 100 if raw.endswith(("%", "％")) or number >= 1 else float(number)
 
 
-def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.DataFrame | None = None) -> Results:
+def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.DataFrame | None = None,
+                 with_appeals: bool = True) -> Results:
     """Score, total, rank and grade from validated values (no I/O).
 
     A 月度/季度 scheme scores the year so far: cumulative thresholds are prorated by the
@@ -153,6 +157,10 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
     # Where a lead department verified a figure, that figure is scored (统一口径).
     values, checks = crosscheck.reconcile(validated.values, validated.verified, scheme)
     values = values.drop_duplicates(["unit_code", "indicator_code"])
+    appeals = validated.appeals if with_appeals and len(validated.appeals) else None
+    claims = validated.claims
+    if appeals is not None:  # 复核 decisions replace the figures they name, whatever their source
+        values, claims = appeal.apply(values, claims, appeals)
     frame = scheme.assignments().merge(
         values[["unit_code", "indicator_code", "value", "text_value", "unscored"]],
         on=["unit_code", "indicator_code"], how="left")
@@ -169,8 +177,8 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
         note = progress_mod.prorate_note(scored, elapsed).where(scored["status"].astype(object).eq("scored"), "")
         scored["explanation"] = scored["explanation"] + note  # kept as the str column score.py built
         table = progress_mod.progress_table(scored, elapsed, progress_tolerance(scheme), last_year)
-    adjustments = score.score_adjustments(validated.claims, scheme.adjustments)
-    adjustments = with_claim_texts(adjustments, validated.claims)  # 事项说明 and 佐证材料 for the outputs
+    adjustments = score.score_adjustments(claims, scheme.adjustments)
+    adjustments = with_claim_texts(adjustments, claims)  # 事项说明 and 佐证材料 for the outputs
     totals = score.compute_totals(scored, adjustments, scheme)
     ranked = rank.rank_and_grade(totals, scheme)
     ranked["unscored_count"] = report.unscored_counts(ranked, scored)  # 含未计分指标 in 总排名 and the notice
@@ -180,7 +188,13 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
         county = crosscheck.county_total_check(values, dict(zip(given["indicator_code"], given["county_total"])),
                                                crosscheck.indicator_tolerances(scheme).to_dict(), scheme=scheme)
     release_unused()
-    return Results(scheme, validated, scored, adjustments, ranked, table, elapsed, checks, county)
+    results = Results(scheme, validated, scored, adjustments, ranked, table, elapsed, checks, county)
+    if appeals is not None:
+        # The same scoring without the decisions: what moved, including peers scored against the appellant.
+        before = score_period(scheme, validated, last_year, with_appeals=False)
+        results.appeals = appeals
+        results.appeal_changes = appeal_report.compare(before.scored, before.ranked, scored, ranked)
+    return results
 
 
 @dataclass

@@ -37,6 +37,8 @@ KIND_UNIT = "单位填报表"
 KIND_ASSESSMENT = "评定表"
 KIND_LEAD = "牵头单位核定表"
 LEAD_SHEET = "核定"
+KIND_APPEAL = "复核登记表"  # w-appeal
+APPEAL_SHEET = "复核"
 
 UNIT_HEADERS = ["指标代码", "实际完成值"]
 UNIT_OPTIONAL = ["指标名称", "计量单位", "目标值", "佐证材料", "备注"]
@@ -46,12 +48,15 @@ ASSESSMENT_HEADERS = ["单位代码", "指标代码", "评定值"]
 ASSESSMENT_OPTIONAL = ["说明", "单位名称", "指标名称"]
 LEAD_HEADERS = ["单位代码", "指标代码", "核定值"]
 LEAD_OPTIONAL = ["说明", "单位名称", "指标名称"]
+APPEAL_HEADERS = ["单位代码", "指标代码", "项目代码", "复核结论", "复核值"]
+APPEAL_OPTIONAL = ["申请事项", "复核说明", "单位名称"]
 HEADER_BLOCK_LABELS = ["考核名称", "考核周期", "单位代码", "单位名称"]
 # The columns a row keeps: what validation reads (names and units only to check them against the codes).
 UNIT_KEPT = ["指标代码", "实际完成值", "目标值", "佐证材料", "备注", "指标名称", "计量单位"]
 ASSESSMENT_KEPT = ["单位代码", "指标代码", "评定值", "说明", "单位名称", "指标名称"]
 LEAD_KEPT = ["单位代码", "指标代码", "核定值", "说明", "单位名称", "指标名称"]
 CLAIM_KEPT = ["项目代码", "数量", "单位代码", "事项说明", "佐证材料"]
+APPEAL_KEPT = ["单位代码", "指标代码", "项目代码", "申请事项", "复核结论", "复核值", "复核说明"]
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".et"}
 
@@ -746,7 +751,7 @@ _ADDRESS = re.compile(r"([A-Z]+)([0-9]+)")
 
 
 def _empty_inputs(result: FileResult) -> list[tuple[Row, str]]:
-    inputs = {KIND_ASSESSMENT: ("评定值",), KIND_LEAD: ("核定值",)}.get(result.kind, ("实际完成值",))
+    inputs = {KIND_ASSESSMENT: ("评定值",), KIND_LEAD: ("核定值",), KIND_APPEAL: ("复核值",)}.get(result.kind, ("实际完成值",))
     empty = []
     for records, names in ((result.rows, inputs), (result.claims, ("数量",))):
         for row in records:
@@ -858,6 +863,9 @@ def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
     # The hidden 文件类型 says which table to look for; only a file without it (content
     # copied into a new workbook) is searched for each kind in turn.
     unit_sheet = assessment_sheet = lead_sheet = None
+    if kind == KIND_APPEAL:
+        _interpret_appeal(result, sheets)
+        return
     if kind == KIND_LEAD:
         lead_sheet = _find_sheet(sheets, LEAD_SHEET, LEAD_HEADERS, LEAD_OPTIONAL)
     elif kind == KIND_ASSESSMENT:
@@ -904,6 +912,19 @@ def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
         claim_name, claim_rows, claim_table = claim_sheet
         result.claims = _table_rows(claim_rows, claim_name, claim_table, CLAIM_KEPT, key="项目代码",
                                     inputs=("数量", "事项说明", "佐证材料"))
+
+
+def _interpret_appeal(result: FileResult, sheets: dict[str, list[list]]) -> None:
+    """The office's 复核登记表: one row per appeal; every column may hold what was typed."""
+    result.kind = KIND_APPEAL
+    found = _find_sheet(sheets, APPEAL_SHEET, APPEAL_HEADERS, APPEAL_OPTIONAL)
+    if found is None:
+        result.issues.append(error(IssueCode.not_our_template,
+                                   "复核登记表中找不到含「单位代码」「指标代码」「项目代码」「复核结论」「复核值」的表头行，"
+                                   "请使用 kaohe template 生成的复核登记表", file=result.name))
+        return
+    sheet_name, rows, table = found
+    result.rows = _table_rows(rows, sheet_name, table, APPEAL_KEPT, key="单位代码", inputs=tuple(APPEAL_KEPT))
 
 
 def _find_sheet(sheets, preferred: str, headers: list[str], optional: list[str], exclude: str | None = None):

@@ -1222,6 +1222,8 @@ def write_summary(
     progress: pd.DataFrame | None = None,
     crosscheck: pd.DataFrame | None = None,
     county_totals: pd.DataFrame | None = None,
+    appeals: pd.DataFrame | None = None,
+    appeal_changes: pd.DataFrame | None = None,
 ) -> Path:
     """Write the summary workbook (汇总表) with the sheets in SUMMARY_SHEETS, plus PROGRESS_SHEETS
     when a progress table (progress.progress_table) is given, and 口径核对 when lead-department
@@ -1243,11 +1245,24 @@ def write_summary(
     if progress is not None:
         _write_progress_sheets(wb, fmts, meta, progress, ranked)
     _write_crosscheck_sheet(wb, fmts, meta, crosscheck, county_totals)
+    if appeals is not None:  # w-appeal: appeal_report.appeal_rows / change_rows
+        _write_appeal_sheets(wb, fmts, meta, appeals, appeal_changes)
     _close(wb)
     return Path(path)
 
 
 CROSSCHECK_SHEET = "口径核对"
+
+
+def _write_appeal_sheets(wb, fmts: _Formats, meta: Any, appeals: pd.DataFrame, changes: pd.DataFrame | None) -> None:
+    _write_display_table(wb.add_worksheet("复核"), fmts, appeals.drop(columns="unit_code"), header_row=1,
+                         title=f"{_period_label(meta)} 复核情况（复核结论）")
+    ws = wb.add_worksheet("复核前后对比")
+    if changes is not None and len(changes):
+        _write_display_table(ws, fmts, changes, header_row=1, title="复核前后对比（有变化的单位）")
+    else:
+        _write_title(ws, 0, 6, f"{_period_label(meta)} 复核前后对比", fmts)
+        ws.write_string(2, 0, "复核结论均为维持或调整未改变任何得分、总分、名次和等次。", fmts.note)
 
 
 def _write_display_table(ws, fmts: _Formats, frame: pd.DataFrame, header_row: int, title: str) -> int:
@@ -1562,7 +1577,8 @@ class _FeedbackBatch:
 
 def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _FeedbackBatch, previous_row: pd.Series | None,
                          progress_rows: pd.DataFrame | None = None, crosscheck_rows: pd.DataFrame | None = None,
-                         adjustment_rows: pd.DataFrame | None = None) -> Path:
+                         adjustment_rows: pd.DataFrame | None = None,
+                         appeal_rows: pd.DataFrame | None = None) -> Path:
     wb = _new_workbook(path, stream_rows=True)
     fmts = _Formats(wb)
     plans = batch.plans(fmts)
@@ -1598,6 +1614,9 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _Feedbac
     if crosscheck_rows is not None and len(crosscheck_rows):
         _write_display_table(wb.add_worksheet(CROSSCHECK_SHEET), fmts, crosscheck_rows, header_row=1,
                              title=f"{_text(unit.get('unit_name'))} 口径核对（本单位自报值与牵头单位核定值）")
+    if appeal_rows is not None and len(appeal_rows):  # w-appeal: this unit's appeals and their outcome
+        _write_display_table(wb.add_worksheet("复核"), fmts, appeal_rows.drop(columns=["unit_code", "登记位置"]), header_row=1,
+                             title=f"{_text(unit.get('unit_name'))} 复核申请及结论")
     wb.close()
     return path
 
@@ -1660,11 +1679,12 @@ def _unit_slicer(frame: pd.DataFrame | None, column: str):
 def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None,
                           with_previous_scores: bool, gap: pd.DataFrame | None = None,
                           progress_rows: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None,
-                          adjustments: pd.DataFrame | None = None) -> list[Path]:
+                          adjustments: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None) -> list[Path]:
     """Write a batch of units' workbooks; gap is gap.gap_table's rows of these units (at least)."""
     batch = _FeedbackBatch(units, rows, with_previous_scores, gap_sheet_rows(gap, None) if gap is not None else None)
     progress_of = _unit_slicer(progress_rows, "unit_code")
     adjustments_of = _unit_slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
+    appeals_of = _unit_slicer(appeals, "unit_code")
     prev_by_unit = prev_totals.set_index("unit_code") if prev_totals is not None else None
     paths = []
     for _, unit in units.iterrows():
@@ -1678,7 +1698,8 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
             prev_row = pd.Series({"total": np.nan, "rank": np.nan})
         paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, batch, prev_row,
                                           progress_of(code) if progress_of else None, _unit_crosscheck(crosscheck, code),
-                                          adjustments_of(code) if adjustments_of else None))
+                                          adjustments_of(code) if adjustments_of else None,
+                                          appeals_of(code) if appeals_of else None))
     release_unused()
     return paths
 
@@ -1714,7 +1735,8 @@ def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataF
 def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, ranked: pd.DataFrame,
                        previous: Previous | pd.DataFrame | None = None, workers: int | None = None,
                        gap: pd.DataFrame | None = None, progress: pd.DataFrame | None = None,
-                       crosscheck: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None) -> list[Path]:
+                       crosscheck: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None,
+                       appeals: pd.DataFrame | None = None) -> list[Path]:
     """`<单位代码>_<单位名称>.xlsx` for every ranked unit; workers=1 writes serially.
 
     gap (gap.gap_table, computed once per run) adds a 差距分析 sheet, progress
@@ -1733,7 +1755,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         workers = 1 if len(units) < 40 else max(1, min(os.cpu_count() or 1, 8))
     if workers <= 1 or len(units) <= 1:
         return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap, progress,
-                                     crosscheck, adjustments)
+                                     crosscheck, adjustments, appeals)
     size = max(1, math.ceil(len(units) / (workers * 4)))
     batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
     batch_of = {code: i for i, batch in enumerate(batches) for code in batch["unit_code"]}
@@ -1746,6 +1768,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     tables, gaps, progresses = slicer(table, "unit_code"), slicer(gap, "unit_code"), slicer(progress, "unit_code")
     checks = slicer(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
     items = slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
+    appeals_by = slicer(appeals, "unit_code")
     paths: list[Path] = []
     release_unused()  # workers are forked from this process: let them start small
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -1753,7 +1776,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         in_flight: deque = deque()
         for i, batch in enumerate(batches):
             in_flight.append(pool.submit(_write_feedback_batch, folder, meta, batch, tables(i), prev_totals,
-                                         with_prev_scores, gaps(i), progresses(i), checks(i), items(i)))
+                                         with_prev_scores, gaps(i), progresses(i), checks(i), items(i), appeals_by(i)))
             if len(in_flight) >= 2 * workers:
                 paths.extend(in_flight.popleft().result())
         while in_flight:

@@ -511,4 +511,5 @@ def build_sample_inputs(scheme, folder: str | Path, seed: int = 2024) -> list[Pa
                 leads.append(Path(shutil.copyfile(made, folder / made.name)))
     for path in leads:
         _fill_lead(path, reported)
-    return paths + [assessment] + leads
+    from .samples_appeal import write_sample_appeal  # w-appeal
+    return paths + [assessment] + leads + [write_sample_appeal(scheme, folder)]

@@ -30,6 +30,7 @@ FORMAT_VERSION = "1"
 UNIT_FILE_TYPE = "单位填报表"
 ASSESSMENT_FILE_TYPE = "评定表"
 ASSESSMENT_FILE_NAME = "评定表.xlsx"
+APPEAL_FILE_NAME = "复核登记表.xlsx"  # w-appeal: written by appeal_template
 LEAD_FILE_TYPE = "牵头单位核定表"
 META_SHEET = "_kaohe"
 FILL_SHEET = "填报"
@@ -599,4 +600,5 @@ def planned_paths(scheme, out_dir: str | Path, units: Iterable[str] | None = Non
     paths = [out_dir / template_file_name(code, name) for code, name in zip(chosen["unit_code"], chosen["unit_name"])]
     if units is None:
         paths.append(out_dir / ASSESSMENT_FILE_NAME)
+        paths.append(out_dir / APPEAL_FILE_NAME)
     return paths

@@ -22,7 +22,7 @@ from .errors import OutputExists
 from .template import META_SHEET
 
 INPUT_HEADERS = frozenset({"实际完成值", "佐证材料", "备注", "数量", "事项说明", "评定值", "核定值", "说明", "项目代码",
-                           "评价", "意见"})
+                           "评价", "意见", "复核结论", "复核值", "复核说明", "申请事项"})  # w-appeal: the 复核 columns
 HEADER_SCAN_ROWS = 30
 MAX_LISTED = 3
 

@@ -18,10 +18,10 @@ from typing import Iterable
 
 import pandas as pd
 
-from . import origin
+from . import appeal, origin
 from .crosscheck import VERIFIED_COLUMNS, empty_verified
 from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
-from .read import KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult, Row
+from .read import KIND_APPEAL, KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult, Row
 from .scheme import Scheme
 from .tables import clean_text, display_text
 from . import value_guard
@@ -147,6 +147,8 @@ class Validated:
     # Lead departments' verified values (核定值), crosscheck.VERIFIED_COLUMNS; a blank row has NaN.
     verified: pd.DataFrame = field(default_factory=empty_verified)
     interim: object = None  # w-interim: interim.InterimValues when the scheme has 平时 indicators
+    # The office's 复核 decisions (appeal.APPEAL_COLUMNS), from the one 复核登记表 in the inbox.
+    appeals: pd.DataFrame = field(default_factory=appeal.empty_appeals)
 
     @property
     def issues_table(self) -> pd.DataFrame:
@@ -162,7 +164,7 @@ class Validated:
 
 
 SPEC_COLUMNS = ["indicator_code", "name", "measure_unit", "method", "target", "tier_table", "base", "full", "floor"]
-OFFICE_KIND_LABELS = {KIND_ASSESSMENT: "评定表", KIND_LEAD: "牵头单位核定表"}
+OFFICE_KIND_LABELS = {KIND_ASSESSMENT: "评定表", KIND_LEAD: "牵头单位核定表", KIND_APPEAL: "复核登记表"}
 
 
 @dataclass(eq=False)
@@ -239,6 +241,7 @@ class _Validator:
         self.open_candidate: _Candidate | None = None
         self.main_lists: tuple | None = None
         self.ambiguous: set[tuple] = set()
+        self.appeal_files: list[tuple[str, list[dict], dict]] = []  # (file, appeals, submission) per 复核登记表
         if origin.declares_demo(scheme):
             self.add(warning(IssueCode.demo_office_key,
                              f"考核方案「方案」表设定「{origin.SCHEME_KEY_ROW}」为「{origin.DEMO_KEY_VALUE}」：演示密钥随程序公开发布，"
@@ -269,6 +272,9 @@ class _Validator:
             self.unit_file(result, proven)
         elif result.kind == KIND_LEAD:
             self.lead_workbook(result)
+        elif result.kind == KIND_APPEAL:
+            self.submission(result, "", "read")
+            self.appeal_files.append((result.name, appeal.judge(result, self), self.submissions[-1]))
         else:
             self.assessment_workbook(result)
         self.end_candidate()
@@ -298,7 +304,7 @@ class _Validator:
             return None
         if label:
             how = ("由考核办用 kaohe template --lead 生成并下发的核定表" if result.kind == KIND_LEAD
-                   else "考核办用 kaohe template 生成的评定表")
+                   else f"考核办用 kaohe template 生成的{label}")
             self.add(error(IssueCode.origin_missing,
                            f"此{label}没有考核办的校验码（不是本办生成的，或内容被复制到了新文件），未采用。请在{how}中填写后放入收件箱",
                            file=name))
@@ -764,9 +770,11 @@ class _Validator:
                                unit=unit.unit_code))
         if self.assessment_file is None and len(self.expected_assessed) and ("assessment", "") not in self.ambiguous:
             self.add(error(IssueCode.missing_assessment, "收件箱中没有考核办的评定表（评定表.xlsx），评定类指标无法计分"))
+        appeals = self.appeals()
         values = pd.DataFrame(self.values, columns=VALUE_COLUMNS)
         self.check_groups(values)
         return Validated(
+            appeals=appeals,
             values=values,
             claims=pd.DataFrame(self.claims, columns=CLAIM_COLUMNS),
             issues=self.issues,
@@ -774,6 +782,21 @@ class _Validator:
             missing_units=pd.DataFrame(missing, columns=["unit_code", "unit_name", "group", "contact", "email"]),
             verified=pd.DataFrame(self.verified, columns=VERIFIED_COLUMNS).astype({"verified_value": float}),
         )
+
+
+    def appeals(self) -> pd.DataFrame:
+        """The one 复核登记表's appeals; two or more leave every appeal unused, named."""
+        if len(self.appeal_files) > 1:
+            for _, _, submission in self.appeal_files:
+                submission["status"] = "duplicate"
+            files = "、".join(f"「{name}」" for name, _, _ in self.appeal_files)
+            self.add(error(IssueCode.duplicate_submission,
+                           f"收件箱中有 {len(self.appeal_files)} 个复核登记表：{files}，无法确定以哪个为准，复核结论均未采用"
+                           "（按复核前的数据计分）。请把所有复核事项登记在一个复核登记表中，只保留这一个后重新运行",
+                           file="、".join(name for name, _, _ in self.appeal_files)))
+            return appeal.empty_appeals()
+        records = self.appeal_files[0][1] if self.appeal_files else []
+        return pd.DataFrame(records, columns=appeal.APPEAL_COLUMNS).astype({"value": float}) if records else appeal.empty_appeals()
 
 
 def _expand(records: list, part: str) -> list:

@@ -122,7 +122,7 @@ def test_template_command_writes_one_file_per_unit(tmp_path, small_scheme_path):
     out = tmp_path / "模板"
     result = runner.invoke(app, ["template", "--scheme", str(small_scheme_path), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == sorted(list(FILES.values()) + ["评定表.xlsx"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(list(FILES.values()) + ["评定表.xlsx", "复核登记表.xlsx"])
     unknown = runner.invoke(app, ["template", "--scheme", str(small_scheme_path), "--out", str(out), "--unit", "ZZ9"])
     assert unknown.exit_code == 2 and "ZZ9" in unknown.output
 

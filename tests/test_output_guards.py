@@ -82,7 +82,7 @@ def test_template_overwrite_replaces_blank_templates_only_when_asked(site):
     out = site / "模板"
     assert invoke("template", "--scheme", site / "scheme.xlsx", "--out", out)[0].exit_code == 0
     blank = tree_bytes(out)
-    assert len(blank) == 5  # four units and 评定表
+    assert len(blank) == 6  # four units, 评定表 and 复核登记表 (w-appeal)
     result, flat = invoke("template", "--scheme", site / "scheme.xlsx", "--out", out)
     assert result.exit_code == 2 and "已有同名文件" in flat
     result, _ = invoke("template", "--scheme", site / "scheme.xlsx", "--out", out, "--overwrite")

@@ -110,8 +110,8 @@ def test_inputs_fill_every_required_cell(scheme, tmp_path):
     paths = build_sample_inputs(_small(scheme), tmp_path, seed=2024)
     for path in paths:
         workbook = load_workbook(path)
-        if "核定" in workbook.sheetnames:
-            continue  # the lead department's workbook leaves one figure unverified on purpose
+        if "核定" in workbook.sheetnames or "复核" in workbook.sheetnames:
+            continue  # the lead department's workbook leaves one figure unverified on purpose; 复核 rows are sparse by design
         sheet = workbook["评定"] if "评定" in workbook.sheetnames else workbook["填报"]
         column = "评定值" if sheet.title == "评定" else "实际完成值"
         header = next(row for row in sheet.iter_rows(max_row=20) if any(c.value == column for c in row))
@@ -128,8 +128,10 @@ def test_committed_sample_inputs_pass_check_with_warnings_only(scheme):
     codes = {i.code.value for i in validated.issues}
     # the samples are signed with the public demo key, and every check says so
     assert codes == {"normalized_value", "demo_office_key"}
-    # 21 unit files, the office's 评定表 and the statistics bureau's 核定表
-    assert len(validated.submissions) == 23
+    # 21 unit files, the office's 评定表, the statistics bureau's 核定表 and the 复核登记表 (w-appeal)
+    assert len(validated.submissions) == 24
+    assert list(validated.appeals[["unit_code", "indicator_code", "conclusion"]].itertuples(index=False, name=None)) == [
+        ("XZ03", "B03", "调整")]
     assert list(validated.submissions.loc[validated.submissions["kind"] == "牵头单位核定表", "file"]) == ["核定表_县统计局.xlsx"]
     claims = validated.claims.set_index(["unit_code", "item_code"])
     assert claims.loc[("XZ07", "FJ01"), "recorded_by"] == "office"
