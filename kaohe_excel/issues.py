@@ -67,6 +67,13 @@ class IssueCode(str, Enum):
     origin_forged = "origin_forged"  # a 校验码 that does not match the identity rows: not used
     origin_displaced = "origin_displaced"  # an unproven copy left unused beside the genuine file of its unit
     demo_office_key = "demo_office_key"  # the scheme runs on the public demo key of the samples
+    # w-rating: 测评 ballots (issue 15)
+    rating_unknown = "rating_unknown"  # a 测评 file of an evaluation or rater group the scheme does not have
+    rating_not_rated = "rating_not_rated"  # a mark for a unit outside the group's 评价对象
+    rating_duplicate_ballot = "rating_duplicate_ballot"  # one 票号 counted twice (or a paper row without 票号)
+    rating_void_ballot = "rating_void_ballot"  # a void (作废) or blank ballot left out
+    rating_group_absent = "rating_group_absent"  # a group that rates the unit gave it no valid mark
+    rating_low_participation = "rating_low_participation"  # valid ballots below 参评率下限
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,8 @@ ISSUE_KINDS_ZH = {
     "unscored_value": "未计分",
     "origin_missing": "缺少校验码", "origin_forged": "校验码不符（疑似伪造或改动）",
     "origin_displaced": "副本未采用", "demo_office_key": "使用演示密钥",
+    "rating_unknown": "测评表不在方案中", "rating_not_rated": "不是评价对象", "rating_duplicate_ballot": "测评票重复",
+    "rating_void_ballot": "无效票或空白票", "rating_group_absent": "测评类别无有效评价", "rating_low_participation": "参评率偏低",
 }
 
 

@@ -599,4 +599,7 @@ def planned_paths(scheme, out_dir: str | Path, units: Iterable[str] | None = Non
     paths = [out_dir / template_file_name(code, name) for code, name in zip(chosen["unit_code"], chosen["unit_name"])]
     if units is None:
         paths.append(out_dir / ASSESSMENT_FILE_NAME)
+        from .rating_template import planned_rating_paths  # w-rating: the 测评 workbooks
+
+        paths.extend(planned_rating_paths(scheme, out_dir))
     return paths

@@ -22,6 +22,8 @@ from . import origin
 from .crosscheck import VERIFIED_COLUMNS, empty_verified
 from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
 from .read import KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult, Row
+from .rating_read import RATING_KINDS
+from .rating_validate import RatingCollector
 from .scheme import Scheme
 from .tables import clean_text
 
@@ -138,6 +140,7 @@ class Validated:
     files: list[FileResult] = field(default_factory=list)
     # Lead departments' verified values (核定值), crosscheck.VERIFIED_COLUMNS; a blank row has NaN.
     verified: pd.DataFrame = field(default_factory=empty_verified)
+    ratings: object = None  # w-rating: rating_validate.RatingOutcome when the scheme has 测评
 
     @property
     def issues_table(self) -> pd.DataFrame:
@@ -153,7 +156,9 @@ class Validated:
 
 
 SPEC_COLUMNS = ["indicator_code", "name", "measure_unit", "method", "target", "tier_table"]
-OFFICE_KIND_LABELS = {KIND_ASSESSMENT: "评定表", KIND_LEAD: "牵头单位核定表"}
+OFFICE_KIND_LABELS = {KIND_ASSESSMENT: "评定表", KIND_LEAD: "牵头单位核定表",
+                      # w-rating: the 测评 workbooks are office kinds too (a 校验码 is required)
+                      **{kind: kind for kind in RATING_KINDS}}
 
 
 @dataclass(eq=False)
@@ -228,6 +233,7 @@ class _Validator:
         self.open_candidate: _Candidate | None = None
         self.main_lists: tuple | None = None
         self.ambiguous: set[tuple] = set()
+        self.rating = RatingCollector(scheme, self.add) if len(scheme.ratings) else None
         if origin.declares_demo(scheme):
             self.add(warning(IssueCode.demo_office_key,
                              f"考核方案「方案」表设定「{origin.SCHEME_KEY_ROW}」为「{origin.DEMO_KEY_VALUE}」：演示密钥随程序公开发布，"
@@ -253,6 +259,12 @@ class _Validator:
         proven = self.check_origin(result)
         if proven is None or not self.check_meta(result):
             self.submission(result, result.meta.get("单位代码", "") if proven is not None else "", "rejected")
+            return
+        if result.kind in RATING_KINDS:
+            status = self.rating.file(result) if self.rating is not None else "rejected"
+            if self.rating is None:
+                self.add(error(IssueCode.rating_unknown, "考核方案中没有测评，此测评表未采用", file=result.name))
+            self.submission(result, "", status)
             return
         if result.kind == KIND_UNIT:
             self.unit_file(result, proven)
@@ -287,7 +299,7 @@ class _Validator:
             return None
         if label:
             how = ("由考核办用 kaohe template --lead 生成并下发的核定表" if result.kind == KIND_LEAD
-                   else "考核办用 kaohe template 生成的评定表")
+                   else f"考核办用 kaohe template 生成的{label}")
             self.add(error(IssueCode.origin_missing,
                            f"此{label}没有考核办的校验码（不是本办生成的，或内容被复制到了新文件），未采用。请在{how}中填写后放入收件箱",
                            file=name))
@@ -658,6 +670,10 @@ class _Validator:
                                 "contact": unit.contact, "email": unit.email})
                 self.add(error(IssueCode.missing_submission, f"单位「{unit.unit_code} {unit.unit_name}」未报送（收件箱中没有该单位的有效文件）",
                                unit=unit.unit_code))
+        rating_outcome = None
+        if self.rating is not None:
+            rating_outcome, rating_values = self.rating.finish()
+            self.values.extend(rating_values)
         if self.assessment_file is None and len(self.expected_assessed) and ("assessment", "") not in self.ambiguous:
             self.add(error(IssueCode.missing_assessment, "收件箱中没有考核办的评定表（评定表.xlsx），评定类指标无法计分"))
         return Validated(
@@ -667,6 +683,7 @@ class _Validator:
             submissions=pd.DataFrame(self.submissions, columns=SUBMISSION_COLUMNS),
             missing_units=pd.DataFrame(missing, columns=["unit_code", "unit_name", "group", "contact", "email"]),
             verified=pd.DataFrame(self.verified, columns=VERIFIED_COLUMNS).astype({"verified_value": float}),
+            ratings=rating_outcome,
         )
 
 
