@@ -482,7 +482,8 @@ def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date
                          results.adjustments, results.validated.values, results.validated.issues_table,
                          results.validated.missing_units, previous=previous, progress=progress_table,
                          crosscheck=getattr(results, "crosscheck", None),
-                         county_totals=getattr(results, "county_totals", None))
+                         county_totals=getattr(results, "county_totals", None),
+                         ratings=getattr(results.validated, "ratings", None), scheme=scheme)
     release_unused()  # the summary's audit tables, before the feedback workers are forked
     _pause_for_tests("outputs")
     notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, issued_on,

@@ -199,3 +199,25 @@ def test_scheme_tally_with_scores_and_indicator_without_rating(tmp_path):
     with pytest.raises(SchemeInvalid) as caught:
         load_scheme(write_workbook(tmp_path / "scheme2.xlsx", sheets))
     assert any("没有对应的测评" in item[2] for item in caught.value.problems)
+
+
+def test_summary_sheets(rated, tmp_path):
+    from kaohe_excel import report
+
+    scheme, inbox = rated
+    validated = read_and_validate(scheme, inbox)
+    results = score_period(scheme, validated)
+    path = report.write_summary(tmp_path / "汇总表.xlsx", scheme.meta, scheme.grades, results.scored, results.ranked,
+                                results.adjustments, validated.values, validated.issues_table, validated.missing_units,
+                                ratings=validated.ratings, scheme=scheme)
+    workbook = load_workbook(path)
+    rows = [[c for c in r] for r in workbook["测评结果"].iter_rows(values_only=True)]
+    header = rows[1]
+    d01 = [dict(zip(header, r)) for r in rows[2:] if r[1] == "D01"]
+    assert {r["测评人类别"]: r["平均分"] for r in d01} == {"县领导": 100, "干部职工": 80, "服务对象": 90}
+    assert {r["测评值"] for r in d01} == {88}
+    checks = [[c for c in r] for r in workbook["测评票校验"].iter_rows(values_only=True)]
+    leaders = [r for r in checks if r[1] == "县领导" and r[2] == "电子票"][0]
+    assert leaders[3:9] == (5, 5, 2, 2, 1, "40.0%")[:6] or list(leaders[3:9]) == [5, 5, 2, 2, 1, "40.0%"]
+    reasons = [r[4] for r in checks if r and r[0] == "M1" and r[4] in ("作废（超过每票优秀上限）", "作废（全部评价相同）", "空白票", "票号重复，未计入")]
+    assert reasons == ["作废（超过每票优秀上限）", "作废（全部评价相同）", "空白票"]
