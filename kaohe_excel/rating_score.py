@@ -109,26 +109,33 @@ def _num(x: float) -> str:
     return text if text != "-0" else "0"
 
 
+def _nums(series: pd.Series) -> pd.Series:
+    """_num over a column: rounded once, each distinct value formatted once."""
+    rounded = pd.Series(round_half_up(series.astype(float), 2), index=series.index)
+    texts = {v: (f"{v:.2f}".rstrip("0").rstrip(".") if v == v else "") for v in rounded.unique()}
+    return rounded.map(texts).fillna("").astype(object)
+
+
 def unit_values(stats: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
     """value(u) = Σ w·mean / Σ w over the groups that gave u at least one valid mark, half-up to
     2 decimals; NaN when no group did. With the explanation sentence (counts, dropped, means, weights)."""
     marked = stats["count"] > 0
     w = stats["weight"].astype(float).where(marked, 0.0)
-    frame = stats.assign(wm=(w * stats["mean"].fillna(0.0)), w=w)
+    frame = stats.assign(wm=(w * stats["mean"].fillna(0.0)), w=w, marked=marked.astype(int))
     sums = frame.groupby(["rating_code", "unit_code"], sort=False).agg(wm=("wm", "sum"), w=("w", "sum"),
-                                                                       groups_marked=("count", lambda c: int((c > 0).sum())))
+                                                                       groups_marked=("marked", "sum"))
     sums = sums.reset_index()
     exact = sums["wm"] / sums["w"].where(sums["w"] > 0)
     sums["value"] = round_half_up(exact, 2)
     # The sentence, built column-wise: one text per group row, joined per unit.
     count_text = stats["count"].astype(str)
     dropped_text = np.where(stats["dropped"] > 0,
-                            "，去掉最高 " + stats["dropped_high"].map(_num) + "、最低 " + stats["dropped_low"].map(_num), "")
+                            "，去掉最高 " + _nums(stats["dropped_high"]) + "、最低 " + _nums(stats["dropped_low"]), "")
     what = np.where(stats["tally"], " 票（汇总）", " 票有效")
     part = np.where(marked, stats["rater_group"] + " " + count_text + what + dropped_text + "，均值 "
-                    + stats["mean"].map(lambda v: _num(v) if v == v else ""),
+                    + _nums(stats["mean"]),
                     stats["rater_group"] + " 无有效评价（权重不计）")
-    weight_text = (stats["weight"].astype(float) * 100).map(_num) + "%"
+    weight_text = _nums(stats["weight"].astype(float) * 100) + "%"
     part = pd.Series(part, index=stats.index) + "，权重 " + weight_text
     joined = pd.DataFrame({"rating_code": stats["rating_code"], "unit_code": stats["unit_code"], "part": part})
     joined = joined.groupby(["rating_code", "unit_code"], sort=False)["part"].agg("；".join).reset_index()
@@ -137,10 +144,10 @@ def unit_values(stats: pd.DataFrame, ratings: pd.DataFrame) -> pd.DataFrame:
     sums["indicator_code"] = sums["rating_code"].map(names["indicator_code"])
     rating_name = sums["rating_code"].map(names["rating_name"])
     renorm = np.where((sums["w"] > 0) & ((sums["w"] - 1).abs() > 1e-9),
-                      "（权重按有评价的类别 " + (sums["w"] * 100).map(_num) + "% 归一）", "")
+                      "（权重按有评价的类别 " + _nums(sums["w"] * 100) + "% 归一）", "")
     sums["explanation"] = np.where(
         sums["value"].notna(),
-        rating_name + "：" + sums["part"] + "；测评值 " + sums["value"].map(lambda v: _num(v) if v == v else "") + renorm,
+        rating_name + "：" + sums["part"] + "；测评值 " + _nums(sums["value"]) + renorm,
         rating_name + "：" + sums["part"] + "；没有任何有效评价，测评值缺失")
     return sums[VALUE_COLUMNS].reset_index(drop=True)
 

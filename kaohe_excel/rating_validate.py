@@ -163,12 +163,16 @@ class RatingCollector:
     # ------------------------------------------------------------------ finish
     def parsed_marks(self) -> pd.DataFrame:
         """Every mark parsed at once: points on the 100 scale, top grade, or why it is wrong."""
-        frame = pd.DataFrame({"rating_code": self.m_rating, "rater_group": self.m_group, "ballot": self.m_ballot,
-                              "unit_code": self.m_unit, "raw": pd.Series(self.m_raw, dtype=object)})
+        # Categoricals: a city's 600,000 marks repeat a few hundred codes and a handful of grades,
+        # so each distinct text is built and cleaned once.
+        frame = pd.DataFrame({"rating_code": pd.Categorical(self.m_rating), "rater_group": pd.Categorical(self.m_group),
+                              "ballot": pd.Categorical(self.m_ballot), "unit_code": pd.Categorical(self.m_unit)})
+        codes, uniques = pd.factorize(pd.Series(self.m_raw, dtype=object), use_na_sentinel=True)
+        cleaned = np.array([clean_text(u) for u in uniques] + [""], dtype=object)
+        text = pd.Series(cleaned[codes], index=frame.index, dtype=object)  # code -1 (None) takes the last: ""
         frame["points"] = np.nan
         frame["top"] = False
         frame["bad"] = ""
-        text = frame["raw"].map(clean_text) if len(frame) else frame["raw"]
         for code, rating in self.ratings.items():
             mine = (frame["rating_code"] == code).to_numpy() & (text != "").to_numpy()
             if not mine.any():
@@ -206,6 +210,7 @@ class RatingCollector:
                            "同一张票不能重复计入，这些票均未计入。请核对后只保留一份", file="、".join(rows["file"])))
         duplicates = ballots[dup].assign(status="duplicate", n_marks=0, n_top=0, limit=np.nan)
         good = marks[marks["points"].notna()][["rating_code", "rater_group", "ballot", "unit_code", "points", "top"]]
+        good = good.astype({c: object for c in ("rating_code", "rater_group", "ballot", "unit_code")})
         singles = ballots[~dup]
         good = good.merge(singles[rating_score.KEY + ["ballot"]], on=rating_score.KEY + ["ballot"], how="inner")
         judged, valid = rating_score.judge_ballots(good, singles, scheme.ratings)
