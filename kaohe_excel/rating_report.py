@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .rating_score import STATUS_VALID
+from .rating_score import STATUS_VALID, _nums
 from .rating_validate import STATUS_ZH
 from .score import round_half_up
 
@@ -24,8 +24,7 @@ def result_frame(outcome, scheme) -> pd.DataFrame:
     stats = outcome.stats.merge(outcome.values[["rating_code", "unit_code", "value"]], on=["rating_code", "unit_code"], how="left")
     names = scheme.unit_names()
     rating_names = dict(zip(scheme.ratings["rating_code"], scheme.ratings["rating_name"]))
-    dropped = np.where(stats["dropped"] > 0, "最高 " + _r2(stats["dropped_high"]).astype(str) + "、最低 "
-                       + _r2(stats["dropped_low"]).astype(str), "")
+    dropped = np.where(stats["dropped"] > 0, "最高 " + _nums(stats["dropped_high"]) + "、最低 " + _nums(stats["dropped_low"]), "")
     return pd.DataFrame({
         "测评": stats["rating_code"].map(rating_names), "单位代码": stats["unit_code"], "单位名称": stats["unit_code"].map(names),
         "测评人类别": stats["rater_group"], "权重": (stats["weight"].astype(float) * 100).map(lambda v: f"{v:g}%"),
