@@ -221,3 +221,18 @@ def test_summary_sheets(rated, tmp_path):
     assert leaders[3:9] == (5, 5, 2, 2, 1, "40.0%")[:6] or list(leaders[3:9]) == [5, 5, 2, 2, 1, "40.0%"]
     reasons = [r[4] for r in checks if r and r[0] == "M1" and r[4] in ("作废（超过每票优秀上限）", "作废（全部评价相同）", "空白票", "票号重复，未计入")]
     assert reasons == ["作废（超过每票优秀上限）", "作废（全部评价相同）", "空白票"]
+
+
+def test_run_archives_ballots_and_verify_rederives(rated, tmp_path):
+    from kaohe_excel import archive, pipeline
+
+    scheme, inbox = rated
+    out = tmp_path / "out"
+    outcome = pipeline.run(inbox, scheme.path, out_root=out, allow_errors=True, workers=1,
+                           template_dir=tmp_path / "no-templates")
+    summary = load_workbook(outcome.folder / "汇总表.xlsx", read_only=True)
+    assert {"测评结果", "测评票校验"} <= set(summary.sheetnames)
+    archived = {p.name for p in outcome.folder.rglob("测评*.xlsx")}
+    assert "测评票_M1_县领导_2.xlsx" in archived and "测评录入表_M1_干部职工.xlsx" in archived
+    report = archive.verify_period(out, scheme.meta.period)
+    assert report.ok, report.lines()
