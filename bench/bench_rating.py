@@ -12,7 +12,6 @@ import time
 import numpy as np
 import pandas as pd
 
-from kaohe_excel import rating_score
 from kaohe_excel.rating_validate import RatingCollector
 
 GRADES = [("优秀", 100.0), ("称职", 80.0), ("基本称职", 60.0), ("不称职", 0.0)]

@@ -13,10 +13,9 @@ from . import origin
 from .rating_read import BALLOT_HEADERS, BALLOT_SHEET, KIND_BALLOT, KIND_PAPER, KIND_TALLY, PAPER_SHEET, TALLY_SHEET
 from .rating_scheme import COLLECT_ELECTRONIC, COLLECT_PAPER
 from .safety import safe_filename
-from .template import (FORMAT_VERSION, _body_cell, _meta_sheet, _note, _protect, _set_widths, _signing_key,
+from .template import (FORMAT_VERSION, _body_cell, _meta_sheet, _note, _print_setup, _protect, _set_widths, _signing_key,
                        _style_header, _title, save_workbook_deterministic, titled)
 
-PAPER_ROWS_EXTRA = 0
 
 
 def ballot_file_name(code: str, group: str, number: int) -> str:
@@ -89,7 +88,7 @@ def write_rating_workbooks(scheme, out_dir, key: origin.OfficeKey | None = None)
         if number is not None:
             kind = KIND_BALLOT
             sheet.title = BALLOT_SHEET
-            _title(sheet, f"{title}测评票（{rater['rater_group']}）", len(BALLOT_HEADERS))
+            _title(sheet, f"{title}票（{rater['rater_group']}）", len(BALLOT_HEADERS))
             how = ("在「评价」列从下拉列表选择等级" if rating["mode"] == "grade" else f"在「评价」列填写 0–{rating['full']:g} 的分数")
             _note(sheet, 2, f"票号 {number}。请{how}，「意见」可写建议。本票不记名。", len(BALLOT_HEADERS))
             _style_header(sheet, 3, BALLOT_HEADERS)
@@ -134,6 +133,7 @@ def write_rating_workbooks(scheme, out_dir, key: origin.OfficeKey | None = None)
                     _body_cell(sheet, i, col, None, "", editable=True)
                     check.add(sheet.cell(row=i, column=col))
             _set_widths(sheet, [10, 22] + [10] * len(grades))
+        _print_setup(sheet, "3:3")
         _protect(sheet)
         _meta_sheet(workbook, _identity(scheme, kind, rating, rater, number), key)
         workbook.active = 0

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import rating_score
-from .issues import Issue, IssueCode, error, warning
+from .issues import IssueCode, error, warning
 from .rating_read import KIND_BALLOT, KIND_PAPER, KIND_TALLY
 from .rating_scheme import COLLECT_ELECTRONIC, COLLECT_PAPER, COLLECT_TALLY
 from .tables import cell_address, clean_text
