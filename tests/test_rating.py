@@ -39,7 +39,7 @@ def fill_ballot(path: Path, marks: list[object]) -> None:
     workbook = load_workbook(path)
     sheet = workbook["测评票"]
     for offset, mark in enumerate(marks):
-        sheet.cell(row=4 + offset, column=4, value=mark)
+        sheet.cell(row=4 + offset, column=4).value = mark  # cell(value=None) would not clear it
     workbook.save(path)
 
 
@@ -48,7 +48,7 @@ def fill_paper(path: Path, rows: list[list[object]]) -> None:
     sheet = workbook["测评录入"]
     for r, row in enumerate(rows, start=4):
         for c, value in enumerate(row, start=1):
-            sheet.cell(row=r, column=c, value=value)
+            sheet.cell(row=r, column=c).value = value
     workbook.save(path)
 
 
@@ -57,7 +57,7 @@ def fill_tally(path: Path, rows: list[list[int]]) -> None:
     sheet = workbook["测评汇总"]
     for r, row in enumerate(rows, start=4):
         for c, value in enumerate(row, start=3):
-            sheet.cell(row=r, column=c, value=value)
+            sheet.cell(row=r, column=c).value = value
     workbook.save(path)
 
 
@@ -236,3 +236,17 @@ def test_run_archives_ballots_and_verify_rederives(rated, tmp_path):
     assert "测评票_M1_县领导_2.xlsx" in archived and "测评录入表_M1_干部职工.xlsx" in archived
     report = archive.verify_period(out, scheme.meta.period)
     assert report.ok, report.lines()
+
+
+def test_unit_without_any_mark_is_missing(rated):
+    scheme, inbox = rated
+    (inbox / "测评录入表_M1_干部职工.xlsx").unlink()
+    (inbox / "测评汇总表_M1_服务对象.xlsx").unlink()
+    fill_ballot(inbox / "测评票_M1_县领导_1.xlsx", ["优秀", None, "优秀", None])
+    fill_ballot(inbox / "测评票_M1_县领导_5.xlsx", ["称职", None, "优秀", None])
+    validated = read_and_validate(scheme, inbox)
+    issues = validated.issues_table
+    missing = issues[(issues["code"] == "missing_value") & (issues["indicator"] == "R1")]
+    assert sorted(missing["unit"]) == ["D02", "T02"] and set(missing["severity"]) == {"错误"}
+    values = validated.values[validated.values["indicator_code"] == "R1"].set_index("unit_code")["value"].to_dict()
+    assert values == {"T01": 90.0, "D01": 100.0}  # 县领导 alone: its mean is the value
