@@ -501,7 +501,8 @@ def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date
                          results.validated.missing_units, previous=previous, progress=progress_table,
                          crosscheck=getattr(results, "crosscheck", None),
                          county_totals=getattr(results, "county_totals", None),
-                         appeals=_appeal_rows(results), appeal_changes=_appeal_changes(results))
+                         appeals=_appeal_rows(results), appeal_changes=_appeal_changes(results),
+                         ratings=getattr(results.validated, "ratings", None), scheme=scheme)
     release_unused()  # the summary's audit tables, before the feedback workers are forked
     _pause_for_tests("outputs")
     win = publication.window(getattr(meta, "publication", None), issued_on)  # w-year: 成文日期 and 公示期

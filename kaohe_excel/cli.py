@@ -279,6 +279,9 @@ def template_command(
             paths.append(write_assessment_workbook(loaded, out, key=key))
             from .appeal_template import write_appeal_workbook  # w-appeal
             paths.append(write_appeal_workbook(loaded, out, key=key))
+            from .rating_template import write_rating_workbooks  # w-rating: 测评票, 录入表, 汇总表
+
+            paths.extend(write_rating_workbooks(loaded, out, key=key))
         console.print_line(f"已生成 {len(paths)} 个文件，位于 {out}")
 
     _guard(body)

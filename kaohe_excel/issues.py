@@ -87,6 +87,13 @@ class IssueCode(str, Enum):
     # w-appeal: 复核登记表 rows (unknown codes, duplicates and bad values reuse the codes above)
     invalid_appeal = "invalid_appeal"  # both or neither of 指标代码/项目代码, or 复核结论 not 维持/调整
     duplicate_appeal = "duplicate_appeal"  # two appeals on the same unit × indicator/item
+    # w-rating: 测评 ballots (issue 15)
+    rating_unknown = "rating_unknown"  # a 测评 file of an evaluation or rater group the scheme does not have
+    rating_not_rated = "rating_not_rated"  # a mark for a unit outside the group's 评价对象
+    rating_duplicate_ballot = "rating_duplicate_ballot"  # one 票号 counted twice (or a paper row without 票号)
+    rating_void_ballot = "rating_void_ballot"  # a void (作废) or blank ballot left out
+    rating_group_absent = "rating_group_absent"  # a group that rates the unit gave it no valid mark
+    rating_low_participation = "rating_low_participation"  # valid ballots below 参评率下限
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,8 @@ ISSUE_KINDS_ZH = {
     "not_a_regular_file": "不是普通文件", "unreadable_folder": "文件夹无法打开",
     "interim_unsealed": "来源周期未封存", "interim_partial": "部分周期未参加考核", "interim_missing": "平时考核无往期总分",
     "invalid_appeal": "复核登记有误", "duplicate_appeal": "复核重复登记",  # w-appeal
+    "rating_unknown": "测评表不在方案中", "rating_not_rated": "不是评价对象", "rating_duplicate_ballot": "测评票重复",
+    "rating_void_ballot": "无效票或空白票", "rating_group_absent": "测评类别无有效评价", "rating_low_participation": "参评率偏低",
 }
 
 

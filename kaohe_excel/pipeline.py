@@ -172,6 +172,10 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
     if in_progress:
         frame = progress_mod.prorate_thresholds(frame, elapsed)
     scored = interim.annotate(score.score_indicators(frame, scheme.tier_tables), validated.interim)
+    if validated.ratings is not None:  # w-rating: say how each 测评 value came about, before how it scored
+        from .rating_validate import explain_scored
+
+        scored = explain_scored(scored, validated.ratings)
     table = None
     if in_progress:
         note = progress_mod.prorate_note(scored, elapsed).where(scored["status"].astype(object).eq("scored"), "")

@@ -860,6 +860,12 @@ def _interpret(result: FileResult, sheets: dict[str, list[list]]) -> None:
             if len(row) >= 2 and clean_text(row[0]):
                 result.meta[clean_text(row[0])] = clean_text(row[1])
     kind = result.meta.get("文件类型", "")
+    from . import rating_read  # w-rating: the three 测评 kinds are read by their own module
+
+    if kind in rating_read.RATING_KINDS:
+        result.kind = kind
+        rating_read.interpret(result, sheets, META_SHEET)
+        return
     # The hidden 文件类型 says which table to look for; only a file without it (content
     # copied into a new workbook) is searched for each kind in turn.
     unit_sheet = assessment_sheet = lead_sheet = None

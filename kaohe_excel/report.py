@@ -1224,6 +1224,8 @@ def write_summary(
     county_totals: pd.DataFrame | None = None,
     appeals: pd.DataFrame | None = None,
     appeal_changes: pd.DataFrame | None = None,
+    ratings: Any = None,
+    scheme: Any = None,
 ) -> Path:
     """Write the summary workbook (汇总表) with the sheets in SUMMARY_SHEETS, plus PROGRESS_SHEETS
     when a progress table (progress.progress_table) is given, and 口径核对 when lead-department
@@ -1247,8 +1249,28 @@ def write_summary(
     _write_crosscheck_sheet(wb, fmts, meta, crosscheck, county_totals)
     if appeals is not None:  # w-appeal: appeal_report.appeal_rows / change_rows
         _write_appeal_sheets(wb, fmts, meta, appeals, appeal_changes)
+    if ratings is not None and scheme is not None:  # w-rating: 测评结果 and 测评票校验
+        _write_rating_sheets(wb, fmts, meta, ratings, scheme)
     _close(wb)
     return Path(path)
+
+
+def _write_rating_sheets(wb, fmts: _Formats, meta: Any, ratings: Any, scheme: Any) -> None:
+    from . import rating_report
+
+    ws = wb.add_worksheet(rating_report.RESULT_SHEET)
+    _write_display_table(ws, fmts, rating_report.result_frame(ratings, scheme), header_row=1,
+                         title=f"{_period_label(meta)} 测评结果（各类测评人的有效评价数、平均分和加权测评值）")
+    participation, ballots = rating_report.check_frames(ratings)
+    ws = wb.add_worksheet(rating_report.CHECK_SHEET)
+    last = _write_display_table(ws, fmts, participation, header_row=1, title=f"{_period_label(meta)} 测评参评情况")
+    if len(ballots):
+        _write_title(ws, last + 2, len(ballots.columns), "未计入的测评票（作废、空白、重复）", fmts)
+        for c, name in enumerate(ballots.columns):
+            ws.write_string(last + 3, c, name, fmts.header)
+        for r, record in enumerate(ballots.itertuples(index=False), start=last + 4):
+            for c, value in enumerate(record):
+                _write_cell(ws, r, c, value, "auto", fmts)
 
 
 CROSSCHECK_SHEET = "口径核对"

@@ -37,10 +37,11 @@ from .memory import release_unused
 from .publication import Settings as PublicationSettings
 from .publication import parse_settings as parse_publication
 from .tables import clean_text, column_letter, display_text, header_key, locate_table
+from . import rating_scheme as _rating_scheme
 
 METHOD_NAMES = ["完成率", "基本满分", "功效系数", "阶梯", "差额扣分", "排名", "相对最优", "定性", "扣分"]
 DIRECTIONS = {"正向": "higher", "反向": "lower", "": "higher"}
-SOURCES = {"自报": "self", "评定": "assessed", "平时": "interim", "": "self"}
+SOURCES = {"自报": "self", "评定": "assessed", "平时": "interim", "测评": "rating", "": "self"}
 MISSING_RULES = {"归一化": "normalize", "均值": "mean", "": "normalize"}
 TOTAL_MODES = {"百分制": "percent", "原始分": "raw", "": "raw"}
 VETO_EFFECTS = {"取消评优": "no_excellent", "定为不合格": "fail", "总分清零": "zero", "": "no_excellent"}
@@ -125,6 +126,9 @@ class Scheme:
     path: Path | None = None
     # [group, share, rounding, at_least_one] of the groups listed in 类别 (the others use 方案's quota)
     group_quotas: pd.DataFrame | None = None
+    # w-rating: the 测评 and 测评人 sheets (rating_scheme); empty frames when the scheme has none
+    ratings: pd.DataFrame = field(default_factory=lambda: _rating_scheme.empty_ratings())
+    raters: pd.DataFrame = field(default_factory=lambda: _rating_scheme.empty_raters())
 
     @property
     def groups(self) -> list[str]:
@@ -199,6 +203,7 @@ QUOTA_RULE = ShareRule("优秀比例上限", 1, 0, 1, example="0.2 或 20%")
 LOWER_RULE = ShareRule("下限", 3, 0, example="0.9 或 90%")
 TIER_SHARE_RULE = ShareRule("得分比例", 1.5, 0, example="0.8 或 80%")
 WEIGHT_RULE = ShareRule("权重", 1, 0, 1, example="30 或 30% 或 0.3")
+RATING_SHARE_RULE = ShareRule("参评率下限", 1, 0, 1, example="0.8 或 80%")  # w-rating: also 每票优秀上限 as a share
 TOLERANCE_RULE = ShareRule("核对容差", 1, 0, 1, high_open=True, example="0.005 或 0.5%")
 
 
@@ -682,7 +687,7 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
         if row.direction not in DIRECTIONS:
             problems.add("指标", row.xlsx_row, f"{where}的「方向」只能是 正向 或 反向，现为「{row.direction}」")
         if row.source not in SOURCES:
-            problems.add("指标", row.xlsx_row, f"{where}的「数据来源」只能是 自报、评定 或 平时，现为「{row.source}」")
+            problems.add("指标", row.xlsx_row, f"{where}的「数据来源」只能是 自报、评定、测评 或 平时，现为「{row.source}」")
         if row.missing_rule not in MISSING_RULES:
             problems.add("指标", row.xlsx_row, f"{where}的「缺项处理」只能是 归一化 或 均值，现为「{row.missing_rule}」")
         if not points_text.iat[row.Index] or row.points <= 0:
@@ -940,7 +945,7 @@ def _check_parameters(scheme: Scheme, problems: _Problems) -> None:
 
 # ---------------------------------------------------------------- entry point
 
-CONTRACT_SHEETS = ["方案", "等次", "单位", "指标", "目标分解", "档次表", "权重", "加扣分", "类别", "节假日"]
+CONTRACT_SHEETS = ["方案", "等次", "单位", "指标", "目标分解", "档次表", "权重", "加扣分", "类别", "节假日", "测评", "测评人"]
 STRUCTURAL_PROBLEMS = ("缺少工作表", "找不到表头行")
 
 
@@ -993,6 +998,9 @@ def load_scheme(path: str | Path) -> Scheme:
             problems.add("指标", None, f"考核类别「{group}」没有任何适用指标")
     scheme = Scheme(meta, grades, units, indicators, unit_targets, tiers, weights, adjustments,
                     fingerprint_sheets(sheets), path, group_quotas)
+    scheme.ratings, scheme.raters = _rating_scheme.parse_ratings(
+        sheets, problems, indicators, groups, _table_rows, read_share, RATING_SHARE_RULE, WEIGHT_RULE,
+        _check_one_scale, split_groups, YES, NO, ALL_GROUPS)
     structural = [item for item in problems.items if item[1] is None and item[2].startswith(STRUCTURAL_PROBLEMS)]
     if structural:
         # a missing sheet or header row makes every row that refers to it look wrong too: say only the cause

@@ -601,4 +601,7 @@ def planned_paths(scheme, out_dir: str | Path, units: Iterable[str] | None = Non
     if units is None:
         paths.append(out_dir / ASSESSMENT_FILE_NAME)
         paths.append(out_dir / APPEAL_FILE_NAME)
+        from .rating_template import planned_rating_paths  # w-rating: the 测评 workbooks
+
+        paths.extend(planned_rating_paths(scheme, out_dir))
     return paths

@@ -22,6 +22,8 @@ from . import appeal, origin
 from .crosscheck import VERIFIED_COLUMNS, empty_verified
 from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
 from .read import KIND_APPEAL, KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult, Row
+from .rating_read import RATING_KINDS
+from .rating_validate import RatingCollector
 from .scheme import Scheme
 from .tables import clean_text, display_text
 from . import value_guard
@@ -149,6 +151,7 @@ class Validated:
     interim: object = None  # w-interim: interim.InterimValues when the scheme has 平时 indicators
     # The office's 复核 decisions (appeal.APPEAL_COLUMNS), from the one 复核登记表 in the inbox.
     appeals: pd.DataFrame = field(default_factory=appeal.empty_appeals)
+    ratings: object = None  # w-rating: rating_validate.RatingOutcome when the scheme has 测评
 
     @property
     def issues_table(self) -> pd.DataFrame:
@@ -164,7 +167,9 @@ class Validated:
 
 
 SPEC_COLUMNS = ["indicator_code", "name", "measure_unit", "method", "target", "tier_table", "base", "full", "floor"]
-OFFICE_KIND_LABELS = {KIND_ASSESSMENT: "评定表", KIND_LEAD: "牵头单位核定表", KIND_APPEAL: "复核登记表"}
+OFFICE_KIND_LABELS = {KIND_ASSESSMENT: "评定表", KIND_LEAD: "牵头单位核定表", KIND_APPEAL: "复核登记表",
+                      # w-rating: the 测评 workbooks are office kinds too (a 校验码 is required)
+                      **{kind: kind for kind in RATING_KINDS}}
 
 
 @dataclass(eq=False)
@@ -242,6 +247,7 @@ class _Validator:
         self.main_lists: tuple | None = None
         self.ambiguous: set[tuple] = set()
         self.appeal_files: list[tuple[str, list[dict], dict]] = []  # (file, appeals, submission) per 复核登记表
+        self.rating = RatingCollector(scheme, self.add) if len(scheme.ratings) else None
         if origin.declares_demo(scheme):
             self.add(warning(IssueCode.demo_office_key,
                              f"考核方案「方案」表设定「{origin.SCHEME_KEY_ROW}」为「{origin.DEMO_KEY_VALUE}」：演示密钥随程序公开发布，"
@@ -267,6 +273,12 @@ class _Validator:
         proven = self.check_origin(result)
         if proven is None or not self.check_meta(result):
             self.submission(result, result.meta.get("单位代码", "") if proven is not None else "", "rejected")
+            return
+        if result.kind in RATING_KINDS:
+            status = self.rating.file(result) if self.rating is not None else "rejected"
+            if self.rating is None:
+                self.add(error(IssueCode.rating_unknown, "考核方案中没有测评，此测评表未采用", file=result.name))
+            self.submission(result, "", status)
             return
         if result.kind == KIND_UNIT:
             self.unit_file(result, proven)
@@ -768,6 +780,10 @@ class _Validator:
                                 "contact": unit.contact, "email": unit.email})
                 self.add(error(IssueCode.missing_submission, f"单位「{unit.unit_code} {unit.unit_name}」未报送（收件箱中没有该单位的有效文件）",
                                unit=unit.unit_code))
+        rating_outcome = None
+        if self.rating is not None:
+            rating_outcome, rating_values = self.rating.finish()
+            self.values.extend(rating_values)
         if self.assessment_file is None and len(self.expected_assessed) and ("assessment", "") not in self.ambiguous:
             self.add(error(IssueCode.missing_assessment, "收件箱中没有考核办的评定表（评定表.xlsx），评定类指标无法计分"))
         appeals = self.appeals()
@@ -781,6 +797,7 @@ class _Validator:
             submissions=pd.DataFrame(self.submissions, columns=SUBMISSION_COLUMNS),
             missing_units=pd.DataFrame(missing, columns=["unit_code", "unit_name", "group", "contact", "email"]),
             verified=pd.DataFrame(self.verified, columns=VERIFIED_COLUMNS).astype({"verified_value": float}),
+            ratings=rating_outcome,
         )
 
 

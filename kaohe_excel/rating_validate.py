@@ -1,0 +1,277 @@
+"""Judging 测评 files against the scheme, then computing each unit's 测评 value.
+
+`RatingCollector.file` takes one read 测评 file (its origin already proven by validate);
+raw marks are gathered as plain lists and parsed all at once in `finish`, which returns the
+value rows for validate's values frame and the tables the outputs show.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import rating_score
+from .issues import IssueCode, error, warning
+from .rating_read import KIND_BALLOT, KIND_PAPER, KIND_TALLY
+from .rating_scheme import COLLECT_ELECTRONIC, COLLECT_PAPER, COLLECT_TALLY
+from .tables import cell_address, clean_text
+
+KIND_OF_COLLECT = {COLLECT_ELECTRONIC: KIND_BALLOT, COLLECT_PAPER: KIND_PAPER, COLLECT_TALLY: KIND_TALLY}
+STATUS_ZH = {rating_score.STATUS_BLANK: "空白票", rating_score.STATUS_VOID_TOP: "作废（超过每票优秀上限）",
+             rating_score.STATUS_VOID_SAME: "作废（全部评价相同）", "duplicate": "票号重复，未计入"}
+
+
+@dataclass
+class RatingOutcome:
+    ballots: pd.DataFrame  # judged ballots (status), no rater named: a ballot is its file or 票号
+    stats: pd.DataFrame  # per evaluation × group × unit
+    values: pd.DataFrame  # per evaluation × unit
+    participation: pd.DataFrame
+    problems: pd.DataFrame = field(default_factory=pd.DataFrame)  # ballots with an erroneous mark
+
+
+def _ballot_number(value: object) -> str:
+    text = clean_text(value)
+    try:
+        number = float(text)
+        if number.is_integer():
+            return str(int(number))
+    except ValueError:
+        pass
+    return text
+
+
+class RatingCollector:
+    def __init__(self, scheme, add):
+        self.scheme = scheme
+        self.add = add
+        self.ratings = {r["rating_code"]: r for r in scheme.ratings.to_dict("records")}
+        self.raters = {(r["rating_code"], r["rater_group"]): r for r in scheme.raters.to_dict("records")}
+        self.group_of = dict(zip(scheme.units["unit_code"], scheme.units["group"]))
+        groups = list(dict.fromkeys(scheme.units["group"]))
+        self.rated = {key: set(groups if isinstance(r["targets"], str) else r["targets"]) for key, r in self.raters.items()}
+        # raw marks, column-wise: parsed together in finish
+        self.m_rating: list[str] = []
+        self.m_group: list[str] = []
+        self.m_ballot: list[str] = []
+        self.m_unit: list[str] = []
+        self.m_raw: list[object] = []
+        self.m_file: list[str] = []
+        self.m_sheet: list[str] = []
+        self.m_cell: list[tuple[int, int]] = []
+        self.ballots: list[dict] = []
+        self.tallies: list[dict] = []
+        self.tally_files: dict[tuple, list[str]] = {}
+
+    def identity(self, result) -> tuple[dict, dict] | None:
+        code, group = result.meta.get("测评代码", ""), result.meta.get("测评人类别", "")
+        rating, rater = self.ratings.get(code), self.raters.get((code, group))
+        if rating is None or rater is None or KIND_OF_COLLECT.get(rater["collect"]) != result.kind:
+            self.add(error(IssueCode.rating_unknown,
+                           f"此{result.kind}属于测评「{code}」的测评人类别「{group}」，考核方案中没有这样的{result.kind}"
+                           "（测评或收集方式已调整），未采用。请用 kaohe template 重新生成测评表", file=result.name))
+            return None
+        return rating, rater
+
+    def check_unit(self, unit: str, key: tuple, at: dict) -> bool:
+        if unit not in self.group_of:
+            self.add(error(IssueCode.unknown_unit, f"测评表中的单位代码「{unit}」不在单位名单中，此列（行）评价未计入", **at))
+            return False
+        if self.group_of[unit] not in self.rated[key]:
+            self.add(error(IssueCode.rating_not_rated,
+                           f"单位「{unit}」（{self.group_of[unit]}）不是测评人类别「{key[1]}」的评价对象，评价未计入", unit=unit, **at))
+            return False
+        return True
+
+    def file(self, result) -> str:
+        found = self.identity(result)
+        if found is None:
+            return "rejected"
+        rating, rater = found
+        key = (rating["rating_code"], rater["rater_group"])
+        name = result.name
+        if result.kind == KIND_BALLOT:
+            ballot = _ballot_number(result.meta.get("票号", "")) or name
+            units = 0
+            for row in result.rows:
+                unit_cell = row["单位代码"]
+                unit = clean_text(unit_cell.value)
+                mark = row.get("评价")
+                units += 1
+                if not self.check_unit(unit, key, {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell}):
+                    continue
+                self.mark(key, ballot, unit, mark.value if mark else "", name, unit_cell.sheet, row.row, mark.col if mark else 0)
+            self.ballots.append({"rating_code": key[0], "rater_group": key[1], "ballot": ballot, "units": units, "file": name})
+        elif result.kind == KIND_PAPER:
+            columns = [(text, pos) for text, pos in result.rows[0].layout.columns.items() if text != "票号"] if result.rows else []
+            good = []
+            for text, (position, col) in columns:
+                header = result.header.get(text)
+                at = {"file": name, "sheet": header.sheet if header else "", "cell": header.cell if header else ""}
+                if self.check_unit(text, key, at):
+                    good.append((text, position, col))
+            for row in result.rows:
+                number_cell = row["票号"]
+                ballot = _ballot_number(number_cell.value)
+                if not ballot:
+                    self.add(error(IssueCode.rating_duplicate_ballot, "这一行填写了评价但没有票号，请填写纸质票上印的票号",
+                                   file=name, sheet=number_cell.sheet, cell=number_cell.cell))
+                    continue
+                for unit, position, col in good:
+                    self.mark(key, ballot, unit, row.values[position], name, row.layout.sheet, row.row, col)
+                self.ballots.append({"rating_code": key[0], "rater_group": key[1], "ballot": ballot,
+                                     "units": len(columns), "file": f"{name} 第{row.row + 1}行"})
+        else:
+            self.tally_files.setdefault(key, []).append(name)
+            grades = dict(rating["grades"])
+            top = rating["grades"][0][0] if rating["grades"] else ""
+            for grade in grades:
+                if grade not in result.header:
+                    self.add(error(IssueCode.missing_column, f"测评汇总表缺少等级「{grade}」的票数列，请使用下发的汇总表", file=name))
+            for row in result.rows:
+                unit_cell = row["单位代码"]
+                unit = clean_text(unit_cell.value)
+                if not self.check_unit(unit, key, {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell}):
+                    continue
+                for grade, points in grades.items():
+                    cell = row.get(grade)
+                    if cell is None:
+                        continue
+                    text = clean_text(cell.value)
+                    votes = _ballot_number(cell.value) if text else "0"
+                    if not votes.isdigit():
+                        self.add(error(IssueCode.not_a_number, f"「{grade}」票数应为不小于0的整数，现为「{text}」",
+                                       file=name, sheet=cell.sheet, cell=cell.cell, unit=unit))
+                        continue
+                    self.tallies.append({"rating_code": key[0], "rater_group": key[1], "unit_code": unit,
+                                         "votes": int(votes), "points": points, "top": grade == top, "file": name})
+        return "read"
+
+    def mark(self, key, ballot, unit, raw, file, sheet, row, col) -> None:
+        self.m_rating.append(key[0])
+        self.m_group.append(key[1])
+        self.m_ballot.append(ballot)
+        self.m_unit.append(unit)
+        self.m_raw.append(raw)
+        self.m_file.append(file)
+        self.m_sheet.append(sheet)
+        self.m_cell.append((row, col))
+
+    # ------------------------------------------------------------------ finish
+    def parsed_marks(self) -> pd.DataFrame:
+        """Every mark parsed at once: points on the 100 scale, top grade, or why it is wrong."""
+        # Categoricals: a city's 600,000 marks repeat a few hundred codes and a handful of grades,
+        # so each distinct text is built and cleaned once.
+        frame = pd.DataFrame({"rating_code": pd.Categorical(self.m_rating), "rater_group": pd.Categorical(self.m_group),
+                              "ballot": pd.Categorical(self.m_ballot), "unit_code": pd.Categorical(self.m_unit)})
+        codes, uniques = pd.factorize(pd.Series(self.m_raw, dtype=object), use_na_sentinel=True)
+        cleaned = np.array([clean_text(u) for u in uniques] + [""], dtype=object)
+        text = pd.Series(cleaned[codes], index=frame.index, dtype=object)  # code -1 (None) takes the last: ""
+        frame["points"] = np.nan
+        frame["top"] = False
+        frame["bad"] = ""
+        for code, rating in self.ratings.items():
+            mine = (frame["rating_code"] == code).to_numpy() & (text != "").to_numpy()
+            if not mine.any():
+                continue
+            if rating["mode"] == "grade":
+                grades = dict(rating["grades"])
+                points = text[mine].map(grades)
+                frame.loc[mine, "points"] = points.to_numpy(dtype=float)
+                frame.loc[mine, "top"] = (text[mine] == rating["grades"][0][0]).to_numpy()
+                frame.loc[mine & frame["points"].isna().to_numpy(), "bad"] = (
+                    "「" + text[mine & frame["points"].isna().to_numpy()] + "」不是可选等级，应为：" + "、".join(grades))
+            else:
+                full = float(rating["full"])
+                numbers = pd.to_numeric(text[mine], errors="coerce")
+                ok = numbers.between(0, full)
+                frame.loc[mine, "points"] = (numbers.where(ok) * 100 / full).to_numpy()
+                frame.loc[mine, "top"] = (numbers >= 0.9 * full - 1e-9).to_numpy() & ok.to_numpy()
+                bad_index = frame.index[mine][~ok.to_numpy()]
+                frame.loc[bad_index, "bad"] = "「" + text[bad_index] + f"」应为 0–{full:g} 之间的分数"
+        return frame
+
+    def finish(self) -> tuple[RatingOutcome, list[dict]]:
+        scheme = self.scheme
+        marks = self.parsed_marks()
+        for index in np.flatnonzero((marks["bad"] != "").to_numpy()):
+            row, col = self.m_cell[index]
+            self.add(error(IssueCode.invalid_grade, f"测评评价{marks['bad'].iat[index]}，此项评价未计入",
+                           file=self.m_file[index], sheet=self.m_sheet[index], cell=cell_address(row, col),
+                           unit=marks["unit_code"].iat[index]))
+        ballots = pd.DataFrame(self.ballots, columns=["rating_code", "rater_group", "ballot", "units", "file"])
+        dup = ballots.duplicated(rating_score.KEY + ["ballot"], keep=False)
+        for (code, group, ballot), rows in ballots[dup].groupby(rating_score.KEY + ["ballot"], sort=False):
+            self.add(error(IssueCode.rating_duplicate_ballot,
+                           f"测评「{code}」{group}的票号 {ballot} 出现了 {len(rows)} 次（{'、'.join(rows['file'])}），"
+                           "同一张票不能重复计入，这些票均未计入。请核对后只保留一份", file="、".join(rows["file"])))
+        duplicates = ballots[dup].assign(status="duplicate", n_marks=0, n_top=0, limit=np.nan)
+        good = marks[marks["points"].notna()][["rating_code", "rater_group", "ballot", "unit_code", "points", "top"]]
+        good = good.astype({c: object for c in ("rating_code", "rater_group", "ballot", "unit_code")})
+        singles = ballots[~dup]
+        good = good.merge(singles[rating_score.KEY + ["ballot"]], on=rating_score.KEY + ["ballot"], how="inner")
+        judged, valid = rating_score.judge_ballots(good, singles, scheme.ratings)
+        for row in judged[judged["status"] != rating_score.STATUS_VALID].itertuples():
+            if row.status == rating_score.STATUS_BLANK:
+                text = f"空白票（没有任何评价），不计入有效票"
+            elif row.status == rating_score.STATUS_VOID_TOP:
+                text = f"评「优秀」（最高等次）{row.n_top} 个，超过每票优秀上限 {row.limit:g} 个，按无效票处理"
+            else:
+                text = f"全部 {row.n_marks} 项评价相同，按“全同无效”规则作废"
+            self.add(warning(IssueCode.rating_void_ballot, f"测评「{row.rating_code}」{row.rater_group}票号 {row.ballot}：{text}",
+                             file=row.file))
+        for key, files in self.tally_files.items():
+            if len(files) > 1:
+                self.add(error(IssueCode.duplicate_submission,
+                               f"测评「{key[0]}」{key[1]}有 {len(files)} 个汇总表：{'、'.join(files)}，票数均未计入。请只保留最终版",
+                               file="、".join(files)))
+        tallies = pd.DataFrame(self.tallies, columns=["rating_code", "rater_group", "unit_code", "votes", "points", "top", "file"])
+        many = [key for key, files in self.tally_files.items() if len(files) > 1]
+        if many:
+            tallies = tallies[~pd.Series(list(zip(tallies["rating_code"], tallies["rater_group"])), index=tallies.index).isin(many)]
+        stats = rating_score.group_stats(valid, tallies, scheme.ratings, scheme.raters, scheme.units)
+        values = rating_score.unit_values(stats, scheme.ratings)
+        names = scheme.unit_names()
+        for row in stats[stats["count"] == 0].itertuples():
+            self.add(warning(IssueCode.rating_group_absent,
+                             f"测评「{row.rating_code}」{row.rater_group}对单位「{row.unit_code} {names.get(row.unit_code, '')}」没有有效评价，"
+                             "该类别权重不计，按其余类别归一", unit=row.unit_code))
+        indicator_of = dict(zip(scheme.ratings["rating_code"], scheme.ratings["indicator_code"]))
+        for row in values[values["value"].isna()].itertuples():
+            self.add(error(IssueCode.missing_value,
+                           f"测评「{row.rating_code}」没有单位「{row.unit_code} {names.get(row.unit_code, '')}」的任何有效评价，"
+                           "该指标无法计分。请检查测评票是否齐全", unit=row.unit_code, indicator=indicator_of.get(row.rating_code, "")))
+        all_judged = pd.concat([judged, duplicates], ignore_index=True) if len(duplicates) else judged
+        part = rating_score.participation(all_judged, scheme.raters)
+        rules = dict(zip(scheme.ratings["rating_code"], scheme.ratings["min_participation"]))
+        for row in part.itertuples():
+            low = rules.get(row.rating_code, math.nan)
+            if row.collect != COLLECT_TALLY and low == low and row.expected == row.expected and row.rate < low - 1e-12:
+                self.add(warning(IssueCode.rating_low_participation,
+                                 f"测评「{row.rating_code}」{row.rater_group}有效票 {row.valid} 张，应参评 {int(row.expected)} 人，"
+                                 f"参评率 {row.rate * 100:.1f}%，低于参评率下限 {low * 100:g}%"))
+        # only units the indicator applies to (not exempt) get a value row
+        assignments = scheme.assignments()
+        wanted = assignments.loc[~assignments["exempt"], ["unit_code", "indicator_code"]]
+        scored = values[values["value"].notna()].merge(wanted, on=["unit_code", "indicator_code"], how="inner")
+        rows = [{"unit_code": r.unit_code, "indicator_code": r.indicator_code, "value": float(r.value), "text_value": None,
+                 "evidence": "", "note": "", "file": "测评", "sheet": "", "cell": "", "unscored": False}
+                for r in scored.itertuples()]
+        return RatingOutcome(all_judged, stats, values, part), rows
+
+
+def explain_scored(scored: pd.DataFrame, outcome: RatingOutcome) -> pd.DataFrame:
+    """The 测评 sentence (each group's count, dropped marks, mean and weight) ahead of the scoring sentence."""
+    values = outcome.values
+    if not len(values):
+        return scored
+    sentence = pd.Series(values["explanation"].to_numpy(),
+                         index=pd.MultiIndex.from_arrays([values["unit_code"], values["indicator_code"]]))
+    keys = pd.MultiIndex.from_arrays([scored["unit_code"], scored["indicator_code"]])
+    found = pd.Series(sentence.reindex(keys).to_numpy(), index=scored.index)
+    scored = scored.copy()
+    scored["explanation"] = (found.fillna("") + np.where(found.notna(), "。", "") + scored["explanation"].astype(str)).astype(str)
+    return scored

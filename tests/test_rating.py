@@ -1,0 +1,252 @@
+"""测评 (rater-based evaluation): ballots in, the unit's value and score out, computed by hand here."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from conftest import small_scheme_sheets, write_workbook
+from kaohe_excel.errors import SchemeInvalid
+from kaohe_excel.pipeline import read_and_validate, score_period
+from kaohe_excel.rating_template import write_rating_workbooks
+from kaohe_excel.scheme import load_scheme
+
+GRADES = "优秀=100、称职=80、基本称职=60、不称职=0"
+UNITS = ["T01", "T02", "D01", "D02"]
+
+
+def rating_sheets(ratings: dict | None = None, raters: dict | None = None) -> dict[str, pd.DataFrame]:
+    sheets = small_scheme_sheets()
+    indicators = sheets["指标"]
+    row = {c: None for c in indicators.columns}
+    row.update({"指标代码": "R1", "一级指标": "班子和队伍建设", "指标名称": "民主测评", "适用类别": "全部", "分值": 10,
+                "计分方法": "完成率", "方向": "正向", "目标值": 100, "数据来源": "测评", "牵头单位": "考核办"})
+    sheets["指标"] = pd.concat([indicators, pd.DataFrame([row])], ignore_index=True)
+    sheets["测评"] = pd.DataFrame(ratings or {
+        "测评代码": ["M1"], "测评名称": ["民主测评"], "指标代码": ["R1"], "评价方式": ["等级"], "等级分值": [GRADES],
+        "满分": [None], "去极值人数": [3], "每票优秀上限": ["50%"], "全同无效": ["是"], "参评率下限": ["80%"]})
+    sheets["测评人"] = pd.DataFrame(raters or {
+        "测评代码": ["M1", "M1", "M1"], "测评人类别": ["县领导", "干部职工", "服务对象"], "权重": [20, 40, 40],
+        "应参评人数": [5, 4, None], "评价对象": ["全部", "全部", "部门"], "收集方式": ["电子票", "纸质票", "汇总"]})
+    return sheets
+
+
+def fill_ballot(path: Path, marks: list[object]) -> None:
+    workbook = load_workbook(path)
+    sheet = workbook["测评票"]
+    for offset, mark in enumerate(marks):
+        sheet.cell(row=4 + offset, column=4).value = mark  # cell(value=None) would not clear it
+    workbook.save(path)
+
+
+def fill_paper(path: Path, rows: list[list[object]]) -> None:
+    workbook = load_workbook(path)
+    sheet = workbook["测评录入"]
+    for r, row in enumerate(rows, start=4):
+        for c, value in enumerate(row, start=1):
+            sheet.cell(row=r, column=c).value = value
+    workbook.save(path)
+
+
+def fill_tally(path: Path, rows: list[list[int]]) -> None:
+    workbook = load_workbook(path)
+    sheet = workbook["测评汇总"]
+    for r, row in enumerate(rows, start=4):
+        for c, value in enumerate(row, start=3):
+            sheet.cell(row=r, column=c).value = value
+    workbook.save(path)
+
+
+@pytest.fixture
+def rated(tmp_path: Path):
+    scheme = load_scheme(write_workbook(tmp_path / "scheme.xlsx", rating_sheets()))
+    inbox = tmp_path / "inbox"
+    paths = {p.name: p for p in write_rating_workbooks(scheme, inbox)}
+    ballots = {  # T01, T02, D01, D02; the group's limit is floor(4 × 50%) = 2 优秀 per ballot
+        1: ["优秀", None, "优秀", "基本称职"],  # 2 优秀: at the limit, valid; T02 abstains
+        2: ["优秀", "优秀", "优秀", "称职"],  # 3 优秀: void
+        3: ["称职", "称职", "称职", "称职"],  # all the same: void
+        4: [None, None, None, None],  # blank
+        5: ["称职", None, "优秀", "不称职"],  # 1 优秀: just under, valid
+    }
+    for number, marks in ballots.items():
+        fill_ballot(paths[f"测评票_M1_县领导_{number}.xlsx"], marks)
+    fill_paper(paths["测评录入表_M1_干部职工.xlsx"], [
+        [1, "优秀", "称职", "称职", "称职"],
+        [2, "称职", "基本称职", "称职", "不称职"],
+        [3, "称职", "基本称职", "基本称职", None],
+        [4, "基本称职", "优秀", "优秀", "称职"],
+    ])
+    fill_tally(paths["测评汇总表_M1_服务对象.xlsx"], [[6, 3, 1, 0], [0, 2, 1, 1]])  # D01, D02
+    return scheme, inbox
+
+
+def test_values_and_scores_by_hand(rated):
+    scheme, inbox = rated
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in inbox.iterdir()}
+    validated = read_and_validate(scheme, inbox)
+    # 县领导 (valid ballots 1 and 5; 2 marks per unit ≤ 3: no trim):
+    #   T01 (100+80)/2 = 90, T02 none, D01 (100+100)/2 = 100, D02 (60+0)/2 = 30
+    # 干部职工 (4 paper ballots; more than 去极值人数 3 → drop one highest, one lowest):
+    #   T01 100,80,80,60 → 80; T02 80,60,60,100 → 70; D01 80,80,60,100 → 80; D02 80,0,80 (exactly 3: no trim) → 53.333…
+    # 服务对象 (汇总, 部门 only): D01 (6×100+3×80+1×60)/10 = 90; D02 (2×80+1×60+1×0)/4 = 55
+    expected = {
+        "T01": (0.2 * 90 + 0.4 * 80) / 0.6,  # 83.333… → 83.33
+        "T02": 70.0,  # only 干部职工 rated it: weight renormalized
+        "D01": 0.2 * 100 + 0.4 * 80 + 0.4 * 90,  # 88
+        "D02": 0.2 * 30 + 0.4 * 160 / 3 + 0.4 * 55,  # 49.333… → 49.33
+    }
+    values = validated.values[validated.values["indicator_code"] == "R1"].set_index("unit_code")["value"]
+    assert values.to_dict() == {"T01": 83.33, "T02": 70.0, "D01": 88.0, "D02": 49.33}
+    assert all(abs(values[u] - round(v, 2)) < 1e-9 for u, v in expected.items())
+    results = score_period(scheme, validated)
+    scores = results.scored[results.scored["indicator_code"] == "R1"].set_index("unit_code")
+    # 完成率 with 目标值 100: 10 × value / 100, half-up to 2 decimals
+    assert scores["score"].to_dict() == {"T01": 8.33, "T02": 7.0, "D01": 8.8, "D02": 4.93}
+    assert "干部职工 4 票有效，去掉最高 100、最低 60，均值 80" in scores.loc["T01", "explanation"]
+    assert "县领导 无有效评价" in scores.loc["T02", "explanation"]
+    issues = validated.issues_table
+    void = issues[issues["code"] == "rating_void_ballot"]
+    assert len(void) == 3  # ballots 2 (over the limit), 3 (all same), 4 (blank)
+    assert void["file"].tolist() == ["测评票_M1_县领导_2.xlsx", "测评票_M1_县领导_3.xlsx", "测评票_M1_县领导_4.xlsx"]
+    assert "超过每票优秀上限 2 个" in void["message"].iat[0]
+    assert issues["code"].eq("rating_low_participation").sum() == 1  # 县领导 2 valid of 5 = 40% < 80%
+    assert (issues["code"].eq("rating_group_absent") & issues["unit"].eq("T02")).sum() == 1
+    # no output names a rater; the inbox is read byte for byte unchanged
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in inbox.iterdir()} == digest
+
+
+def test_mark_outside_grades_is_reported_at_its_cell(rated):
+    scheme, inbox = rated
+    fill_ballot(inbox / "测评票_M1_县领导_5.xlsx", ["称职", None, "很好", "不称职"])
+    issues = read_and_validate(scheme, inbox).issues_table
+    bad = issues[(issues["code"] == "invalid_grade")]
+    assert bad[["file", "sheet", "cell", "unit", "severity"]].values.tolist() == [
+        ["测评票_M1_县领导_5.xlsx", "测评票", "D6", "D01", "错误"]]
+
+
+def test_duplicate_ballot_number_is_an_error(rated):
+    scheme, inbox = rated
+    fill_paper(inbox / "测评录入表_M1_干部职工.xlsx", [[5, "称职", "称职", "优秀", "称职"], [5, "称职", "称职", "优秀", "称职"]])
+    issues = read_and_validate(scheme, inbox).issues_table
+    dup = issues[issues["code"] == "rating_duplicate_ballot"]
+    assert len(dup) == 1 and dup["severity"].iat[0] == "错误" and "票号 5 出现了 2 次" in dup["message"].iat[0]
+
+
+def test_unsigned_ballot_is_not_used(rated, tmp_path):
+    scheme, inbox = rated
+    path = inbox / "测评票_M1_县领导_1.xlsx"
+    workbook = load_workbook(path)
+    workbook["_kaohe"].cell(row=workbook["_kaohe"].max_row, column=2, value="0" * 64)
+    workbook.save(path)
+    issues = read_and_validate(scheme, inbox).issues_table
+    assert ((issues["code"] == "origin_forged") & (issues["file"] == path.name)).sum() == 1
+
+
+def test_score_mode_top_mark_and_trim(tmp_path):
+    # 打分 out of 10: a mark ≥ 9 counts as top; 去极值人数 2
+    sheets = rating_sheets(
+        ratings={"测评代码": ["M1"], "测评名称": ["领导评价"], "指标代码": ["R1"], "评价方式": ["打分"], "等级分值": [None],
+                 "满分": [10], "去极值人数": [2], "每票优秀上限": [1], "全同无效": ["否"], "参评率下限": [None]},
+        raters={"测评代码": ["M1"], "测评人类别": ["县领导"], "权重": [1], "应参评人数": [3], "评价对象": ["全部"],
+                "收集方式": ["纸质票"]})
+    scheme = load_scheme(write_workbook(tmp_path / "scheme.xlsx", sheets))
+    inbox = tmp_path / "inbox"
+    write_rating_workbooks(scheme, inbox)
+    fill_paper(inbox / "测评录入表_M1_县领导.xlsx", [
+        [1, 9, 8, 7, 6],  # one top mark (9): at the limit 1, valid
+        [2, 9, 9, 5, 5],  # two top marks: void
+        [3, 5, 8, 8, 8],
+        [4, 10, 7, 6, 11],  # 11 is outside 0–10: an error at E7, the rest counts
+    ])
+    validated = read_and_validate(scheme, inbox)
+    # T01: 9,5,10 → 3 > 2: drop 10 and 5 → 9 → 90 on the 100 scale
+    # T02: 8,8,7 → drop 8,7 → 8 → 80; D01: 7,8,6 → 7 → 70; D02: 6,8 (2 = 去极值人数: no trim) → 7 → 70
+    values = validated.values[validated.values["indicator_code"] == "R1"].set_index("unit_code")["value"].to_dict()
+    assert values == {"T01": 90.0, "T02": 80.0, "D01": 70.0, "D02": 70.0}
+    issues = validated.issues_table
+    assert issues.loc[issues["code"] == "invalid_grade", "cell"].tolist() == ["E7"]
+
+
+@pytest.mark.parametrize("change, text", [
+    ({"权重": [20, 40, 30]}, "合计应为 100"),
+    ({"收集方式": ["电子票", "纸质票", "汇总"], "评价对象": ["全部", "全部", "机关"]}, "「机关」不是单位表中的考核类别"),
+])
+def test_scheme_rater_problems(tmp_path, change, text):
+    raters = {"测评代码": ["M1", "M1", "M1"], "测评人类别": ["县领导", "干部职工", "服务对象"], "权重": [20, 40, 40],
+              "应参评人数": [5, 4, None], "评价对象": ["全部", "全部", "部门"], "收集方式": ["电子票", "纸质票", "汇总"]}
+    raters.update(change)
+    with pytest.raises(SchemeInvalid) as caught:
+        load_scheme(write_workbook(tmp_path / "scheme.xlsx", rating_sheets(raters=raters)))
+    assert text in str(caught.value) or any(text in item[2] for item in caught.value.problems)
+
+
+def test_scheme_tally_with_scores_and_indicator_without_rating(tmp_path):
+    sheets = rating_sheets(
+        ratings={"测评代码": ["M1"], "测评名称": ["领导评价"], "指标代码": ["R1"], "评价方式": ["打分"], "等级分值": [None],
+                 "满分": [100], "去极值人数": [None], "每票优秀上限": [None], "全同无效": [None], "参评率下限": [None]},
+        raters={"测评代码": ["M1"], "测评人类别": ["服务对象"], "权重": [100], "应参评人数": [None], "评价对象": ["全部"],
+                "收集方式": ["汇总"]})
+    with pytest.raises(SchemeInvalid) as caught:
+        load_scheme(write_workbook(tmp_path / "scheme.xlsx", sheets))
+    assert any("只能用于等级评价" in item[2] for item in caught.value.problems)
+    sheets = rating_sheets()
+    del sheets["测评"], sheets["测评人"]
+    with pytest.raises(SchemeInvalid) as caught:
+        load_scheme(write_workbook(tmp_path / "scheme2.xlsx", sheets))
+    assert any("没有对应的测评" in item[2] for item in caught.value.problems)
+
+
+def test_summary_sheets(rated, tmp_path):
+    from kaohe_excel import report
+
+    scheme, inbox = rated
+    validated = read_and_validate(scheme, inbox)
+    results = score_period(scheme, validated)
+    path = report.write_summary(tmp_path / "汇总表.xlsx", scheme.meta, scheme.grades, results.scored, results.ranked,
+                                results.adjustments, validated.values, validated.issues_table, validated.missing_units,
+                                ratings=validated.ratings, scheme=scheme)
+    workbook = load_workbook(path)
+    rows = [[c for c in r] for r in workbook["测评结果"].iter_rows(values_only=True)]
+    header = rows[1]
+    d01 = [dict(zip(header, r)) for r in rows[2:] if r[1] == "D01"]
+    assert {r["测评人类别"]: r["平均分"] for r in d01} == {"县领导": 100, "干部职工": 80, "服务对象": 90}
+    assert {r["测评值"] for r in d01} == {88}
+    checks = [[c for c in r] for r in workbook["测评票校验"].iter_rows(values_only=True)]
+    leaders = [r for r in checks if r[1] == "县领导" and r[2] == "电子票"][0]
+    assert leaders[3:9] == (5, 5, 2, 2, 1, "40.0%")[:6] or list(leaders[3:9]) == [5, 5, 2, 2, 1, "40.0%"]
+    reasons = [r[4] for r in checks if r and r[0] == "M1" and r[4] in ("作废（超过每票优秀上限）", "作废（全部评价相同）", "空白票", "票号重复，未计入")]
+    assert reasons == ["作废（超过每票优秀上限）", "作废（全部评价相同）", "空白票"]
+
+
+def test_run_archives_ballots_and_verify_rederives(rated, tmp_path):
+    from kaohe_excel import archive, pipeline
+
+    scheme, inbox = rated
+    out = tmp_path / "out"
+    outcome = pipeline.run(inbox, scheme.path, out_root=out, allow_errors=True, workers=1,
+                           template_dir=tmp_path / "no-templates")
+    summary = load_workbook(outcome.folder / "汇总表.xlsx", read_only=True)
+    assert {"测评结果", "测评票校验"} <= set(summary.sheetnames)
+    archived = {p.name for p in outcome.folder.rglob("测评*.xlsx")}
+    assert "测评票_M1_县领导_2.xlsx" in archived and "测评录入表_M1_干部职工.xlsx" in archived
+    report = archive.verify_period(out, scheme.meta.period)
+    assert report.ok, report.lines()
+
+
+def test_unit_without_any_mark_is_missing(rated):
+    scheme, inbox = rated
+    (inbox / "测评录入表_M1_干部职工.xlsx").unlink()
+    (inbox / "测评汇总表_M1_服务对象.xlsx").unlink()
+    fill_ballot(inbox / "测评票_M1_县领导_1.xlsx", ["优秀", None, "优秀", None])
+    fill_ballot(inbox / "测评票_M1_县领导_5.xlsx", ["称职", None, "优秀", None])
+    validated = read_and_validate(scheme, inbox)
+    issues = validated.issues_table
+    missing = issues[(issues["code"] == "missing_value") & (issues["indicator"] == "R1")]
+    assert sorted(missing["unit"]) == ["D02", "T02"] and set(missing["severity"]) == {"错误"}
+    values = validated.values[validated.values["indicator_code"] == "R1"].set_index("unit_code")["value"].to_dict()
+    assert values == {"T01": 90.0, "D01": 100.0}  # 县领导 alone: its mean is the value
