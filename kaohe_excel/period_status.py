@@ -48,11 +48,14 @@ def status_table(out_root: Path, today: date | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=STATUS_COLUMNS)
 
 
-def refuse_during_publication(folder: Path, today: date | None = None) -> None:
-    """Sealing ends appeals: before the 公示 ends it needs --force (PublicationPending otherwise)."""
+def refuse_during_publication(folder: Path, today: date | None = None,
+                               override: str = "确需提前封存请加 --force") -> None:
+    """Sealing ends appeals: before the 公示 ends it needs --force (PublicationPending otherwise).
+
+    `override` names the way round it where the caller offers one (the web page's checkbox)."""
     today = today or date.today()
     window = publication_window(folder)
     if window is not None and today <= window[1] and not is_sealed(folder):
         raise PublicationPending(
             f"{folder.name} 期的公示期至{chinese_date(window[1])}结束，尚未期满，封存后将不能再受理复核；"
-            f"请期满后再封存，确需提前封存请加 --force")
+            f"请期满后再封存，{override}")

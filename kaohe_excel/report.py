@@ -820,13 +820,34 @@ def _ranking_columns(previous: Previous | None) -> list[Col]:
     return cols
 
 
-def _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous) -> None:
+def _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous, scheme=None) -> None:
     ws = wb.add_worksheet("总排名")
     frame = _ranking_frame(ranked, previous)
     cols = _ranking_columns(previous)
     last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 汇总表")
     _grade_colours(ws, fmts, grades, 2, last, [c.header for c in cols].index("等次"))
     ws.freeze_panes(2, 4)
+    if scheme is not None:
+        _write_quota_block(ws, fmts, scheme, ranked, last + 2, len(cols))
+
+
+def _write_quota_block(ws, fmts, scheme, ranked, row: int, width: int) -> None:
+    """Under the ranking: each group's 优秀 名额 and who lost 优秀 to it or to a veto, worded as in the notice."""
+    from .publicity import quota_lines  # the notice's wording, one owner
+
+    lines = quota_lines(scheme, ranked)
+    if not lines:
+        return
+    top = _text(scheme.grades["grade"].iloc[0])
+    ws.write(row, 0, f"{top}名额", fmts.label)
+    for offset, (group, text) in enumerate(lines.items(), start=1):
+        ws.write(row + offset, 0, group, fmts.label)
+        if width > 2:
+            ws.merge_range(row + offset, 1, row + offset, width - 1, text, fmts.wrap)
+        else:
+            ws.write(row + offset, 1, text, fmts.wrap)
+        # merged cells do not grow with their text: about 60 characters a printed line
+        ws.set_row(row + offset, 15 * max(1, math.ceil(len(text) / 60)) + 3)
 
 
 def _score_matrix(scored: pd.DataFrame, ranked: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
@@ -1236,7 +1257,7 @@ def write_summary(
     fmts = _Formats(wb)
     if "unscored_count" not in ranked.columns:
         ranked = ranked.assign(unscored_count=unscored_counts(ranked, scored))
-    _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous)
+    _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous, scheme)
     _write_matrix_sheet(wb, fmts, meta, scored, ranked, indicator_total_notes(scored, ranked, meta))
     _write_raw_sheet(wb, fmts, meta, scored, ranked, values)
     _write_audit_sheet(wb, fmts, meta, scored, ranked)

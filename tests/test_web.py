@@ -285,7 +285,8 @@ def test_seal_and_verify_from_the_page(scored):
     client, token = scored["client"], scored["token"]
     verified = client.post("/results/2024/verify", data={"csrf_token": token})
     assert "核验通过" in verified.text
-    sealed = client.post("/results/2024/seal", data={"csrf_token": token, "by": "张三"})
+    # run today, so its 公示 is still running: the 「公示期未满仍要封存」 box (tests/test_web_seal_publication.py)
+    sealed = client.post("/results/2024/seal", data={"csrf_token": token, "by": "张三", "force": "1"})
     assert "已封存" in sealed.text
     assert (scored["root"] / "outputs" / "2024" / "SEALED.json").is_file()
     again = client.post("/results/2024/seal", data={"csrf_token": token, "by": "张三"})

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from .. import archive, gap, pipeline, read, report
+from .. import archive, gap, pipeline, publication, read, report
 from ..errors import KaoheError, PeriodNotFound
 from ..issues import Severity
 from ..scheme import Scheme, load_scheme
@@ -33,6 +33,7 @@ from .security import CSRF_FIELD, CSRF_HEADER, CsrfFailed, Security, login
 NAV = [("home", "/", "首页"), ("inbox", "/inbox", "收表"), ("check", "/check", "校验"), ("score", "/score", "计分"),
        ("results", "/results", "结果"), ("history", "/history", "历史"), ("simulate", "/simulate", "模拟")]
 DELIVERABLE_SUFFIXES = {".xlsx", ".docx", ".html", ".csv"}
+FORCE_SEAL_LABEL = "公示期未满仍要封存"  # the page's --force of `kaohe seal`
 SIM_HEADERS = {"unit_code": "单位代码", "unit_name": "单位名称", "indicator_code": "指标代码", "name": "指标名称",
                "changed": "是否设定", "value_before": "原值", "value_after": "模拟值", "score_before": "原得分",
                "score_after": "模拟得分", "score_delta": "变化"}
@@ -497,11 +498,16 @@ async def results_period(request: Request, message: str = "", verify_lines: list
     data = await run_in_threadpool(state.period_data, period)
     grades = [str(g) for g in data["scheme"].grades["grade"]]
     seal = archive._read_json(data["folder"] / archive.SEAL_FILE) or {}
+    from ..period_status import publication_window
+
+    window = None if data["sealed"] else publication_window(data["folder"])
+    pending = publication.chinese_date(window[1]) if window and date.today() <= window[1] else None
     return render(request, "results.html", status=status, active="results", period=period, data=data,
                   periods=[p.name for p in state.periods()], groups=views.ranking_groups(data["totals"], grades),
                   downloads=_downloads(data), message=message, verify_lines=verify_lines or [],
                   seal={"at": archive._human_time(seal.get("sealed_at")), "by": seal.get("by", "")} if seal else None,
-                  pmeta=data["scheme"].meta, mail_job=state.jobs.last.get("mail"))
+                  pmeta=data["scheme"].meta, mail_job=state.jobs.last.get("mail"),
+                  publication_pending=pending, force_seal_label=FORCE_SEAL_LABEL)
 
 
 def _unit_view(data: dict, unit: str) -> dict:
@@ -584,8 +590,16 @@ async def seal_post(request: Request) -> HTMLResponse:
     period = request.path_params["period"]
     state.period_folder(period)
     by = form.get("by", "").strip() or None
-    job = await run_in_threadpool(state.jobs.start, "seal", f"封存 {period} 期",
-                                  lambda progress: archive.seal_period(state.work.outputs, period, by=by), None, True)
+    force = bool(form.get("force"))
+
+    def seal(progress):
+        from ..period_status import refuse_during_publication  # the rule `kaohe seal` applies
+
+        if not force:
+            refuse_during_publication(archive.period_folder(state.work.outputs, period), override=f"确需提前封存请勾选「{FORCE_SEAL_LABEL}」")
+        return archive.seal_period(state.work.outputs, period, by=by)
+
+    job = await run_in_threadpool(state.jobs.start, "seal", f"封存 {period} 期", seal, None, True)
     if job.state != "done":
         return await results_period(request, message=job.message, status=409)
     return await results_period(request, message=f"{period} 期已封存。此后计分不会覆盖本期结果。")
