@@ -237,8 +237,9 @@ def test_a_whole_period_without_the_terminal(browser, fresh_server, tmp_path_fac
     _wait(d, lambda drv: target.is_file() and not list(d.downloads.glob("*.crdownload")), timeout=30)
     assert _summary_ranking(target) == expected
 
-    # 封存 from the page.
+    # 封存 from the page: the period was scored today, so its 公示 is running and the page asks for the box.
     d.find_element(By.NAME, "by").send_keys("张三")
+    d.find_element(By.CSS_SELECTOR, "#seal-force input[name='force']").click()
     d.find_element(By.ID, "seal-button").click()
     message = _wait(d, EC.presence_of_element_located((By.ID, "results-message")))
     assert "已封存" in message.text
