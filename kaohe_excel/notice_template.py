@@ -278,15 +278,21 @@ def _printer_line(para):
     return paragraph
 
 
-def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
-    """Write the default notice template and return its path."""
-    doc = Document()
+def gbt9704_page(doc):
+    """The A4 page of GB/T 9704 (margins 37/35/28/26 mm) on the document's first section, which it returns."""
     section = doc.sections[0]
     section.orientation = WD_ORIENT.PORTRAIT
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin, section.bottom_margin = Mm(37), Mm(35)
     section.left_margin, section.right_margin = Mm(28), Mm(26)
     section.footer_distance = Mm(25)
+    return section
+
+
+def build_notice_template(path: str | Path = DEFAULT_TEMPLATE) -> Path:
+    """Write the default notice template and return its path."""
+    doc = Document()
+    section = gbt9704_page(doc)
     _doc_grid(section)
     _set_lang(doc)
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 from docx import Document
-from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.shared import Mm, Pt
 from docxtpl import DocxTemplate
@@ -26,12 +25,7 @@ PUBLICITY_NAME = "公示名单.docx"
 
 def _build_template(path: Path) -> Path:
     doc = Document()
-    section = doc.sections[0]
-    section.orientation = WD_ORIENT.PORTRAIT
-    section.page_width, section.page_height = Mm(210), Mm(297)
-    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
-    section.left_margin, section.right_margin = Mm(28), Mm(26)
-    section.footer_distance = Mm(25)
+    section = nt.gbt9704_page(doc)
     nt._set_lang(doc)
     nt._style(doc, "Normal", nt.BODY_FONT, nt.SIZE_3, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     nt._style(doc, nt.STYLE_TITLE, nt.TITLE_FONT, nt.SIZE_2, align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0,
