@@ -18,6 +18,7 @@ from docxtpl import DocxTemplate
 
 from . import notice_template as nt
 from .notice import _clean, _group_context, _sorted_units, _text, chinese_number, period_text
+from .notice_layout import title_lines
 from .publication import Window, chinese_date, period_sentence
 
 PUBLICITY_NAME = "公示名单.docx"
@@ -50,11 +51,15 @@ def _build_template(path: Path) -> Path:
     para("{{ g.heading }}", nt.STYLE_H2)
     nt._loop_table(doc, [Mm(18), Mm(66), Mm(28), Mm(44)], ["名次", "单位", "总分", "等次"], "r in g.rows",
                    ["r.rank", "r.unit", "r.total", "r.grade"])
+    # the table's rows keep with what follows (a table moves whole rather than leave a row behind); this
+    # plain line ends that chain, else every group's table would be chained to the next one
+    para("")
     para("{%p endfor %}")
     para("{{ period_line }}")
-    para("{{ objections }}")
-    para("")
-    para("{{ issuer }}", nt.STYLE_SIGNATURE)
+    # the signature never stands alone on a page (GB/T 9704): the last lines of the text go with it
+    para("{{ objections }}").paragraph_format.keep_with_next = True
+    para("").paragraph_format.keep_with_next = True
+    para("{{ issuer }}", nt.STYLE_SIGNATURE).paragraph_format.keep_with_next = True
     para("{{ issued_on }}", nt.STYLE_SIGNATURE)
     nt._page_number_footers(doc, section)
     doc.core_properties.title = "考核结果公示"
@@ -73,7 +78,8 @@ def publicity_context(meta: Any, ranked: pd.DataFrame, win: Window) -> dict:
     objections = _text(getattr(settings, "objections", "")) or (
         f"公示期间，对公示结果如有异议，请以书面形式向{issuer}反映，并提供相关佐证材料。")
     context = {
-        "title": f"关于{name}结果的公示",
+        # broken between words like the notice's title (docxtpl turns the \n into a line break)
+        "title": "\n".join(title_lines(f"关于{name}结果的公示")),
         "opening": (f"根据{name}工作安排，{issuer}对{len(units)}个单位{when}工作情况进行了考核，"
                     f"经数据汇总、审核、计分和排名，现将考核结果予以公示（公示{win.days}个工作日）："),
         "groups": [dict(_group_context(i, _text(g), units[units["group"].astype(object) == g], []),

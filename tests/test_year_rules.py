@@ -279,3 +279,23 @@ def test_the_notice_says_who_lost_excellent_and_why(tmp_path):
     assert lines["部门"] == ("优秀名额：部门2个单位，优秀比例上限50%（向下取整），优秀名额1个。"
                            "未评为优秀的：发改局（一票否决：取消评优）。")
     assert ranked.set_index("unit_code")["grade"].to_dict() == {"T01": "良好", "T02": "良好", "D01": "良好", "D02": "优秀"}
+
+
+def test_publicity_list_pages_like_the_notice(year_run):
+    """Printed as the office hands it over: the title breaks between words, each group's table ends its keep
+    chain (else all tables are chained and the first page is left nearly empty), and the signature takes the
+    last lines of the text with it instead of standing alone on a page."""
+    doc = Document(str(year_run / "2024" / "公示名单.docx"))
+    title = doc.paragraphs[0]
+    lines = "".join(r.text if r.text else "\n" for r in title.runs).split("\n")
+    assert len(lines) == 1 or all(not (a.endswith("责") and b.startswith("任")) for a, b in zip(lines, lines[1:]))
+    body = doc.element.body
+    tables = body.findall("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}tbl")
+    assert tables
+    for table in tables:
+        after = table.getnext()
+        keep = after.find(".//{http://schemas.openxmlformats.org/wordprocessingml/2006/main}keepNext")
+        assert after.tag.endswith("}p") and keep is None  # a plain paragraph: the chain stops at the table's end
+    texts = [p.text for p in doc.paragraphs]
+    objection = next(p for p in doc.paragraphs if "异议" in p.text)
+    assert objection.paragraph_format.keep_with_next and texts.index(objection.text) < len(texts) - 2
