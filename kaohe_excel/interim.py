@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InterimSourceMissing, KaoheError
+from .errors import ArchiveMismatch, InterimSourceMissing, KaoheError
 from .issues import Issue, IssueCode, error, warning
 
 INTERIM = "interim"
@@ -213,9 +213,46 @@ def _totals_digest(folder: Path) -> dict:
     return {key: sha256_file(folder / name) for key, name in names.items() if (folder / name).is_file()}
 
 
+def _vouched_totals(folder: Path, doing: str) -> pd.DataFrame:
+    """The period's archived totals, only when the file read is the one its manifest (and, once
+    sealed, its seal record) vouches for: an edit after archiving would otherwise flow silently
+    into the year's 平时 score, noticed by no one until a later verify of the year."""
+    from .archive import MANIFEST, RESULTS_PARQUET, SEAL_FILE, _read_json, is_sealed, read_manifest, read_results, sha256_file
+
+    name = RESULTS_PARQUET["totals"]
+    todo = f"请用 kaohe verify {folder.name} 核验该期归档，或从备份恢复"
+    where = f"平时考核的来源周期 {folder.name}"
+    manifest = read_manifest(folder, doing)  # damaged or malformed: ArchiveDamaged names it
+    if is_sealed(folder):
+        seal = _read_json(folder / SEAL_FILE)
+        recorded = seal.get("manifest_sha256") if isinstance(seal, dict) else None
+        if not isinstance(recorded, str):
+            raise ArchiveMismatch(f"{where} 的封存记录「{folder / SEAL_FILE}」已损坏或缺少清单校验值，无法确认该期归档未被改动，"
+                                  f"不能用其总分计算本期。{todo}")
+        if recorded != sha256_file(folder / MANIFEST):
+            raise ArchiveMismatch(f"{where} 的清单「{folder / MANIFEST}」在封存后被改动（与封存记录 {SEAL_FILE} 中的校验值不符），"
+                                  f"不能用其总分计算本期。{todo}")
+    listed = [entry["sha256"] for entry in manifest["files"] if entry["path"] == name]
+    path = folder / name
+    if not listed:
+        raise ArchiveMismatch(f"{where} 的归档文件「{path}」不在该期清单 {MANIFEST} 中，无法确认其总分未被改动，"
+                              f"不能用其总分计算本期。{todo}")
+    if not path.is_file():
+        return read_results(folder, "totals", doing)  # ArchiveDamaged: the file is missing
+    changed = ArchiveMismatch(f"{where} 的归档文件「{path}」与该期清单 {MANIFEST} 中记录的校验值不符（归档后被改动），"
+                              f"不能用其总分计算本期。{todo}")
+    if sha256_file(path) != listed[0]:
+        raise changed
+    totals = read_results(folder, "totals", doing)
+    # hashed again after reading: a file swapped while it was being read is not the one vouched for
+    if sha256_file(path) != listed[0]:
+        raise changed
+    return totals
+
+
 def load(scheme, out_root: Path, recorded: dict[str, list[str]] | None = None) -> InterimValues | None:
     """Read the source periods' archived totals and compute every 平时 value (None without 平时)."""
-    from .archive import is_sealed, read_results
+    from .archive import is_sealed
 
     if not has_interim(scheme):
         return None
@@ -224,7 +261,7 @@ def load(scheme, out_root: Path, recorded: dict[str, list[str]] | None = None) -
     sources = {name: _totals_digest(folder) for name, folder in distinct.items()}  # before reading: what was used
     parts = []
     for name, folder in distinct.items():
-        totals = read_results(folder, "totals", "取平时考核的往期总分")
+        totals = _vouched_totals(folder, "取平时考核的往期总分")
         parts.append(pd.DataFrame({"period": name, "unit_code": totals["unit_code"].astype(object),
                                    "total": pd.to_numeric(totals["total"], errors="coerce")}))
     totals = pd.concat(parts, ignore_index=True)

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from conftest import small_scheme_sheets, write_workbook
 from test_validate import make_inbox
 from kaohe_excel import archive, pipeline
-from kaohe_excel.errors import DataErrorsPresent, InterimSourceMissing, SchemeInvalid
+from kaohe_excel.errors import ArchiveMismatch, DataErrorsPresent, InterimSourceMissing, SchemeInvalid
 from kaohe_excel.scheme import load_scheme
 
 ISSUED = date(2025, 1, 15)
@@ -41,8 +41,9 @@ def archive_quarter(out: Path, period: str, totals: dict[str, float], sealed: bo
     files = [{"path": "totals.parquet", "size": (folder / "totals.parquet").stat().st_size,
               "sha256": archive.sha256_file(folder / "totals.parquet")}]
     (folder / "manifest.json").write_text(json.dumps({"period": period, "files": files}), encoding="utf-8")
-    if sealed:
-        (folder / "SEALED.json").write_text("{}", encoding="utf-8")
+    if sealed:  # a seal records the manifest's hash, as archive.seal_period writes it
+        seal = {"manifest_sha256": archive.sha256_file(folder / "manifest.json")}
+        (folder / "SEALED.json").write_text(json.dumps(seal), encoding="utf-8")
     return folder
 
 
@@ -234,3 +235,68 @@ def test_check_reports_unsealed_and_partial_periods(tmp_path, annual_inbox):
     assert list(table.loc[table["code"] == "interim_unsealed", "sheet"]) == ["2024Q1"]
     assert list(table.loc[table["code"] == "interim_partial", "unit"]) == ["D02"]
     assert (table.loc[table["code"].str.startswith("interim"), "severity"] == "警告").all()
+
+
+def _edit_t01_total(folder: Path, total: float) -> None:
+    frame = pd.read_parquet(folder / "totals.parquet")
+    frame.loc[frame["unit_code"] == "T01", "total"] = total
+    frame.to_parquet(folder / "totals.parquet", index=False)
+
+
+@pytest.mark.parametrize("sealed", [True, False])
+def test_a_source_total_edited_after_archiving_is_refused(tmp_path, annual_inbox, sealed):
+    # Q2's T01 total raised from 90.00 to 99.00 after the quarter was archived: were it used,
+    # T01's 平时 value would silently become (88.50 + 99.00 + 89.25 + 91.00) / 4 = 91.94.
+    out = tmp_path / "out"
+    for period, totals in QUARTERS.items():
+        archive_quarter(out, period, totals, sealed=sealed)
+    _edit_t01_total(out / "2024Q2", 99.0)
+    scheme_path = write_workbook(tmp_path / "year.xlsx", annual_sheets())
+    with pytest.raises(ArchiveMismatch) as caught:
+        pipeline.run(annual_inbox, scheme_path, out_root=out, issued_on=ISSUED, workers=1, allow_errors=True)
+    message = str(caught.value)
+    assert "2024Q2" in message and "totals.parquet" in message and "kaohe verify" in message
+    assert not (out / "2024").exists()
+
+
+def test_a_sealed_source_manifest_rewritten_to_match_is_refused(tmp_path, annual_inbox):
+    # the forger edits the total and rewrites the manifest's hash to match: the seal's record of the
+    # manifest no longer does
+    out = tmp_path / "out"
+    for period, totals in QUARTERS.items():
+        archive_quarter(out, period, totals)
+    folder = out / "2024Q3"
+    _edit_t01_total(folder, 99.0)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"][0]["sha256"] = archive.sha256_file(folder / "totals.parquet")
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    scheme_path = write_workbook(tmp_path / "year.xlsx", annual_sheets())
+    with pytest.raises(ArchiveMismatch) as caught:
+        pipeline.run(annual_inbox, scheme_path, out_root=out, issued_on=ISSUED, workers=1, allow_errors=True)
+    assert "2024Q3" in str(caught.value) and "封存" in str(caught.value)
+
+
+def test_a_source_total_not_listed_in_its_manifest_is_refused(tmp_path, annual_inbox):
+    out = tmp_path / "out"
+    for period, totals in QUARTERS.items():
+        archive_quarter(out, period, totals, sealed=False)
+    folder = out / "2024Q1"
+    (folder / "manifest.json").write_text(json.dumps({"period": "2024Q1", "files": []}), encoding="utf-8")
+    scheme_path = write_workbook(tmp_path / "year.xlsx", annual_sheets())
+    with pytest.raises(ArchiveMismatch) as caught:
+        pipeline.run(annual_inbox, scheme_path, out_root=out, issued_on=ISSUED, workers=1, allow_errors=True)
+    assert "2024Q1" in str(caught.value) and "不在该期清单" in str(caught.value)
+
+
+def test_an_edited_source_period_exits_2_with_one_line(tmp_path, annual_inbox):
+    from typer.testing import CliRunner
+    from kaohe_excel.cli import app
+
+    out = tmp_path / "out"
+    for period, totals in QUARTERS.items():
+        archive_quarter(out, period, totals)
+    _edit_t01_total(out / "2024Q4", 50.0)
+    scheme_path = write_workbook(tmp_path / "year.xlsx", annual_sheets())
+    result = CliRunner().invoke(app, ["run", str(annual_inbox), "--scheme", str(scheme_path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "2024Q4" in result.output and "Traceback" not in result.output
