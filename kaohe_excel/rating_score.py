@@ -105,7 +105,7 @@ def judge_ballots(marks: pd.DataFrame, ballots: pd.DataFrame, ratings: pd.DataFr
     same_rule = judged[["rating_code"]].merge(ratings[["rating_code", "all_same_void"]], on="rating_code", how="left")
     same_rule = same_rule["all_same_void"].fillna(False).astype(bool).to_numpy()
     all_same = same_rule & (n_marks >= 3) & (low == high)
-    over = (n_top > judged["limit"].to_numpy()) # NaN limit compares False: no limit
+    over = n_top > judged["limit"].to_numpy()  # NaN limit compares False: no limit
     judged["status"] = np.select([n_marks == 0, over, all_same], [STATUS_BLANK, STATUS_VOID_TOP, STATUS_VOID_SAME], STATUS_VALID)
     valid_ballot = (judged["status"] == STATUS_VALID).to_numpy()
     keep = np.zeros(len(marks), dtype=bool)
