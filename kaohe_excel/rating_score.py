@@ -35,27 +35,82 @@ def top_limits(ballots: pd.DataFrame, ratings: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(np.isnan(count), by_share, count), index=ballots.index)
 
 
+def _column_codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of one key column and the values they stand for (categoricals keep theirs)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(dtype=np.int64), pd.Index(column.cat.categories)
+    codes, uniques = pd.factorize(column.to_numpy())
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _key_codes(frame: pd.DataFrame, columns: list[str], other: pd.DataFrame | None = None,
+               dense: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """One int64 per row for a multi-column key, equal where the keys are equal: the marks' keys are
+    hashed as text once per column, never as tuples of 600,000 strings. dense: numbered 0, 1, … in
+    order of first appearance. With `other` (a small frame), its rows get codes on the same scale,
+    -1 where any of its key values is not in `frame`."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    theirs = np.zeros(len(other), dtype=np.int64) if other is not None else None
+    span = 1
+
+    def fold(combined, theirs):  # renumber densely, so that the product of the sizes never overflows
+        codes, uniques = pd.factorize(combined)
+        if theirs is not None:
+            theirs = np.where(theirs < 0, -1, pd.Index(uniques).get_indexer(theirs))
+        return codes.astype(np.int64), theirs, max(len(uniques), 1)
+
+    for name in columns:
+        codes, uniques = _column_codes(frame[name])
+        size = max(len(uniques), 1)
+        if span * size >= 2**62:
+            combined, theirs, span = fold(combined, theirs)
+        combined = combined * size + codes
+        if theirs is not None:
+            found = uniques.get_indexer(other[name].to_numpy())
+            theirs = np.where((theirs < 0) | (found < 0), -1, theirs * size + found)
+        span *= size
+    if dense or span > 4 * len(frame) + 1024:
+        combined, theirs, _ = fold(combined, theirs)
+    return combined, theirs
+
+
 def judge_ballots(marks: pd.DataFrame, ballots: pd.DataFrame, ratings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(ballots with n_marks, n_top, limit, status; the marks of valid ballots).
 
-    A ballot without any mark is blank; more top grades than the limit (at the limit is valid)
-    or, where 全同无效, at least 3 marks all equal, voids the whole ballot."""
+    `ballots` has one row per ballot key (the collector sets duplicate 票号 aside first); marks of a
+    ballot not listed there are not counted. A ballot without any mark is blank; more top grades than
+    the limit (at the limit is valid) or, where 全同无效, at least 3 marks all equal, voids the whole ballot."""
     ballot_key = KEY + ["ballot"]
-    per = marks.groupby(ballot_key, sort=False).agg(n_marks=("points", "size"), n_top=("top", "sum"),
-                                                    low=("points", "min"), high=("points", "max")).reset_index()
-    judged = ballots.merge(per, on=ballot_key, how="left")
-    judged["n_marks"] = judged["n_marks"].fillna(0).astype(int)
-    judged["n_top"] = judged["n_top"].fillna(0).astype(int)
+    mark_code, ballot_code = _key_codes(marks, ballot_key, ballots, dense=False)
+    # each mark's ballot row; -1: its ballot is not among `ballots`
+    position = np.full(int(max(mark_code.max(initial=-1), ballot_code.max(initial=-1))) + 1, -1, dtype=np.int64)
+    known = ballot_code >= 0
+    position[ballot_code[known]] = np.flatnonzero(known)
+    row_of_mark = position[mark_code]
+    listed = row_of_mark >= 0
+    rows = row_of_mark[listed]
+    points = marks["points"].to_numpy(dtype=float)[listed]
+    n_ballots = len(ballots)
+    # NaN points are not marks the collector passes; size counts them, min/max skip them (as pandas does)
+    n_marks = np.bincount(rows, minlength=n_ballots).astype(np.int64)
+    n_top = np.bincount(rows, weights=marks["top"].to_numpy(dtype=bool)[listed], minlength=n_ballots).astype(np.int64)
+    low = np.full(n_ballots, np.nan)
+    high = np.full(n_ballots, np.nan)
+    np.fmin.at(low, rows, points)
+    np.fmax.at(high, rows, points)
+    judged = ballots.reset_index(drop=True)
+    judged["n_marks"] = n_marks
+    judged["n_top"] = n_top
     judged["limit"] = top_limits(judged, ratings).to_numpy()
     same_rule = judged[["rating_code"]].merge(ratings[["rating_code", "all_same_void"]], on="rating_code", how="left")
     same_rule = same_rule["all_same_void"].fillna(False).astype(bool).to_numpy()
-    all_same = same_rule & (judged["n_marks"] >= 3).to_numpy() & (judged["low"] == judged["high"]).to_numpy()
-    over = (judged["n_top"] > judged["limit"]).to_numpy()  # NaN limit compares False: no limit
-    judged["status"] = np.select([judged["n_marks"].to_numpy() == 0, over, all_same],
-                                 [STATUS_BLANK, STATUS_VOID_TOP, STATUS_VOID_SAME], STATUS_VALID)
-    judged = judged.drop(columns=["low", "high"])
-    valid = judged.loc[judged["status"] == STATUS_VALID, ballot_key]
-    return judged, marks.merge(valid, on=ballot_key, how="inner")
+    all_same = same_rule & (n_marks >= 3) & (low == high)
+    over = n_top > judged["limit"].to_numpy()  # NaN limit compares False: no limit
+    judged["status"] = np.select([n_marks == 0, over, all_same], [STATUS_BLANK, STATUS_VOID_TOP, STATUS_VOID_SAME], STATUS_VALID)
+    valid_ballot = (judged["status"] == STATUS_VALID).to_numpy()
+    keep = np.zeros(len(marks), dtype=bool)
+    keep[listed] = valid_ballot[rows]
+    return judged, marks[keep].reset_index(drop=True)
 
 
 def rated_pairs(raters: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
@@ -73,9 +128,16 @@ def group_stats(valid_marks: pd.DataFrame, tallies: pd.DataFrame, ratings: pd.Da
 
     When a group gave a unit more valid marks than 去极值人数, its highest and lowest are
     dropped (one each; exactly 去极值人数 marks keeps them all). 汇总 is never trimmed."""
-    agg = valid_marks.groupby(STAT_KEY, sort=False).agg(
-        count=("points", "size"), total=("points", "sum"), high=("points", "max"), low=("points", "min"),
-        tops=("top", "sum")).reset_index()
+    # grouped by one integer per rating × group × unit (same sums, in the same order, as by the text keys)
+    code, _ = _key_codes(valid_marks, STAT_KEY)
+    grouped = valid_marks[["points", "top"]].groupby(code, sort=False)
+    agg = grouped.agg(count=("points", "size"), total=("points", "sum"), high=("points", "max"), low=("points", "min"),
+                      tops=("top", "sum"))
+    # codes are numbered in order of first appearance: a group's first row is where the running maximum grows
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(code), prepend=-1) > 0) if len(code) else np.zeros(0, dtype=np.int64)
+    # through an Index, as a grouped frame's keys are: object text becomes str, so the merge below types them alike
+    keys = pd.DataFrame({name: pd.Index(np.asarray(valid_marks[name].array[first], dtype=object)) for name in STAT_KEY})
+    agg = pd.concat([keys, agg.reset_index(drop=True)], axis=1)
     trim = agg[["rating_code"]].merge(ratings[["rating_code", "trim_above"]], on="rating_code", how="left")["trim_above"]
     trimmed = (agg["count"].to_numpy() > trim.astype(float).to_numpy())  # NaN: never
     kept = np.where(trimmed, agg["count"] - 2, agg["count"])
