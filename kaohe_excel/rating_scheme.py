@@ -152,8 +152,11 @@ def parse_ratings(sheets, problems, indicators: pd.DataFrame, groups: list[str],
         if math.isnan(full):
             full = 100.0
         trim, bad = _number(row.trim_above)
-        if bad or (not math.isnan(trim) and (trim < 0 or not float(trim).is_integer())):
-            problems.add(RATING_SHEET, at, f"{where}的{col('trim_above', '去极值人数')}应为不小于0的整数（留空表示不去极值），现为「{clean_text(row.trim_above)}」")
+        # 0 or 1 would trim a unit's only two marks away, leaving its group no mean: refused, not guessed
+        if bad or (not math.isnan(trim) and (trim < 2 or not float(trim).is_integer())):
+            problems.add(RATING_SHEET, at, f"{where}的{col('trim_above', '去极值人数')}应为不小于2的整数（有效评价多于这个人数时"
+                         f"去掉一个最高分和一个最低分，写 0 或 1 会把只有两个评价的单位全部去掉；留空表示不去极值），"
+                         f"现为「{clean_text(row.trim_above)}」")
             trim = math.nan
         count, share, why = _top_limit(row.top_limit, read_share, share_rule)
         if why:

@@ -185,6 +185,19 @@ def test_scheme_rater_problems(tmp_path, change, text):
     assert text in str(caught.value) or any(text in item[2] for item in caught.value.problems)
 
 
+@pytest.mark.parametrize("trim", [0, 1])
+def test_scheme_trim_count_that_would_drop_every_mark_is_an_error(tmp_path, trim):
+    # 去极值人数 1: a unit with 2 valid marks has "more than 1" and would lose its highest and its
+    # lowest, i.e. both, leaving no mean for a group whose weight still counts
+    sheets = rating_sheets()
+    sheets["测评"]["去极值人数"] = [trim]
+    with pytest.raises(SchemeInvalid) as caught:
+        load_scheme(write_workbook(tmp_path / "scheme.xlsx", sheets))
+    assert any("去极值人数" in item[2] and "不小于2" in item[2] for item in caught.value.problems)
+    sheets["测评"]["去极值人数"] = [2]
+    assert load_scheme(write_workbook(tmp_path / "ok.xlsx", sheets)) is not None
+
+
 def test_scheme_tally_with_scores_and_indicator_without_rating(tmp_path):
     sheets = rating_sheets(
         ratings={"测评代码": ["M1"], "测评名称": ["领导评价"], "指标代码": ["R1"], "评价方式": ["打分"], "等级分值": [None],
