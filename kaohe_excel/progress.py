@@ -10,8 +10,9 @@ Kinds of indicator:
   value grows through the year, so it is compared with the elapsed share of the year.
 - rate (比率类: %, ‰, 百分点) and every 反向 indicator: the value is a level, not a sum, so
   it is compared with the annual target directly.
-Methods without a target to complete (定性, 排名, 相对最优, 扣分) are left out: a grade, a
-position among peers or a count of incidents has no "share of the year's task".
+Methods without a target to complete (progress role "skipped" in kaohe_excel/methods/: 定性,
+排名, 相对最优, 扣分) are left out: a grade, a position among peers or a count of incidents has
+no "share of the year's task".
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import numpy as np
 import pandas as pd
 
 from .errors import KaoheError
-from .score import _format, _is_lower, _num, round_half_up
+from . import methods
+from .explain import format_numbers as _format
+from .explain import round_half_up
+from .methods.mirror import is_lower as _is_lower
+from .methods.mirror import num as _num
 
 PROGRESS_PERIOD_TYPES = ("月度", "季度")
 RATE_UNITS = frozenset({"%", "％", "‰", "百分点", "个百分点"})
-SKIPPED_METHODS = frozenset({"定性", "排名", "相对最优", "扣分"})
-# 基本满分 and 功效系数 may state their goal only as 满分值.
-FULL_AS_TARGET_METHODS = frozenset({"基本满分", "功效系数"})
 THRESHOLDS = ("base", "target", "full", "floor")
 THRESHOLDS_ZH = {"base": "基本值", "target": "目标值", "full": "满分值", "floor": "不允许值"}
 
@@ -105,7 +107,7 @@ def prorate_thresholds(frame: pd.DataFrame, elapsed: float) -> pd.DataFrame:
     """
     out = frame.copy()
     method = _text_col(out, "method")
-    prorated = cumulative_mask(out) & ~method.isin(SKIPPED_METHODS) & (elapsed < 1.0)
+    prorated = cumulative_mask(out) & ~method.isin(methods.skipped_in_progress()) & (elapsed < 1.0)
     for column in THRESHOLDS:
         annual = _num(out, column)
         out[f"annual_{column}"] = annual
@@ -158,12 +160,12 @@ def progress_table(scored: pd.DataFrame, elapsed: float, tolerance: float = 0.05
     exempt = status.isin(["exempt", "exempt_mean"])
     if "exempt" in scored.columns:
         exempt |= scored["exempt"].fillna(False).astype(bool)
-    rows = scored.loc[~_text_col(scored, "method").isin(SKIPPED_METHODS) & ~exempt].reset_index(drop=True)
+    rows = scored.loc[~_text_col(scored, "method").isin(methods.skipped_in_progress()) & ~exempt].reset_index(drop=True)
     idx = rows.index
     method = _text_col(rows, "method")
     target = _num(rows, "annual_target" if "annual_target" in rows.columns else "target")
     full = _num(rows, "annual_full" if "annual_full" in rows.columns else "full")
-    target = target.where(target.notna() | ~method.isin(FULL_AS_TARGET_METHODS), full)
+    target = target.where(target.notna() | ~method.isin(methods.full_as_target()), full)  # the goal stated only as 满分值
     # a value with an error left unscored is not a result
     value = _num(rows, "value").where(~_text_col(rows, "status").isin(["unscored", "missing"]))
     if "unscored" in rows.columns:

@@ -37,9 +37,9 @@ from .memory import release_unused
 from .publication import Settings as PublicationSettings
 from .publication import parse_settings as parse_publication
 from .tables import clean_text, column_letter, display_text, header_key, locate_table
+from . import methods as _methods
 from . import rating_scheme as _rating_scheme
 
-METHOD_NAMES = ["完成率", "基本满分", "功效系数", "阶梯", "差额扣分", "排名", "相对最优", "定性", "扣分"]
 DIRECTIONS = {"正向": "higher", "反向": "lower", "": "higher"}
 SOURCES = {"自报": "self", "评定": "assessed", "平时": "interim", "测评": "rating", "": "self"}
 MISSING_RULES = {"归一化": "normalize", "均值": "mean", "": "normalize"}
@@ -65,13 +65,10 @@ INDICATOR_COLUMNS = {
 }
 INDICATOR_REQUIRED = ["指标代码", "指标名称", "适用类别", "分值", "计分方法"]
 PARAMETER_COLUMNS = ["base", "target", "full", "floor"]
-# (code name, column, the methods that read it): filled for any other method it would be ignored
-UNUSED_PARAMETERS = [
-    ("tier_table", "档次表", ("阶梯", "定性")),
-    ("cap", "上限系数", ("完成率",)),
-    ("floor", "不允许值", ("功效系数",)),
-    ("step", "每项分值", ("差额扣分", "扣分", "排名")),
-]
+# the 指标 columns checked against each method's parameter requirements (kaohe_excel/methods/), in
+# the order problems are listed; a parameter a method does not allow would be ignored if filled
+METHOD_PARAMETERS = ["tier_table", "cap", "floor", "step", "target", "base", "full", "base_share"]
+_REQUIRED_HINT = {"step": "（每差1个单位扣的分）"}
 NUMERIC_INDICATOR_COLUMNS = ["points", "base", "target", "full", "floor", "base_share", "cap", "step", "county_total"]
 UNIT_COLUMNS = {"单位代码": "unit_code", "单位名称": "unit_name", "考核类别": "group", "联系人": "contact", "邮箱": "email"}
 TARGET_COLUMNS = {"单位代码": "unit_code", "指标代码": "indicator_code", "基本值": "base", "目标值": "target",
@@ -676,14 +673,15 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
     raw_groups = frame["groups"].map(clean_text)
     frame["groups"] = raw_groups.map(lambda v: ALL_GROUPS if v == ALL_GROUPS else split_groups(v))
     known_tables = set(tiers["tier_table"])
+    on_indicator = _indicator_checks(frame)
     for row in frame.itertuples():
         where = f"指标「{row.indicator_code or row.name}」"
         if not row.indicator_code:
             problems.add("指标", row.xlsx_row, "「指标代码」不能为空")
         if not row.name:
             problems.add("指标", row.xlsx_row, f"{where}的「指标名称」不能为空")
-        if row.method not in METHOD_NAMES:
-            problems.add("指标", row.xlsx_row, f"{where}的计分方法「{row.method}」未知，可用：{'、'.join(METHOD_NAMES)}")
+        if row.method not in _methods.METHODS:
+            problems.add("指标", row.xlsx_row, f"{where}的计分方法「{row.method}」未知，可用：{_methods.listing()}")
         if row.direction not in DIRECTIONS:
             problems.add("指标", row.xlsx_row, f"{where}的「方向」只能是 正向 或 反向，现为「{row.direction}」")
         if row.source not in SOURCES:
@@ -705,28 +703,9 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
                     problems.add("指标", row.xlsx_row, f"{where}的适用类别「{group}」没有任何单位（单位表中的类别：{'、'.join(groups)}）")
         if row.step < 0:  # a negative step turns every deduction into a bonus
             problems.add("指标", row.xlsx_row, f"{where}的{problems.column('指标', 'step', '每项分值')}不能为负数")
-        if row.method in METHOD_NAMES:
-            # a parameter the method never reads: the office expects it to count, and it would not
-            for code, label, methods in UNUSED_PARAMETERS:
-                if row.method not in methods and (not math.isnan(getattr(row, code)) if code != "tier_table" else row.tier_table):
-                    problems.add("指标", row.xlsx_row, (
-                        f"{where}使用{row.method}法，不使用{problems.column('指标', code, label)}（只有{'、'.join(methods)}法使用）："
-                        f"请删去该格内容，或改用相应的计分方法"))
-        if row.method in ("阶梯", "定性"):
-            if not row.tier_table:
-                problems.add("指标", row.xlsx_row, f"{where}使用{row.method}法，须在「档次表」列填写档次表名称")
-            elif row.tier_table not in known_tables:
-                problems.add("指标", row.xlsx_row, f"{where}的档次表「{row.tier_table}」在「档次表」工作表中不存在")
-            else:
-                table = tiers[tiers["tier_table"] == row.tier_table]
-                if row.method == "阶梯" and table["lower"].isna().all():
-                    problems.add("指标", row.xlsx_row, f"{where}的档次表「{row.tier_table}」没有「下限」，不能用于阶梯法")
-                if row.method == "定性" and (table["level"] == "").all():
-                    problems.add("指标", row.xlsx_row, f"{where}的档次表「{row.tier_table}」没有「等级」，不能用于定性法")
-        if row.method in ("差额扣分", "扣分") and math.isnan(row.step):
-            problems.add("指标", row.xlsx_row, f"{where}使用{row.method}法，须填写「每项分值」（每差1个单位扣的分）")
-        if row.method == "功效系数" and math.isnan(row.full) != math.isnan(row.floor):
-            problems.add("指标", row.xlsx_row, f"{where}使用功效系数法，「满分值」和「不允许值」须同时填写或同时留空（留空按组内最优、最差值）")
+        method = _methods.METHODS.get(row.method)
+        if method is not None:
+            _check_method_parameters(method, row, where, tiers, known_tables, on_indicator.get(row.Index, []), problems)
     for row in frame[frame["indicator_code"].duplicated() & (frame["indicator_code"] != "")].itertuples():
         problems.add("指标", row.xlsx_row, f"指标代码「{row.indicator_code}」重复")
     from .interim import check_source_periods  # w-interim
@@ -737,6 +716,51 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
     frame["missing_rule"] = frame["missing_rule"].map(lambda v: MISSING_RULES.get(v, "normalize"))
     frame["order"] = range(len(frame))
     return frame.reset_index(drop=True)
+
+
+def _indicator_checks(frame: pd.DataFrame) -> dict[int, list[str]]:
+    """Per 指标 row, the messages of its method's checks that are also made on the indicator itself."""
+    out: dict[int, list[str]] = {}
+    higher = frame["direction"].map(lambda v: DIRECTIONS.get(v, "higher")) == "higher"
+    for name, method in _methods.METHODS.items():
+        rows = frame["method"] == name
+        for check in method.checks:
+            if check.on_indicator and rows.any():
+                failed = rows & check.test(frame, higher).fillna(False).astype(bool)
+                for index in frame.index[failed]:
+                    out.setdefault(index, []).append(check.message)
+    return out
+
+
+def _check_method_parameters(method, row, where: str, tiers: pd.DataFrame, known_tables: set,
+                             indicator_messages: list[str], problems: _Problems) -> None:
+    """One 指标 row against its method's registered parameter requirements."""
+    # a parameter the method never reads: the office expects it to count, and it would not
+    for code in METHOD_PARAMETERS:
+        label = _methods.LABELS[code]
+        filled = bool(row.tier_table) if code == "tier_table" else not math.isnan(getattr(row, code))
+        if not method.uses(code) and filled:
+            problems.add("指标", row.xlsx_row, (
+                f"{where}使用{row.method}法，不使用{problems.column('指标', code, label)}（只有{'、'.join(_methods.users(code))}法使用）："
+                f"请删去该格内容，或改用相应的计分方法"))
+    if method.status("tier_table") == _methods.REQUIRED:
+        if not row.tier_table:
+            problems.add("指标", row.xlsx_row, f"{where}使用{row.method}法，须在「档次表」列填写档次表名称")
+        elif row.tier_table not in known_tables:
+            problems.add("指标", row.xlsx_row, f"{where}的档次表「{row.tier_table}」在「档次表」工作表中不存在")
+        else:
+            table = tiers[tiers["tier_table"] == row.tier_table]
+            empty = table["lower"].isna().all() if method.tier_rows == "下限" else (table["level"] == "").all()
+            if empty:
+                problems.add("指标", row.xlsx_row,
+                             f"{where}的档次表「{row.tier_table}」没有「{method.tier_rows}」，不能用于{row.method}法")
+    # parameters that only the 指标 sheet holds (目标值 … 不允许值 may come from 目标分解: _check_parameters)
+    for code in ("step", "cap", "base_share"):
+        if method.status(code) == _methods.REQUIRED and math.isnan(getattr(row, code)):
+            problems.add("指标", row.xlsx_row,
+                         f"{where}使用{row.method}法，须填写「{_methods.LABELS[code]}」{_REQUIRED_HINT.get(code, '')}")
+    for message in indicator_messages:
+        problems.add("指标", row.xlsx_row, f"{where}使用{row.method}法，{message}")
 
 
 def _parse_targets(sheets, problems: _Problems, units: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
@@ -751,10 +775,12 @@ def _parse_targets(sheets, problems: _Problems, units: pd.DataFrame, indicators:
     indicator_methods = dict(zip(indicators["indicator_code"], indicators["method"]))
     for row, flag in zip(frame.itertuples(), exempt_text):
         method = indicator_methods.get(row.indicator_code)
-        if method in METHOD_NAMES and method != "功效系数" and not math.isnan(row.floor):
-            problems.add("目标分解", row.xlsx_row, (
-                f"指标「{row.indicator_code}」使用{method}法，不使用{problems.column('目标分解', 'floor', '不允许值')}"
-                f"（只有功效系数法使用）：请删去该格内容"))
+        registered = _methods.METHODS.get(method)
+        for code in PARAMETER_COLUMNS[::-1] if registered is not None else ():  # 不允许值 first, as listed before
+            if not registered.uses(code) and not math.isnan(getattr(row, code)):
+                problems.add("目标分解", row.xlsx_row, (
+                    f"指标「{row.indicator_code}」使用{method}法，不使用{problems.column('目标分解', code, _methods.LABELS[code])}"
+                    f"（只有{'、'.join(_methods.users(code))}法使用）：请删去该格内容"))
         if row.unit_code not in unit_groups:
             problems.add("目标分解", row.xlsx_row, f"单位代码「{row.unit_code}」不在「单位」表中")
         if row.indicator_code not in indicator_groups:
@@ -914,23 +940,24 @@ def _check_parameters(scheme: Scheme, problems: _Problems) -> None:
     frame = scheme.assignments()
     frame = frame[~frame["exempt"]]
     higher = frame["direction"] == "higher"
-    checks = [
-        (frame["method"].isin(["完成率", "阶梯"]) & ~(frame["target"] > 0), "须有大于0的「目标值」"),
-        ((frame["method"] == "基本满分") & (frame["base"].isna() | frame["full"].isna()), "须有「基本值」和「满分值」"),
-        ((frame["method"] == "基本满分") & higher & (frame["full"] <= frame["base"]), "正向指标的「满分值」应大于「基本值」"),
-        ((frame["method"] == "基本满分") & ~higher & (frame["full"] >= frame["base"]), "反向指标的「满分值」应小于「基本值」"),
-        ((frame["method"] == "基本满分") & ~(frame["base"] > 0), "「基本值」应大于0（未达基本值时按比例得分）"),
-        ((frame["method"] == "功效系数") & (frame["full"].isna() != frame["floor"].isna()),
-         "「满分值」和「不允许值」须同时填写或同时留空（留空按组内最优、最差值）"),
-        ((frame["method"] == "功效系数") & higher & (frame["full"] <= frame["floor"]), "正向指标的「满分值」应大于「不允许值」"),
-        ((frame["method"] == "功效系数") & ~higher & (frame["full"] >= frame["floor"]), "反向指标的「满分值」应小于「不允许值」"),
-    ]
+    checks = []
+    for name, method in _methods.METHODS.items():
+        rows = frame[frame["method"] == name]
+        if rows.empty:
+            continue
+        covered = {code for check in method.checks for code in check.columns}
+        for code in PARAMETER_COLUMNS:  # a required threshold no check of the method tests: present at least
+            if method.status(code) == _methods.REQUIRED and code not in covered:
+                checks.append((rows.index[rows[code].isna()], f"须有「{_methods.LABELS[code]}」"))
+        for check in method.checks:
+            failed = check.test(rows, higher.loc[rows.index]).fillna(False).astype(bool)
+            checks.append((rows.index[failed], check.message))
     targets = scheme.unit_targets
     target_rows = dict(zip(zip(targets["unit_code"], targets["indicator_code"]), targets["xlsx_row"]))
     indicator_rows = dict(zip(scheme.indicators["indicator_code"], scheme.indicators["xlsx_row"]))
     seen: set[tuple[str, str]] = set()
-    for mask, text in checks:
-        for row in frame[mask].itertuples():
+    for failed, text in checks:
+        for row in frame.loc[failed].itertuples():
             key = (row.indicator_code, text)
             if key in seen:
                 continue

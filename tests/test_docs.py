@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kaohe_excel import pipeline, scheme
+from kaohe_excel import methods, pipeline, scheme
 from kaohe_excel.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def accepted_names() -> dict[str, list[str]]:
         "档次表": list(scheme.TIER_COLUMNS),
         "权重": list(scheme.WEIGHT_COLUMNS),
         "加扣分": list(scheme.ADJUSTMENT_COLUMNS),
-        "计分方法": list(scheme.METHOD_NAMES),
+        "计分方法": methods.names(),
         "values": [k for mapping in (scheme.DIRECTIONS, scheme.SOURCES, scheme.MISSING_RULES, scheme.TOTAL_MODES,
                                      scheme.VETO_EFFECTS, scheme.ADJUSTMENT_KINDS) for k in mapping if k]
                   + [scheme.ALL_GROUPS, "年度", "季度", "月度", "是", "否"],
@@ -47,7 +47,7 @@ def test_guide_names_every_sheet_column_and_value_the_loader_accepts():
 def test_guide_gives_a_worked_example_for_every_method_both_directions():
     text = GUIDE.read_text(encoding="utf-8")
     sections = dict(re.findall(r"^### ([^\n]+)\n(.*?)(?=^### |^## |\Z)", text, re.S | re.M))
-    for method in scheme.METHOD_NAMES:
+    for method in methods.names():
         label = method if method != "扣分" else "扣分（作为指标）"
         assert label in sections, f"no section for {method}"
         assert re.search(r"\*\*\d+\.\d\d\*\*", sections[label]), f"{method}: no worked number"
@@ -55,6 +55,15 @@ def test_guide_gives_a_worked_example_for_every_method_both_directions():
             assert "反向" in sections[label], f"{method}: no 反向 example"
     for topic in ("原始分", "百分制（不考核按归一化）", "缺项处理 = 均值", "权重", "一票否决", "四舍五入"):
         assert topic in sections, topic
+
+
+def test_methods_doc_lists_every_registered_method_from_the_registry():
+    text = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- methods registry: begin -->\n(.*?)<!-- methods registry: end -->", text, re.S)
+    assert block, "docs/methods.md lost its registry block"
+    assert block.group(1) == methods.docs_table(), "regenerate the block from kaohe_excel.methods.docs_table()"
+    for name, method in methods.METHODS.items():
+        assert f"| {name} | {method.description} |" in block.group(1)
 
 
 def repo_docs() -> list[Path]:

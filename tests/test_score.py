@@ -507,7 +507,7 @@ def test_shortfall_explanation_when_target_met():
 
 # --------------------------------------------------------------------------- explanation texts
 
-from kaohe_excel.score import _format, _plain  # noqa: E402  (the vectorized writer must match the scalar one)
+from kaohe_excel.explain import format_numbers as _format, plain as _plain  # noqa: E402  (the vectorized writer must match the scalar one)
 
 
 @pytest.mark.parametrize("value, decimals, text", [
