@@ -88,11 +88,27 @@ def judge(result, checker) -> list[dict]:
             continue
         value, text = math.nan, None
         if conclusion == ADJUST:
-            parsed = _adjusted_value(checker, spec if code else None, checker.catalogue.get(item), value_cell, code)
-            if parsed is None:
-                bad(*_value_problem(checker, spec if code else None, checker.catalogue.get(item), value_cell), value_cell)
-                continue
-            value, text = parsed
+            # the checks a unit's own value gets (number text, cell format, hidden row, plausibility,
+            # counts), with the same wording, at the register's cell
+            cell_at = {**at, "cell": value_cell.cell}
+            if code:
+                parsed: list[dict] = []
+                full_spec = checker.expected_self.get(unit_code, {}).get(code) or checker.expected_assessed.get((unit_code, code)) or spec
+                checker.value(unit_code, code, full_spec, value_cell, name, None, None, label="复核值", into=parsed)
+                if parsed[0]["unscored"]:
+                    continue
+                value, text = parsed[0]["value"], parsed[0]["text_value"]
+            else:
+                catalogued = checker.catalogue[item]
+                if value_cell.value is None or (isinstance(value_cell.value, str) and not clean_text(value_cell.value)):
+                    checker.add(error(IssueCode.invalid_count, f"复核结论为调整，「{catalogued['name']}」的复核值未填写，"
+                                      "请填写调整后的数量（填0表示取消此项）", **cell_at))
+                    continue
+                count = checker.count(value_cell.value, catalogued, "unit" if catalogued["kind"] == "bonus" else "office",
+                                      cell_at, label="复核值", zero_ok=True)
+                if count is None:
+                    continue
+                value = count
         seen[key] = unit_cell.cell
         request = row.get("申请事项")
         note = row.get("复核说明")
@@ -101,31 +117,6 @@ def judge(result, checker) -> list[dict]:
                         "value": value, "text_value": text, "note": clean_text(note.value) if note else "",
                         "file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell})
     return records
-
-
-def _adjusted_value(checker, spec: dict | None, item: dict | None, cell, code: str) -> tuple[float, str | None] | None:
-    """(number, grade) of a valid 复核值, None when it is not one."""
-    if spec is not None:
-        parsed = checker.parse(cell.value, spec)
-        if parsed.problem:
-            return None
-        return (parsed.value, parsed.text) if parsed.text is not None else (parsed.value, None)
-    parsed = checker.parse(cell.value, {"method": "", "measure_unit": ""})
-    if parsed.problem or parsed.value < 0 or (item["kind"] == "bonus" and not float(parsed.value).is_integer()):
-        return None
-    return parsed.value, None
-
-
-def _value_problem(checker, spec: dict | None, item: dict | None, cell) -> tuple[IssueCode, str]:
-    raw = clean_text(cell.value)
-    shown = f"「{raw}」" if raw else "未填写"
-    if spec is not None:
-        if spec["method"] == "定性":
-            levels = "、".join(sorted(checker.grades.get(spec["tier_table"], set())))
-            return IssueCode.invalid_grade, f"复核结论为调整，复核值{shown}不是指标「{spec['name']}」的可选等级，应为：{levels}"
-        return IssueCode.not_a_number, f"复核结论为调整，复核值{shown}不是有效数字，请填写指标「{spec['name']}」调整后的数值"
-    rule = "不小于0的整数" if item["kind"] == "bonus" else "不小于0的数"
-    return IssueCode.invalid_count, f"复核结论为调整，复核值{shown}应为「{item['name']}」调整后的数量（{rule}，填0表示取消此项）"
 
 
 def adjusted(appeals: pd.DataFrame | None) -> pd.DataFrame:

@@ -543,7 +543,7 @@ class _Validator:
             self.add(warning(parsed.repaired_code or IssueCode.normalized_value, f"指标「{name}」的{label}{parsed.repaired}", **at))
         unscored = parsed.problem is not None or isinstance(raw, Withheld)
         if not unscored and parsed.text is None:
-            unscored = self.check_range(parsed.value, spec, at)
+            unscored = self.check_range(parsed.value, spec, at, label)
         (self.values if into is None else into).append({
             "unit_code": unit_code, "indicator_code": code, "value": parsed.value, "text_value": parsed.text,
             "evidence": display_text(evidence), "note": display_text(note),
@@ -571,28 +571,30 @@ class _Validator:
             return Parsed(problem=(IssueCode.invalid_grade, f"「{text}」不是可选等级，应为：{'、'.join(sorted(levels))}"))
         return Parsed(text=text)
 
-    def check_range(self, value: float, spec, at: dict) -> bool:
+    def check_range(self, value: float, spec, at: dict, label: str = "实际完成值") -> bool:
         """Plausibility: True when the value is impossible (an error), warnings otherwise."""
         name, measure_unit, target = spec["name"], spec["measure_unit"], spec["target"]
+        # a 核定值 or 复核值 says which value it is
+        subject = f"指标「{name}」" if label == "实际完成值" else f"指标「{name}」的{label}"
         if value < 0 and (measure_unit in COUNT_UNITS or spec["method"] == "扣分"):
-            self.add(error(IssueCode.out_of_range, f"指标「{name}」是计数（{measure_unit or '次数'}），不能为负数 {_plain(value)}，请核实", **at))
+            self.add(error(IssueCode.out_of_range, f"{subject}是计数（{measure_unit or '次数'}），不能为负数 {_plain(value)}，请核实", **at))
             return True
         if not -value_guard.TARGET_FLOOR <= value <= value_guard.TARGET_FLOOR or not math.isfinite(value):
             reason = value_guard.implausible(value, spec) if math.isfinite(value) else value_guard.non_finite(_plain(value))
             if reason:
                 code = IssueCode.implausible_value if math.isfinite(value) else IssueCode.non_finite_value
-                self.add(error(code, f"指标「{name}」{reason}", **at))
+                self.add(error(code, f"{subject}{reason}", **at))
                 return True
         reason = value_guard.fractional_count(value, spec)
         if reason:
-            self.add(error(IssueCode.invalid_count, f"指标「{name}」{reason}", **at))
+            self.add(error(IssueCode.invalid_count, f"{subject}{reason}", **at))
             return True
         if measure_unit == "%":
             if 0 < abs(value) <= 1 and not math.isnan(target) and target > 1:
                 self.add(warning(IssueCode.percent_scale,
-                                 f"指标「{name}」填写 {_plain(value)}，目标值为 {_plain(target)}%，是否未乘100？百分比指标请填百分数数值（如 85.3 表示 85.3%）", **at))
+                                 f"{subject}填写 {_plain(value)}，目标值为 {_plain(target)}%，是否未乘100？百分比指标请填百分数数值（如 85.3 表示 85.3%）", **at))
             elif value > 100 and (math.isnan(target) or target <= 100):
-                self.add(warning(IssueCode.out_of_range, f"指标「{name}」为 {_plain(value)}%，超过100%，请核实", **at))
+                self.add(warning(IssueCode.out_of_range, f"{subject}为 {_plain(value)}%，超过100%，请核实", **at))
         return False
 
     def claim(self, row: Row, unit_code: str, file: str, recorded_by: str) -> None:
@@ -610,36 +612,15 @@ class _Validator:
             self.add(error(IssueCode.adjustment_not_claimable, f"「{item['name']}」是{'扣分' if item['kind'] == 'deduction' else '否决'}项目，由考核办记录，单位不能自行申报", **at))
             return
         count_cell = row["数量"]
-        count_text = clean_text(count_cell.value)
         count_at = {**at, "cell": count_cell.cell}
-        if isinstance(count_cell.value, Withheld):
-            if count_cell.value.problem is not None:
-                self.add(error(count_cell.value.problem[0], f"「{item['name']}」的数量{count_cell.value.problem[1]}", **count_at))
-            return
-        if count_cell.value.__class__ is Formatted:
-            self.add(error(IssueCode.number_format,
-                           f"「{item['name']}」的数量单元格设置了「{count_cell.value.code}」格式，显示的数与所填的 {_plain(count_cell.value)} 不同；"
-                           f"请将单元格格式改为“常规”后填写项数", **count_at))
-            return
-        if isinstance(count_cell.value, FormulaWithoutValue):
-            self.add(error(IssueCode.formula_without_value, f"「{item['name']}」的数量{_formula_problem(count_cell.value)[1]}", **count_at))
-            return
-        if not count_text:
+        if not isinstance(count_cell.value, (Withheld, FormulaWithoutValue)) and count_cell.value.__class__ is not Formatted \
+                and not clean_text(count_cell.value):
             count = 1.0
             self.add(warning(IssueCode.invalid_count, f"「{item['name']}」未填写数量，按 1 项计", **count_at))
         else:
-            parsed = parse_value(count_cell.value)
-            # The office may record fractions (0.5 points lost upstream, charged ×10); a unit claims whole items.
-            whole = recorded_by == "office" or float(parsed.value).is_integer()
-            if parsed.problem or parsed.value <= 0 or not whole:
-                rule = "正数" if recorded_by == "office" else "正整数"
-                self.add(error(IssueCode.invalid_count, f"「{item['name']}」的数量「{count_text}」应为{rule}", **count_at))
+            count = self.count(count_cell.value, item, recorded_by, count_at)
+            if count is None:
                 return
-            if parsed.value > value_guard.COUNT_LIMIT:
-                self.add(error(IssueCode.implausible_value,
-                               f"「{item['name']}」的数量「{count_text}」超过 {value_guard.COUNT_LIMIT:.0f}，不合常理，请核实后填写", **count_at))
-                return
-            count = parsed.value
         evidence_cell = row.get("佐证材料")
         evidence = display_text(evidence_cell.value) if evidence_cell else ""
         if recorded_by == "unit" and bool(item["needs_evidence"]) and not evidence:
@@ -650,6 +631,40 @@ class _Validator:
         self.claims.append({"unit_code": unit_code, "item_code": code, "count": count,
                             "description": display_text(description.value) if description else "", "evidence": evidence,
                             "file": file, "sheet": code_cell.sheet, "cell": code_cell.cell, "recorded_by": recorded_by})
+
+    def count(self, raw: object, item: dict, recorded_by: str, at: dict, label: str = "数量", zero_ok: bool = False) -> float | None:
+        """The 数量 of a 加扣分 item, or None after adding its 错误 (one wording for a unit's claim,
+        the office's record and a 复核值). The office may record fractions (0.5 points lost upstream,
+        charged ×10); a unit claims whole items; a 复核 may set 0 to remove the item."""
+        name = item["name"]
+        if isinstance(raw, Withheld):
+            if raw.problem is not None:
+                self.add(error(raw.problem[0], f"「{name}」的{label}{raw.problem[1]}", **at))
+            return None
+        if raw.__class__ is Formatted:
+            self.add(error(IssueCode.number_format,
+                           f"「{name}」的{label}单元格设置了「{raw.code}」格式，显示的数与所填的 {_plain(raw)} 不同；"
+                           f"请将单元格格式改为“常规”后填写项数", **at))
+            return None
+        if isinstance(raw, FormulaWithoutValue):
+            self.add(error(IssueCode.formula_without_value, f"「{name}」的{label}{_formula_problem(raw)[1]}", **at))
+            return None
+        text = clean_text(raw)
+        parsed = parse_value(raw)
+        whole = recorded_by == "office" or float(parsed.value).is_integer()
+        low = parsed.value < 0 if zero_ok else parsed.value <= 0
+        if parsed.problem or low or not whole or not math.isfinite(parsed.value):
+            if zero_ok:
+                rule = "不小于0的数" if recorded_by == "office" else "不小于0的整数"
+            else:
+                rule = "正数" if recorded_by == "office" else "正整数"
+            self.add(error(IssueCode.invalid_count, f"「{name}」的{label}「{text}」应为{rule}" + ("（填0表示取消此项）" if zero_ok else ""), **at))
+            return None
+        if parsed.value > value_guard.COUNT_LIMIT:
+            self.add(error(IssueCode.implausible_value,
+                           f"「{name}」的{label}「{text}」超过 {value_guard.COUNT_LIMIT:.0f}，不合常理，请核实后填写", **at))
+            return None
+        return parsed.value
 
     def assessment_workbook(self, result: FileResult) -> None:
         name = result.name

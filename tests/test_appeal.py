@@ -135,7 +135,7 @@ def test_each_bad_row_is_an_error_at_its_cell(tmp_path, scheme):
     got = set(zip(errors["cell"], errors["code"]))
     assert got == {("A4", "unknown_unit"), ("B5", "invalid_appeal"), ("B6", "invalid_appeal"),
                    ("B7", "unknown_indicator"), ("C8", "unknown_adjustment"), ("B9", "not_applicable_indicator"),
-                   ("E10", "invalid_appeal"), ("F11", "not_a_number"), ("F12", "invalid_grade"),
+                   ("E10", "invalid_appeal"), ("F11", "missing_value"), ("F12", "invalid_grade"),
                    ("A14", "duplicate_appeal")}
     assert list(validated.appeals["unit_code"]) == ["T02"]  # only the first T02 row is usable
 
@@ -181,3 +181,66 @@ def test_run_writes_the_appeal_sheets_and_leaves_the_inbox_alone(tmp_path, schem
     import json
     manifest = json.loads((outcome.folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["appeals"][0]["unit_code"] == "D02" and manifest["appeals"][0]["value"] == 95
+
+
+def _register_issues(scheme, inbox):
+    validated = validate(scheme, read_inbox(inbox, workers=1))
+    issues = validated.issues_table
+    return validated, issues[issues["file"] == "复核登记表.xlsx"]
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    (250000, "implausible_value"),   # 2,500 × T01's A1 target of 100 亿元: a slip of the unit or of a key
+    ("1e400", "non_finite_value"),   # no number at all
+    ("九十五", "not_a_number"),
+])
+def test_an_adjusted_value_gets_the_checks_a_reported_one_gets(tmp_path, scheme, value, code):
+    inbox = make_inbox(tmp_path / "inbox", scheme, [appeal("T01", "调整", indicator="A1", value=value)])
+    validated, issues = _register_issues(scheme, inbox)
+    errors = issues[issues["severity"] == "错误"]
+    assert list(zip(errors["cell"], errors["code"])) == [("F4", code)], issues.to_string()
+    assert "复核值" in errors.iloc[0]["message"] and "地区生产总值" in errors.iloc[0]["message"]
+    assert validated.appeals.empty  # the decision is not applied…
+    results = pipeline.score_period(scheme, validated)
+    assert score_of(results, "T01", "A1") == 38.0  # …so T01 keeps 40 × 95/100
+
+
+def test_an_adjusted_value_with_an_error_stops_the_run(tmp_path, scheme):
+    from typer.testing import CliRunner
+    from kaohe_excel.cli import app
+
+    inbox = make_inbox(tmp_path / "inbox", scheme, [appeal("T01", "调整", indicator="A1", value=250000)])
+    result = CliRunner().invoke(app, ["check", str(inbox), "--scheme", str(tmp_path / "scheme.xlsx"),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+
+
+def test_an_adjusted_share_typed_as_a_ratio_is_warned_like_a_units(tmp_path, scheme):
+    # B1 群众满意度 is in %, target 90: 0.85 is most likely 85% typed as a ratio
+    inbox = make_inbox(tmp_path / "inbox", scheme, [appeal("D02", "调整", indicator="B1", value=0.85)])
+    validated, issues = _register_issues(scheme, inbox)
+    assert list(zip(issues["severity"], issues["code"], issues["cell"])) == [("警告", "percent_scale", "F4")]
+    assert "是否未乘100" in issues.iloc[0]["message"]
+
+
+@pytest.mark.parametrize(("item", "value", "code"), [
+    ("J1", 1.5, "invalid_count"),        # a 加分 item is counted in whole items
+    ("J1", -1, "invalid_count"),
+    ("K1", 5000, "implausible_value"),   # over 1,000 incidents in a period
+    ("K1", "1e400", "invalid_count"),
+    ("K1", None, "invalid_count"),       # 调整 without a 复核值
+])
+def test_an_adjusted_item_count_gets_the_count_checks(tmp_path, scheme, item, value, code):
+    inbox = make_inbox(tmp_path / "inbox", scheme, [appeal("T01", "调整", item=item, value=value)])
+    validated, issues = _register_issues(scheme, inbox)
+    errors = issues[issues["severity"] == "错误"]
+    assert list(zip(errors["cell"], errors["code"])) == [("F4", code)], issues.to_string()
+    assert validated.appeals.empty
+
+
+def test_a_sane_adjusted_value_and_a_fractional_deduction_count_are_applied(tmp_path, scheme):
+    rows = [appeal("T01", "调整", indicator="A1", value=98), appeal("T02", "调整", item="K1", value=1.5)]
+    results = scored(scheme, make_inbox(tmp_path / "inbox", scheme, rows))
+    assert score_of(results, "T01", "A1") == 39.2  # 40 × 98/100
+    # the office may record a fraction of a 扣分 item: 1.5 × 1 分
+    assert float(results.ranked.set_index("unit_code").loc["T02", "deduction"]) == 1.5
