@@ -111,20 +111,26 @@ def _when_rich_utils_loads(patch) -> None:
         patch(loaded)
         return
     import importlib.abc
-    import importlib.util
 
     class PatchAfterImport(importlib.abc.MetaPathFinder):
         def find_spec(self, fullname, path=None, target=None):
             if fullname != _RICH_UTILS:
                 return None
-            sys.meta_path.remove(self)  # once: the ordinary finders locate the file
-            spec = importlib.util.find_spec(fullname)
-            if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            for finder in sys.meta_path:  # the ordinary finders locate the file; this one only wraps it
+                find = getattr(finder, "find_spec", None) if finder is not self else None
+                spec = find(fullname, path, target) if find is not None else None
+                if spec is not None:
+                    break
+            else:
+                return None
+            if spec.loader is None or not hasattr(spec.loader, "exec_module"):
                 return spec
             execute = spec.loader.exec_module
 
             def exec_module(module):
                 execute(module)
+                if self in sys.meta_path:  # loaded now: later imports find it in sys.modules
+                    sys.meta_path.remove(self)
                 patch(module)
 
             spec.loader.exec_module = exec_module

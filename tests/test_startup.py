@@ -25,8 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # Loading any of these costs from tens to hundreds of milliseconds; a command body may, a help text may not.
 HEAVY = ["pandas", "pyarrow", "numpy", "openpyxl", "xlsxwriter", "docxtpl", "starlette", "uvicorn"]
 
+ENGLISH = ["Usage", "Options", "Arguments", "Commands", "Show this message", "[required]", "[default"]
+
 RUN_MAIN = """
 import json, sys
+exec(sys.argv[2])
 sys.argv = ["kaohe", *json.loads(sys.argv[1])]
 from kaohe_excel.cli import main
 try:
@@ -40,10 +43,10 @@ sys.stderr.write("\\nSTARTUP " + json.dumps({"code": code, "loaded": loaded, "mo
 """
 
 
-def start(args: list[str]) -> tuple[str, dict]:
+def start(args: list[str], prelude: str = "") -> tuple[str, dict]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "COLUMNS": "100", "PYTHONIOENCODING": "utf-8"}
-    done = subprocess.run([sys.executable, "-c", RUN_MAIN, json.dumps(args)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", RUN_MAIN, json.dumps(args), prelude], capture_output=True, text=True,
                           encoding="utf-8", env=env, cwd=ROOT, timeout=120)
     report = [line for line in done.stderr.splitlines() if line.startswith("STARTUP ")]
     assert report, done.stderr
@@ -74,4 +77,18 @@ def test_help_loads_no_heavy_module(args):
     # `kaohe` alone shows the help too, with click's usage exit status 2 (unchanged by this test's subject)
     assert report["code"] == (0 if args else 2)
     assert "用法：" in output and "选项" in output, output
+    # typer's renderer is loaded after kaohe_excel.cli here: its panels must still be Chinese
+    assert [word for word in ENGLISH if word in output] == [], output
+    assert [name for name in HEAVY if name in report["loaded"]] == []
+
+
+def test_help_is_chinese_when_typers_renderer_was_loaded_first():
+    # the other order than above: typer.rich_utils already imported when kaohe_excel.cli is
+    output, report = start(["run", "--help"], prelude="import typer.rich_utils")
+    assert report["code"] == 0
+    assert "选项" in output and [word for word in ENGLISH if word in output] == [], output
+
+
+def test_fatal_errors_import_without_pandas():
+    _, report = start(["--version"], prelude="import kaohe_excel.errors as e; e.KaoheError, e.DataErrorsPresent")
     assert [name for name in HEAVY if name in report["loaded"]] == []
