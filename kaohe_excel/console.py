@@ -15,14 +15,15 @@ import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.segment import Segment
-from rich.table import Table
 
-from .issues import ISSUE_HEADERS_ZH, Severity
+# pandas (through .issues too), rich.table and rich.progress are imported where a table or bar is
+# drawn: `kaohe --version` and every --help load this module and must start without them.
+if TYPE_CHECKING:
+    import pandas as pd
 
 # C0 but tab and newline, DEL, C1; bidi embeddings, overrides, isolates and marks; zero-width
 # characters, the line/paragraph separators, BOM and interlinear annotation marks.
@@ -90,6 +91,8 @@ def progress_bar(enabled: bool = True, min_total: int = 20):
     if not enabled or not console.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         tasks: dict[str, int] = {}
@@ -106,6 +109,10 @@ def progress_bar(enabled: bool = True, min_total: int = 20):
 
 def issue_summary(issues: pd.DataFrame, file_count: int, report_path: Path | None) -> None:
     """Counts by severity and code, then the first issues with file, sheet and cell."""
+    from rich.table import Table
+
+    from .issues import ISSUE_HEADERS_ZH, Severity
+
     errors = int((issues["severity"] == Severity.ERROR.value).sum()) if len(issues) else 0
     warnings = len(issues) - errors
     if len(issues):
@@ -127,6 +134,10 @@ def issue_summary(issues: pd.DataFrame, file_count: int, report_path: Path | Non
 
 def run_summary(ranked: pd.DataFrame, issues: pd.DataFrame, folder: Path, top_grade: str,
                 notes: list[str] | None = None) -> None:
+    from rich.table import Table
+
+    from .issues import Severity
+
     table = Table(title="考核结果汇总", header_style="bold")
     for name in ["考核类别", "单位数", f"{top_grade}", "一票否决", "最高分", "最低分"]:
         table.add_column(name)
@@ -144,6 +155,8 @@ def run_summary(ranked: pd.DataFrame, issues: pd.DataFrame, folder: Path, top_gr
 
 
 def _number(value, digits: int = 2) -> str:
+    import pandas as pd
+
     if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
         return ""
     if isinstance(value, float):
@@ -153,6 +166,8 @@ def _number(value, digits: int = 2) -> str:
 
 def frame_table(frame: pd.DataFrame, headers: dict[str, str], title: str | None = None, max_rows: int = 200) -> None:
     """Render selected columns of a frame with Chinese headers."""
+    from rich.table import Table
+
     table = Table(title=title, header_style="bold")
     columns = [c for c in headers if c in frame.columns]
     for column in columns:
@@ -191,6 +206,8 @@ def plain_table(frame: pd.DataFrame, title: str | None = None, max_rows: int = 2
 
 def mail_report(report) -> None:
     """One row per message: recipient, attachments and what happened."""
+    from rich.table import Table
+
     for text in report.warnings:
         console.print(f"[yellow]提示：[/]{_escape(text)}")
     table = Table(title="邮件" + ("预览" if report.dry_run else "发送情况"), header_style="bold")
