@@ -91,8 +91,13 @@ def _unit_rows(n_units: int, rng: np.random.Generator) -> list[tuple]:
     return rows
 
 
-def _indicator_rows(groups: list[str]) -> list[tuple]:
-    """60 indicators: mostly common, 8 for some groups only, 2 supplied by the office (评定)."""
+def _indicator_rows(groups: list[str], n_indicators: int = N_INDICATORS) -> list[tuple]:
+    """60 indicators: mostly common, 8 for some groups only, 2 supplied by the office (评定).
+
+    The county shape (COUNTY_INDICATORS, about what a real county scheme has): one indicator per
+    method variant, one 评定 for every unit and one for the first group only, small files."""
+    if n_indicators != N_INDICATORS:
+        return _county_rows(groups, n_indicators)
     rows = []
     for k in range(N_INDICATORS):
         method, direction, unit, base, target, full, floor, share, cap, step, tier = VARIANTS[k % len(VARIANTS)]
@@ -115,7 +120,28 @@ def _indicator_rows(groups: list[str]) -> list[tuple]:
     return rows
 
 
-def write_scheme(path: Path, n_units: int, seed: int) -> Path:
+def _county_rows(groups: list[str], n_indicators: int) -> list[tuple]:
+    rows = []
+    for k in range(n_indicators):
+        method, direction, unit, base, target, full, floor, share, cap, step, tier = VARIANTS[k % len(VARIANTS)]
+        source, applies = "自报", "全部"
+        if k == n_indicators - 2:
+            method, direction, unit, base, target, full, floor, share, cap, step, tier = VARIANTS[10]
+            source = "评定"
+        if k == n_indicators - 1:
+            method, direction, unit, base, target, full, floor, share, cap, step, tier = VARIANTS[2]
+            source, applies = "评定", groups[0]
+        category = CATEGORIES[k * len(CATEGORIES) // n_indicators]
+        rows.append((f"Z{k + 1:02d}", category, f"{category}{k % 4 + 1}", f"{category}指标{k + 1}（{method}）", unit, applies,
+                     6 if k % 3 else 4, method, direction, base, target, full, floor, share, cap, step, tier,
+                     source, "考核办", _, f"按{method}法计分，详见考核方案。"))
+    return rows
+
+
+COUNTY_INDICATORS = 17
+
+
+def write_scheme(path: Path, n_units: int, seed: int, n_indicators: int = N_INDICATORS) -> Path:
     from openpyxl import Workbook
 
     rng = np.random.default_rng(seed)
@@ -129,7 +155,7 @@ def write_scheme(path: Path, n_units: int, seed: int) -> Path:
         "方案": (["项目", "值"], meta),
         "等次": (["等次", "最低分"], GRADE_ROWS),
         "单位": (["单位代码", "单位名称", "考核类别", "联系人", "邮箱"], units),
-        "指标": (INDICATOR_HEADERS, _indicator_rows(groups)),
+        "指标": (INDICATOR_HEADERS, _indicator_rows(groups, n_indicators)),
         "档次表": (["档次表", "下限", "等级", "得分比例"], TIER_ROWS),
         "加扣分": (ADJUSTMENT_HEADERS, ADJUSTMENT_ROWS),
     }
@@ -317,11 +343,16 @@ def _write_assessment(path: Path, scheme, values: dict[tuple[str, str], object],
 
 # ---------------------------------------------------------------- entry point
 
-def generate(n_units: int, seed: int = 2024, folder: Path | None = None, workers: int = 2, force: bool = False) -> Path:
-    """Scheme + inbox for `n_units` units under bench/data/u<N>/ (cached; `force` rebuilds)."""
-    folder = folder or DATA / f"u{n_units}"
+def generate(n_units: int, seed: int = 2024, folder: Path | None = None, workers: int = 2, force: bool = False,
+             shape: str = "bench") -> Path:
+    """Scheme + inbox for `n_units` units under bench/data/u<N>/ (the county shape: u<N>-county/;
+    cached; `force` rebuilds)."""
+    n_indicators = COUNTY_INDICATORS if shape == "county" else N_INDICATORS
+    folder = folder or DATA / (f"u{n_units}" if shape == "bench" else f"u{n_units}-{shape}")
     stamp = folder / "generated.json"
     wanted = {"units": n_units, "seed": seed, "version": GENERATOR_VERSION}
+    if shape != "bench":
+        wanted["shape"] = shape
     if not force and stamp.is_file() and json.loads(stamp.read_text()) == wanted:
         return folder
     if folder.exists():
@@ -329,7 +360,7 @@ def generate(n_units: int, seed: int = 2024, folder: Path | None = None, workers
     inbox = folder / "inbox"
     inbox.mkdir(parents=True)
     started = time.perf_counter()
-    scheme = load_scheme(write_scheme(folder / "scheme.xlsx", n_units, seed))
+    scheme = load_scheme(write_scheme(folder / "scheme.xlsx", n_units, seed, n_indicators))
     rng = np.random.default_rng(seed + 1)
     units = scheme.units.reset_index(drop=True)
     perf = dict(zip(units["unit_code"], np.round(rng.normal(1.0, 0.06, len(units)), 3)))
@@ -390,8 +421,10 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=300)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--shape", choices=["bench", "county"], default="bench",
+                        help="bench: 60 indicators per file; county: 17, small files as a real county's")
     args = parser.parse_args()
-    generate(args.units, args.seed, force=args.force)
+    generate(args.units, args.seed, force=args.force, shape=args.shape)
 
 
 if __name__ == "__main__":
