@@ -285,7 +285,7 @@ def run_scale(units: int, skip_baseline: bool, repeat: int = 1, shape: str = "be
     n_files = len(_inbox_files(work / "inbox"))
     print(f"scale {units} units, {shape} shape ({n_files} files)", file=sys.stderr, flush=True)
     tasks = ["floor"] + ([] if skip_baseline else ["baseline"]) + ["check", "run"] + ([f"stage_{s}" for s in STAGES] if stages else [])
-    if units == 2000 and shape == "bench":
+    if units == 2000 and shape == "bench" and stages:  # score_1m starts from the validate stage's pickle
         tasks.append("score_1m")
     runs: dict[str, list[dict]] = {task: [] for task in tasks}
     for round_ in range(max(1, repeat)):
