@@ -729,7 +729,7 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
             problems.add("指标", row.xlsx_row, f"{where}使用功效系数法，「满分值」和「不允许值」须同时填写或同时留空（留空按组内最优、最差值）")
     for row in frame[frame["indicator_code"].duplicated() & (frame["indicator_code"] != "")].itertuples():
         problems.add("指标", row.xlsx_row, f"指标代码「{row.indicator_code}」重复")
-    from .interim import check_source_periods  # w-interim
+    from .source_periods import check_source_periods  # w-interim
 
     check_source_periods(frame, meta, problems)
     frame["direction"] = frame["direction"].map(lambda v: DIRECTIONS.get(v, "higher"))
