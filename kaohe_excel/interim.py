@@ -11,13 +11,11 @@ and `verify` see the same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .issues import Issue, IssueCode, error, warning
-from .source_periods import PERIOD_SEPARATORS, check_source_periods, split_periods  # noqa: F401  (their old home)
 
 INTERIM = "interim"
 DETAIL_COLUMN = "interim_detail"  # in scored rows: [[period, printed total or None], ...]

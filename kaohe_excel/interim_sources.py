@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .archive import (find_period, MANIFEST, RESULTS_PARQUET, SEAL_FILE, _read_json, is_sealed, period_folder, period_folders,
+from .archive import (MANIFEST, RESULTS_PARQUET, SEAL_FILE, _read_json, find_period, is_sealed, period_folders,
                       read_manifest, read_results, sha256_file)
 from .errors import ArchiveMismatch, InterimSourceMissing, KaoheError
 from .interim import InterimValues, _interim_rows, compute, has_interim

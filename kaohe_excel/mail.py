@@ -41,8 +41,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from .archive import (FEEDBACK_DIR, find_period, MANIFEST, NOTICE_NAME, SCHEME_COPY, SUMMARY_NAME, is_sealed,
-                      read_manifest, read_results)
+from .archive import (FEEDBACK_DIR, MANIFEST, NOTICE_NAME, SCHEME_COPY, SUMMARY_NAME, find_period,
+                      is_sealed, read_manifest, read_results)
 from .errors import KaoheError, MailConfigError, MailSendError, PeriodNotFound
 from .safety import safe_filename
 from .scheme import load_scheme

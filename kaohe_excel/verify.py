@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .archive import (find_period, FEEDBACK_DIR, MANIFEST, NOTICE_TEMPLATE_COPY, SEAL_FILE, _read_json, check_files, is_sealed,
+from .archive import (FEEDBACK_DIR, MANIFEST, NOTICE_TEMPLATE_COPY, SEAL_FILE, _read_json, check_files, find_period, is_sealed,
                       period_folder, read_manifest, read_results, sha256_file)
 from .errors import ArchiveDamaged
 from .period_outputs import render_outputs

@@ -323,6 +323,35 @@ def test_inbox_file_changed_after_reading_is_refused(out, p2024, monkeypatch):
 # --------------------------------------------------------------------------- killed and concurrent runs
 
 
+def _half_swapped(out: Path) -> None:
+    """As a run killed between the two renames of its swap leaves it: the period under its backup
+    name, the journal of a process that no longer exists."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / "2024").rename(out / "2024.20250115-093000")
+    (out / ".2024.swap.json").write_text(json.dumps({
+        "period": "2024", "backup": "2024.20250115-093000", "staging": ".2024.staging-1-1",
+        "pid": dead.pid, "host": socket.gethostname(), "created_at": "2025-01-15T09:30:00+08:00"}), encoding="utf-8")
+
+
+def test_every_period_lookup_rolls_back_a_half_done_swap(out, tmp_path):
+    from kaohe_excel import mail
+
+    lookups = {
+        "load_period (gap, simulate, the web page)": lambda root: pipeline.load_period(root, "2024", workers=1).ranked,
+        "verify": lambda root: pipeline.verify_period(root, "2024").ok or pytest.fail("verify failed"),
+        "mail": lambda root: mail._period_folder(root, "2024"),
+    }
+    for what, lookup in lookups.items():
+        root = Path(shutil.copytree(out, tmp_path / what.split()[0]))
+        _half_swapped(root)
+        lookup(root)  # before: PeriodNotFound, while `history` healed the folder
+        assert (root / "2024" / "manifest.json").is_file(), what
+        assert not (root / ".2024.swap.json").exists(), what
+
+
+
+
 def _pause_at(stage: str, signal_file: Path):
     """archive.pause_hook: at `stage`, write our pid to the signal file and wait until it is removed
     (or a minute passes), so the parent can kill us right there."""
