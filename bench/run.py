@@ -181,7 +181,7 @@ def _task_stage(stage: str):
             shutil.rmtree(out / archive.FEEDBACK_DIR, ignore_errors=True)
 
             def job():
-                # as write_period does it: with the 差距分析 sheet, whose table is computed here
+                # as archive_period does it: with the 差距分析 sheet, whose table is computed here
                 gaps = gap.gap_table(results.scored, scheme.tier_tables, scheme)
                 paths = report.write_all_feedback(out / archive.FEEDBACK_DIR, scheme.meta, results.scored, results.ranked,
                                                   gap=gaps)
@@ -189,15 +189,15 @@ def _task_stage(stage: str):
             return job
         if stage == "archive":
             shutil.rmtree(out / "archive", ignore_errors=True)
-            # write_period with the three big writers stubbed out (they are timed above): what is left
+            # archive_period with the three big writers stubbed out (they are timed above): what is left
             # is csv, parquet, byte copies of the inputs, the scheme copy, the manifest, the swap
             report.write_summary = lambda *a, **k: None
             report.write_all_feedback = lambda *a, **k: []
             notice.write_notice = lambda *a, **k: None
 
             def job():
-                folder, files = archive.write_period(results, inbox, out / "archive", issued_on=ISSUED_ON,
-                                                     template_dir=ROOT / "templates")
+                folder, files = pipeline.archive_period(results, out / "archive", issued_on=ISSUED_ON,
+                                                        template_dir=ROOT / "templates")
                 return {"files_written": len(files)}
             return job
         raise ValueError(stage)

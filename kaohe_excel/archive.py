@@ -1,10 +1,13 @@
-"""The period folder (outputs/<period>/): written whole or not at all, sealed, verifiable.
+"""The period folder (outputs/<period>/): written whole or not at all, sealed, read back.
 
 A run writes everything into a staging folder beside the target and renames it into
 place at the end, so an interrupted run never leaves half a period. The folder keeps
 the inputs byte for byte, the scheme used, the results in a lossless form, and a
 manifest with the SHA-256 of every file. One lock file per outputs root keeps two runs
 apart; a swap journal lets an interrupted swap be rolled back to the previous state.
+
+Storage only: which outputs a period has is the caller's choice (write_period takes the writer),
+and re-scoring an archive to verify it is a job (pipeline.verify_period).
 """
 
 from __future__ import annotations
@@ -17,17 +20,16 @@ import socket
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pandas as pd
 
-from . import __version__, gap, notice, progress, publication, publicity, report
-from .errors import ArchiveDamaged, ArchiveMismatch, InboxChanged, KaoheError, NoticeTemplateError, OutputsLocked, PeriodNotFound, PeriodSealed
-from .memory import release_unused
-from .safety import InertWorkbook, csv_unquote
+from . import __version__, progress
+from .errors import ArchiveDamaged, ArchiveMismatch, InboxChanged, KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
+from .safety import csv_unquote
 
 MANIFEST = "manifest.json"
 SEAL_FILE = "SEALED.json"
@@ -85,6 +87,14 @@ def period_folder(out_root: Path, period: str) -> Path:
         known = "、".join(p.name for p in period_folders(out_root)) or "无"
         raise PeriodNotFound(f"输出目录「{out_root}」下没有 {period} 期的归档（已有：{known}）。请检查期别或用 --out 指定输出目录")
     return folder
+
+
+def find_period(out_root: Path, period: str) -> Path | None:
+    """period_folder, or None when there is no such period (the same lookup, with crash recovery)."""
+    try:
+        return period_folder(out_root, period)
+    except PeriodNotFound:
+        return None
 
 
 def _period_position(name: str) -> tuple[str, tuple[int, int]] | None:
@@ -345,15 +355,14 @@ def _cleanup_staging(out_root: Path) -> list[str]:
     return removed
 
 
-def _pause_for_tests(stage: str) -> None:
-    """Test hook: with KAOHE_TEST_PAUSE_AT=<stage>, signal and wait so a test can kill us here."""
-    if os.environ.get("KAOHE_TEST_PAUSE_AT") != stage:
-        return
-    signal_file = Path(os.environ["KAOHE_TEST_PAUSE_FILE"])
-    signal_file.write_text(str(os.getpid()), encoding="utf-8")
-    deadline = time.monotonic() + 60
-    while signal_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+# Called with a stage name (locked, staging, outputs, manifest, swap) as a write reaches it; the
+# tests set it to stop a run there and kill it. None in production.
+pause_hook: Callable[[str], None] | None = None
+
+
+def _pause(stage: str) -> None:
+    if pause_hook is not None:
+        pause_hook(stage)
 
 
 # --------------------------------------------------------------------------- writing a period
@@ -464,7 +473,7 @@ def _swap_into_place(staging: Path, target: Path) -> str | None:
                                  "pid": os.getpid(), "host": socket.gethostname(), "created_at": _now()})
     target.rename(out_root / backup)
     try:
-        _pause_for_tests("swap")
+        _pause("swap")
         staging.rename(target)
     except BaseException:
         if not target.exists():
@@ -475,61 +484,24 @@ def _swap_into_place(staging: Path, target: Path) -> str | None:
     return backup
 
 
-def _appeal_rows(results) -> pd.DataFrame | None:
-    from .appeal_report import appeal_rows  # w-appeal
-
-    appeals = getattr(results, "appeals", None)
-    return appeal_rows(appeals, results.scheme) if appeals is not None and len(appeals) else None
+# Renders what people read into the staging folder, given the 纵向 baseline folder (or None), and
+# returns what the manifest should record about it (added after the files and their hashes).
+OutputWriter = Callable[[Path, "Path | None"], dict]
 
 
-def _appeal_changes(results) -> pd.DataFrame | None:
-    from .appeal_report import change_rows
-
-    changes = getattr(results, "appeal_changes", None)
-    return change_rows(changes) if changes is not None else None
-
-
-def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date, notice_template: Path | None,
-                   workers: int | None = None) -> None:
-    """What people read: 汇总表, 通报, 反馈 and the csv files, from scored results (write_period and verify)."""
-    scheme = results.scheme
-    previous = report.load_previous(baseline) if baseline is not None else None
-    meta = scheme.meta
-    progress_table = getattr(results, "progress", None)
-    report.write_summary(folder / SUMMARY_NAME, meta, scheme.grades, results.scored, results.ranked,
-                         results.adjustments, results.validated.values, results.validated.issues_table,
-                         results.validated.missing_units, previous=previous, progress=progress_table,
-                         crosscheck=getattr(results, "crosscheck", None),
-                         county_totals=getattr(results, "county_totals", None),
-                         appeals=_appeal_rows(results), appeal_changes=_appeal_changes(results),
-                         ratings=getattr(results.validated, "ratings", None), scheme=scheme)
-    release_unused()  # the summary's audit tables, before the feedback workers are forked
-    _pause_for_tests("outputs")
-    win = publication.window(getattr(meta, "publication", None), issued_on)  # w-year: 成文日期 and 公示期
-    notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, win.issued_on,
-                        extra_context={"quota_lines": publicity.quota_lines(scheme, results.ranked)},
-                        progress=progress_table)
-    publicity.write_publicity(folder / publicity.PUBLICITY_NAME, meta, results.ranked, win)
-    report.write_all_feedback(folder / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
-                              workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
-                              progress=progress_table, crosscheck=getattr(results, "crosscheck", None),
-                              adjustments=results.adjustments, appeals=_appeal_rows(results))
-    report.write_csvs(folder, meta.period, results.scored, results.ranked)
-
-
-def write_period(results, inbox: Path, out_root: Path, issued_on: date, template_dir: Path = Path("templates"),
-                 progress: Callable[[str, int, int], None] | None = None, workers: int | None = None,
+def write_period(results, out_root: Path, write_outputs: OutputWriter,
                  compare_to: str | None = None) -> tuple[Path, list[Path]]:
-    """Write all outputs of a period atomically under the outputs lock; returns the folder and its files.
+    """Store a scored period atomically under the outputs lock: the outputs `write_outputs` renders,
+    the lossless results, the inputs byte for byte, the scheme, the manifest; then swap into place.
 
-    Raises PeriodSealed, OutputsLocked, PeriodNotFound (bad compare_to), InboxChanged.
+    Returns the folder and its files. Raises PeriodSealed, OutputsLocked, PeriodNotFound (bad
+    compare_to), InboxChanged.
     """
     scheme = results.scheme
     period = scheme.meta.period
     out_root = Path(out_root)
-    issued_on = publication.issued_date(getattr(scheme.meta, "publication", None), issued_on)  # 方案 成文日期 wins
     with outputs_lock(out_root):
-        _pause_for_tests("locked")
+        _pause("locked")
         recover(out_root)
         _cleanup_staging(out_root)
         check_writable(out_root, period)
@@ -538,39 +510,17 @@ def write_period(results, inbox: Path, out_root: Path, issued_on: date, template
         staging = out_root / f".{period}{STAGING_MARK}{os.getpid()}-{int(time.time() * 1000)}"
         staging.mkdir()
         try:
-            _pause_for_tests("staging")
-            template = Path(template_dir) / "通报.docx"
-            if template.is_file():  # kept so that `verify` can render the notice again, word for word
-                shutil.copyfile(template, staging / NOTICE_TEMPLATE_COPY)
-            try:
-                render_outputs(results, staging, baseline, issued_on,
-                               staging / NOTICE_TEMPLATE_COPY if template.is_file() else None, workers)
-            except NoticeTemplateError as exc:  # name the office's own template, not its copy in the hidden staging folder
-                raise NoticeTemplateError(str(exc).replace(str(staging / NOTICE_TEMPLATE_COPY), str(template))) from None
-            from .web.dashboard import DASHBOARD_NAME, write_dashboard  # w-web: the offline 结果看板
-            write_dashboard(staging / DASHBOARD_NAME, results, out_root)
+            _pause("staging")
+            recorded = write_outputs(staging, baseline) or {}
+            _pause("outputs")
             _lossless_results(results, staging)
             inputs = _copy_inputs(results.validated, staging / INPUTS_DIR)
             if scheme.path is not None:
                 shutil.copyfile(scheme.path, staging / SCHEME_COPY)
             manifest = build_manifest(staging, period, scheme.fingerprint, inputs)
-            manifest["issued_on"] = issued_on.isoformat()
-            win = publication.window(getattr(scheme.meta, "publication", None), issued_on)
-            manifest["publication"] = {"start": win.start.isoformat(), "end": win.end.isoformat(), "days": win.days}
-            if getattr(results, "appeals", None) is not None:  # w-appeal
-                from .appeal import manifest_records
-                manifest["appeals"] = manifest_records(results.appeals)
-            if baseline is not None:
-                manifest["compared_to"] = baseline.name
-                # what 纵向 columns were built from: verify tells a re-run baseline from an edited output
-                manifest["compared_to_sha256"] = {name: sha256_file(baseline / name)
-                                                  for name in ("totals.csv", "scores.csv") if (baseline / name).is_file()}
-            if getattr(results.validated, "interim", None) is not None:  # w-interim: the source periods used
-                from .interim import manifest_entry
-
-                manifest["interim_sources"] = manifest_entry(results.validated.interim)
+            manifest.update(recorded)
             _write_json_atomic(staging / MANIFEST, manifest)
-            _pause_for_tests("manifest")
+            _pause("manifest")
             _swap_into_place(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -597,7 +547,7 @@ def seal_period(out_root: Path, period: str, by: str | None = None) -> Path:
         manifest_path = folder / MANIFEST
         if not manifest_path.is_file():
             raise ArchiveMismatch(f"{period} 期的归档缺少清单 {MANIFEST}，不能封存；请重新运行该期后再封存")
-        missing, changed, extra = _check_files(folder, read_manifest(folder, "封存"))
+        missing, changed, extra = check_files(folder, read_manifest(folder, "封存"))
         if missing or changed or extra:
             listing = "、".join((missing + changed + extra)[:5])
             raise ArchiveMismatch(f"{period} 期的归档文件与清单不一致（{listing}…），不能封存。"
@@ -701,54 +651,8 @@ def read_results(folder: Path, key: str, doing: str = "读取该期结果") -> p
     return frame
 
 
-# --------------------------------------------------------------------------- verify
-
-
-@dataclass
-class VerifyReport:
-    """What `verify_period` found; `ok` only when every file and every result is identical."""
-
-    period: str
-    folder: Path
-    sealed: bool = False
-    files_checked: int = 0
-    missing: list[str] = field(default_factory=list)   # in the manifest, not on disk
-    changed: list[str] = field(default_factory=list)   # size or SHA-256 differs
-    extra: list[str] = field(default_factory=list)     # on disk, not in the manifest
-    problems: list[str] = field(default_factory=list)  # Chinese: what stopped or spoiled the check
-    rescored: bool = False
-    result_diffs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DIFF_COLUMNS))
-    outputs_checked: bool = False  # 汇总表, 通报, 反馈 and csv rendered again and compared
-    output_diffs: list[str] = field(default_factory=list)  # Chinese: file, sheet and cell of each difference
-
-    @property
-    def ok(self) -> bool:
-        return (self.rescored and self.outputs_checked and not self.missing and not self.changed and not self.extra
-                and not self.problems and not len(self.result_diffs) and not self.output_diffs)
-
-    def lines(self) -> list[str]:
-        """Chinese lines describing every difference, for the CLI to show."""
-        out = [f"文件缺失：{p}" for p in self.missing]
-        out += [f"文件被改动：{p}" for p in self.changed]
-        out += [f"清单外的文件：{p}" for p in self.extra]
-        out += list(self.problems)
-        for row in self.result_diffs.itertuples(index=False):
-            where = row.unit_code + (f" / {row.indicator_code}" if row.indicator_code else "")
-            out.append(f"结果不一致：{where} 的{row.field}，归档为「{row.archived}」，重算为「{row.recomputed}」")
-        out += [f"输出文件不一致：{line}" for line in self.output_diffs]
-        if self.ok:
-            out.append(f"{self.period} 期核验通过：{self.files_checked} 个文件与清单一致，按归档的方案和报送文件重算结果完全相同，"
-                       "汇总表、通报、反馈表和 csv 与重新生成的一致")
-        return out
-
-
-DIFF_COLUMNS = ["unit_code", "indicator_code", "field", "archived", "recomputed"]
-_TOTAL_FIELDS = {"indicator_total": "指标得分", "bonus": "加分", "deduction": "扣分", "total": "总分",
-                 "rank": "排名", "grade": "等次", "vetoed": "否决"}
-_SCORE_FIELDS = {"score": "得分", "status": "计分状态"}
-
-
-def _check_files(folder: Path, manifest: dict) -> tuple[list[str], list[str], list[str]]:
+def check_files(folder: Path, manifest: dict) -> tuple[list[str], list[str], list[str]]:
+    """The manifest's files missing on disk, changed (size or SHA-256), and on disk but not listed."""
     listed = {entry["path"]: entry for entry in manifest.get("files", []) if isinstance(entry, dict) and "path" in entry}
     on_disk = {p.relative_to(folder).as_posix(): p for p in _manifest_files(folder)}
     missing = sorted(set(listed) - set(on_disk))
@@ -757,148 +661,6 @@ def _check_files(folder: Path, manifest: dict) -> tuple[list[str], list[str], li
                      if on_disk[path].stat().st_size != listed[path].get("size")
                      or sha256_file(on_disk[path]) != listed[path].get("sha256"))
     return missing, changed, extra
-
-
-def _printed(values: pd.Series, kind: str) -> pd.Series:
-    """The value as printed in the outputs, as text, so the comparison is exact and NaN-safe."""
-    from .score import round_half_up
-
-    if kind == "score":
-        numbers = round_half_up(pd.to_numeric(values, errors="coerce"), 2)
-        return pd.Series([f"{v:.2f}" if v == v else "" for v in numbers], index=values.index, dtype=object)
-    if kind == "int":
-        numbers = pd.to_numeric(values, errors="coerce")
-        return pd.Series([str(int(v)) if v == v else "" for v in numbers], index=values.index, dtype=object)
-    if kind == "bool":
-        return pd.Series(["否" if pd.isna(v) or not bool(v) else "是" for v in values], index=values.index, dtype=object)
-    return pd.Series(["" if pd.isna(v) else str(v) for v in values],
-                     index=values.index, dtype=object)
-
-
-def _normalised(frame: pd.DataFrame, keys: list[str], fields: dict[str, str]) -> pd.DataFrame:
-    kinds = {"rank": "int", "vetoed": "bool", "grade": "text", "status": "text"}
-    out = pd.DataFrame({k: frame[k].astype(object).map(lambda v: "" if pd.isna(v) else str(v)) for k in keys})
-    for column in fields:
-        source = frame[column] if column in frame.columns else pd.Series([None] * len(frame), index=frame.index)
-        out[column] = _printed(source, kinds.get(column, "score")).to_numpy()
-    return out
-
-
-def _compare(archived: pd.DataFrame, recomputed: pd.DataFrame, keys: list[str], fields: dict[str, str]) -> pd.DataFrame:
-    """Long table of every (key, field) whose printed value differs; a row on one side only counts too."""
-    left = _normalised(archived, keys, fields)
-    right = _normalised(recomputed, keys, fields)
-    merged = left.merge(right, on=keys, how="outer", suffixes=("_a", "_r"), indicator=True)
-    parts = []
-    for column, label in fields.items():
-        a = merged[f"{column}_a"].astype(object).where(merged["_merge"] != "right_only", "（无此行）")
-        r = merged[f"{column}_r"].astype(object).where(merged["_merge"] != "left_only", "（无此行）")
-        differs = a.ne(r)
-        parts.append(pd.DataFrame({**{k: merged.loc[differs, k] for k in keys}, "field": label,
-                                   "archived": a[differs], "recomputed": r[differs]}))
-    diffs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if "indicator_code" not in keys:
-        diffs["indicator_code"] = ""
-    return diffs.reindex(columns=DIFF_COLUMNS).sort_values(["unit_code", "indicator_code"], kind="stable").reset_index(drop=True)
-
-
-def verify_period(out_root: Path, period: str, workers: int | None = 1) -> VerifyReport:
-    """Re-hash every file against the manifest and re-score from the archived scheme and inputs.
-
-    Raises PeriodNotFound only when the folder does not exist; everything else is reported.
-    """
-    from . import pipeline
-    from .scheme import load_scheme
-
-    folder = period_folder(Path(out_root), period)
-    result = VerifyReport(period, folder, sealed=is_sealed(folder))
-    manifest_path = folder / MANIFEST
-    try:
-        manifest = read_manifest(folder, "核对文件")
-    except ArchiveDamaged as exc:
-        if not manifest_path.is_file():
-            result.missing.append(MANIFEST)
-        result.problems.append(str(exc))
-        return result
-    result.files_checked = len(manifest.get("files", []))
-    result.missing, result.changed, result.extra = _check_files(folder, manifest)
-    if manifest.get("period") != period:
-        result.problems.append(f"清单中的考核周期为 {manifest.get('period')}，与文件夹 {period} 不一致")
-    if result.sealed:
-        seal = _read_json(folder / SEAL_FILE) or {}
-        if seal.get("manifest_sha256") != sha256_file(manifest_path):
-            result.problems.append(f"清单 {MANIFEST} 在封存后被改动（与封存记录 {SEAL_FILE} 中的校验值不符）")
-
-    scheme_path = folder / SCHEME_COPY
-    if not scheme_path.is_file():
-        result.problems.append(f"归档中没有方案文件 {SCHEME_COPY}，无法重算")
-        return result
-    try:
-        scheme = load_scheme(scheme_path)
-        if scheme.fingerprint != manifest.get("scheme_fingerprint"):
-            result.problems.append("归档的方案内容与清单记录的方案指纹不一致")
-        validated = pipeline.read_and_validate(scheme, folder / INPUTS_DIR, workers=workers)
-        if isinstance(manifest.get("interim_sources"), dict) or pipeline.interim.has_interim(scheme):
-            # w-interim: re-derived from the archived periods the run used, which must be unchanged
-            result.problems += pipeline.interim.verify_sources(Path(out_root), manifest.get("interim_sources"))
-            recorded = (manifest.get("interim_sources") or {}).get("indicators")
-            validated = pipeline.interim.attach(scheme, validated, Path(out_root), recorded if isinstance(recorded, dict) else None)
-        last_year = (last_year_values(Path(out_root), period)
-                     if progress.is_progress_mode(scheme.meta.period_type) else None)
-        rescored = pipeline.score_period(scheme, validated, last_year)
-    except KaoheError as exc:
-        result.problems.append(f"无法按归档的方案和报送文件重算：{str(exc).splitlines()[0]}")
-        return result
-    diffs = []
-    for key, fields, keys, frame in (("totals", _TOTAL_FIELDS, ["unit_code"], rescored.ranked),
-                                     ("scores", _SCORE_FIELDS, ["unit_code", "indicator_code"], rescored.scored)):
-        try:
-            archived = read_results(folder, key, f"比较{'总分' if key == 'totals' else '指标得分'}")
-        except ArchiveDamaged as exc:
-            result.problems.append(str(exc))
-            continue
-        diffs.append(_compare(archived, frame, keys, fields))
-    result.result_diffs = pd.concat(diffs, ignore_index=True) if diffs else result.result_diffs
-    result.rescored = len(diffs) == 2
-    _verify_outputs(result, Path(out_root), manifest, rescored, workers)
-    return result
-
-
-def _verify_outputs(result: VerifyReport, out_root: Path, manifest: dict, rescored, workers: int | None) -> None:
-    """Render 汇总表, 通报, 反馈 and the csv files again from the re-scored results and compare them with
-    the archived ones: a figure edited in what people read fails even with the manifest rewritten."""
-    import tempfile
-
-    from .rederive import compare_outputs
-
-    folder = result.folder
-    try:
-        issued_on = date.fromisoformat(str(manifest.get("issued_on", "")))
-    except ValueError:
-        result.problems.append(f"清单 {MANIFEST} 中没有成文日期（issued_on），无法重新生成通报和汇总表加以核对")
-        return
-    baseline = None
-    if manifest.get("compared_to"):
-        baseline = out_root / str(manifest["compared_to"])
-        if not (baseline / "totals.csv").is_file():
-            result.problems.append(f"本期与 {manifest['compared_to']} 期作了纵向比较，但该期归档已不在「{out_root}」中，"
-                                   "无法重新生成汇总表和反馈表加以核对")
-            return
-        recorded = manifest.get("compared_to_sha256")
-        if isinstance(recorded, dict) and any(not (baseline / name).is_file() or sha256_file(baseline / name) != digest
-                                              for name, digest in recorded.items()):
-            result.problems.append(f"本期与 {manifest['compared_to']} 期作了纵向比较，但该期结果在本期运行后已改变（被重新计算或改动），"
-                                   "无法按原样重新生成汇总表和反馈表加以核对；如该期确已重算，请重新运行本期")
-            return
-    template = folder / NOTICE_TEMPLATE_COPY
-    with tempfile.TemporaryDirectory(prefix=".kaohe-verify-") as tmp:
-        rendered = Path(tmp)
-        render_outputs(rescored, rendered, baseline, issued_on, template if template.is_file() else None, workers)
-        result.output_diffs = compare_outputs(folder, rendered)
-        expected = {p.name for p in (rendered / FEEDBACK_DIR).glob("*") if p.is_file()}
-        extra = sorted(p.name for p in (folder / FEEDBACK_DIR).glob("*") if p.is_file() and p.name not in expected)
-        result.output_diffs += [f"{FEEDBACK_DIR}/{name}：重算结果中没有此单位的反馈表" for name in extra]
-    result.outputs_checked = True
 
 
 # --------------------------------------------------------------------------- history
@@ -944,82 +706,3 @@ def history(out_root: Path, unit: str | None = None) -> tuple[pd.DataFrame, list
     table["total_change"] = round_half_up(table["total"] - by_unit["total"].shift(1), 2)
     table["rank_change"] = (by_unit["rank"].shift(1) - table["rank"]).astype("Int64")
     return table, damaged
-
-
-def _sheet_name(text: str, used: set[str]) -> str:
-    name = "".join("_" if ch in '[]:*?/\\' else ch for ch in str(text))[:28] or "类别"
-    base, n = name, 1
-    while name in used:
-        n += 1
-        name = f"{base}{n}"
-    used.add(name)
-    return name
-
-
-def write_history_xlsx(path: Path, table: pd.DataFrame) -> Path:
-    """A 明细 sheet (the long table) and one sheet per group: totals by period and a line chart."""
-    import xlsxwriter
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = InertWorkbook(str(path), {"nan_inf_to_errors": True, "strings_to_numbers": False,
-                                               "strings_to_formulas": False, "strings_to_urls": False})
-    head = workbook.add_format({"bold": True, "border": 1, "bg_color": "#D9E1F2", "align": "center", "valign": "vcenter"})
-    cell = workbook.add_format({"border": 1})
-    score = workbook.add_format({"border": 1, "num_format": "0.00"})
-    delta = workbook.add_format({"border": 1, "num_format": "+0.00;-0.00;0.00"})
-    rank_delta = workbook.add_format({"border": 1, "num_format": "+0;-0;0"})
-    used = {"明细"}
-
-    detail = workbook.add_worksheet("明细")
-    headers = [("考核周期", "period", cell, 10), ("单位代码", "unit_code", cell, 10), ("单位名称", "unit_name", cell, 16),
-               ("考核类别", "group", cell, 12), ("总分", "total", score, 9), ("排名", "rank", cell, 6),
-               ("等次", "grade", cell, 8), ("否决", "vetoed", cell, 6), ("已封存", "sealed", cell, 8),
-               ("分数变化", "total_change", delta, 10), ("名次变化", "rank_change", rank_delta, 10)]
-    for c, (title, _, _, width) in enumerate(headers):
-        detail.write_string(0, c, title, head)
-        detail.set_column(c, c, width)
-    for r, row in enumerate(table.reindex(columns=[h[1] for h in headers]).itertuples(index=False), start=1):
-        for c, ((_, key, fmt, _), value) in enumerate(zip(headers, row)):
-            if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-                detail.write_blank(r, c, None, fmt)
-            elif key in ("vetoed", "sealed"):
-                detail.write_string(r, c, "是" if bool(value) else "否", fmt)
-            elif key in ("total", "rank", "total_change", "rank_change"):
-                detail.write_number(r, c, float(value), fmt)
-            else:
-                detail.write_string(r, c, str(value), fmt)
-    detail.freeze_panes(1, 0)
-    detail.autofilter(0, 0, max(len(table), 1), len(headers) - 1)
-
-    periods = sorted(table["period"].unique()) if len(table) else []
-    for group, part in table.groupby("group", sort=True):
-        names = part.sort_values("period").groupby("unit_code", sort=True)["unit_name"].last()
-        wide = part.pivot_table(index="unit_code", columns="period", values="total", aggfunc="first").reindex(index=names.index, columns=periods)
-        ws = workbook.add_worksheet(_sheet_name(group, used))
-        ws.write_string(0, 0, "单位代码", head)
-        ws.write_string(0, 1, "单位名称", head)
-        for c, period in enumerate(periods, start=2):
-            ws.write_string(0, c, str(period), head)
-        for r, (code, values) in enumerate(wide.iterrows(), start=1):
-            ws.write_string(r, 0, str(code), cell)
-            ws.write_string(r, 1, str(names[code]), cell)
-            for c, value in enumerate(values, start=2):
-                if value == value:
-                    ws.write_number(r, c, float(value), score)
-                else:
-                    ws.write_blank(r, c, None, score)
-        ws.set_column(0, 0, 10)
-        ws.set_column(1, 1, 16)
-        ws.set_column(2, 1 + len(periods), 10)
-        chart = workbook.add_chart({"type": "line"})
-        for r in range(1, len(wide) + 1):
-            chart.add_series({"name": [ws.name, r, 1], "categories": [ws.name, 0, 2, 0, 1 + len(periods)],
-                              "values": [ws.name, r, 2, r, 1 + len(periods)], "marker": {"type": "circle"}})
-        chart.set_title({"name": f"{group} 历年总分"})
-        chart.set_x_axis({"name": "考核周期"})
-        chart.set_y_axis({"name": "总分"})
-        chart.set_size({"width": 720, "height": 360})
-        ws.insert_chart(len(wide) + 3, 0, chart)
-    workbook.close()
-    return path

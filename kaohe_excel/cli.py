@@ -307,7 +307,8 @@ def template_command(
     def body():
         from .fsguard import check_output_dir
         from .scheme import load_scheme
-        from .template import planned_paths, write_assessment_workbook, write_lead_workbooks, write_templates
+        from .template import write_assessment_workbook, write_lead_workbooks, write_templates
+        from .template_paths import planned_paths
         from .template_guard import refuse_overwrite
 
         loaded = load_scheme(_scheme_path(scheme))
@@ -546,7 +547,7 @@ def verify_command(
     _State.verbose = verbose
 
     def body():
-        from .archive import verify_period
+        from .pipeline import verify_period
 
         report = verify_period(out, period)
         for line in report.lines():
@@ -576,7 +577,8 @@ def history_command(
     _State.verbose = verbose
 
     def body():
-        from .archive import history, write_history_xlsx
+        from .archive import history
+        from .period_outputs import write_history_xlsx
 
         from .fsguard import check_output_file
 
@@ -621,9 +623,9 @@ def gap_command(
 
     def body():
         from . import gap
-        from .pipeline import cpu_workers
+        from .pipeline import cpu_workers, load_period
 
-        results = gap.load_period(out, period, workers=cpu_workers())
+        results = load_period(out, period, workers=cpu_workers())
         if unit is not None and unit not in set(results.scheme.units["unit_code"]):
             raise KaoheError(f"没有单位代码 {unit}")
         table = gap.gap_table(results.scored, results.scheme.tier_tables, results.scheme)
@@ -660,10 +662,10 @@ def simulate_command(
 
     def body():
         from . import gap
-        from .pipeline import cpu_workers
+        from .pipeline import cpu_workers, load_period
 
         changes = gap.parse_changes(sets)  # malformed items fail before any reading
-        results = gap.load_period(out, period, workers=cpu_workers())
+        results = load_period(out, period, workers=cpu_workers())
         simulation = gap.simulate(results, changes)
         console.plain_table(gap.simulation_rows(simulation), title="总分、排名、等次的变化")
         scores = simulation.scores.rename(columns=SIMULATED_SCORE_HEADERS)

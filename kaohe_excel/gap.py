@@ -332,27 +332,5 @@ def sheet_rows_as_text(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def load_period(out_root: Path, period: str, workers: int | None = None) -> Any:
-    """Rebuild pipeline.Results of an archived period from outputs/<period>/ (read only).
-
-    The archive keeps the scheme and the inputs byte for byte but not the claims, so the
-    inputs are read and validated again: exactly what the run saw.
-    """
-    from . import pipeline
-    from .archive import INPUTS_DIR, MANIFEST, SCHEME_COPY, read_manifest
-    from .scheme import load_scheme
-
-    folder = Path(out_root) / period
-    if not (folder / MANIFEST).is_file() or not (folder / SCHEME_COPY).is_file():
-        known = sorted(p.name for p in Path(out_root).glob("*") if (p / MANIFEST).is_file() and "." not in p.name) \
-            if Path(out_root).is_dir() else []
-        raise PeriodNotFound(f"输出目录「{out_root}」下没有 {period} 期的完整归档（已有：{'、'.join(known) or '无'}）。"
-                             "请检查期别或用 --out 指定输出目录")
-    read_manifest(folder, "读取该期归档")  # a damaged manifest is named, not read past
-    scheme = load_scheme(folder / SCHEME_COPY)
-    validated = pipeline.read_and_validate(scheme, folder / INPUTS_DIR, workers=workers)
-    return pipeline.score_period(scheme, validated)
-
-
 # simulation moved to kaohe_excel/simulate.py; cli.py and web/routes.py still reach it through gap
 from .simulate import SimulationResult, apply_changes, parse_changes, simulate, simulation_rows  # noqa: E402,F401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
 
 from .interim import DETAIL_COLUMN
@@ -23,13 +25,14 @@ def interim_rows(rows: pd.DataFrame, unit_code: object) -> pd.DataFrame:
     return pd.DataFrame(records, columns=["指标名称", "考核周期", "总分", "平时考核值"])
 
 
-def write_interim_sheet(wb, fmts, unit: pd.Series, rows: pd.DataFrame) -> None:
-    from .report import _text, _write_display_table
-
+def write_interim_sheet(wb, fmts, unit: pd.Series, rows: pd.DataFrame, write_table: Callable[..., int],
+                        text: Callable[[object], str]) -> None:
+    """The sheet, written with the feedback workbook's own table writer and text rule (passed in by
+    report.py, which calls this: importing them back would make the two modules a cycle)."""
     table = interim_rows(rows, unit.get("unit_code"))
     if not len(table):
         return
     ws = wb.add_worksheet(INTERIM_SHEET)
-    last = _write_display_table(ws, fmts, table, header_row=1,
-                                title=f"{_text(unit.get('unit_name'))} 平时考核（各期总分及平均）")
+    last = write_table(ws, fmts, table, header_row=1,
+                       title=f"{text(unit.get('unit_name'))} 平时考核（各期总分及平均）")
     ws.write_string(last + 2, 0, "注：平时考核值为本单位参加考核各期总分的平均（四舍五入保留两位小数），再按该指标的计分方法得分。", fmts.note)

@@ -41,8 +41,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from .archive import (FEEDBACK_DIR, MANIFEST, NOTICE_NAME, SCHEME_COPY, SUMMARY_NAME, is_sealed,
-                      read_manifest, read_results)
+from .archive import (FEEDBACK_DIR, MANIFEST, NOTICE_NAME, SCHEME_COPY, SUMMARY_NAME, find_period,
+                      is_sealed, read_manifest, read_results)
 from .errors import KaoheError, MailConfigError, MailSendError, PeriodNotFound
 from .safety import safe_filename
 from .scheme import load_scheme
@@ -354,8 +354,9 @@ class MailReport:
 
 
 def _period_folder(out_root: Path, period: str) -> Path:
-    folder = Path(out_root) / period
-    if not period or safe_filename(period) != period or not (folder / MANIFEST).is_file():
+    folder = find_period(Path(out_root), period) if period and safe_filename(period) == period else None  # recovers first
+    if folder is None or not (folder / MANIFEST).is_file():
+        folder = Path(out_root) / period
         raise PeriodNotFound(f"找不到 {period} 期的考核结果（{folder}）。请先运行 kaohe run，或用 --out 指定结果所在的输出目录")
     return folder
 

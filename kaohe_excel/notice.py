@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import NoticeTemplateError
 
-from .notice_layout import document_date, imprint_context, set_document_properties, title_lines
+from .notice_layout import chinese_date, document_date, imprint_context, set_document_properties, title_lines
 from .notice_template import build_notice_template
 from .safety import xml_safe
 from .score import round_half_up
@@ -47,11 +47,6 @@ def chinese_number(n: int) -> str:
     if n < 100:
         return ("" if tens == 1 else _DIGITS[tens]) + "十" + (_DIGITS[ones] if ones else "")
     return str(n)
-
-
-def chinese_date(day: date) -> str:
-    """GB/T 9704 dates use Arabic numerals: 2025年1月15日."""
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def period_text(period: str, period_type: str = "") -> str:

@@ -113,6 +113,11 @@ def document_date(meta: Any, default: date) -> date:
                      "或留空（以运行当天为成文日期）")
 
 
+def chinese_date(day: date) -> str:
+    """The notice's one date style (signature, 印发 line); GB/T 9704 dates use Arabic numerals: 2025年1月15日."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def imprint_context(meta: Any, issued_on: date) -> dict:
     """版头 and 版记 variables from 方案 rows 发文机关标志, 抄送, 印发机关 (each optional)."""
     extra = getattr(meta, "extra", None) or {}
@@ -121,8 +126,6 @@ def imprint_context(meta: Any, issued_on: date) -> dict:
     printer = str(extra.get("印发机关", "") or "").strip()
     if copy_to and not printer:
         printer = str(getattr(meta, "issuer", "") or "").strip() or "考核办公室"
-    from .notice import chinese_date  # the same date style as the signature
-
     return {
         "masthead": mark,
         "copy_to": copy_to,

@@ -1,10 +1,15 @@
 """The jobs behind the CLI commands, as plain functions: load, call the stages, return
 an outcome the CLI maps to an exit code. Nothing here prints.
+
+The one module above the stages: check, run (score, then store with archive.write_period and the
+outputs this module chooses), verify, load a period, and reading the archived periods a
+scheme's 平时 indicators average. The stages never import it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -13,8 +18,11 @@ from typing import Callable
 import pandas as pd
 
 from . import progress as progress_mod
-from . import appeal, appeal_report, crosscheck, interim, origin, rank, read, report, score, validate
-from .errors import DataErrorsPresent, InboxEmpty, InboxNotFound, KaoheError, OutputInsideInbox
+from . import (appeal, appeal_report, archive, crosscheck, interim, interim_sources, origin, period_outputs, publication,
+               rank, read, report, score, validate, verify)
+from .archive import INPUTS_DIR, MANIFEST, NOTICE_TEMPLATE_COPY, SCHEME_COPY
+from .errors import (DataErrorsPresent, InboxEmpty, InboxNotFound, KaoheError, NoticeTemplateError, OutputInsideInbox,
+                     PeriodNotFound)
 from .adjust_detail import with_claim_texts
 from .issue_books import write_unit_issue_books
 from .issues import issues_frame
@@ -94,6 +102,12 @@ def read_and_validate(scheme: Scheme, inbox: Path, progress: Progress | None = N
     return validated
 
 
+def with_interim(scheme: Scheme, validated: validate.Validated, out_root: Path,
+                 recorded: dict[str, list[str]] | None = None) -> validate.Validated:
+    """The 平时 values read from the archived source periods, added to the Validated (no-op without 平时)."""
+    return interim.attach(validated, interim_sources.load(scheme, Path(out_root), recorded))
+
+
 def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Path = Path("outputs"),
           progress: Progress | None = None, workers: int | None = None) -> CheckOutcome:
     """Read and validate the inbox; write the issue list as a workbook the office can forward."""
@@ -104,9 +118,9 @@ def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Pa
     refuse_inside_inbox(report_path, inbox, "校验报告")
     refuse_key_inside(scheme, inbox, Path(out_root))
     if interim.has_interim(scheme):
-        interim.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
+        interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
     refuse_empty_inbox(inbox)
-    validated = interim.attach(scheme, read_and_validate(scheme, inbox, progress, workers), Path(out_root))
+    validated = with_interim(scheme, read_and_validate(scheme, inbox, progress, workers), Path(out_root))
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report.write_issue_report(report_path, scheme.meta, validated.issues_table)
     unit_reports = write_unit_issue_books(report_path, scheme.meta, validated.issues_table, scheme.unit_names())
@@ -220,19 +234,17 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
     period = scheme.meta.period
     refuse_inside_inbox(Path(out_root), inbox, "输出目录")
     refuse_key_inside(scheme, inbox, Path(out_root))
-    from .archive import check_writable, last_year_values, period_folder, write_period  # archive owns the period folder
-
-    check_writable(Path(out_root), period)  # a sealed period fails before any reading
+    archive.check_writable(Path(out_root), period)  # a sealed period fails before any reading
     if progress_mod.is_progress_mode(scheme.meta.period_type):
         progress_mod.elapsed_share(period, scheme.meta.period_type)  # a bad period id fails before reading too
     if compare_to is not None:
         if compare_to == period:
             raise KaoheError(f"--compare-to 不能是本期 {period}，请指定往期的考核周期")
-        period_folder(Path(out_root), compare_to)  # raises PeriodNotFound with a Chinese message
+        archive.period_folder(Path(out_root), compare_to)  # raises PeriodNotFound with a Chinese message
     if interim.has_interim(scheme):
-        interim.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
+        interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
     refuse_empty_inbox(inbox)
-    validated = interim.attach(scheme, read_and_validate(scheme, inbox, progress, workers), Path(out_root))
+    validated = with_interim(scheme, read_and_validate(scheme, inbox, progress, workers), Path(out_root))
     if validated.error_count and not allow_errors:
         out_root.mkdir(parents=True, exist_ok=True)
         report_path = Path(out_root) / f"校验问题_{period}.xlsx"
@@ -242,15 +254,112 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
                                 "请各单位更正后重新运行，或加 --allow-errors 将出错的单元格留空不计分")
         exc.validated = validated  # the CLI shows the table
         raise exc
-    last_year = last_year_values(Path(out_root), period) if progress_mod.is_progress_mode(scheme.meta.period_type) else None
+    last_year = archive.last_year_values(Path(out_root), period) if progress_mod.is_progress_mode(scheme.meta.period_type) else None
     results = score_period(scheme, validated, last_year)
-    folder, files = write_period(results, inbox, Path(out_root), issued_on=issued_on or date.today(),
-                                 template_dir=template_dir, progress=progress, workers=workers, compare_to=compare_to)
+    folder, files = archive_period(results, Path(out_root), issued_on=issued_on or date.today(),
+                                   template_dir=template_dir, workers=workers, compare_to=compare_to)
     return RunOutcome(results, folder, files)
+
+
+def archive_period(results: Results, out_root: Path, issued_on: date, template_dir: Path = Path("templates"),
+                   workers: int | None = None, compare_to: str | None = None) -> tuple[Path, list[Path]]:
+    """Store a scored period under <out_root>/<period>/ with every output (archive.write_period).
+
+    Raises PeriodSealed, OutputsLocked, PeriodNotFound (bad compare_to), InboxChanged.
+    """
+    issued_on = publication.issued_date(getattr(results.scheme.meta, "publication", None), issued_on)  # 方案 成文日期 wins
+    writer = _period_writer(results, Path(out_root), issued_on, Path(template_dir), workers)
+    return archive.write_period(results, Path(out_root), writer, compare_to=compare_to)
+
+
+def _period_writer(results: Results, out_root: Path, issued_on: date, template_dir: Path,
+                   workers: int | None) -> archive.OutputWriter:
+    """The outputs of a run and what the manifest records about them, for archive.write_period."""
+    scheme = results.scheme
+
+    def write(staging: Path, baseline: Path | None) -> dict:
+        template = template_dir / "通报.docx"
+        if template.is_file():  # kept so that `verify` can render the notice again, word for word
+            shutil.copyfile(template, staging / NOTICE_TEMPLATE_COPY)
+        try:
+            period_outputs.render_outputs(results, staging, baseline, issued_on,
+                                          staging / NOTICE_TEMPLATE_COPY if template.is_file() else None, workers)
+        except NoticeTemplateError as exc:  # name the office's own template, not its copy in the hidden staging folder
+            raise NoticeTemplateError(str(exc).replace(str(staging / NOTICE_TEMPLATE_COPY), str(template))) from None
+        from .web.dashboard import DASHBOARD_NAME, write_dashboard  # w-web: the offline 结果看板
+
+        write_dashboard(staging / DASHBOARD_NAME, results, out_root)
+        recorded: dict = {"issued_on": issued_on.isoformat()}
+        win = publication.window(getattr(scheme.meta, "publication", None), issued_on)
+        recorded["publication"] = {"start": win.start.isoformat(), "end": win.end.isoformat(), "days": win.days}
+        if results.appeals is not None:  # w-appeal
+            recorded["appeals"] = appeal.manifest_records(results.appeals)
+        if baseline is not None:
+            recorded["compared_to"] = baseline.name
+            # what 纵向 columns were built from: verify tells a re-run baseline from an edited output
+            recorded["compared_to_sha256"] = {name: archive.sha256_file(baseline / name)
+                                              for name in ("totals.csv", "scores.csv") if (baseline / name).is_file()}
+        if getattr(results.validated, "interim", None) is not None:  # w-interim: the source periods used
+            recorded["interim_sources"] = interim.manifest_entry(results.validated.interim)
+        return recorded
+
+    return write
+
+
+def verify_period(out_root: Path, period: str, workers: int | None = 1) -> verify.VerifyReport:
+    """Re-hash every file against the manifest, re-score from the archived scheme and inputs, and
+    render the outputs again to compare (`kaohe verify`).
+
+    Raises PeriodNotFound only when the folder does not exist; everything else is reported.
+    """
+    out_root = Path(out_root)
+    result, manifest = verify.check_archive(out_root, period)
+    if manifest is None:
+        return result
+    scheme_path = result.folder / SCHEME_COPY
+    if not scheme_path.is_file():
+        result.problems.append(f"归档中没有方案文件 {SCHEME_COPY}，无法重算")
+        return result
+    try:
+        scheme = load_scheme(scheme_path)
+        if scheme.fingerprint != manifest.get("scheme_fingerprint"):
+            result.problems.append("归档的方案内容与清单记录的方案指纹不一致")
+        validated = read_and_validate(scheme, result.folder / INPUTS_DIR, workers=workers)
+        if isinstance(manifest.get("interim_sources"), dict) or interim.has_interim(scheme):
+            # w-interim: re-derived from the archived periods the run used, which must be unchanged
+            result.problems += interim_sources.verify_sources(out_root, manifest.get("interim_sources"))
+            recorded = (manifest.get("interim_sources") or {}).get("indicators")
+            validated = with_interim(scheme, validated, out_root, recorded if isinstance(recorded, dict) else None)
+        last_year = (archive.last_year_values(out_root, period)
+                     if progress_mod.is_progress_mode(scheme.meta.period_type) else None)
+        rescored = score_period(scheme, validated, last_year)
+    except KaoheError as exc:
+        result.problems.append(f"无法按归档的方案和报送文件重算：{str(exc).splitlines()[0]}")
+        return result
+    verify.compare_results(result, rescored)
+    verify.check_outputs(result, out_root, manifest, rescored, workers)
+    return result
+
+
+def load_period(out_root: Path, period: str, workers: int | None = None) -> Results:
+    """Rebuild the Results of an archived period from outputs/<period>/ (read only).
+
+    The archive keeps the scheme and the inputs byte for byte but not the claims, so the
+    inputs are read and validated again: exactly what the run saw.
+    """
+    folder = archive.find_period(Path(out_root), period)  # crash recovery first, as every lookup
+    if folder is None or not (folder / MANIFEST).is_file() or not (folder / SCHEME_COPY).is_file():
+        known = [p.name for p in archive.period_folders(Path(out_root))]
+        raise PeriodNotFound(f"输出目录「{out_root}」下没有 {period} 期的完整归档（已有：{'、'.join(known) or '无'}）。"
+                             "请检查期别或用 --out 指定输出目录")
+    archive.read_manifest(folder, "读取该期归档")  # a damaged manifest is named, not read past
+    scheme = load_scheme(folder / SCHEME_COPY)
+    validated = read_and_validate(scheme, folder / INPUTS_DIR, workers=workers)
+    return score_period(scheme, validated)
 
 
 def cpu_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-__all__ = ["check", "run", "score_period", "default_scheme_path", "CheckOutcome", "RunOutcome", "Results", "issues_frame"]
+__all__ = ["check", "run", "archive_period", "verify_period", "load_period", "score_period", "default_scheme_path", "CheckOutcome", "RunOutcome", "Results", "issues_frame"]

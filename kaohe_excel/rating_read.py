@@ -8,6 +8,7 @@ a 纸质票 entry table, the grades of a tally), so each mark keeps its sheet an
 from __future__ import annotations
 
 from .issues import IssueCode, error
+from .read_rows import Cell, Row, _Layout
 from .tables import clean_text, header_key
 
 KIND_BALLOT = "测评票"
@@ -34,8 +35,6 @@ def _header_row(rows: list[list], key: str, also: list[str], scan_rows: int = 60
 
 
 def interpret(result, sheets: dict[str, list[list]], meta_sheet: str) -> None:
-    from .read import Row, _Layout  # read imports this module lazily; no cycle at import time
-
     sheet_name, key, also = LAYOUT[result.kind]
     order = [sheet_name] + [name for name in sheets if name not in (sheet_name, meta_sheet)]
     for name in order:
@@ -62,6 +61,4 @@ def interpret(result, sheets: dict[str, list[list]], meta_sheet: str) -> None:
 
 
 def _header_cell(rows, sheet, row, col):
-    from .read import Cell
-
     return Cell(rows[row][col], sheet, row, col)

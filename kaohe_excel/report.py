@@ -1653,7 +1653,7 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _Feedbac
     if "interim_detail" in batch.rows.columns:  # w-interim: each source period's 总分 beside the 平时 value
         from .interim_report import write_interim_sheet
 
-        write_interim_sheet(wb, fmts, unit, batch.rows)
+        write_interim_sheet(wb, fmts, unit, batch.rows, _write_display_table, _text)
     if crosscheck_rows is not None and len(crosscheck_rows):
         _write_display_table(wb.add_worksheet(CROSSCHECK_SHEET), fmts, crosscheck_rows, header_row=1,
                              title=f"{_text(unit.get('unit_name'))} 口径核对（本单位自报值与牵头单位核定值）")

@@ -708,7 +708,7 @@ def _parse_indicators(sheets, problems: _Problems, groups: list[str], tiers: pd.
             _check_method_parameters(method, row, where, tiers, known_tables, on_indicator.get(row.Index, []), problems)
     for row in frame[frame["indicator_code"].duplicated() & (frame["indicator_code"] != "")].itertuples():
         problems.add("指标", row.xlsx_row, f"指标代码「{row.indicator_code}」重复")
-    from .interim import check_source_periods  # w-interim
+    from .source_periods import check_source_periods  # w-interim
 
     check_source_periods(frame, meta, problems)
     frame["direction"] = frame["direction"].map(lambda v: DIRECTIONS.get(v, "higher"))

@@ -587,21 +587,3 @@ def write_lead_workbooks(scheme, out_dir: str | Path, key: origin.OfficeKey | No
         workbook.properties.creator = "kaohe-excel"
         paths.append(save_workbook_deterministic(workbook, out_dir / lead_file_name(lead_unit)))
     return paths
-
-
-# ---------------------------------------------------------------- write guard
-
-def planned_paths(scheme, out_dir: str | Path, units: Iterable[str] | None = None, lead: bool = False) -> list[Path]:
-    """The files `kaohe template` writes with these options, so they can be checked before any is written."""
-    out_dir = Path(out_dir)
-    if lead:
-        return [out_dir / lead_file_name(name) for name in dict.fromkeys(lead_rows(scheme)["lead_unit"])]
-    chosen = scheme.units if units is None else scheme.units[scheme.units["unit_code"].isin(list(units))]
-    paths = [out_dir / template_file_name(code, name) for code, name in zip(chosen["unit_code"], chosen["unit_name"])]
-    if units is None:
-        paths.append(out_dir / ASSESSMENT_FILE_NAME)
-        paths.append(out_dir / APPEAL_FILE_NAME)
-        from .rating_template import planned_rating_paths  # w-rating: the 测评 workbooks
-
-        paths.extend(planned_rating_paths(scheme, out_dir))
-    return paths

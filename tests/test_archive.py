@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit
 from test_validate import FILES, make_inbox
-from kaohe_excel import archive, pipeline
+from kaohe_excel import archive, period_outputs, pipeline
 from kaohe_excel.errors import ArchiveMismatch, InboxChanged, OutputsLocked, PeriodNotFound, PeriodSealed
 from kaohe_excel.scheme import load_scheme
 
@@ -73,7 +73,7 @@ def p2023(tmp_path_factory):
 def baseline(tmp_path_factory, p2024):
     """An outputs root holding one clean 2024 run; tests work on copies of it."""
     out = tmp_path_factory.mktemp("baseline") / "out"
-    archive.write_period(p2024[2], p2024[1], out, issued_on=ISSUED, workers=1)
+    pipeline.archive_period(p2024[2], out, issued_on=ISSUED, workers=1)
     return out
 
 
@@ -95,7 +95,7 @@ def flip_byte(path: Path, offset: int = 100) -> None:
 
 
 def write(results, inbox, out, **kwargs):
-    return archive.write_period(results, inbox, out, issued_on=ISSUED, workers=1, **kwargs)
+    return pipeline.archive_period(results, out, issued_on=ISSUED, workers=1, **kwargs)
 
 
 # --------------------------------------------------------------------------- manifest
@@ -128,7 +128,7 @@ def test_manifest_hashes_every_file_and_inputs_are_byte_identical(out, p2024):
 
 
 def test_verify_clean_period_is_identical(out):
-    report = archive.verify_period(out, "2024")
+    report = pipeline.verify_period(out, "2024")
     assert report.ok, report.lines()
     assert report.rescored and report.files_checked > 10
     assert "核验通过" in report.lines()[-1]
@@ -136,7 +136,7 @@ def test_verify_clean_period_is_identical(out):
 
 def test_verify_catches_changed_byte_in_an_input(out):
     flip_byte(out / "2024" / "inputs" / FILES["T01"])
-    report = archive.verify_period(out, "2024")
+    report = pipeline.verify_period(out, "2024")
     assert not report.ok
     assert report.changed == [f"inputs/{FILES['T01']}"]
     assert any("文件被改动" in line and FILES["T01"] in line for line in report.lines())
@@ -145,7 +145,7 @@ def test_verify_catches_changed_byte_in_an_input(out):
 def test_verify_catches_a_changed_value_in_an_input_as_a_result_difference(out):
     # T01 now reports A1 = 100 instead of 95: A1 40·100/100 = 40 instead of 38, total 96.00 instead of 94.00.
     fill_unit(out / "2024" / "inputs" / FILES["T01"], {"A1": 100})
-    report = archive.verify_period(out, "2024")
+    report = pipeline.verify_period(out, "2024")
     assert not report.ok
     assert report.changed == [f"inputs/{FILES['T01']}"]
     diffs = report.result_diffs.set_index(["unit_code", "indicator_code", "field"])
@@ -159,7 +159,7 @@ def test_verify_catches_changed_byte_in_an_output_and_lost_and_extra_files(out):
     flip_byte(out / "2024" / "汇总表.xlsx", offset=200)
     (out / "2024" / "反馈" / "D01_发改局.xlsx").unlink()
     (out / "2024" / "备注.txt").write_text("后加的", encoding="utf-8")
-    report = archive.verify_period(out, "2024")
+    report = pipeline.verify_period(out, "2024")
     assert not report.ok
     assert report.changed == ["汇总表.xlsx"]
     assert report.missing == ["反馈/D01_发改局.xlsx"]
@@ -173,14 +173,14 @@ def test_verify_reports_a_changed_result_table(out):
     totals.loc[totals["unit_code"] == "D02", "total"] = 28.885  # prints 28.89 (half-up): not a visible change
     totals.loc[totals["unit_code"] == "T02", "grade"] = "优秀"
     totals.to_parquet(totals_path, index=False)
-    report = archive.verify_period(out, "2024")
+    report = pipeline.verify_period(out, "2024")
     assert report.changed == ["totals.parquet"]
     assert report.result_diffs[["unit_code", "field", "archived", "recomputed"]].values.tolist() == [["T02", "等次", "优秀", "良好"]]
 
 
 def test_verify_unknown_period(out):
     with pytest.raises(PeriodNotFound, match="2019"):
-        archive.verify_period(out, "2019")
+        pipeline.verify_period(out, "2019")
 
 
 # --------------------------------------------------------------------------- seal, re-run
@@ -201,7 +201,7 @@ def test_sealed_period_is_not_overwritten(out, p2024):
     assert sorted(p.name for p in out.iterdir()) == ["2024"]  # no backup, no staging, no lock left
     with pytest.raises(PeriodSealed):
         archive.seal_period(out, "2024")
-    assert archive.verify_period(out, "2024").ok
+    assert pipeline.verify_period(out, "2024").ok
 
 
 def test_seal_refuses_a_tampered_or_unknown_period(out):
@@ -219,7 +219,7 @@ def test_verify_catches_manifest_edited_after_sealing(out):
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["created_at"] = "2020-01-01T00:00:00+08:00"
     manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-    report = archive.verify_period(out, "2024")
+    report = pipeline.verify_period(out, "2024")
     assert not report.ok and any("封存后被改动" in p for p in report.problems)
 
 
@@ -230,7 +230,7 @@ def test_rerun_of_unsealed_period_keeps_the_old_one(out, p2024):
     assert len(backups) == 1
     assert tree(backups[0]) == before
     assert [p.name for p in archive.period_folders(out)] == ["2024"]
-    assert archive.verify_period(out, "2024").ok
+    assert pipeline.verify_period(out, "2024").ok
 
 
 # --------------------------------------------------------------------------- lock
@@ -300,7 +300,7 @@ def test_ctrl_c_while_writing_leaves_no_trace(out, p2024, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(archive.report, "write_csvs", interrupted)
+    monkeypatch.setattr(period_outputs.report, "write_csvs", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write(p2024[2], p2024[1], out)
     assert sorted(p.name for p in out.iterdir()) == ["2024"]  # no staging folder, no lock, no backup
@@ -323,10 +323,52 @@ def test_inbox_file_changed_after_reading_is_refused(out, p2024, monkeypatch):
 # --------------------------------------------------------------------------- killed and concurrent runs
 
 
+def _half_swapped(out: Path) -> None:
+    """As a run killed between the two renames of its swap leaves it: the period under its backup
+    name, the journal of a process that no longer exists."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / "2024").rename(out / "2024.20250115-093000")
+    (out / ".2024.swap.json").write_text(json.dumps({
+        "period": "2024", "backup": "2024.20250115-093000", "staging": ".2024.staging-1-1",
+        "pid": dead.pid, "host": socket.gethostname(), "created_at": "2025-01-15T09:30:00+08:00"}), encoding="utf-8")
+
+
+def test_every_period_lookup_rolls_back_a_half_done_swap(out, tmp_path):
+    from kaohe_excel import mail
+
+    lookups = {
+        "load_period (gap, simulate, the web page)": lambda root: pipeline.load_period(root, "2024", workers=1).ranked,
+        "verify": lambda root: pipeline.verify_period(root, "2024").ok or pytest.fail("verify failed"),
+        "mail": lambda root: mail._period_folder(root, "2024"),
+    }
+    for what, lookup in lookups.items():
+        root = Path(shutil.copytree(out, tmp_path / what.split()[0]))
+        _half_swapped(root)
+        lookup(root)  # before: PeriodNotFound, while `history` healed the folder
+        assert (root / "2024" / "manifest.json").is_file(), what
+        assert not (root / ".2024.swap.json").exists(), what
+
+
+
+
+def _pause_at(stage: str, signal_file: Path):
+    """archive.pause_hook: at `stage`, write our pid to the signal file and wait until it is removed
+    (or a minute passes), so the parent can kill us right there."""
+    def pause(reached: str) -> None:
+        if reached != stage:
+            return
+        signal_file.write_text(str(os.getpid()), encoding="utf-8")
+        deadline = time.monotonic() + 60
+        while signal_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    return pause
+
+
 def _child_write(results, inbox: str, out: str, stage: str, signal_file: str) -> None:
     """Runs in a forkserver child: writes the period, pausing at `stage` until the signal file goes."""
-    os.environ["KAOHE_TEST_PAUSE_AT"] = stage
-    os.environ["KAOHE_TEST_PAUSE_FILE"] = signal_file
+    archive.pause_hook = _pause_at(stage, Path(signal_file))
     write(results, Path(inbox), Path(out))
 
 
@@ -385,7 +427,7 @@ def test_killed_runs_leave_the_previous_period_intact(tmp_path, baseline, p2024,
         names = sorted(p.name for p in root.iterdir())
         assert names[0] == "2024" and len(names) == 2 and names[1].startswith("2024."), names
         assert tree(root / names[1]) == before
-        assert archive.verify_period(root, "2024").ok
+        assert pipeline.verify_period(root, "2024").ok
 
 
 def test_two_concurrent_runs(tmp_path, out, p2024, mp):
@@ -402,7 +444,7 @@ def test_two_concurrent_runs(tmp_path, out, p2024, mp):
     finally:
         if first.is_alive():
             first.kill()
-    assert archive.verify_period(out, "2024").ok
+    assert pipeline.verify_period(out, "2024").ok
     write(p2024[2], p2024[1], out)  # and now the second one goes through
     assert len([p for p in out.iterdir() if p.name.startswith("2024.")]) == 2
     assert not (out / archive.LOCK_NAME).exists()
@@ -480,7 +522,7 @@ def test_two_periods_longitudinal_columns(tmp_path, p2023, p2024):
     with pytest.raises(PeriodNotFound, match="2022"):
         write(p2024[2], p2024[1], out, compare_to="2022")
 
-    path = archive.write_history_xlsx(tmp_path / "历年.xlsx", archive.history_table(out))
+    path = period_outputs.write_history_xlsx(tmp_path / "历年.xlsx", archive.history_table(out))
     workbook = load_workbook(path)
     assert workbook.sheetnames == ["明细", "乡镇", "部门"]
     towns = _table(workbook["乡镇"], "单位代码").set_index("单位代码")

@@ -388,7 +388,7 @@ def test_load_period_rebuilds_results_without_writing(period, tmp_path):
     out = tmp_path / "outputs"
     run = pipeline.run(inbox, scheme_path, out, workers=1)
     before = _tree_hashes(out)
-    results = gap.load_period(out, "2024", workers=1)
+    results = pipeline.load_period(out, "2024", workers=1)
     assert _tree_hashes(out) == before
     pd.testing.assert_series_equal(results.ranked["total"].reset_index(drop=True),
                                    run.results.ranked["total"].reset_index(drop=True))
@@ -396,4 +396,4 @@ def test_load_period_rebuilds_results_without_writing(period, tmp_path):
     # 95 → 100 of target 100 on 40 points: 38 → 40
     assert sim.totals.set_index("unit_code").loc["T01", "total_delta"] == 2.0
     with pytest.raises(PeriodNotFound):
-        gap.load_period(out, "2023")
+        pipeline.load_period(out, "2023")

@@ -172,12 +172,12 @@ def test_verify_fails_when_a_source_period_changed(tmp_path, annual_inbox):
     out, outcome = run_year(tmp_path, annual_inbox)
     manifest = json.loads((outcome.folder / "manifest.json").read_text(encoding="utf-8"))
     assert sorted(manifest["interim_sources"]["periods"]) == ["2024Q1", "2024Q2", "2024Q3", "2024Q4"]
-    report = archive.verify_period(out, "2024")
+    report = pipeline.verify_period(out, "2024")
     assert report.ok, report.lines()
     frame = pd.read_parquet(out / "2024Q2" / "totals.parquet")
     frame.loc[frame["unit_code"] == "T01", "total"] = 99.0
     frame.to_parquet(out / "2024Q2" / "totals.parquet", index=False)
-    report = archive.verify_period(out, "2024")
+    report = pipeline.verify_period(out, "2024")
     assert not report.ok
     text = "\n".join(report.lines())
     assert "来源周期 2024Q2 的归档总分在本期运行后已改变" in text

@@ -23,7 +23,7 @@ from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit
 from test_mail import PASSWORD, READY, _authenticator, _free_port, write_config
 from test_validate import FILES, make_inbox
-from kaohe_excel import archive, fsguard, mail, pipeline, report
+from kaohe_excel import archive, fsguard, mail, period_outputs, pipeline, report
 from kaohe_excel.cli import app
 from kaohe_excel.errors import MailSendError
 from kaohe_excel.scheme import load_scheme
@@ -162,7 +162,7 @@ def test_history_export_over_a_workbook_open_in_excel(site, monkeypatch):
     def locked(path, table):  # xlsxwriter wraps the OSError of its final write
         raise xlsxwriter.exceptions.FileCreateError(PermissionError(errno.EACCES, "Permission denied", str(path)))
 
-    monkeypatch.setattr(archive, "write_history_xlsx", locked)
+    monkeypatch.setattr(period_outputs, "write_history_xlsx", locked)
     result, flat = invoke("history", "--out", site / "outputs", "--xlsx", target)
     assert result.exit_code == 2
     assert f"文件「{target}」正被其他程序（如 Excel、WPS 或 Word）打开" in flat and "请先关闭该文件再重试" in flat

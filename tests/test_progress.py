@@ -324,7 +324,7 @@ def test_annual_run_is_unaffected(runs):
 
 
 def test_archived_progress_period_verifies(runs):
-    report = archive.verify_period(runs["out"], "2024-06")
+    report = pipeline.verify_period(runs["out"], "2024-06")
     assert report.ok, report.lines()
 
 

@@ -247,7 +247,7 @@ def test_run_archives_ballots_and_verify_rederives(rated, tmp_path):
     assert {"测评结果", "测评票校验"} <= set(summary.sheetnames)
     archived = {p.name for p in outcome.folder.rglob("测评*.xlsx")}
     assert "测评票_M1_县领导_2.xlsx" in archived and "测评录入表_M1_干部职工.xlsx" in archived
-    report = archive.verify_period(out, scheme.meta.period)
+    report = pipeline.verify_period(out, scheme.meta.period)
     assert report.ok, report.lines()
 
 

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from .. import archive, gap, pipeline, publication, read, report
+from .. import archive, gap, period_outputs, pipeline, publication, read, report
 from ..errors import KaoheError, PeriodNotFound
 from ..issues import Severity
 from ..scheme import Scheme, load_scheme
@@ -107,9 +107,9 @@ class AppState:
         return archive.period_folders(self.work.outputs)
 
     def period_folder(self, period: str) -> Path:
-        for folder in self.periods():
-            if folder.name == period:
-                return folder
+        folder = archive.find_period(self.work.outputs, period)  # the archive's lookup: crash recovery first
+        if folder is not None and (folder / archive.MANIFEST).is_file():
+            return folder
         raise PeriodNotFound(f"没有 {period} 期的考核结果（已有：{'、'.join(p.name for p in self.periods()) or '无'}）")
 
     def period_data(self, period: str) -> dict:
@@ -135,7 +135,7 @@ class AppState:
         cached = self._sim.get(period)
         if cached and cached[0] == stamp:
             return cached[1]
-        results = gap.load_period(self.work.outputs, period, workers=1)
+        results = pipeline.load_period(self.work.outputs, period, workers=1)
         self._sim[period] = (stamp, results)
         return results
 
@@ -419,7 +419,8 @@ async def score_get(request: Request, message: str = "", status: int = 200) -> H
     if check is not None and check.outcome is not None:
         errors = check.outcome.validated.error_count
     periods = [p.name for p in state.periods() if p.name != scheme.meta.period]
-    sealed = archive.is_sealed(state.work.outputs / scheme.meta.period)
+    current = archive.find_period(state.work.outputs, scheme.meta.period)
+    sealed = current is not None and archive.is_sealed(current)
     return render(request, "score.html", status=status, active="score", check=check, errors=errors, periods=periods,
                   sealed=sealed, message=message, last=state.jobs.last.get("run"))
 
@@ -611,7 +612,7 @@ async def verify_post(request: Request) -> HTMLResponse:
     period = request.path_params["period"]
     state.period_folder(period)
     job = await run_in_threadpool(state.jobs.start, "verify", f"核验 {period} 期",
-                                  lambda progress: archive.verify_period(state.work.outputs, period), None, True)
+                                  lambda progress: pipeline.verify_period(state.work.outputs, period), None, True)
     if job.state != "done":
         return await results_period(request, message=job.message, status=409)
     return await results_period(request, verify_lines=job.result.lines(),
@@ -627,7 +628,7 @@ async def history_xlsx(request: Request) -> Response:
     def build() -> bytes:
         table = archive.history_table(state.work.outputs)
         with tempfile.TemporaryDirectory(dir=state.work.state) as tmp:
-            return archive.write_history_xlsx(Path(tmp) / "history.xlsx", table).read_bytes()
+            return period_outputs.write_history_xlsx(Path(tmp) / "history.xlsx", table).read_bytes()
 
     return download(await run_in_threadpool(build), "历年考核.xlsx", XLSX)
 
