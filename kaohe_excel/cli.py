@@ -661,13 +661,13 @@ def simulate_command(
     _State.verbose = verbose
 
     def body():
-        from . import gap
+        from . import simulate
         from .pipeline import cpu_workers, load_period
 
-        changes = gap.parse_changes(sets)  # malformed items fail before any reading
+        changes = simulate.parse_changes(sets)  # malformed items fail before any reading
         results = load_period(out, period, workers=cpu_workers())
-        simulation = gap.simulate(results, changes)
-        console.plain_table(gap.simulation_rows(simulation), title="总分、排名、等次的变化")
+        simulation = simulate.simulate(results, changes)
+        console.plain_table(simulate.simulation_rows(simulation), title="总分、排名、等次的变化")
         scores = simulation.scores.rename(columns=SIMULATED_SCORE_HEADERS)
         console.plain_table(scores, title="指标得分的变化")
         return EXIT_OK

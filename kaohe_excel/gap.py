@@ -21,14 +21,12 @@ is always better and every method is written once, like score.py.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import methods
-from .errors import PeriodNotFound
 from .explain import round_half_up, show_counts, show_numbers, show_one
 from .memory import release_unused
 from .methods._inverse import NEEDED, Ctx, blank, peer_stats
@@ -330,7 +328,3 @@ def sheet_rows_as_text(table: pd.DataFrame) -> pd.DataFrame:
             out[column] = out[column].map(lambda v: "" if v is None or (isinstance(v, float) and v != v)
                                           else (show_one(float(v)) if isinstance(v, (int, float)) else str(v)))
     return out
-
-
-# simulation moved to kaohe_excel/simulate.py; cli.py and web/routes.py still reach it through gap
-from .simulate import SimulationResult, apply_changes, parse_changes, simulate, simulation_rows  # noqa: E402,F401

@@ -74,7 +74,6 @@ def _sheet_name(text: str, used: set[str]) -> str:
 
 def write_history_xlsx(path: Path, table: pd.DataFrame) -> Path:
     """A 明细 sheet (the long table) and one sheet per group: totals by period and a line chart."""
-    import xlsxwriter
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

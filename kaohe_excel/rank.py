@@ -168,3 +168,12 @@ def _by_key(group_quotas: pd.DataFrame | None, groups: pd.Series, group_key: pd.
     codes = dict(zip(groups.astype(object), group_key))
     keyed = group_quotas.assign(group=group_quotas["group"].astype(object).map(codes))
     return keyed[keyed["group"].notna()].astype({"group": int})
+
+
+def unscored_counts(ranked: pd.DataFrame, scored: pd.DataFrame) -> np.ndarray:
+    """Per ranked unit, how many of its indicators were left unscored (errors under --allow-errors)."""
+    if not len(scored) or "status" not in scored.columns:
+        return np.zeros(len(ranked), dtype=np.int64)
+    hit = scored.loc[scored["status"].astype(object).eq("unscored").to_numpy(), "unit_code"].astype(object)
+    counts = hit.value_counts()
+    return ranked["unit_code"].astype(object).map(counts).fillna(0).astype(np.int64).to_numpy()

@@ -216,7 +216,7 @@ class RatingCollector:
         judged, valid = rating_score.judge_ballots(good, singles, scheme.ratings)
         for row in judged[judged["status"] != rating_score.STATUS_VALID].itertuples():
             if row.status == rating_score.STATUS_BLANK:
-                text = f"空白票（没有任何评价），不计入有效票"
+                text = "空白票（没有任何评价），不计入有效票"
             elif row.status == rating_score.STATUS_VOID_TOP:
                 text = f"评「优秀」（最高等次）{row.n_top} 个，超过每票优秀上限 {row.limit:g} 个，按无效票处理"
             else:

@@ -25,6 +25,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from .adjust_detail import bonus_cap_note
 from .gap import GAP_SHEET_HEADERS, gap_sheet_rows
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH, issue_kind
+from .rank import unscored_counts
 from . import sheet_rows
 from .memory import release_unused
 from .safety import csv_safe, csv_unquote, safe_filename
@@ -768,15 +769,6 @@ def _close(wb: xlsxwriter.Workbook) -> None:
 
 
 # --------------------------------------------------------------------------- summary
-
-
-def unscored_counts(ranked: pd.DataFrame, scored: pd.DataFrame) -> np.ndarray:
-    """Per ranked unit, how many of its indicators were left unscored (errors under --allow-errors)."""
-    if not len(scored) or "status" not in scored.columns:
-        return np.zeros(len(ranked), dtype=np.int64)
-    hit = scored.loc[scored["status"].astype(object).eq("unscored").to_numpy(), "unit_code"].astype(object)
-    counts = hit.value_counts()
-    return ranked["unit_code"].astype(object).map(counts).fillna(0).astype(np.int64).to_numpy()
 
 
 def _ranking_frame(ranked: pd.DataFrame, previous: Previous | None) -> pd.DataFrame:

@@ -66,7 +66,7 @@ class SimulationResult:
     `scores` lists the set values and every indicator score that moved (group-relative
     methods move the peers too)."""
 
-    before: Any  # pipeline.Results
+    before: Any  # period_scoring.Results
     after: Any
     totals: pd.DataFrame
     scores: pd.DataFrame
@@ -139,21 +139,21 @@ def apply_changes(scheme: Any, values: pd.DataFrame, changes: dict[tuple[str, st
 
 
 def simulate(results_or_frames: Any, changes: dict[tuple[str, str], Any]) -> SimulationResult:
-    """Re-score with some values changed; `results_or_frames` is pipeline.Results or (scheme, validated).
+    """Re-score with some values changed; `results_or_frames` is period_scoring.Results or (scheme, validated).
 
     Unknown units, indicators that do not apply, exempt pairs, text for numeric indicators
     and unknown grades raise KaoheError with every problem listed.
     """
-    from . import pipeline
+    from . import period_scoring
 
     if isinstance(results_or_frames, tuple):
         scheme, validated = results_or_frames
-        before = pipeline.score_period(scheme, validated)
+        before = period_scoring.score_period(scheme, validated)
     else:
         before = results_or_frames
         scheme, validated = before.scheme, before.validated
     changed = replace(validated, values=apply_changes(scheme, validated.values, changes))
-    after = pipeline.score_period(scheme, changed)
+    after = period_scoring.score_period(scheme, changed)
 
     b = before.ranked[["unit_code", "unit_name", "group", "total", "rank", "grade"]]
     a = after.ranked[["unit_code", "total", "rank", "grade"]]

@@ -8,7 +8,6 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from openpyxl import load_workbook
 

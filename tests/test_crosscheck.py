@@ -10,7 +10,6 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import small_scheme_sheets, write_workbook
-from inbox_helpers import fill_unit
 from kaohe_excel import crosscheck, origin
 from kaohe_excel.read import read_inbox
 from kaohe_excel.scheme import load_scheme

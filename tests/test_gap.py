@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaohe_excel import gap, pipeline, score
+from kaohe_excel import gap, pipeline, score, simulate
 from kaohe_excel.errors import KaoheError, PeriodNotFound
 from kaohe_excel.scheme import load_scheme
 
@@ -292,7 +292,7 @@ def test_gap_sheet_rows_headers():
 
 def test_parse_changes_reads_numbers_and_grades():
     # numbers with units stay text: simulate reads them with the indicator's 计量单位
-    assert gap.parse_changes(["XZ01:A01=8.5", "XZ02：C1=优", "XZ03:B1=85%", " XZ04 : A2 = ８.２ ", "XZ05:A1=8亿元"]) == {
+    assert simulate.parse_changes(["XZ01:A01=8.5", "XZ02：C1=优", "XZ03:B1=85%", " XZ04 : A2 = ８.２ ", "XZ05:A1=8亿元"]) == {
         ("XZ01", "A01"): 8.5, ("XZ02", "C1"): "优", ("XZ03", "B1"): "85%", ("XZ04", "A2"): 8.2,
         ("XZ05", "A1"): "8亿元"}
 
@@ -301,13 +301,13 @@ def test_parse_changes_reads_numbers_and_grades():
                                          ("XZ01:A01=", "格式不对"), ("单位:A01=1", "格式不对")])
 def test_parse_changes_rejects_malformed(item, words):
     with pytest.raises(KaoheError) as info:
-        gap.parse_changes(["XZ09:A01=1", item])
+        simulate.parse_changes(["XZ09:A01=1", item])
     assert words in str(info.value) and item in str(info.value)
 
 
 def test_parse_changes_rejects_duplicates():
     with pytest.raises(KaoheError, match="重复"):
-        gap.parse_changes(["XZ01:A01=1", "XZ01:A01=2"])
+        simulate.parse_changes(["XZ01:A01=1", "XZ01:A01=2"])
 
 
 # --------------------------------------------------------------------------- simulate
@@ -330,7 +330,7 @@ def period(tmp_path_factory):
 
 def test_simulate_changes_total_rank_and_grade(period):
     scheme, validated, _, _ = period
-    sim = gap.simulate((scheme, validated), gap.parse_changes(["T02:A2=10亿元"]))
+    sim = simulate.simulate((scheme, validated), simulate.parse_changes(["T02:A2=10亿元"]))
     t = sim.totals.set_index("unit_code")
     # T02 before: A1 85/80 capped → 40; A2 基本满分 7 < 8 → 20×0.6×7/8 = 10.5; B1 88/90×20 = 19.56;
     # C1 良 10×0.8 = 8; C2 反向 0.5/0.6×10 = 8.33 → 86.39. After A2 = 10 (满分值) → 20: +9.5 → 95.89.
@@ -345,7 +345,7 @@ def test_simulate_changes_total_rank_and_grade(period):
     assert list(s.loc[s["changed"], "indicator_code"]) == ["A2"]
     assert s.loc[s["changed"], "score_delta"].item() == 9.5
     assert s.loc[s["changed"], "value_before"].item() == "7.00" and s.loc[s["changed"], "value_after"].item() == "10.00"
-    table = gap.simulation_rows(sim)
+    table = simulate.simulation_rows(sim)
     assert set(table["单位代码"]) == {"T01", "T02"}
     # the original values are untouched
     assert validated.values.set_index(["unit_code", "indicator_code"]).loc[("T02", "A2"), "value"] == 7.0
@@ -357,7 +357,7 @@ def test_simulate_adds_an_absent_value_and_sets_a_grade(period):
     from dataclasses import replace
 
     trimmed = replace(validated, values=values)
-    sim = gap.simulate((scheme, trimmed), {("T01", "A1"): 100, ("D01", "C1"): "优", ("D01", "B1"): "90%"})
+    sim = simulate.simulate((scheme, trimmed), {("T01", "A1"): 100, ("D01", "C1"): "优", ("D01", "B1"): "90%"})
     t = sim.totals.set_index("unit_code")
     # T01 A1 was unscored (0 in the total): now 40/40 → 94 − 38 + 40 = 96 after vs 94 − 38 = 56 before
     assert t.loc["T01", "total_before"] == 56.0 and t.loc["T01", "total_after"] == 96.0
@@ -375,7 +375,7 @@ def test_simulate_adds_an_absent_value_and_sets_a_grade(period):
 def test_simulate_rejects_bad_settings(period, changes, words):
     scheme, validated, _, _ = period
     with pytest.raises(KaoheError, match=words):
-        gap.simulate((scheme, validated), changes)
+        simulate.simulate((scheme, validated), changes)
 
 
 def _tree_hashes(folder: Path) -> dict[str, str]:
@@ -392,7 +392,7 @@ def test_load_period_rebuilds_results_without_writing(period, tmp_path):
     assert _tree_hashes(out) == before
     pd.testing.assert_series_equal(results.ranked["total"].reset_index(drop=True),
                                    run.results.ranked["total"].reset_index(drop=True))
-    sim = gap.simulate(results, {("T01", "A1"): 100.0})
+    sim = simulate.simulate(results, {("T01", "A1"): 100.0})
     # 95 → 100 of target 100 on 40 points: 38 → 40
     assert sim.totals.set_index("unit_code").loc["T01", "total_delta"] == 2.0
     with pytest.raises(PeriodNotFound):

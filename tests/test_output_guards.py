@@ -23,7 +23,7 @@ from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit
 from test_mail import PASSWORD, READY, _authenticator, _free_port, write_config
 from test_validate import FILES, make_inbox
-from kaohe_excel import archive, fsguard, mail, period_outputs, pipeline, report
+from kaohe_excel import fsguard, mail, period_outputs, pipeline, report
 from kaohe_excel.cli import app
 from kaohe_excel.errors import MailSendError
 from kaohe_excel.scheme import load_scheme

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from conftest import small_scheme_sheets, write_workbook
 from test_validate import make_inbox
-from kaohe_excel import archive, pipeline, progress
+from kaohe_excel import archive, period_scoring, pipeline, progress
 from kaohe_excel.errors import KaoheError
 from kaohe_excel.notice_template import DEFAULT_TEMPLATE
 from kaohe_excel.report import FEEDBACK_SHEETS, summary_sheet_names, write_all_feedback
@@ -330,7 +330,7 @@ def test_archived_progress_period_verifies(runs):
 
 def test_tolerance_from_the_scheme_and_bad_period_fails_early(tmp_path):
     scheme = load_scheme(write_workbook(tmp_path / "s.xlsx", _sheets("2024-06", "月度", {"进度预警容差": "15%"})))
-    assert pipeline.progress_tolerance(scheme) == pytest.approx(0.15)
+    assert period_scoring.progress_tolerance(scheme) == pytest.approx(0.15)
     bad = write_workbook(tmp_path / "bad.xlsx", _sheets("2024", "月度"))
     (tmp_path / "inbox").mkdir()
     with pytest.raises(KaoheError, match="不一致"):

@@ -237,7 +237,7 @@ def test_summary_sheets(rated, tmp_path):
 
 
 def test_run_archives_ballots_and_verify_rederives(rated, tmp_path):
-    from kaohe_excel import archive, pipeline
+    from kaohe_excel import pipeline
 
     scheme, inbox = rated
     out = tmp_path / "out"

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from kaohe_excel.issues import ISSUE_HEADERS_ZH, IssueCode, error, issues_frame, warning
+from kaohe_excel.issues import IssueCode, error, issues_frame, warning
 from kaohe_excel.report import (
     SCORES_CSV_COLUMNS,
     TOTALS_CSV_COLUMNS,

@@ -4,7 +4,6 @@ in the notice's words."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 

@@ -22,7 +22,7 @@ from kaohe_excel import pipeline  # noqa: E402
 from kaohe_excel.scheme import load_scheme  # noqa: E402
 from kaohe_excel.web.app import bind_host, create_app, lan_password  # noqa: E402
 from kaohe_excel.web.folder import discover  # noqa: E402
-from web_helpers import (HOSTILE_NAME, SAMPLE_INPUTS, make_hostile_folder, make_work_folder,  # noqa: E402
+from web_helpers import (SAMPLE_INPUTS, make_hostile_folder, make_work_folder,  # noqa: E402
                          sample_issue_counts, wait_for_jobs)
 
 BASE = "http://127.0.0.1"
@@ -259,9 +259,9 @@ def test_history_and_simulation(scored):
     # A02 (基本满分: base 0.8, full 0.98) is XZ06's own figure; 1.0 reaches the full 8 points.
     response = client.post("/simulate", data={"csrf_token": token, "period": "2024", "unit": "XZ06", "v_A02": "1.0"})
     assert response.status_code == 200 and "模拟总分" in response.text
-    from kaohe_excel import gap
+    from kaohe_excel import simulate
 
-    expected = gap.simulate(client.app.state.kaohe.simulation_base("2024"), {("XZ06", "A02"): 1.0})
+    expected = simulate.simulate(client.app.state.kaohe.simulation_base("2024"), {("XZ06", "A02"): 1.0})
     row = expected.totals.set_index("unit_code").loc["XZ06"]
     assert row["total_after"] > row["total_before"]
     assert f"{row['total_after']:.2f}" in response.text and f"{row['total_before']:.2f}" in response.text

@@ -18,7 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from openpyxl import load_workbook
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..explain import Text, f, fs, pick, where
-from . import Check, Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
+from .registry import Check, Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
 from ._inverse import Ctx, blank
 from .mirror import DEFAULT_BASE_SHARE, attainment_ratio, base_share, dir_note, is_lower, num, signed_gap
 

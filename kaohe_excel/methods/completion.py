@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..explain import Text, f, fs, where
-from . import Check, Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
+from .registry import Check, Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
 from ._inverse import Ctx, blank, ratio_keys
 from .mirror import DEFAULT_BASE_SHARE, DEFAULT_CAP, attainment_ratio, dir_note, is_lower, num
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..explain import Text, f, fs
-from . import Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
+from .registry import Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
 from ._inverse import Ctx, EPS, blank
 from .mirror import DEFAULT_BASE_SHARE, num
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..explain import Text, f, fs, pick, where
-from . import Check, Method, NOT_ALLOWED, OPTIONAL, register
+from .registry import Check, Method, NOT_ALLOWED, OPTIONAL, register
 from ._inverse import Ctx, blank
 from .mirror import DEFAULT_BASE_SHARE, base_share, dir_note, group_extreme, is_lower, num, signed_gap
 

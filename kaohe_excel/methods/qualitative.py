@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..explain import STR, STR_DTYPE, Piece, Text, f, format_numbers, fs, missing_as_none, pick
-from . import Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
+from .registry import Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
 from ._inverse import Ctx, EPS, blank
 from .mirror import DEFAULT_BASE_SHARE, num
 

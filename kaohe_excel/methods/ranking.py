@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..explain import Text, f, fs, pick
-from . import Method, NOT_ALLOWED, OPTIONAL, register
+from .registry import Method, NOT_ALLOWED, OPTIONAL, register
 from ._inverse import Ctx, EPS, blank
 from .mirror import DEFAULT_BASE_SHARE, base_share, dir_note, num, peers, sign
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..explain import Text, f, fs, where
-from . import Method, NOT_ALLOWED, OPTIONAL, register
+from .registry import Method, NOT_ALLOWED, OPTIONAL, register
 from ._inverse import Ctx, blank, ratio_keys
 from .mirror import DEFAULT_BASE_SHARE, attainment_ratio, dir_note, group_extreme, is_lower, num
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..explain import Text, f, fs, pick, where
-from . import Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
+from .registry import Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
 from ._inverse import Ctx, blank
 from .mirror import DEFAULT_BASE_SHARE, dir_note, is_lower, num, peers, signed_gap
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..explain import Text, f, fs, pick, words
-from . import Check, Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
+from .registry import Check, Method, NOT_ALLOWED, OPTIONAL, REQUIRED, register
 from ._inverse import Ctx, EPS, blank, ratio_keys
 from .mirror import DEFAULT_BASE_SHARE, attainment_ratio, dir_note, num
 

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from .. import archive, gap, period_outputs, pipeline, publication, read, report
+from .. import archive, gap, period_outputs, pipeline, publication, read, report, simulate
 from ..errors import KaoheError, PeriodNotFound
 from ..issues import Severity
 from ..scheme import Scheme, load_scheme
@@ -704,9 +704,9 @@ def _simulate(state: AppState, period: str, form: dict) -> tuple[pd.DataFrame, p
     items += [s.strip() for s in form.get("extra", "").splitlines() if s.strip()]
     if not items:
         raise KaoheError("没有改动任何值：请在表中改写实际完成值，或在「其他改动」中按 单位代码:指标代码=值 逐行填写")
-    changes = gap.parse_changes(items)
+    changes = simulate.parse_changes(items)
     base = state.simulation_base(period)
-    result = gap.simulate(base, changes)
+    result = simulate.simulate(base, changes)
     totals = result.totals
     groups = set(totals.loc[totals["unit_code"].isin({u for u, _ in changes}), "group"])
     totals = totals[totals["group"].isin(groups)].sort_values(["group", "rank_after", "unit_code"])
