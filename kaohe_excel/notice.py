@@ -220,11 +220,12 @@ def _progress_context(progress: pd.DataFrame | None, units: pd.DataFrame, issuer
 
 
 def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued_on: date, extra_context: dict | None = None,
-                   progress: pd.DataFrame | None = None) -> dict:
+                   progress: pd.DataFrame | None = None, ratings: Any = None, scheme: Any = None) -> dict:
     """All template variables, as plain strings (and lists/dicts of them), made XML-safe.
 
     progress (progress.progress_table, 月度/季度 runs) adds the 督办 section and renumbers
-    the headings after it.
+    the headings after it. ratings (the RatingOutcome, with the scheme that has the 测评) adds each
+    evaluation's participation to the opening, before 「现将……通报如下」.
     """
     name = _text(getattr(meta, "name", ""))
     issuer = _text(getattr(meta, "issuer", "")) or "考核办公室"
@@ -234,6 +235,9 @@ def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued
     grade_names = [_text(g) for g in grades["grade"]] if grades is not None and len(grades) else []
     extra = getattr(meta, "extra", None) or {}
     group_list = "、".join(_text(g) for g in groups)
+    # In the opening paragraph rather than a paragraph of its own: every office's template, however
+    # edited, has {{ opening }}, and a notice without 测评 stays word for word what it was.
+    participation = "".join(_participation_lines(ratings, scheme))
     context = {
         "title": f"关于{name}结果的通报",
         "doc_number": _text(getattr(meta, "doc_number", "")),
@@ -241,7 +245,7 @@ def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued
         "opening": (
             f"根据{name}工作安排，{issuer}组织对{len(units)}个单位{when}工作情况进行了考核。"
             f"考核按{len(groups)}个类别（{group_list}）分类进行、分类排名，"
-            f"经数据汇总、审核、计分和排名，评定了考核等次。现将考核结果通报如下："
+            f"经数据汇总、审核、计分和排名，评定了考核等次。{participation}现将考核结果通报如下："
         ),
         "period": when,
         "unit_count": str(len(units)),
@@ -265,7 +269,7 @@ def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued
         context["opening"] = (
             f"根据{name}工作安排，{issuer}对{len(units)}个单位截至{when}的工作进展情况进行了考核"
             f"（累计类指标按时间进度折算目标计分），并对照全年目标分析了完成进度。"
-            f"考核按{len(groups)}个类别（{group_list}）分类进行、分类排名。现将有关情况通报如下："
+            f"考核按{len(groups)}个类别（{group_list}）分类进行、分类排名。{participation}现将有关情况通报如下："
         )
     context["problems_heading"], context["requirements_heading"] = headings
     context.update(imprint_context(meta, issued_on))
@@ -276,14 +280,22 @@ def notice_context(meta: Any, ranked: pd.DataFrame, grades: pd.DataFrame, issued
     return _clean(context)
 
 
+def _participation_lines(ratings: Any, scheme: Any) -> list[str]:
+    if ratings is None or scheme is None or not len(getattr(scheme, "ratings", ())):
+        return []
+    from .rating_report import participation_sentences
+
+    return participation_sentences(ratings, scheme)
+
+
 def write_notice(path: str | Path, template_path: str | Path | None, meta: Any, ranked: pd.DataFrame,
                  grades: pd.DataFrame, issued_on: date, extra_context: dict | None = None,
-                 progress: pd.DataFrame | None = None) -> Path:
+                 progress: pd.DataFrame | None = None, ratings: Any = None, scheme: Any = None) -> Path:
     """Render the notice (通报) .docx from the office's template (None: the built-in default)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     issued_on = document_date(meta, issued_on)  # 方案 row 成文日期, else the run date
-    context = notice_context(meta, ranked, grades, issued_on, extra_context, progress)
+    context = notice_context(meta, ranked, grades, issued_on, extra_context, progress, ratings, scheme)
     with tempfile.TemporaryDirectory() as tmp:
         if template_path is None:
             template_path = build_notice_template(Path(tmp) / "通报.docx")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .rating_scheme import COLLECT_TALLY
 from .rating_score import STATUS_VALID, _nums
 from .rating_validate import STATUS_ZH
 from .score import round_half_up
@@ -49,7 +50,90 @@ def check_frames(outcome) -> tuple[pd.DataFrame, pd.DataFrame]:
     return participation, ballots
 
 
-def unit_block(outcome, scheme, unit_code: str) -> pd.DataFrame:
-    """One unit's own per-group counts, means and value (its feedback); never single ballots."""
-    frame = result_frame(outcome, scheme)
-    return frame[frame["单位代码"] == unit_code].drop(columns=["单位代码", "单位名称"]).reset_index(drop=True)
+FEEDBACK_SHEET = "测评情况"
+_TALLY_NOTE = "按汇总票数计"
+_ABSENT_NOTE = "无有效评价，权重不计"
+
+
+def unit_blocks(outcome, scheme, scored: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every unit's feedback block, 单位代码 first so that it is sliced per unit: per evaluation and
+    rater group its valid marks, the marks trimming dropped, the mean and the weight; the weighted
+    value and the indicator's score beside them. Only aggregates: no ballot, 票号 or file."""
+    stats = outcome.stats.merge(outcome.values[["rating_code", "unit_code", "value", "indicator_code"]],
+                                on=["rating_code", "unit_code"], how="left")
+    ratings = scheme.ratings.reset_index(drop=True)
+    rating_pos = {code: i for i, code in enumerate(ratings["rating_code"])}
+    group_pos = {(r.rating_code, r.rater_group): i for i, r in enumerate(scheme.raters.itertuples(index=False))}
+    unit_pos = {code: i for i, code in enumerate(scheme.units["unit_code"])}
+    stats = stats.assign(
+        _u=stats["unit_code"].map(unit_pos), _r=stats["rating_code"].map(rating_pos),
+        _g=[group_pos.get(key) for key in zip(stats["rating_code"], stats["rater_group"])],
+    ).sort_values(["_u", "_r", "_g"], kind="stable").reset_index(drop=True)
+    # the indicator the value lands on, also for a unit that got no mark at all (its value is missing)
+    indicator = stats["rating_code"].map(dict(zip(ratings["rating_code"], ratings["indicator_code"])))
+    names = dict(zip(scheme.indicators["indicator_code"], scheme.indicators["name"])) if "name" in scheme.indicators else {}
+    score = pd.Series(np.nan, index=stats.index)
+    points = pd.Series(np.nan, index=stats.index)
+    if scored is not None and len(scored):
+        keyed = scored.drop_duplicates(["unit_code", "indicator_code"]).set_index(["unit_code", "indicator_code"])
+        keys = pd.MultiIndex.from_arrays([stats["unit_code"], indicator])
+        score = pd.Series(pd.to_numeric(keyed["score"], errors="coerce").reindex(keys).to_numpy(), index=stats.index)
+        points = pd.Series(pd.to_numeric(keyed["points_available"], errors="coerce").reindex(keys).to_numpy(),
+                           index=stats.index)
+    marked = stats["count"] > 0
+    dropped = np.where(stats["dropped"] > 0, "最高 " + _nums(stats["dropped_high"]) + "、最低 " + _nums(stats["dropped_low"]), "")
+    note = np.where(~marked, _ABSENT_NOTE, np.where(stats["tally"].astype(bool), _TALLY_NOTE, ""))
+    return pd.DataFrame({
+        "单位代码": stats["unit_code"],
+        "测评": stats["rating_code"].map(dict(zip(ratings["rating_code"], ratings["rating_name"]))),
+        "测评人类别": stats["rater_group"],
+        "权重": (stats["weight"].astype(float) * 100).map(lambda v: f"{v:g}%"),
+        "有效票数": stats["count"].astype(int),
+        "去掉的评价": dropped,
+        "平均分": _r2(stats["mean"]),
+        "测评值": stats["value"],
+        "计入指标": indicator.map(names).fillna(indicator),
+        "指标分值": points,
+        "指标得分": score,
+        "说明": note,
+    })
+
+
+def unit_block(outcome, scheme, unit_code: str, scored: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One unit's own per-group counts, dropped marks, means and weights, its value and score
+    (its feedback); never single ballots."""
+    blocks = unit_blocks(outcome, scheme, scored)
+    return blocks[blocks["单位代码"] == unit_code].drop(columns=["单位代码"]).reset_index(drop=True)
+
+
+def participation_sentences(outcome, scheme) -> list[str]:
+    """The notice's participation per evaluation: ballots issued (应参评人数) and valid, and the
+    参评率, with each ballot group's figures when there are several; 汇总 groups have no ballots."""
+    part = outcome.participation
+    if part is None or not len(part):
+        return []
+    names = dict(zip(scheme.ratings["rating_code"], scheme.ratings["rating_name"]))
+    lines = []
+    for code in dict.fromkeys(part["rating_code"]):
+        rows = part[part["rating_code"] == code]
+        tally = rows["collect"].astype(str).eq(COLLECT_TALLY).to_numpy()
+        ballots, tallied = rows[~tally], rows[tally]
+        name = str(names.get(code, code))
+        parts = []
+        if len(ballots):
+            issued, valid = int(ballots["expected"].astype(float).sum()), int(ballots["valid"].sum())
+            text = f"{name}共发放测评票{issued}张，收回有效票{valid}张，参评率{_pct(valid / issued)}"
+            if len(ballots) > 1:
+                text += "（" + "；".join(
+                    f"{r.rater_group}发放{int(r.expected)}张、有效{int(r.valid)}张，参评率{_pct(r.valid / r.expected)}"
+                    for r in ballots.itertuples(index=False)) + "）"
+            parts.append(text)
+        if len(tallied):
+            groups = "、".join(str(g) for g in tallied["rater_group"])
+            parts.append(f"{groups}评价按汇总票数计入" if parts else f"{name}的{groups}评价按汇总票数计入")
+        lines.append("；".join(parts) + "。")
+    return lines
+
+
+def _pct(share: float) -> str:
+    return f"{float(round_half_up(float(share) * 100, 1)):.1f}%"

@@ -1613,7 +1613,7 @@ class _FeedbackBatch:
 def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _FeedbackBatch, previous_row: pd.Series | None,
                          progress_rows: pd.DataFrame | None = None, crosscheck_rows: pd.DataFrame | None = None,
                          adjustment_rows: pd.DataFrame | None = None,
-                         appeal_rows: pd.DataFrame | None = None) -> Path:
+                         appeal_rows: pd.DataFrame | None = None, rating_rows: pd.DataFrame | None = None) -> Path:
     wb = _new_workbook(path, stream_rows=True)
     fmts = _Formats(wb)
     plans = batch.plans(fmts)
@@ -1636,6 +1636,8 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _Feedbac
                           title=f"{_text(unit.get('unit_name'))} 失分分析（按失分从多到少）")
     if last < 2:
         ws2.write_string(2, 0, "各项指标均得满分，无失分。", fmts.note)
+    if rating_rows is not None and len(rating_rows):  # 测评: the unit's own group means, never a ballot
+        _write_feedback_ratings(wb, fmts, unit, rating_rows)
     if adjustment_rows is not None and len(adjustment_rows):
         _write_feedback_adjustments(wb, fmts, meta, unit, adjustment_rows)
     if "gap" in plans:
@@ -1654,6 +1656,28 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _Feedbac
                              title=f"{_text(unit.get('unit_name'))} 复核申请及结论")
     wb.close()
     return path
+
+
+_RATING_NOTES = [
+    "注：测评票不记名，本表只列各类测评人对本单位评价的汇总结果，不列单张测评票。",
+    "平均分为该类测评人对本单位有效评价的平均分（百分制）；有效票数多于去极值人数时，去掉一个最高分和一个最低分后平均。",
+    "测评值 = Σ（权重 × 平均分）÷ Σ权重，只计给出有效评价的类别；测评值作为「计入指标」的实际完成值计分，得分计入「得分情况」表。",
+]
+
+
+def _write_feedback_ratings(wb, fmts: _Formats, unit: pd.Series, rows: pd.DataFrame) -> None:
+    """rating_report.unit_blocks' rows of one unit: per evaluation and rater group, then the value and score."""
+    from .rating_report import FEEDBACK_SHEET
+
+    ws = wb.add_worksheet(FEEDBACK_SHEET)
+    kinds = {"有效票数": ("int", 9), "平均分": ("score", 9), "测评值": ("score", 9), "指标分值": ("num", 9),
+             "指标得分": ("score", 9), "权重": ("text", 7), "去掉的评价": ("text", 18), "测评": ("wrap", 14),
+             "测评人类别": ("wrap", 12), "计入指标": ("wrap", 16), "说明": ("wrap", 22)}
+    cols = [Col(name, name, *kinds.get(name, ("text", None))) for name in rows.columns if name != "单位代码"]
+    last = _write_table(ws, fmts, cols, rows, header_row=1,
+                        title=f"{_text(unit.get('unit_name'))} 测评情况（各类测评人的有效票数、平均分和测评值）")
+    for i, line in enumerate(_RATING_NOTES):
+        ws.write_string(last + 2 + i, 0, line, fmts.note)
 
 
 def _write_feedback_adjustments(wb, fmts: _Formats, meta: Any, unit: pd.Series, rows: pd.DataFrame) -> None:
@@ -1714,12 +1738,14 @@ def _unit_slicer(frame: pd.DataFrame | None, column: str):
 def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None,
                           with_previous_scores: bool, gap: pd.DataFrame | None = None,
                           progress_rows: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None,
-                          adjustments: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None) -> list[Path]:
+                          adjustments: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None,
+                          ratings: pd.DataFrame | None = None) -> list[Path]:
     """Write a batch of units' workbooks; gap is gap.gap_table's rows of these units (at least)."""
     batch = _FeedbackBatch(units, rows, with_previous_scores, gap_sheet_rows(gap, None) if gap is not None else None)
     progress_of = _unit_slicer(progress_rows, "unit_code")
     adjustments_of = _unit_slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
     appeals_of = _unit_slicer(appeals, "unit_code")
+    ratings_of = _unit_slicer(ratings, "单位代码")
     prev_by_unit = prev_totals.set_index("unit_code") if prev_totals is not None else None
     paths = []
     for _, unit in units.iterrows():
@@ -1734,7 +1760,8 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
         paths.append(_write_feedback_book(_feedback_path(folder, unit), meta, unit, batch, prev_row,
                                           progress_of(code) if progress_of else None, _unit_crosscheck(crosscheck, code),
                                           adjustments_of(code) if adjustments_of else None,
-                                          appeals_of(code) if appeals_of else None))
+                                          appeals_of(code) if appeals_of else None,
+                                          ratings_of(code) if ratings_of else None))
     release_unused()
     return paths
 
@@ -1742,10 +1769,11 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
 def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataFrame, ranked: pd.DataFrame,
                    previous: Previous | pd.DataFrame | None = None, gap: pd.DataFrame | None = None,
                    progress: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None,
-                   adjustments: pd.DataFrame | None = None) -> Path:
+                   adjustments: pd.DataFrame | None = None, ratings: Any = None, scheme: Any = None) -> Path:
     """One unit's feedback workbook; other units appear only through group best/mean.
 
-    gap: gap.gap_table (adds the 差距分析 sheet); progress: progress.progress_table (adds 进度预警).
+    gap: gap.gap_table (adds the 差距分析 sheet); progress: progress.progress_table (adds 进度预警);
+    ratings (the RatingOutcome, with its scheme) adds 测评情况.
     """
     previous = _as_previous(previous)
     table = _feedback_table(scored, previous)
@@ -1763,24 +1791,38 @@ def write_feedback(path: str | Path, meta: Any, unit_code: str, scored: pd.DataF
     batch = _FeedbackBatch(units, table[table["unit_code"] == unit_code], with_prev_scores, gap_rows)
     progress_rows = progress[progress["unit_code"] == unit_code] if progress is not None else None
     adjustment_rows = adjustments[adjustments["unit_code"] == unit_code] if adjustments is not None else None
+    rating_rows = _rating_rows(ratings, scheme, scored)
+    if rating_rows is not None:
+        rating_rows = rating_rows[rating_rows["单位代码"] == unit_code]
     return _write_feedback_book(path, meta, unit, batch, prev_row, progress_rows, _unit_crosscheck(crosscheck, unit_code),
-                                adjustment_rows)
+                                adjustment_rows, rating_rows=rating_rows)
+
+
+def _rating_rows(ratings: Any, scheme: Any, scored: pd.DataFrame) -> pd.DataFrame | None:
+    """Every unit's 测评情况 rows (rating_report.unit_blocks); None when the scheme has no 测评."""
+    if ratings is None or scheme is None or not len(getattr(scheme, "ratings", ())):
+        return None
+    from .rating_report import unit_blocks
+
+    return unit_blocks(ratings, scheme, scored)
 
 
 def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, ranked: pd.DataFrame,
                        previous: Previous | pd.DataFrame | None = None, workers: int | None = None,
                        gap: pd.DataFrame | None = None, progress: pd.DataFrame | None = None,
                        crosscheck: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None,
-                       appeals: pd.DataFrame | None = None) -> list[Path]:
+                       appeals: pd.DataFrame | None = None, ratings: Any = None, scheme: Any = None) -> list[Path]:
     """`<单位代码>_<单位名称>.xlsx` for every ranked unit; workers=1 writes serially.
 
     gap (gap.gap_table, computed once per run) adds a 差距分析 sheet, progress
-    (progress.progress_table) a 进度预警 sheet; each worker gets its units' slices only.
+    (progress.progress_table) a 进度预警 sheet, ratings (the RatingOutcome, with the scheme that
+    has the 测评) a 测评情况 sheet; each worker gets its units' slices only.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     previous = _as_previous(previous)
     table = _feedback_table(scored, previous)
+    rating_rows = _rating_rows(ratings, scheme, scored)
     release_unused()  # the table's temporaries
     units = _with_total_notes(_sort_ranked(ranked), scored, meta)
     prev_totals = previous.totals if previous is not None else None
@@ -1790,7 +1832,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         workers = 1 if len(units) < 40 else max(1, min(os.cpu_count() or 1, 8))
     if workers <= 1 or len(units) <= 1:
         return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap, progress,
-                                     crosscheck, adjustments, appeals)
+                                     crosscheck, adjustments, appeals, rating_rows)
     size = max(1, math.ceil(len(units) / (workers * 4)))
     batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
     batch_of = {code: i for i, batch in enumerate(batches) for code in batch["unit_code"]}
@@ -1804,6 +1846,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     checks = slicer(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
     items = slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
     appeals_by = slicer(appeals, "unit_code")
+    ratings_by = slicer(rating_rows, "单位代码")
     paths: list[Path] = []
     release_unused()  # workers are forked from this process: let them start small
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -1811,7 +1854,8 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         in_flight: deque = deque()
         for i, batch in enumerate(batches):
             in_flight.append(pool.submit(_write_feedback_batch, folder, meta, batch, tables(i), prev_totals,
-                                         with_prev_scores, gaps(i), progresses(i), checks(i), items(i), appeals_by(i)))
+                                         with_prev_scores, gaps(i), progresses(i), checks(i), items(i), appeals_by(i),
+                                         ratings_by(i)))
             if len(in_flight) >= 2 * workers:
                 paths.extend(in_flight.popleft().result())
         while in_flight:
