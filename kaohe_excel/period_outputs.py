@@ -50,12 +50,13 @@ def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date
     win = publication.window(getattr(meta, "publication", None), issued_on)  # w-year: 成文日期 and 公示期
     notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, win.issued_on,
                         extra_context={"quota_lines": publicity.quota_lines(scheme, results.ranked)},
-                        progress=progress_table)
+                        progress=progress_table, ratings=getattr(results.validated, "ratings", None), scheme=scheme)
     publicity.write_publicity(folder / publicity.PUBLICITY_NAME, meta, results.ranked, win)
     report.write_all_feedback(folder / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
                               workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
                               progress=progress_table, crosscheck=getattr(results, "crosscheck", None),
-                              adjustments=results.adjustments, appeals=_appeal_rows(results))
+                              adjustments=results.adjustments, appeals=_appeal_rows(results),
+                              ratings=getattr(results.validated, "ratings", None), scheme=scheme)
     report.write_csvs(folder, meta.period, results.scored, results.ranked)
 
 

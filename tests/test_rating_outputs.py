@@ -130,3 +130,16 @@ def test_notice_states_participation(outcome, tmp_path):
     plain = notice.write_notice(tmp_path / "通报_无测评.docx", None, scheme.meta, results.ranked, scheme.grades,
                                 date(2025, 1, 15))
     assert "测评" not in _opening(plain) and _opening(plain).endswith("评定了考核等次。现将考核结果通报如下：")
+
+
+def test_a_run_writes_the_rating_block_and_the_participation_sentence(outcome, tmp_path):
+    # the same figures reach the files `kaohe run` writes, not only the writers called directly
+    from kaohe_excel import pipeline
+
+    scheme, _, _ = outcome
+    root = Path(__file__).resolve().parent.parent
+    done = pipeline.run(tmp_path / "inbox", tmp_path / "scheme.xlsx", out_root=tmp_path / "out", allow_errors=True,
+                        workers=1, issued_on=date(2025, 1, 15), template_dir=root / "templates")
+    feedback = sorted((done.folder / "反馈").glob("D01_*.xlsx"))
+    assert len(feedback) == 1 and "测评情况" in load_workbook(feedback[0]).sheetnames
+    assert "民主测评共发放测评票9张，收回有效票6张" in _opening(done.folder / "通报.docx")
