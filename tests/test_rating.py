@@ -131,10 +131,11 @@ def test_mark_outside_grades_is_reported_at_its_cell(rated):
 
 def test_duplicate_ballot_number_is_an_error(rated):
     scheme, inbox = rated
-    fill_paper(inbox / "测评录入表_M1_干部职工.xlsx", [[5, "称职", "称职", "优秀", "称职"], [5, "称职", "称职", "优秀", "称职"]])
+    fill_paper(inbox / "测评录入表_M1_干部职工.xlsx", [[1, "称职", "称职", "优秀", "称职"], [1, "称职", "称职", "优秀", "称职"],
+                                                  [2, "称职", "称职", "优秀", "称职"], [3, "称职", "称职", "优秀", "称职"]])
     issues = read_and_validate(scheme, inbox).issues_table
     dup = issues[issues["code"] == "rating_duplicate_ballot"]
-    assert len(dup) == 1 and dup["severity"].iat[0] == "错误" and "票号 5 出现了 2 次" in dup["message"].iat[0]
+    assert len(dup) == 1 and dup["severity"].iat[0] == "错误" and "票号 1 出现了 2 次" in dup["message"].iat[0]
 
 
 def test_unsigned_ballot_is_not_used(rated, tmp_path):
@@ -152,7 +153,7 @@ def test_score_mode_top_mark_and_trim(tmp_path):
     sheets = rating_sheets(
         ratings={"测评代码": ["M1"], "测评名称": ["领导评价"], "指标代码": ["R1"], "评价方式": ["打分"], "等级分值": [None],
                  "满分": [10], "去极值人数": [2], "每票优秀上限": [1], "全同无效": ["否"], "参评率下限": [None]},
-        raters={"测评代码": ["M1"], "测评人类别": ["县领导"], "权重": [1], "应参评人数": [3], "评价对象": ["全部"],
+        raters={"测评代码": ["M1"], "测评人类别": ["县领导"], "权重": [1], "应参评人数": [4], "评价对象": ["全部"],
                 "收集方式": ["纸质票"]})
     scheme = load_scheme(write_workbook(tmp_path / "scheme.xlsx", sheets))
     inbox = tmp_path / "inbox"
