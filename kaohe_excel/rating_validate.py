@@ -51,11 +51,11 @@ def _in_range(number: str, expected: float) -> bool:
 
 
 def _range_text(expected: float) -> str:
-    return f"1–{int(expected)}（应参评人数）之间的整数" if expected == expected else "正整数"
+    return f"1–{int(expected)} 的整数" if expected == expected else "正整数"
 
 
-def _shown(value: object) -> str:
-    return clean_text(value.value if value.__class__ is Withheld else value) or "（空）"
+def _out_of_range(expected: float) -> str:
+    return f"不是 1–{int(expected)} 的整数（应参评人数 {int(expected)}）" if expected == expected else "不是正整数"
 
 
 def _cell_problem(raw: object) -> tuple[IssueCode, str] | None:
@@ -183,7 +183,7 @@ class RatingCollector:
         ballot = _ballot_number(result.meta.get("票号", ""))
         if not _in_range(ballot, rater["expected"]):
             self.add(error(IssueCode.rating_ballot_out_of_range,
-                           f"此测评票的票号「{ballot or '（空）'}」不是{_range_text(rater['expected'])}，整张票未计入。"
+                           f"此测评票的票号「{ballot or '（空）'}」{_out_of_range(rater['expected'])}，整张票未计入。"
                            "请用 kaohe template 按现行考核方案重新生成测评票", file=name))
             return "rejected"
         units = 0
@@ -231,7 +231,7 @@ class RatingCollector:
                 continue
             if not _in_range(ballot, expected):
                 self.add(error(IssueCode.rating_ballot_out_of_range,
-                               f"票号「{clean_text(number_cell.value)}」不是{_range_text(expected)}，这张票未计入。"
+                               f"票号「{clean_text(number_cell.value)}」{_out_of_range(expected)}，这张票未计入。"
                                "请核对纸质票上印的票号后重新填写", **at))
                 continue
             for unit, position, col in good:
