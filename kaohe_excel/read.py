@@ -754,8 +754,8 @@ def _empty_inputs(result: FileResult) -> list[tuple[Row, str]]:
     inputs = {KIND_ASSESSMENT: ("评定值",), KIND_LEAD: ("核定值",), KIND_APPEAL: ("复核值",)}.get(result.kind, ("实际完成值",))
     from . import rating_read
 
-    if result.kind in rating_read.RATING_KINDS and result.rows:  # a mark or count that is a formula is no abstention
-        inputs = rating_read.mark_columns(result.rows[0].layout)
+    if result.kind in rating_read.RATING_KINDS:  # a mark or count that is a formula is no abstention
+        return rating_read.empty_marks(result)
     empty = []
     for records, names in ((result.rows, inputs), (result.claims, ("数量",))):
         for row in records:
@@ -785,7 +785,8 @@ def _resolve_empty_inputs(data: bytes, result: FileResult, limits: ReadLimits) -
             if part is None:
                 continue
             xml = _member(archive, archive.getinfo(part), limits)
-            for match in _CELL_BODY.finditer(xml):
+            # most sheets hold no formula and no error value: then no empty cell needs a look
+            for match in _CELL_BODY.finditer(xml) if b"<f" in xml or b":f" in xml or b't="e"' in xml else ():
                 attributes = dict(_ATTRIBUTE.findall(match.group(1)))
                 address = attributes.get(b"r", b"").decode("ascii", "replace")
                 found = cells.get(address)
