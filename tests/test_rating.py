@@ -426,3 +426,21 @@ def test_tally_count_negative_fractional_or_not_finite_is_an_error_and_the_unit_
     # D01's other counts are not averaged without its 优秀 (that would give 75 and D01 82):
     # D01 = (0.2 × 100 + 0.4 × 80) / 0.6 = 86.67
     assert r1_values(validated) == {"T01": 83.33, "T02": 70.0, "D01": 86.67, "D02": 49.33}
+
+
+def test_score_mark_shown_in_percent_format_is_an_error_not_its_stored_number(tmp_path):
+    sheets = rating_sheets(
+        ratings={"测评代码": ["M1"], "测评名称": ["领导评价"], "指标代码": ["R1"], "评价方式": ["打分"], "等级分值": [None],
+                 "满分": [10], "去极值人数": [None], "每票优秀上限": [None], "全同无效": ["否"], "参评率下限": [None]},
+        raters={"测评代码": ["M1"], "测评人类别": ["县领导"], "权重": [1], "应参评人数": [2], "评价对象": ["全部"],
+                "收集方式": ["纸质票"]})
+    scheme = load_scheme(write_workbook(tmp_path / "scheme.xlsx", sheets))
+    inbox = tmp_path / "inbox"
+    write_rating_workbooks(scheme, inbox)
+    paper = inbox / "测评录入表_M1_县领导.xlsx"
+    fill_paper(paper, [[1, 8, 8, 8, 8], [2, 0.9, 6, 6, 6]])
+    edit_sheet(paper, "测评录入", lambda sheet: setattr(sheet["B5"], "number_format", "0%"))  # 0.9 shows as 90%
+    validated = read_and_validate(scheme, inbox)
+    assert issues_of(validated, "number_format") == [["错误", paper.name, "测评录入", "B5"]]
+    # T01 keeps ballot 1 alone: 8 of 10 → 80 (not (8 + 0.9) / 2 → 44.5); the others (8 + 6) / 2 = 7 → 70
+    assert r1_values(validated) == {"T01": 80.0, "T02": 70.0, "D01": 70.0, "D02": 70.0}
