@@ -94,6 +94,9 @@ class IssueCode(str, Enum):
     rating_void_ballot = "rating_void_ballot"  # a void (作废) or blank ballot left out
     rating_group_absent = "rating_group_absent"  # a group that rates the unit gave it no valid mark
     rating_low_participation = "rating_low_participation"  # valid ballots below 参评率下限
+    # w-guard-rating: 票号 of 测评 ballots
+    rating_ballot_number_missing = "rating_ballot_number_missing"  # a 纸质票 entry row with marks but no 票号
+    rating_ballot_out_of_range = "rating_ballot_out_of_range"  # a 票号 that is not a whole number in 1..应参评人数
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ ISSUE_KINDS_ZH = {
     "invalid_appeal": "复核登记有误", "duplicate_appeal": "复核重复登记",  # w-appeal
     "rating_unknown": "测评表不在方案中", "rating_not_rated": "不是评价对象", "rating_duplicate_ballot": "测评票重复",
     "rating_void_ballot": "无效票或空白票", "rating_group_absent": "测评类别无有效评价", "rating_low_participation": "参评率偏低",
+    "rating_ballot_number_missing": "纸质票缺少票号", "rating_ballot_out_of_range": "票号超出范围",
 }
 
 

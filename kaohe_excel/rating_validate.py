@@ -17,7 +17,9 @@ from . import rating_score
 from .issues import IssueCode, error, warning
 from .rating_read import KIND_BALLOT, KIND_PAPER, KIND_TALLY
 from .rating_scheme import COLLECT_ELECTRONIC, COLLECT_PAPER, COLLECT_TALLY
+from .read import FormulaWithoutValue
 from .tables import cell_address, clean_text
+from .xlsx_meta import Formatted, Withheld
 
 KIND_OF_COLLECT = {COLLECT_ELECTRONIC: KIND_BALLOT, COLLECT_PAPER: KIND_PAPER, COLLECT_TALLY: KIND_TALLY}
 STATUS_ZH = {rating_score.STATUS_BLANK: "空白票", rating_score.STATUS_VOID_TOP: "作废（超过每票优秀上限）",
@@ -44,6 +46,80 @@ def _ballot_number(value: object) -> str:
     return text
 
 
+def _in_range(number: str, expected: float) -> bool:
+    return number.isdigit() and int(number) >= 1 and not (expected == expected and int(number) > expected)
+
+
+def _range_text(expected: float) -> str:
+    return f"1–{int(expected)} 的整数" if expected == expected else "正整数"
+
+
+def _out_of_range(expected: float) -> str:
+    return f"不是 1–{int(expected)} 的整数（应参评人数 {int(expected)}）" if expected == expected else "不是正整数"
+
+
+def _cell_problem(raw: object) -> tuple[IssueCode, str] | None:
+    """Why a counted cell cannot be read as typed, whatever the evaluation: hidden, a formula
+    without a result, a number whose format shows it otherwise."""
+    kind = raw.__class__
+    if kind is Withheld:
+        return raw.problem  # None: the whole table is withheld, the reader said so
+    if kind is FormulaWithoutValue:
+        shown = f"（公式 {raw.formula}）" if raw.formula else ""
+        return (IssueCode.formula_without_value,
+                f"是公式但没有计算结果{shown}，请在 Excel 或 WPS 中打开此文件、确认后保存再报送（或直接填写）")
+    if kind is Formatted:
+        return (IssueCode.number_format,
+                f"的单元格数字格式（{raw.code}）使显示的内容与所存数值 {float(raw):g} 不同，无法确定所填的评价；"
+                "请将单元格格式改为“常规”后重新填写")
+    return None
+
+
+def _score_text(raw: str) -> tuple[float, str]:
+    """A 打分 mark typed as text, read like a unit's number text (全角 digits, a trailing 分):
+    (the number, or NaN when it is none; the 警告 text when it was normalized)."""
+    from .validate import parse_value  # validate imports this module
+
+    if clean_text(raw).endswith(("%", "‰")):  # 90% of what: the mark, or 满分? never guessed
+        return math.nan, ""
+    parsed = parse_value(raw, "分")
+    if parsed.problem is not None:
+        return math.nan, ""
+    return parsed.value, parsed.repaired or ""
+
+
+def _votes(raw: object) -> tuple[int | None, str, tuple[IssueCode, str] | None]:
+    """A tally cell: (votes, the 警告 text when normalized, or the problem); blank is 0 votes."""
+    from .validate import parse_value
+
+    problem = _cell_problem(raw)
+    if problem is not None:
+        return None, "", problem
+    if raw.__class__ is Withheld:  # the whole table: its file is rejected before counts are read
+        return None, "", (IssueCode.hidden_cells, "未计入（本表有隐藏的行或列）")
+    if raw is None or (raw.__class__ is str and not raw.strip()):
+        return 0, "", None
+    if isinstance(raw, bool):
+        return None, "", (IssueCode.not_a_number, f"是逻辑值 {raw}，应为不小于0的整数")
+    parsed = parse_value(raw, "票")
+    if parsed.problem is not None:
+        code, text = parsed.problem
+        return None, "", (code, f"「{clean_text(raw)}」不是票数，应为不小于0的整数" if code == IssueCode.not_a_number else text)
+    number = parsed.value
+    if not math.isfinite(number):
+        return None, "", (IssueCode.non_finite_value, f"「{clean_text(raw)}」不是有限数，应为不小于0的整数")
+    if raw.__class__ is str and clean_text(raw).endswith(("%", "‰")):
+        return None, "", (IssueCode.invalid_count, f"「{clean_text(raw)}」是百分数，应为不小于0的整数（票数）")
+    if number < 0 or not float(number).is_integer():
+        return None, "", (IssueCode.invalid_count, f"为 {number:g}，票数应为不小于0的整数")
+    return int(number), parsed.repaired or "", None
+
+
+def _table_withheld(result) -> bool:
+    """The reader withheld every counted cell (a hidden column, a doubled header) and said so."""
+    return any(v.__class__ is Withheld and v.problem is None for row in result.rows[:1] for v in row.values)
+
+
 class RatingCollector:
     def __init__(self, scheme, add):
         self.scheme = scheme
@@ -65,6 +141,8 @@ class RatingCollector:
         self.ballots: list[dict] = []
         self.tallies: list[dict] = []
         self.tally_files: dict[tuple, list[str]] = {}
+        self.paper_files: dict[tuple, list[str]] = {}
+        self.m_repaired: list[int] = []  # positions of 打分 marks typed as text, checked in finish
 
     def identity(self, result) -> tuple[dict, dict] | None:
         code, group = result.meta.get("测评代码", ""), result.meta.get("测评人类别", "")
@@ -90,67 +168,122 @@ class RatingCollector:
         found = self.identity(result)
         if found is None:
             return "rejected"
+        if _table_withheld(result):
+            return "rejected"  # nothing of it can be seen as typed: the reader's 错误 names the cell
         rating, rater = found
         key = (rating["rating_code"], rater["rater_group"])
-        name = result.name
         if result.kind == KIND_BALLOT:
-            ballot = _ballot_number(result.meta.get("票号", "")) or name
-            units = 0
-            for row in result.rows:
-                unit_cell = row["单位代码"]
-                unit = clean_text(unit_cell.value)
-                mark = row.get("评价")
-                units += 1
-                if not self.check_unit(unit, key, {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell}):
+            return self.ballot_file(result, key, rater)
+        if result.kind == KIND_PAPER:
+            return self.paper_file(result, key, rater)
+        return self.tally_file(result, key, rating)
+
+    def ballot_file(self, result, key, rater) -> str:
+        name = result.name
+        ballot = _ballot_number(result.meta.get("票号", ""))
+        if not _in_range(ballot, rater["expected"]):
+            self.add(error(IssueCode.rating_ballot_out_of_range,
+                           f"此测评票的票号「{ballot or '（空）'}」{_out_of_range(rater['expected'])}，整张票未计入。"
+                           "请用 kaohe template 按现行考核方案重新生成测评票", file=name))
+            return "rejected"
+        units = 0
+        for row in result.rows:
+            unit_cell = row["单位代码"]
+            unit = clean_text(unit_cell.value)
+            mark = row.get("评价")
+            units += 1
+            if not self.check_unit(unit, key, {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell}):
+                continue
+            self.mark(key, ballot, unit, mark.value if mark else "", name, unit_cell.sheet, row.row, mark.col if mark else 0)
+        self.ballots.append({"rating_code": key[0], "rater_group": key[1], "ballot": ballot, "units": units, "file": name})
+        return "read"
+
+    def paper_file(self, result, key, rater) -> str:
+        name = result.name
+        self.paper_files.setdefault(key, []).append(name)
+        expected = rater["expected"]
+        columns = [(text, pos) for text, pos in result.rows[0].layout.columns.items() if text != "票号"] if result.rows else []
+        good = []
+        for text, (position, col) in columns:
+            header = result.header.get(text)
+            at = {"file": name, "sheet": header.sheet if header else "", "cell": header.cell if header else ""}
+            if self.check_unit(text, key, at):
+                good.append((text, position, col))
+        for row in result.rows:
+            number_cell = row["票号"]
+            at = {"file": name, "sheet": number_cell.sheet, "cell": number_cell.cell}
+            hidden = next((i for i, v in enumerate(row.values) if v.__class__ is Withheld), None)
+            if hidden is not None:  # a hidden row: the whole paper ballot is out of sight
+                cell = cell_address(row.row, next(c for p, c in row.layout.columns.values() if p == hidden))
+                self.add(error(IssueCode.hidden_cells,
+                               f"第 {row.row + 1} 行被隐藏，考核办看不到这张纸质票，整张票未计入；请取消隐藏后重新报送",
+                               file=name, sheet=row.layout.sheet, cell=cell))
+                continue
+            problem = _cell_problem(number_cell.value)
+            if problem is not None:
+                self.add(error(problem[0], f"票号{problem[1]}，这张票未计入", **at))
+                continue
+            ballot = _ballot_number(number_cell.value)
+            if not ballot:
+                self.add(error(IssueCode.rating_ballot_number_missing,
+                               f"第 {row.row + 1} 行填写了评价但没有票号，这张票未计入。请在 {number_cell.cell} 填写这张纸质票上印的票号"
+                               f"（{_range_text(expected)}），每张纸质票录入一行", **at))
+                continue
+            if not _in_range(ballot, expected):
+                self.add(error(IssueCode.rating_ballot_out_of_range,
+                               f"票号「{clean_text(number_cell.value)}」{_out_of_range(expected)}，这张票未计入。"
+                               "请核对纸质票上印的票号后重新填写", **at))
+                continue
+            for unit, position, col in good:
+                self.mark(key, ballot, unit, row.values[position], name, row.layout.sheet, row.row, col)
+            self.ballots.append({"rating_code": key[0], "rater_group": key[1], "ballot": ballot,
+                                 "units": len(columns), "file": f"{name} 第{row.row + 1}行"})
+        return "read"
+
+    def tally_file(self, result, key, rating) -> str:
+        name = result.name
+        self.tally_files.setdefault(key, []).append(name)
+        grades = dict(rating["grades"])
+        top = rating["grades"][0][0] if rating["grades"] else ""
+        for grade in grades:
+            if grade not in result.header:
+                self.add(error(IssueCode.missing_column, f"测评汇总表缺少等级「{grade}」的票数列，请使用下发的汇总表", file=name))
+        for row in result.rows:
+            unit_cell = row["单位代码"]
+            unit = clean_text(unit_cell.value)
+            if not self.check_unit(unit, key, {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell}):
+                continue
+            counts, wrong = [], False
+            for grade, points in grades.items():
+                cell = row.get(grade)
+                if cell is None:
                     continue
-                self.mark(key, ballot, unit, mark.value if mark else "", name, unit_cell.sheet, row.row, mark.col if mark else 0)
-            self.ballots.append({"rating_code": key[0], "rater_group": key[1], "ballot": ballot, "units": units, "file": name})
-        elif result.kind == KIND_PAPER:
-            columns = [(text, pos) for text, pos in result.rows[0].layout.columns.items() if text != "票号"] if result.rows else []
-            good = []
-            for text, (position, col) in columns:
-                header = result.header.get(text)
-                at = {"file": name, "sheet": header.sheet if header else "", "cell": header.cell if header else ""}
-                if self.check_unit(text, key, at):
-                    good.append((text, position, col))
-            for row in result.rows:
-                number_cell = row["票号"]
-                ballot = _ballot_number(number_cell.value)
-                if not ballot:
-                    self.add(error(IssueCode.rating_duplicate_ballot, "这一行填写了评价但没有票号，请填写纸质票上印的票号",
-                                   file=name, sheet=number_cell.sheet, cell=number_cell.cell))
+                votes, repaired, problem = _votes(cell.value)
+                at = {"file": name, "sheet": cell.sheet, "cell": cell.cell, "unit": unit}
+                if problem is not None:
+                    # one wrong count makes the unit's whole row unknowable: its mean is not taken from the rest
+                    if not (wrong and problem[0] == IssueCode.hidden_cells):
+                        self.add(error(problem[0], f"「{grade}」票数{problem[1]}；单位「{unit}」的各等级票数均未计入", **at))
+                    wrong = True
                     continue
-                for unit, position, col in good:
-                    self.mark(key, ballot, unit, row.values[position], name, row.layout.sheet, row.row, col)
-                self.ballots.append({"rating_code": key[0], "rater_group": key[1], "ballot": ballot,
-                                     "units": len(columns), "file": f"{name} 第{row.row + 1}行"})
-        else:
-            self.tally_files.setdefault(key, []).append(name)
-            grades = dict(rating["grades"])
-            top = rating["grades"][0][0] if rating["grades"] else ""
-            for grade in grades:
-                if grade not in result.header:
-                    self.add(error(IssueCode.missing_column, f"测评汇总表缺少等级「{grade}」的票数列，请使用下发的汇总表", file=name))
-            for row in result.rows:
-                unit_cell = row["单位代码"]
-                unit = clean_text(unit_cell.value)
-                if not self.check_unit(unit, key, {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell}):
-                    continue
-                for grade, points in grades.items():
-                    cell = row.get(grade)
-                    if cell is None:
-                        continue
-                    text = clean_text(cell.value)
-                    votes = _ballot_number(cell.value) if text else "0"
-                    if not votes.isdigit():
-                        self.add(error(IssueCode.not_a_number, f"「{grade}」票数应为不小于0的整数，现为「{text}」",
-                                       file=name, sheet=cell.sheet, cell=cell.cell, unit=unit))
-                        continue
-                    self.tallies.append({"rating_code": key[0], "rater_group": key[1], "unit_code": unit,
-                                         "votes": int(votes), "points": points, "top": grade == top, "file": name})
+                if repaired:
+                    self.add(warning(IssueCode.normalized_value, f"「{grade}」票数{repaired}", **at))
+                counts.append({"rating_code": key[0], "rater_group": key[1], "unit_code": unit,
+                               "votes": votes, "points": points, "top": grade == top, "file": name})
+            if not wrong:
+                self.tallies.extend(counts)
         return "read"
 
     def mark(self, key, ballot, unit, raw, file, sheet, row, col) -> None:
+        kind = raw.__class__
+        if kind is not str and kind is not float and raw is not None:
+            problem = _cell_problem(raw)
+            if problem is not None:
+                self.add(error(problem[0], f"测评评价{problem[1]}，此项评价未计入",
+                               file=file, sheet=sheet, cell=cell_address(row, col), unit=unit))
+                return
+            if kind is Withheld:
+                return
         self.m_rating.append(key[0])
         self.m_group.append(key[1])
         self.m_ballot.append(ballot)
@@ -173,6 +306,16 @@ class RatingCollector:
         frame["points"] = np.nan
         frame["top"] = False
         frame["bad"] = ""
+        frame["repaired"] = ""
+        number_of = repaired_of = None
+        if any(r["mode"] != "grade" for r in self.ratings.values()):
+            number_of = np.full(len(uniques) + 1, np.nan)
+            repaired_of = np.full(len(uniques) + 1, "", dtype=object)
+            for i, unique in enumerate(uniques):
+                if unique.__class__ is str:
+                    number_of[i], repaired_of[i] = _score_text(unique)
+                elif isinstance(unique, (int, float)) and not isinstance(unique, bool):
+                    number_of[i] = float(unique)
         for code, rating in self.ratings.items():
             mine = (frame["rating_code"] == code).to_numpy() & (text != "").to_numpy()
             if not mine.any():
@@ -186,8 +329,9 @@ class RatingCollector:
                     "「" + text[mine & frame["points"].isna().to_numpy()] + "」不是可选等级，应为：" + "、".join(grades))
             else:
                 full = float(rating["full"])
-                numbers = pd.to_numeric(text[mine], errors="coerce")
+                numbers = pd.Series(number_of[codes[mine]], index=frame.index[mine])
                 ok = numbers.between(0, full)
+                frame.loc[frame.index[mine][ok.to_numpy()], "repaired"] = repaired_of[codes[mine][ok.to_numpy()]]
                 frame.loc[mine, "points"] = (numbers.where(ok) * 100 / full).to_numpy()
                 frame.loc[mine, "top"] = (numbers >= 0.9 * full - 1e-9).to_numpy() & ok.to_numpy()
                 bad_index = frame.index[mine][~ok.to_numpy()]
@@ -202,7 +346,21 @@ class RatingCollector:
             self.add(error(IssueCode.invalid_grade, f"测评评价{marks['bad'].iat[index]}，此项评价未计入",
                            file=self.m_file[index], sheet=self.m_sheet[index], cell=cell_address(row, col),
                            unit=marks["unit_code"].iat[index]))
+        for index in np.flatnonzero((marks["repaired"] != "").to_numpy()):
+            row, col = self.m_cell[index]
+            self.add(warning(IssueCode.normalized_value, f"测评评价{marks['repaired'].iat[index]}",
+                             file=self.m_file[index], sheet=self.m_sheet[index], cell=cell_address(row, col),
+                             unit=marks["unit_code"].iat[index]))
         ballots = pd.DataFrame(self.ballots, columns=["rating_code", "rater_group", "ballot", "units", "file"])
+        # two entry tables of one group: which holds the final entries cannot be known, so neither counts
+        twice = {key: files for key, files in self.paper_files.items() if len(files) > 1}
+        for key, files in twice.items():
+            self.add(error(IssueCode.duplicate_submission,
+                           f"测评「{key[0]}」{key[1]}有 {len(files)} 个纸质票录入表：{'、'.join(files)}，其中的票均未计入。"
+                           "请把纸质票录入同一个录入表，只保留这一份", file="、".join(files)))
+        if twice:
+            pairs = pd.Series(list(zip(ballots["rating_code"], ballots["rater_group"])), index=ballots.index, dtype=object)
+            ballots = ballots[~pairs.isin(list(twice))].reset_index(drop=True)
         dup = ballots.duplicated(rating_score.KEY + ["ballot"], keep=False)
         for (code, group, ballot), rows in ballots[dup].groupby(rating_score.KEY + ["ballot"], sort=False):
             self.add(error(IssueCode.rating_duplicate_ballot,

@@ -677,6 +677,10 @@ _ADDRESS = re.compile(r"([A-Z]+)([0-9]+)")
 
 def _empty_inputs(result: FileResult) -> list[tuple[Row, str]]:
     inputs = {KIND_ASSESSMENT: ("评定值",), KIND_LEAD: ("核定值",), KIND_APPEAL: ("复核值",)}.get(result.kind, ("实际完成值",))
+    from . import rating_read
+
+    if result.kind in rating_read.RATING_KINDS:  # a mark or count that is a formula is no abstention
+        return rating_read.empty_marks(result)
     empty = []
     for records, names in ((result.rows, inputs), (result.claims, ("数量",))):
         for row in records:
@@ -706,7 +710,8 @@ def _resolve_empty_inputs(data: bytes, result: FileResult, limits: ReadLimits) -
             if part is None:
                 continue
             xml = _member(archive, archive.getinfo(part), limits)
-            for match in _CELL_BODY.finditer(xml):
+            # most sheets hold no formula and no error value: then no empty cell needs a look
+            for match in _CELL_BODY.finditer(xml) if b"<f" in xml or b":f" in xml or b't="e"' in xml else ():
                 attributes = dict(_ATTRIBUTE.findall(match.group(1)))
                 address = attributes.get(b"r", b"").decode("ascii", "replace")
                 found = cells.get(address)
@@ -967,7 +972,10 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
         return view
 
     try:
-        result.issues.extend(table_guard.guard(result.name, records, sheets, _KNOWN_HEADERS, view_of))
+        from . import rating_read
+
+        guard = rating_read.guard if result.kind in rating_read.RATING_KINDS else table_guard.guard
+        result.issues.extend(guard(result.name, records, sheets, _KNOWN_HEADERS, view_of))
     except (zipfile.BadZipFile, _TooLarge, OSError, ValueError, KeyError, zlib.error) as exc:
         # calamine read this file, so its parts are sound; a part the scan cannot read is
         # an error: the tool cannot say what the office sees

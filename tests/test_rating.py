@@ -131,10 +131,11 @@ def test_mark_outside_grades_is_reported_at_its_cell(rated):
 
 def test_duplicate_ballot_number_is_an_error(rated):
     scheme, inbox = rated
-    fill_paper(inbox / "测评录入表_M1_干部职工.xlsx", [[5, "称职", "称职", "优秀", "称职"], [5, "称职", "称职", "优秀", "称职"]])
+    fill_paper(inbox / "测评录入表_M1_干部职工.xlsx", [[1, "称职", "称职", "优秀", "称职"], [1, "称职", "称职", "优秀", "称职"],
+                                                  [2, "称职", "称职", "优秀", "称职"], [3, "称职", "称职", "优秀", "称职"]])
     issues = read_and_validate(scheme, inbox).issues_table
     dup = issues[issues["code"] == "rating_duplicate_ballot"]
-    assert len(dup) == 1 and dup["severity"].iat[0] == "错误" and "票号 5 出现了 2 次" in dup["message"].iat[0]
+    assert len(dup) == 1 and dup["severity"].iat[0] == "错误" and "票号 1 出现了 2 次" in dup["message"].iat[0]
 
 
 def test_unsigned_ballot_is_not_used(rated, tmp_path):
@@ -152,7 +153,7 @@ def test_score_mode_top_mark_and_trim(tmp_path):
     sheets = rating_sheets(
         ratings={"测评代码": ["M1"], "测评名称": ["领导评价"], "指标代码": ["R1"], "评价方式": ["打分"], "等级分值": [None],
                  "满分": [10], "去极值人数": [2], "每票优秀上限": [1], "全同无效": ["否"], "参评率下限": [None]},
-        raters={"测评代码": ["M1"], "测评人类别": ["县领导"], "权重": [1], "应参评人数": [3], "评价对象": ["全部"],
+        raters={"测评代码": ["M1"], "测评人类别": ["县领导"], "权重": [1], "应参评人数": [4], "评价对象": ["全部"],
                 "收集方式": ["纸质票"]})
     scheme = load_scheme(write_workbook(tmp_path / "scheme.xlsx", sheets))
     inbox = tmp_path / "inbox"
@@ -263,3 +264,196 @@ def test_unit_without_any_mark_is_missing(rated):
     assert sorted(missing["unit"]) == ["D02", "T02"] and set(missing["severity"]) == {"错误"}
     values = validated.values[validated.values["indicator_code"] == "R1"].set_index("unit_code")["value"].to_dict()
     assert values == {"T01": 90.0, "D01": 100.0}  # 县领导 alone: its mean is the value
+
+
+# ---------------------------------------------------------------- silent paths closed (w-guard-rating)
+# The fixture's values are T01 83.33, T02 70, D01 88, D02 49.33 (test_values_and_scores_by_hand).
+# Rows: a 电子票 lists T01..D02 in rows 4..7 with the mark in D; the 纸质票 table has 票号 in A and
+# T01..D02 in B..E, ballots in rows 4..7; the 汇总 table lists D01 (row 4) and D02 (row 5) with
+# 优秀、称职、基本称职、不称职 in C..F.
+
+def r1_values(validated) -> dict[str, float]:
+    return validated.values[validated.values["indicator_code"] == "R1"].set_index("unit_code")["value"].to_dict()
+
+
+def issues_of(validated, code: str) -> list[list]:
+    issues = validated.issues_table
+    return issues.loc[issues["code"] == code, ["severity", "file", "sheet", "cell"]].values.tolist()
+
+
+def edit_sheet(path: Path, sheet: str, change) -> None:
+    workbook = load_workbook(path)
+    change(workbook[sheet])
+    workbook.save(path)
+
+
+def test_formula_mark_without_cached_value_is_an_error_not_an_abstention(rated):
+    scheme, inbox = rated
+    ballot = "测评票_M1_县领导_5.xlsx"
+    # openpyxl stores a formula without its result, as a file never opened in Excel would be
+    edit_sheet(inbox / ballot, "测评票", lambda sheet: sheet.__setitem__("D7", '=IF(1,"不称职","优秀")'))
+    validated = read_and_validate(scheme, inbox)
+    assert issues_of(validated, "formula_without_value") == [["错误", ballot, "测评票", "D7"]]
+    # the formula's mark is left out: 县领导 D02 = 60 (ballot 1 alone);
+    # D02 = 0.2 × 60 + 0.4 × 160/3 + 0.4 × 55 = 55.333… → 55.33; the others unchanged
+    assert r1_values(validated) == {"T01": 83.33, "T02": 70.0, "D01": 88.0, "D02": 55.33}
+
+
+def test_formula_vote_count_is_an_error_and_the_units_counts_are_left_out(rated):
+    scheme, inbox = rated
+    tally = "测评汇总表_M1_服务对象.xlsx"
+    edit_sheet(inbox / tally, "测评汇总", lambda sheet: sheet.__setitem__("C4", "=3+3"))
+    validated = read_and_validate(scheme, inbox)
+    assert issues_of(validated, "formula_without_value") == [["错误", tally, "测评汇总", "C4"]]
+    # D01 without 服务对象: (0.2 × 100 + 0.4 × 80) / 0.6 = 86.666… → 86.67 (not 0 votes for 优秀, which gave 82)
+    assert r1_values(validated) == {"T01": 83.33, "T02": 70.0, "D01": 86.67, "D02": 49.33}
+
+
+def test_two_paper_entry_tables_of_one_group_name_both_and_neither_counts(rated):
+    scheme, inbox = rated
+    first = inbox / "测评录入表_M1_干部职工.xlsx"
+    second = inbox / "补录" / first.name
+    second.parent.mkdir()
+    second.write_bytes(first.read_bytes())
+    # the two halves of the group's ballots, in two tables: counting both would look like a whole set
+    fill_paper(first, [[1, "优秀", "称职", "称职", "称职"], [2, "称职", "基本称职", "称职", "不称职"], [None] * 5, [None] * 5])
+    fill_paper(second, [[3, "称职", "基本称职", "基本称职", None], [4, "基本称职", "优秀", "优秀", "称职"], [None] * 5, [None] * 5])
+    validated = read_and_validate(scheme, inbox)
+    issues = validated.issues_table
+    twice = issues[issues["code"] == "duplicate_submission"]
+    assert len(twice) == 1 and twice["severity"].iat[0] == "错误"
+    assert first.name in twice["file"].iat[0] and "补录" in twice["file"].iat[0] and "其中的票均未计入" in twice["message"].iat[0]
+    # without 干部职工: T01 = 县领导 90; T02 has no group left (missing, an error);
+    # D01 = (0.2 × 100 + 0.4 × 90) / 0.6 = 93.333… → 93.33; D02 = (0.2 × 30 + 0.4 × 55) / 0.6 = 46.666… → 46.67
+    assert r1_values(validated) == {"T01": 90.0, "D01": 93.33, "D02": 46.67}
+    missing = issues[(issues["code"] == "missing_value") & (issues["indicator"] == "R1")]
+    assert missing["unit"].tolist() == ["T02"]
+
+
+def test_two_tally_tables_of_one_group_name_both_and_neither_counts(rated):
+    scheme, inbox = rated
+    first = inbox / "测评汇总表_M1_服务对象.xlsx"
+    second = inbox / "第三方" / first.name
+    second.parent.mkdir()
+    second.write_bytes(first.read_bytes())
+    fill_tally(second, [[9, 1, 0, 0], [1, 1, 1, 1]])
+    validated = read_and_validate(scheme, inbox)
+    twice = validated.issues_table[validated.issues_table["code"] == "duplicate_submission"]
+    assert len(twice) == 1 and first.name in twice["file"].iat[0] and "第三方" in twice["file"].iat[0]
+    # without 服务对象: D01 = (20 + 0.4 × 80) / 0.6 = 86.666… → 86.67; D02 = (0.2 × 30 + 0.4 × 160/3) / 0.6 = 45.555… → 45.56
+    assert r1_values(validated) == {"T01": 83.33, "T02": 70.0, "D01": 86.67, "D02": 45.56}
+
+
+# 干部职工 without paper ballot 4 (row 7): T01 100,80,80 → 86.67 (3 marks = 去极值人数: no trim);
+# T02 80,60,60 → 66.67; D01 80,80,60 → 73.33; D02 80,0 → 40. Weighted with 县领导 and 服务对象:
+# T01 (0.2 × 90 + 0.4 × 260/3) / 0.6 = 87.777… → 87.78; T02 66.67;
+# D01 0.2 × 100 + 0.4 × 220/3 + 0.4 × 90 = 85.333… → 85.33; D02 0.2 × 30 + 0.4 × 40 + 0.4 × 55 = 44
+WITHOUT_PAPER_4 = {"T01": 87.78, "T02": 66.67, "D01": 85.33, "D02": 44.0}
+
+
+@pytest.mark.parametrize("number, code, words", [
+    (9, "rating_ballot_out_of_range", "不是 1–4 的整数（应参评人数 4）"),
+    (0, "rating_ballot_out_of_range", "不是 1–4 的整数"),
+    (2.5, "rating_ballot_out_of_range", "不是 1–4 的整数"),
+    (None, "rating_ballot_number_missing", "请在 A7 填写这张纸质票上印的票号（1–4 的整数）"),
+])
+def test_paper_ballot_number_outside_the_range_or_blank_is_an_error_at_its_cell(rated, number, code, words):
+    scheme, inbox = rated
+    paper = "测评录入表_M1_干部职工.xlsx"
+    edit_sheet(inbox / paper, "测评录入", lambda sheet: sheet.__setitem__("A7", number))
+    validated = read_and_validate(scheme, inbox)
+    assert issues_of(validated, code) == [["错误", paper, "测评录入", "A7"]]
+    message = validated.issues_table.set_index("code").loc[code, "message"]
+    assert words in message and "这张票未计入" in message
+    assert issues_of(validated, "rating_duplicate_ballot") == []  # a missing number is not a duplicate
+    assert r1_values(validated) == WITHOUT_PAPER_4
+
+
+def test_score_marks_in_full_width_digits_or_with_fen_are_read_with_a_warning(tmp_path):
+    sheets = rating_sheets(
+        ratings={"测评代码": ["M1"], "测评名称": ["领导评价"], "指标代码": ["R1"], "评价方式": ["打分"], "等级分值": [None],
+                 "满分": [10], "去极值人数": [2], "每票优秀上限": [1], "全同无效": ["否"], "参评率下限": [None]},
+        raters={"测评代码": ["M1"], "测评人类别": ["县领导"], "权重": [1], "应参评人数": [4], "评价对象": ["全部"],
+                "收集方式": ["纸质票"]})
+    scheme = load_scheme(write_workbook(tmp_path / "scheme.xlsx", sheets))
+    inbox = tmp_path / "inbox"
+    write_rating_workbooks(scheme, inbox)
+    paper = "测评录入表_M1_县领导.xlsx"
+    fill_paper(inbox / paper, [
+        [1, "９", 8, 7, 6],  # full-width 9: one top mark, at the limit 1
+        [2, 9, 9, 5, 5],  # two top marks: void
+        [3, "5分", 8, 8, 8],
+        [4, 10, 7, 6, "8%"],  # 8% of what: an error at E7, never a guess
+    ])
+    validated = read_and_validate(scheme, inbox)
+    # as with plain numbers: T01 9,5,10 → 3 > 2: drop 10 and 5 → 9 → 90; T02 8,8,7 → 8 → 80;
+    # D01 7,8,6 → 7 → 70; D02 6,8 (2 = 去极值人数: no trim) → 7 → 70
+    assert r1_values(validated) == {"T01": 90.0, "T02": 80.0, "D01": 70.0, "D02": 70.0}
+    issues = validated.issues_table
+    normalized = issues[issues["code"] == "normalized_value"]
+    assert normalized[["severity", "file", "sheet", "cell", "unit"]].values.tolist() == [
+        ["警告", paper, "测评录入", "B4", "T01"], ["警告", paper, "测评录入", "B6", "T01"]]
+    assert "已按 9 读取" in normalized["message"].iat[0] and "已按 5 读取" in normalized["message"].iat[1]
+    assert issues.loc[issues["code"] == "invalid_grade", "cell"].tolist() == ["E7"]
+
+
+def test_hidden_row_holding_a_mark_is_an_error_and_not_counted(rated):
+    scheme, inbox = rated
+    ballot = "测评票_M1_县领导_5.xlsx"
+    edit_sheet(inbox / ballot, "测评票", lambda sheet: setattr(sheet.row_dimensions[7], "hidden", True))
+    validated = read_and_validate(scheme, inbox)
+    assert issues_of(validated, "hidden_cells") == [["错误", ballot, "测评票", "D7"]]
+    assert r1_values(validated) == {"T01": 83.33, "T02": 70.0, "D01": 88.0, "D02": 55.33}  # D02's 不称职 left out, as above
+
+
+def test_hidden_column_in_a_ballot_leaves_the_whole_ballot_out(rated):
+    scheme, inbox = rated
+    ballot = "测评票_M1_县领导_1.xlsx"
+    edit_sheet(inbox / ballot, "测评票", lambda sheet: setattr(sheet.column_dimensions["E"], "hidden", True))
+    validated = read_and_validate(scheme, inbox)
+    assert issues_of(validated, "hidden_cells") == [["错误", ballot, "测评票", "E3"]]
+    # 县领导 is ballot 5 alone: T01 80, T02 none, D01 100, D02 0
+    # T01 (0.2 × 80 + 0.4 × 80) / 0.6 = 80; D01 20 + 32 + 36 = 88; D02 0 + 0.4 × 160/3 + 22 = 43.333… → 43.33
+    assert r1_values(validated) == {"T01": 80.0, "T02": 70.0, "D01": 88.0, "D02": 43.33}
+    void = validated.issues_table[validated.issues_table["code"] == "rating_void_ballot"]
+    assert ballot not in void["file"].tolist()  # not reported as a blank ballot: it was never read
+
+
+def test_hidden_paper_row_leaves_its_ballot_out(rated):
+    scheme, inbox = rated
+    paper = "测评录入表_M1_干部职工.xlsx"
+    edit_sheet(inbox / paper, "测评录入", lambda sheet: setattr(sheet.row_dimensions[7], "hidden", True))
+    validated = read_and_validate(scheme, inbox)
+    assert issues_of(validated, "hidden_cells") == [["错误", paper, "测评录入", "A7"]]
+    assert r1_values(validated) == WITHOUT_PAPER_4
+
+
+@pytest.mark.parametrize("count, code", [(-1, "invalid_count"), (2.5, "invalid_count"), ("1e400", "non_finite_value"),
+                                         ("很多", "not_a_number")])
+def test_tally_count_negative_fractional_or_not_finite_is_an_error_and_the_unit_row_is_left_out(rated, count, code):
+    scheme, inbox = rated
+    tally = "测评汇总表_M1_服务对象.xlsx"
+    edit_sheet(inbox / tally, "测评汇总", lambda sheet: sheet.__setitem__("C4", count))
+    validated = read_and_validate(scheme, inbox)
+    assert issues_of(validated, code) == [["错误", tally, "测评汇总", "C4"]]
+    # D01's other counts are not averaged without its 优秀 (that would give 75 and D01 82):
+    # D01 = (0.2 × 100 + 0.4 × 80) / 0.6 = 86.67
+    assert r1_values(validated) == {"T01": 83.33, "T02": 70.0, "D01": 86.67, "D02": 49.33}
+
+
+def test_score_mark_shown_in_percent_format_is_an_error_not_its_stored_number(tmp_path):
+    sheets = rating_sheets(
+        ratings={"测评代码": ["M1"], "测评名称": ["领导评价"], "指标代码": ["R1"], "评价方式": ["打分"], "等级分值": [None],
+                 "满分": [10], "去极值人数": [None], "每票优秀上限": [None], "全同无效": ["否"], "参评率下限": [None]},
+        raters={"测评代码": ["M1"], "测评人类别": ["县领导"], "权重": [1], "应参评人数": [2], "评价对象": ["全部"],
+                "收集方式": ["纸质票"]})
+    scheme = load_scheme(write_workbook(tmp_path / "scheme.xlsx", sheets))
+    inbox = tmp_path / "inbox"
+    write_rating_workbooks(scheme, inbox)
+    paper = inbox / "测评录入表_M1_县领导.xlsx"
+    fill_paper(paper, [[1, 8, 8, 8, 8], [2, 0.9, 6, 6, 6]])
+    edit_sheet(paper, "测评录入", lambda sheet: setattr(sheet["B5"], "number_format", "0%"))  # 0.9 shows as 90%
+    validated = read_and_validate(scheme, inbox)
+    assert issues_of(validated, "number_format") == [["错误", paper.name, "测评录入", "B5"]]
+    # T01 keeps ballot 1 alone: 8 of 10 → 80 (not (8 + 0.9) / 2 → 44.5); the others (8 + 6) / 2 = 7 → 70
+    assert r1_values(validated) == {"T01": 80.0, "T02": 70.0, "D01": 70.0, "D02": 70.0}
