@@ -78,7 +78,7 @@ def _cell_problem(raw: object) -> tuple[IssueCode, str] | None:
 def _score_text(raw: str) -> tuple[float, str]:
     """A 打分 mark typed as text, read like a unit's number text (全角 digits, a trailing 分):
     (the number, or NaN when it is none; the 警告 text when it was normalized)."""
-    from .validate import parse_value  # validate imports this module
+    from .number_text import parse_value
 
     if clean_text(raw).endswith(("%", "‰")):  # 90% of what: the mark, or 满分? never guessed
         return math.nan, ""
@@ -90,7 +90,7 @@ def _score_text(raw: str) -> tuple[float, str]:
 
 def _votes(raw: object) -> tuple[int | None, str, tuple[IssueCode, str] | None]:
     """A tally cell: (votes, the 警告 text when normalized, or the problem); blank is 0 votes."""
-    from .validate import parse_value
+    from .number_text import parse_value
 
     problem = _cell_problem(raw)
     if problem is not None:

@@ -21,7 +21,7 @@ LAYER_OF = {
     **dict.fromkeys(["errors", "issues", "tables", "safety", "fsguard", "memory", "hostile", "xlsx_meta", "publication",
                      "origin", "read_rows"], "base"),
     **dict.fromkeys(["scheme", "rating_scheme", "source_periods"], "scheme"),
-    **dict.fromkeys(["read", "rating_read", "table_guard", "value_guard", "validate", "rating_validate", "appeal"], "inputs"),
+    **dict.fromkeys(["read", "rating_read", "table_guard", "value_guard", "validate", "rating_validate", "appeal", "number_text"], "inputs"),
     **dict.fromkeys(["score", "rank", "interim", "explain", "methods.registry", "methods.mirror", "methods._inverse",
                      "period_scoring", "appeal_changes"], "scoring"),
     **dict.fromkeys(["gap", "simulate"], "analysis"),
