@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kaohe_excel import methods, pipeline, scheme
+from kaohe_excel import methods, period_scoring, pipeline, scheme
 from kaohe_excel.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +21,7 @@ def accepted_names() -> dict[str, list[str]]:
     """Every sheet, column, 方案 item and spelled value scheme.py accepts, read from its own tables."""
     return {
         "sheets": list(scheme.CONTRACT_SHEETS),
-        "方案 items": list(scheme.META_KEYS) + [pipeline.PROGRESS_TOLERANCE_KEY, "主送"],
+        "方案 items": list(scheme.META_KEYS) + [period_scoring.PROGRESS_TOLERANCE_KEY, "主送"],
         "方案 header": ["项目", "值"],
         "等次": list(scheme.GRADE_COLUMNS),
         "单位": list(scheme.UNIT_COLUMNS),
