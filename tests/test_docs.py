@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kaohe_excel import methods, period_scoring, pipeline, scheme
+from kaohe_excel import methods, period_scoring, scheme
 from kaohe_excel.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
