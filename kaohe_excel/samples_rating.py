@@ -68,7 +68,7 @@ def extend_sample_scheme(workbook, write_sheet) -> None:
 def _grades(perf: np.ndarray, bias: float, rng: np.random.Generator) -> list[str]:
     """One rater's grades for units with performance factors `perf`, within 每票优秀上限 as raters are told."""
     latent = perf + bias + rng.normal(0, 0.035, len(perf))
-    index = np.select([latent > 1.03, latent > 0.95, latent > 0.89], [0, 1, 2], 3)
+    index = np.select([latent > 1.02, latent > 0.92, latent > 0.85], [0, 1, 2], 3)
     limit = int(np.floor(len(perf) * 0.3 + 1e-9))
     top = np.flatnonzero(index == 0)
     if len(top) > limit:  # the rater keeps the 优秀 for the best-placed units
