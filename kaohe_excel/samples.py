@@ -17,7 +17,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from . import samples_year
+from . import samples_rating, samples_year
 from .template import (display_width, lead_file_name, save_workbook_deterministic, write_assessment_workbook,
                        write_lead_workbooks, write_templates)
 
@@ -256,11 +256,13 @@ def build_sample_scheme(path: str | Path) -> Path:
     _write_sheet(workbook, "等次", ["等次", "最低分"], GRADE_ROWS)
     units = [(code, name, group, contact, f"{code.lower()}@{DOMAIN}") for code, name, group, contact in UNIT_ROWS]
     _write_sheet(workbook, "单位", ["单位代码", "单位名称", "考核类别", "联系人", "邮箱"], units)
-    _write_sheet(workbook, "指标", INDICATOR_HEADERS, INDICATOR_ROWS)
+    # INDICATOR_ROWS keep F05 as 评定 for the quarterly sample (samples_interim), which has no ballots
+    _write_sheet(workbook, "指标", INDICATOR_HEADERS, samples_rating.indicator_rows(INDICATOR_ROWS))
     _write_sheet(workbook, "目标分解", TARGET_HEADERS, _target_rows())
     _write_sheet(workbook, "档次表", ["档次表", "下限", "等级", "得分比例"], TIER_ROWS)
     _write_sheet(workbook, "加扣分", ADJUSTMENT_HEADERS, ADJUSTMENT_ROWS)
     samples_year.extend_sample_scheme(workbook, _write_sheet)  # w-year: 否决效果, 类别, 节假日, 公示
+    samples_rating.extend_sample_scheme(workbook, _write_sheet)  # issue 15: 测评, 测评人 (F05 from ballots)
     workbook.properties.title = META_ROWS[0][1]
     workbook.properties.creator = "清源县委考核办"
     save_workbook_deterministic(workbook, path)
@@ -512,4 +514,5 @@ def build_sample_inputs(scheme, folder: str | Path, seed: int = 2024) -> list[Pa
     for path in leads:
         _fill_lead(path, reported)
     from .samples_appeal import write_sample_appeal  # w-appeal
-    return paths + [assessment] + leads + [write_sample_appeal(scheme, folder)]
+    ballots = samples_rating.write_sample_ballots(scheme, folder, perf, seed)  # issue 15: the 民主测评 ballots
+    return paths + [assessment] + leads + [write_sample_appeal(scheme, folder)] + ballots

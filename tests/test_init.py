@@ -27,7 +27,8 @@ def test_init_then_run_the_sample_inbox(tmp_path, monkeypatch):
     for name in ["考核方案.xlsx", "kaohe.toml.example", "使用说明.txt", "考核方案编写指南.md", "templates/通报.docx",
                  "templates/mail_unit.txt.j2", "templates/mail_leader.txt.j2", "示例收件箱/评定表.xlsx"]:
         assert (folder / name).is_file(), name
-    assert len(list((folder / "示例收件箱").glob("*.xlsx"))) == 24  # 21 units, 评定表, one 核定表, 复核登记表 (w-appeal)
+    # 21 units, 评定表, one 核定表, 复核登记表 (w-appeal), 民主测评: 7 电子票, the 纸质票 entry table, the 汇总 tally
+    assert len(list((folder / "示例收件箱").glob("*.xlsx"))) == 33
     guide = (folder / "使用说明.txt").read_bytes()
     assert guide.startswith(b"\xef\xbb\xbf") and b"\r\n" in guide and "kaohe run 示例收件箱".encode() in guide
     assert (folder / "kaohe.toml.example").read_bytes() == (ROOT / "kaohe.toml.example").read_bytes()

@@ -110,8 +110,9 @@ def test_inputs_fill_every_required_cell(scheme, tmp_path):
     paths = build_sample_inputs(_small(scheme), tmp_path, seed=2024)
     for path in paths:
         workbook = load_workbook(path)
-        if "核定" in workbook.sheetnames or "复核" in workbook.sheetnames:
-            continue  # the lead department's workbook leaves one figure unverified on purpose; 复核 rows are sparse by design
+        if not {"评定", "填报"} & set(workbook.sheetnames):
+            continue  # the lead department's workbook leaves one figure unverified on purpose; 复核 rows are sparse and
+            # 测评 ballots have abstentions and a blank ballot by design (test_sample_ballots_show_void_and_blank)
         sheet = workbook["评定"] if "评定" in workbook.sheetnames else workbook["填报"]
         column = "评定值" if sheet.title == "评定" else "实际完成值"
         header = next(row for row in sheet.iter_rows(max_row=20) if any(c.value == column for c in row))
@@ -126,10 +127,12 @@ def test_committed_sample_inputs_pass_check_with_warnings_only(scheme):
     validated = validate(scheme, read_inbox(ROOT / "sample_inputs"))
     assert validated.error_count == 0, validated.issues_table.to_string()
     codes = {i.code.value for i in validated.issues}
-    # the samples are signed with the public demo key, and every check says so
-    assert codes == {"normalized_value", "demo_office_key"}
-    # 21 unit files, the office's 评定表, the statistics bureau's 核定表 and the 复核登记表 (w-appeal)
-    assert len(validated.submissions) == 24
+    # the samples are signed with the public demo key, and every check says so; 测评: void and blank ballots
+    assert codes == {"normalized_value", "demo_office_key", "rating_void_ballot"}
+    # 21 unit files, the office's 评定表, the statistics bureau's 核定表 and the 复核登记表 (w-appeal),
+    # and the 民主测评's 7 县领导 电子票, the 干部职工 纸质票 entry table and the 服务对象 tally
+    assert len(validated.submissions) == 33
+    assert validated.submissions["kind"].value_counts()[["测评票", "测评录入表", "测评汇总表"]].tolist() == [7, 1, 1]
     assert list(validated.appeals[["unit_code", "indicator_code", "conclusion"]].itertuples(index=False, name=None)) == [
         ("XZ03", "B03", "调整")]
     assert list(validated.submissions.loc[validated.submissions["kind"] == "牵头单位核定表", "file"]) == ["核定表_县统计局.xlsx"]
@@ -156,3 +159,27 @@ def test_sample_lead_workbook_shows_one_disagreement_and_one_gap(scheme):
     assert status[("XZ05", "A01")] == "不一致"  # the bureau's figure is 3% above the town's own
     assert status[("XZ09", "A01")] == "缺少核定值"
     assert (status == "一致").sum() == len(status) - 2
+
+
+def test_sample_scheme_rates_f05_by_three_rater_groups(scheme):
+    ind = scheme.indicators.set_index("indicator_code")
+    assert ind.loc["F05", "source"] == "rating" and ind.loc["F05", "method"] == "相对最优"
+    rating = scheme.ratings.set_index("rating_code").loc["MZ"]
+    assert rating["indicator_code"] == "F05" and rating["trim_above"] == 5 and rating["all_same_void"]
+    assert [g for g, _ in rating["grades"]] == ["优秀", "称职", "基本称职", "不称职"]
+    raters = scheme.raters.set_index("rater_group")
+    assert raters["collect"].to_dict() == {"县领导": "电子票", "干部职工": "纸质票", "服务对象": "汇总"}
+    assert raters["weight"].to_dict() == {"县领导": 0.2, "干部职工": 0.4, "服务对象": 0.4}
+    assert raters.loc["县领导", "expected"] == 7 and raters.loc["干部职工", "expected"] == 30
+    assert list(raters.loc["服务对象", "targets"]) == ["县直经济部门", "县直党群部门"]
+
+
+def test_sample_ballots_show_void_and_blank(scheme):
+    validated = validate(scheme, read_inbox(ROOT / "sample_inputs"))
+    void = validated.issues_table[validated.issues_table["code"] == "rating_void_ballot"]
+    assert (void["severity"] == "警告").all()
+    messages = " ".join(void["message"])
+    assert "县领导票号 4" in messages and "超过每票优秀上限 6 个" in messages
+    assert "干部职工票号 17" in messages and "全同无效" in messages
+    assert "干部职工票号 26：空白票" in messages
+    assert len(void) == 3

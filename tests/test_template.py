@@ -206,10 +206,11 @@ def test_assessment_workbook_rows(out, scheme):
     _, headers, rows = _table(sheet, "单位代码")
     assert headers[:8] == ["单位代码", "单位名称", "指标代码", "指标名称", "计量单位", "目标值", "评定值", "说明"]
     # 评定 indicators: towns A03 C01 C03 D03 D04 E01 E03, departments A14 (经济) / B22 (党群),
-    # all groups E02 E04 F01 F02 F05. 10 towns × 12 − XZ01 exempt from D04 = 119,
-    # 6 经济 × 6 = 36, 5 党群 × 6 = 30 → 185 rows, each unit × indicator once.
+    # all groups E02 E04 F01 F02 (F05 comes from the 民主测评 ballots). 10 towns × 11 − XZ01 exempt
+    # from D04 = 109, 6 经济 × 5 = 30, 5 党群 × 5 = 25 → 164 rows, each unit × indicator once.
     pairs = [(r["单位代码"].value, r["指标代码"].value) for r in rows]
-    assert len(pairs) == 185 and len(set(pairs)) == 185
+    assert len(pairs) == 164 and len(set(pairs)) == 164
+    assert not any(code == "F05" for _, code in pairs)
     assert ("XZ01", "D04") not in pairs and ("XZ02", "D04") in pairs
     assert ("JJ01", "A14") in pairs and ("JJ01", "A03") not in pairs
     by_pair = {(r["单位代码"].value, r["指标代码"].value): r for r in rows}

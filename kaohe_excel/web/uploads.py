@@ -21,6 +21,7 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
 from .. import read
+from ..rating_read import RATING_KINDS
 from ..errors import KaoheError
 from ..safety import safe_filename
 from .folder import WorkFolder
@@ -76,6 +77,9 @@ _index_cache: dict[tuple[str, int, int], InboxFile] = {}
 
 
 def _identify(result: read.FileResult) -> tuple[str, str]:
+    if result.kind in RATING_KINDS:
+        # a 测评 file rates many units and belongs to none; its header maps header texts to header cells
+        return "", ""
     unit_code = result.meta.get("单位代码", "")
     unit_name = ""
     header = result.header or {}
