@@ -17,7 +17,7 @@ from .tables import cell_address, column_letter, header_key
 from .xlsx_meta import Formatted, SheetView, Withheld
 
 # The cell of a row that is scored, per table; the first one a layout has is used.
-INPUT_COLUMNS = ("实际完成值", "评定值", "核定值", "数量")
+INPUT_COLUMNS = ("实际完成值", "评定值", "核定值", "数量", "复核值")
 REDO = "请使用考核办下发的模板重新填报"
 
 
