@@ -101,17 +101,14 @@ class _Grid:
         return bool(self.rows and self.cols)
 
 
-def _filled(value) -> bool:
-    return value.__class__ is not str or bool(value.strip())
-
-
 def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers: set[str], view_of) -> list:
     """table_guard's rules for a 测评 table, whose counted cells are many columns: a doubled
     header, a hidden column or hidden header row withholds every counted cell of the table
     (one 错误 here); a hidden row withholds the cells it holds (validation reports each at
     its cell). Counted cells in a % or scaled format come back as Formatted."""
     from .tables import cell_address, column_letter
-    from .xlsx_meta import Formatted, Withheld
+    from .table_guard import guard_cell
+    from .xlsx_meta import Withheld
 
     issues = []
     if not records:
@@ -170,17 +167,8 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
     if view is None or not (view.formats or view.hidden_rows):
         return issues
     for row in records:
-        hidden_row = row.row in view.hidden_rows
         for name, (position, col) in zip(names, positions):
-            value = row.values[position]
-            if hidden_row:
-                if _filled(value):  # an empty cell in a hidden row counts nothing
-                    row.set(name, Withheld(value, (IssueCode.hidden_cells,
-                                                   f"所在的第 {row.row + 1} 行被隐藏，考核办看不到此行，未计入；请取消隐藏后重新报送")))
-                continue
-            shown = view.formats.get((row.row, col))
-            if shown is not None and value.__class__ in (float, int):
-                row.set(name, Formatted(value, *shown))
+            guard_cell(row, name, position, col, view, not_counted="未计入", keep_empty=True)
     return issues
 
 

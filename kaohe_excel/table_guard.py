@@ -103,12 +103,21 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
         if view is None or not (view.formats or view.hidden_rows):
             continue
         for row in rows:
-            value = row.values[position]
-            if row.row in view.hidden_rows:
-                row.set(name, Withheld(value, (IssueCode.hidden_cells,
-                                               f"所在的第 {row.row + 1} 行被隐藏，考核办看不到此行，未计分；请取消隐藏后重新报送")))
-                continue
-            shown = view.formats.get((row.row, value_col))
-            if shown is not None and value.__class__ in (float, int):
-                row.set(name, Formatted(value, *shown))
+            guard_cell(row, name, position, value_col, view)
     return issues
+
+
+def guard_cell(row, name: str, position: int, col: int, view: SheetView, not_counted: str = "未计分",
+               keep_empty: bool = False) -> None:
+    """The one rule for an input cell the office cannot read as typed: in a hidden row it is withheld
+    (an 错误 when judged), a number whose format shows it otherwise becomes Formatted. keep_empty: an
+    empty text cell in a hidden row stays as it is (a ballot's blank mark counts nothing either way)."""
+    value = row.values[position]
+    if row.row in view.hidden_rows:
+        if not keep_empty or value.__class__ is not str or value.strip():
+            row.set(name, Withheld(value, (IssueCode.hidden_cells,
+                                           f"所在的第 {row.row + 1} 行被隐藏，考核办看不到此行，{not_counted}；请取消隐藏后重新报送")))
+        return
+    shown = view.formats.get((row.row, col))
+    if shown is not None and value.__class__ in (float, int):
+        row.set(name, Formatted(value, *shown))
