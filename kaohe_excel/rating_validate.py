@@ -120,6 +120,17 @@ def _table_withheld(result) -> bool:
     return any(v.__class__ is Withheld and v.problem is None for row in result.rows[:1] for v in row.values)
 
 
+def _place(file: str, sheet: str, cell: str) -> str:
+    """Where a ballot is: its file, and for a paper ballot the entry row's 票号 cell."""
+    return f"{file} {sheet}!{cell}" if cell else file
+
+
+def _categorical(values: list) -> pd.Categorical:
+    """pd.Categorical(values) without first building an Arrow string array of every row."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+
+
 class RatingCollector:
     def __init__(self, scheme, add):
         self.scheme = scheme
@@ -195,7 +206,8 @@ class RatingCollector:
             if not self.check_unit(unit, key, {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell}):
                 continue
             self.mark(key, ballot, unit, mark.value if mark else "", name, unit_cell.sheet, row.row, mark.col if mark else 0)
-        self.ballots.append({"rating_code": key[0], "rater_group": key[1], "ballot": ballot, "units": units, "file": name})
+        self.ballots.append({"rating_code": key[0], "rater_group": key[1], "ballot": ballot, "units": units, "file": name,
+                             "sheet": "", "cell": ""})
         return "read"
 
     def paper_file(self, result, key, rater) -> str:
@@ -236,8 +248,9 @@ class RatingCollector:
                 continue
             for unit, position, col in good:
                 self.mark(key, ballot, unit, row.values[position], name, row.layout.sheet, row.row, col)
-            self.ballots.append({"rating_code": key[0], "rater_group": key[1], "ballot": ballot,
-                                 "units": len(columns), "file": f"{name} 第{row.row + 1}行"})
+            # a paper ballot is its entry row: located by the 票号 cell, as every other finding in a file
+            self.ballots.append({"rating_code": key[0], "rater_group": key[1], "ballot": ballot, "units": len(columns),
+                                 "file": name, "sheet": number_cell.sheet, "cell": number_cell.cell})
         return "read"
 
     def tally_file(self, result, key, rating) -> str:
@@ -296,17 +309,15 @@ class RatingCollector:
     # ------------------------------------------------------------------ finish
     def parsed_marks(self) -> pd.DataFrame:
         """Every mark parsed at once: points on the 100 scale, top grade, or why it is wrong."""
-        # Categoricals: a city's 600,000 marks repeat a few hundred codes and a handful of grades,
-        # so each distinct text is built and cleaned once.
-        frame = pd.DataFrame({"rating_code": pd.Categorical(self.m_rating), "rater_group": pd.Categorical(self.m_group),
-                              "ballot": pd.Categorical(self.m_ballot), "unit_code": pd.Categorical(self.m_unit)})
+        # A city's 600,000 marks repeat a few hundred codes and a handful of grades: each distinct
+        # raw value is cleaned and judged once per evaluation, the rows only take the result by code.
+        rating = _categorical(self.m_rating)
+        frame = pd.DataFrame({"rating_code": rating, "rater_group": _categorical(self.m_group),
+                              "ballot": _categorical(self.m_ballot), "unit_code": _categorical(self.m_unit)})
         codes, uniques = pd.factorize(pd.Series(self.m_raw, dtype=object), use_na_sentinel=True)
-        cleaned = np.array([clean_text(u) for u in uniques] + [""], dtype=object)
-        text = pd.Series(cleaned[codes], index=frame.index, dtype=object)  # code -1 (None) takes the last: ""
-        frame["points"] = np.nan
-        frame["top"] = False
-        frame["bad"] = ""
-        frame["repaired"] = ""
+        # code -1 (no value) indexes the last entry of every per-value array: "" / not given
+        texts = pd.Series([clean_text(u) for u in uniques] + [""], dtype=object)
+        given = (texts != "").to_numpy()
         number_of = repaired_of = None
         if any(r["mode"] != "grade" for r in self.ratings.values()):
             number_of = np.full(len(uniques) + 1, np.nan)
@@ -316,26 +327,40 @@ class RatingCollector:
                     number_of[i], repaired_of[i] = _score_text(unique)
                 elif isinstance(unique, (int, float)) and not isinstance(unique, bool):
                     number_of[i] = float(unique)
-        for code, rating in self.ratings.items():
-            mine = (frame["rating_code"] == code).to_numpy() & (text != "").to_numpy()
-            if not mine.any():
+        size = len(codes)
+        points = np.full(size, np.nan)
+        top = np.zeros(size, dtype=bool)
+        bad = np.full(size, "", dtype=object)
+        repaired = np.full(size, "", dtype=object)
+        for position, code in enumerate(rating.categories):
+            rule = self.ratings.get(code)
+            if rule is None:
                 continue
-            if rating["mode"] == "grade":
-                grades = dict(rating["grades"])
-                points = text[mine].map(grades)
-                frame.loc[mine, "points"] = points.to_numpy(dtype=float)
-                frame.loc[mine, "top"] = (text[mine] == rating["grades"][0][0]).to_numpy()
-                frame.loc[mine & frame["points"].isna().to_numpy(), "bad"] = (
-                    "「" + text[mine & frame["points"].isna().to_numpy()] + "」不是可选等级，应为：" + "、".join(grades))
+            if rule["mode"] == "grade":
+                grades = dict(rule["grades"])
+                u_points = texts.map(grades).to_numpy(dtype=float)
+                u_top = (texts == rule["grades"][0][0]).to_numpy()
+                u_bad = np.where(given & np.isnan(u_points),
+                                 ("「" + texts + "」不是可选等级，应为：" + "、".join(grades)).to_numpy(dtype=object), "")
+                u_repaired = np.full(len(texts), "", dtype=object)
             else:
-                full = float(rating["full"])
-                numbers = pd.Series(number_of[codes[mine]], index=frame.index[mine])
-                ok = numbers.between(0, full)
-                frame.loc[frame.index[mine][ok.to_numpy()], "repaired"] = repaired_of[codes[mine][ok.to_numpy()]]
-                frame.loc[mine, "points"] = (numbers.where(ok) * 100 / full).to_numpy()
-                frame.loc[mine, "top"] = (numbers >= 0.9 * full - 1e-9).to_numpy() & ok.to_numpy()
-                bad_index = frame.index[mine][~ok.to_numpy()]
-                frame.loc[bad_index, "bad"] = "「" + text[bad_index] + f"」应为 0–{full:g} 之间的分数"
+                full = float(rule["full"])
+                with np.errstate(invalid="ignore"):
+                    ok = (number_of >= 0) & (number_of <= full)
+                    u_top = (number_of >= 0.9 * full - 1e-9) & ok
+                u_points = np.where(ok, number_of * 100 / full, np.nan)
+                u_bad = np.where(given & ~ok, ("「" + texts + f"」应为 0–{full:g} 之间的分数").to_numpy(dtype=object), "")
+                u_repaired = np.where(given & ok, repaired_of, "")
+            rows = np.flatnonzero(rating.codes == position)
+            take = codes[rows]
+            points[rows] = np.where(given, u_points, np.nan)[take]
+            top[rows] = (given & u_top)[take]
+            bad[rows] = u_bad[take]
+            repaired[rows] = u_repaired[take]
+        frame["points"] = points
+        frame["top"] = top
+        frame["bad"] = bad
+        frame["repaired"] = repaired
         return frame
 
     def finish(self) -> tuple[RatingOutcome, list[dict]]:
@@ -351,7 +376,7 @@ class RatingCollector:
             self.add(warning(IssueCode.normalized_value, f"测评评价{marks['repaired'].iat[index]}",
                              file=self.m_file[index], sheet=self.m_sheet[index], cell=cell_address(row, col),
                              unit=marks["unit_code"].iat[index]))
-        ballots = pd.DataFrame(self.ballots, columns=["rating_code", "rater_group", "ballot", "units", "file"])
+        ballots = pd.DataFrame(self.ballots, columns=["rating_code", "rater_group", "ballot", "units", "file", "sheet", "cell"])
         # two entry tables of one group: which holds the final entries cannot be known, so neither counts
         twice = {key: files for key, files in self.paper_files.items() if len(files) > 1}
         for key, files in twice.items():
@@ -363,14 +388,18 @@ class RatingCollector:
             ballots = ballots[~pairs.isin(list(twice))].reset_index(drop=True)
         dup = ballots.duplicated(rating_score.KEY + ["ballot"], keep=False)
         for (code, group, ballot), rows in ballots[dup].groupby(rating_score.KEY + ["ballot"], sort=False):
+            places = "、".join(_place(r.file, r.sheet, r.cell) for r in rows.itertuples(index=False))
+            one_file = rows["file"].nunique() == 1
             self.add(error(IssueCode.rating_duplicate_ballot,
-                           f"测评「{code}」{group}的票号 {ballot} 出现了 {len(rows)} 次（{'、'.join(rows['file'])}），"
-                           "同一张票不能重复计入，这些票均未计入。请核对后只保留一份", file="、".join(rows["file"])))
+                           f"测评「{code}」{group}的票号 {ballot} 出现了 {len(rows)} 次（{places}），"
+                           "同一张票不能重复计入，这些票均未计入。请核对后只保留一份",
+                           file="、".join(dict.fromkeys(rows["file"])),
+                           sheet=rows["sheet"].iat[0] if one_file else "", cell=rows["cell"].iat[0] if one_file else ""))
         duplicates = ballots[dup].assign(status="duplicate", n_marks=0, n_top=0, limit=np.nan)
         good = marks[marks["points"].notna()][["rating_code", "rater_group", "ballot", "unit_code", "points", "top"]]
-        good = good.astype({c: object for c in ("rating_code", "rater_group", "ballot", "unit_code")})
         singles = ballots[~dup]
-        good = good.merge(singles[rating_score.KEY + ["ballot"]], on=rating_score.KEY + ["ballot"], how="inner")
+        # judge_ballots leaves out the marks of ballots not in singles (duplicate 票号, a doubled entry
+        # table), so the keys stay categorical and are not hashed as text a second time
         judged, valid = rating_score.judge_ballots(good, singles, scheme.ratings)
         for row in judged[judged["status"] != rating_score.STATUS_VALID].itertuples():
             if row.status == rating_score.STATUS_BLANK:
@@ -380,7 +409,7 @@ class RatingCollector:
             else:
                 text = f"全部 {row.n_marks} 项评价相同，按“全同无效”规则作废"
             self.add(warning(IssueCode.rating_void_ballot, f"测评「{row.rating_code}」{row.rater_group}票号 {row.ballot}：{text}",
-                             file=row.file))
+                             file=row.file, sheet=row.sheet, cell=row.cell))
         for key, files in self.tally_files.items():
             if len(files) > 1:
                 self.add(error(IssueCode.duplicate_submission,
