@@ -20,9 +20,25 @@ def _r2(series: pd.Series) -> pd.Series:
     return pd.Series(round_half_up(series.astype(float), 2), index=series.index)
 
 
+# columns shown with two decimals (a mean of 85 next to one of 89.23 reads as a different precision)
+SCORE_COLUMNS = {"平均分": "score", "测评值": "score"}
+
+
+def _in_scheme_order(stats: pd.DataFrame, scheme) -> pd.DataFrame:
+    """Rows by unit (the scheme's order), then evaluation, then rater group: a unit's rows stay together."""
+    rating_pos = {code: i for i, code in enumerate(scheme.ratings["rating_code"])}
+    group_pos = {(r.rating_code, r.rater_group): i for i, r in enumerate(scheme.raters.itertuples(index=False))}
+    unit_pos = {code: i for i, code in enumerate(scheme.units["unit_code"])}
+    return stats.assign(
+        _u=stats["unit_code"].map(unit_pos), _r=stats["rating_code"].map(rating_pos),
+        _g=[group_pos.get(key) for key in zip(stats["rating_code"], stats["rater_group"])],
+    ).sort_values(["_r", "_u", "_g"], kind="stable").drop(columns=["_u", "_r", "_g"]).reset_index(drop=True)
+
+
 def result_frame(outcome, scheme) -> pd.DataFrame:
     """Per evaluation × unit × rater group: valid marks, dropped, mean, 优秀率; the weighted value."""
     stats = outcome.stats.merge(outcome.values[["rating_code", "unit_code", "value"]], on=["rating_code", "unit_code"], how="left")
+    stats = _in_scheme_order(stats, scheme)
     names = scheme.unit_names()
     rating_names = dict(zip(scheme.ratings["rating_code"], scheme.ratings["rating_name"]))
     dropped = np.where(stats["dropped"] > 0, "最高 " + _nums(stats["dropped_high"]) + "、最低 " + _nums(stats["dropped_low"]), "")
@@ -38,15 +54,25 @@ def result_frame(outcome, scheme) -> pd.DataFrame:
 def check_frames(outcome) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(participation per group against 应参评人数, every ballot not counted and why)."""
     part = outcome.participation
+    # a 汇总 group sends vote counts per unit, not ballots: its ballot columns are "—", not 0
+    tally = part["collect"].astype(str).eq(COLLECT_TALLY).to_numpy()
+
+    def counts(column: str) -> pd.Series:
+        return pd.Series(np.where(tally, "—", part[column].to_numpy(dtype=object)), index=part.index, dtype=object)
+
     participation = pd.DataFrame({
         "测评代码": part["rating_code"], "测评人类别": part["rater_group"], "收集方式": part["collect"],
-        "应参评人数": part["expected"], "收到票数": part["received"], "有效票": part["valid"], "作废票": part["void"],
-        "空白票": part["blank"],
+        "应参评人数": part["expected"], "收到票数": counts("received"), "有效票": counts("valid"), "作废票": counts("void"),
+        "空白票": counts("blank"),
         "参评率": (part["rate"].astype(float) * 100).map(lambda v: f"{v:.1f}%" if v == v else "—"),
+        "说明": np.where(tally, "按各单位汇总票数计入", ""),
     })
     bad = outcome.ballots[outcome.ballots["status"] != STATUS_VALID]
+    sheet = bad["sheet"] if "sheet" in bad else pd.Series("", index=bad.index)
+    cell = bad["cell"] if "cell" in bad else pd.Series("", index=bad.index)
+    where = np.where(cell.fillna("").astype(str) != "", sheet.fillna("").astype(str) + "!" + cell.fillna("").astype(str), "")
     ballots = pd.DataFrame({"测评代码": bad["rating_code"], "测评人类别": bad["rater_group"], "票号": bad["ballot"],
-                            "文件": bad["file"], "处理": bad["status"].map(STATUS_ZH)})
+                            "文件": bad["file"], "位置": where, "处理": bad["status"].map(STATUS_ZH)})
     return participation, ballots
 
 

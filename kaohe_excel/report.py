@@ -1273,7 +1273,8 @@ def _write_rating_sheets(wb, fmts: _Formats, meta: Any, ratings: Any, scheme: An
 
     ws = wb.add_worksheet(rating_report.RESULT_SHEET)
     _write_display_table(ws, fmts, rating_report.result_frame(ratings, scheme), header_row=1,
-                         title=f"{_period_label(meta)} 测评结果（各类测评人的有效评价数、平均分和加权测评值）")
+                         title=f"{_period_label(meta)} 测评结果（各类测评人的有效评价数、平均分和加权测评值）",
+                         kinds=rating_report.SCORE_COLUMNS)
     participation, ballots = rating_report.check_frames(ratings)
     ws = wb.add_worksheet(rating_report.CHECK_SHEET)
     last = _write_display_table(ws, fmts, participation, header_row=1, title=f"{_period_label(meta)} 测评参评情况")
@@ -1284,6 +1285,13 @@ def _write_rating_sheets(wb, fmts: _Formats, meta: Any, ratings: Any, scheme: An
         for r, record in enumerate(ballots.itertuples(index=False), start=last + 4):
             for c, value in enumerate(record):
                 _write_cell(ws, r, c, value, "auto", fmts)
+        # one set of column widths serves both tables: widen a column the second table needs wider
+        for c, name in enumerate(ballots.columns):
+            above = participation.iloc[:, c] if c < participation.shape[1] else pd.Series([], dtype=object)
+            header = participation.columns[c] if c < participation.shape[1] else name
+            texts = _texts(pd.concat([above.astype(object), ballots.iloc[:, c].astype(object)], ignore_index=True))
+            longest = max([_display_width(header), _display_width(name), *(_display_width(t) for t in texts)])
+            ws.set_column(c, c, min(longest + 2, 60))
 
 
 CROSSCHECK_SHEET = "口径核对"
@@ -1300,10 +1308,14 @@ def _write_appeal_sheets(wb, fmts: _Formats, meta: Any, appeals: pd.DataFrame, c
         ws.write_string(2, 0, "复核结论均为维持或调整未改变任何得分、总分、名次和等次。", fmts.note)
 
 
-def _write_display_table(ws, fmts: _Formats, frame: pd.DataFrame, header_row: int, title: str) -> int:
-    """A table whose columns are already Chinese headers and display values (crosscheck rows)."""
+def _write_display_table(ws, fmts: _Formats, frame: pd.DataFrame, header_row: int, title: str,
+                         kinds: dict[str, str] | None = None) -> int:
+    """A table whose columns are already Chinese headers and display values (crosscheck rows);
+    `kinds` gives a column a fixed number format (e.g. "score": two decimals)."""
     wide = {"说明", "核定说明", "自报位置", "核定位置", "指标名称", "单位名称", "牵头单位"}
-    cols = [Col(name, name, "wrap" if name in wide else "auto", 36 if name == "说明" else None) for name in frame.columns]
+    kinds = kinds or {}
+    cols = [Col(name, name, kinds.get(name) or ("wrap" if name in wide else "auto"), 36 if name == "说明" else None)
+            for name in frame.columns]
     return _write_table(ws, fmts, cols, frame, header_row=header_row, title=title, readable=True)
 
 

@@ -144,3 +144,57 @@ def test_econ_department_f05_value_and_score_by_hand(tool):
     scored = results.scored[results.scored["indicator_code"] == "F05"].set_index("unit_code")
     assert float(scored.loc["JJ01", "score"]) == half_up(5 * values["JJ01"] / best)
     assert f"干部职工 {staff_counts['JJ01']} 票有效" in scored.loc["JJ01", "explanation"]
+
+
+def test_void_and_blank_paper_ballots_are_located_at_their_ballot_number_cell(tool):
+    """The sample's paper ballots 17 (all the same) and 26 (blank) are found here by reading the
+    entry sheet; each warning names that file, sheet 测评录入 and the 票号 cell of its row."""
+    sheet = load_workbook(INBOX / "测评录入表_MZ_干部职工.xlsx")["测评录入"]
+    row, cols = _header(sheet, "票号")
+    expected = {}
+    for r in range(row + 1, sheet.max_row + 1):
+        number = sheet.cell(r, cols["票号"]).value
+        if number in (17, 26, "17", "26"):
+            expected[str(number)] = sheet.cell(r, cols["票号"]).coordinate
+    assert set(expected) == {"17", "26"}
+    _, validated, _ = tool
+    issues = validated.issues_table
+    void = issues[issues["code"] == "rating_void_ballot"]
+    paper = void[void["file"] == "测评录入表_MZ_干部职工.xlsx"]
+    located = {m.split("票号 ")[1].split("：")[0]: (s, c) for m, s, c in zip(paper["message"], paper["sheet"], paper["cell"])}
+    assert located == {number: ("测评录入", cell) for number, cell in expected.items()}
+    assert not void["file"].str.contains("行").any()  # the row is the cell, not a suffix of the file name
+
+
+def test_rating_sheets_keep_a_units_rows_together_and_show_a_tally_group_without_ballots(tool, tmp_path):
+    from kaohe_excel import report
+
+    scheme, validated, results = tool
+    path = report.write_summary(tmp_path / "汇总表.xlsx", scheme.meta, scheme.grades, results.scored, results.ranked,
+                                results.adjustments, validated.values, validated.issues_table, validated.missing_units,
+                                ratings=validated.ratings, scheme=scheme)
+    book = load_workbook(path)
+    rows = list(book["测评结果"].iter_rows(min_row=2))
+    header = [c.value for c in rows[0]]
+    units = [r[header.index("单位代码")].value for r in rows[1:]]
+    groups = [r[header.index("测评人类别")].value for r in rows[1:]]
+    order = [u for u in dict.fromkeys(units)]
+    assert order == [u for u in scheme.units["unit_code"] if u in set(units)]  # the scheme's unit order
+    # each unit's rows are contiguous, 县领导 → 干部职工 → 服务对象 (the 测评人 sheet's order)
+    assert units == sorted(units, key=order.index)
+    econ = [g for u, g in zip(units, groups) if u == "JJ01"]
+    assert econ == ["县领导", "干部职工", "服务对象"]
+    means = [r[header.index("平均分")] for r in rows[1:]]
+    assert {c.number_format for c in means if c.value is not None} == {"0.00"}
+    checks = [[c.value for c in r] for r in book["测评票校验"].iter_rows()]
+    head = checks[1]
+    clients = dict(zip(head, next(r for r in checks if r[1] == "服务对象")))
+    assert (clients["收到票数"], clients["有效票"], clients["作废票"], clients["空白票"]) == ("—",) * 4
+    assert clients["说明"] == "按各单位汇总票数计入"
+    start = next(i for i, r in enumerate(checks) if "处理" in r)
+    listed = [dict(zip(checks[start], r)) for r in checks[start + 1:] if r[0]]
+    paper = {str(r["票号"]): r["位置"] for r in listed if r["文件"] == "测评录入表_MZ_干部职工.xlsx"}
+    assert set(paper) == {"17", "26"} and all(p.startswith("测评录入!A") for p in paper.values())
+    # the second table's file names fit: the 文件 column is at least as wide as its longest name
+    width = book["测评票校验"].column_dimensions["D"].width
+    assert width >= 2 * len("测评录入表_MZ_干部职工.xlsx") - 8
