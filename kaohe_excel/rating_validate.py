@@ -224,7 +224,9 @@ class RatingCollector:
         for row in result.rows:
             number_cell = row["票号"]
             at = {"file": name, "sheet": number_cell.sheet, "cell": number_cell.cell}
-            hidden = next((i for i, v in enumerate(row.values) if v.__class__ is Withheld), None)
+            # a cell withheld for its hidden row (not for its own format: that mark alone is an 错误)
+            hidden = next((i for i, v in enumerate(row.values) if v.__class__ is Withheld and v.problem is not None
+                           and v.problem[0] == IssueCode.hidden_cells), None)
             if hidden is not None:  # a hidden row: the whole paper ballot is out of sight
                 cell = cell_address(row.row, next(c for p, c in row.layout.columns.values() if p == hidden))
                 self.add(error(IssueCode.hidden_cells,
@@ -292,8 +294,8 @@ class RatingCollector:
         if kind is not str and kind is not float and raw is not None:
             problem = _cell_problem(raw)
             if problem is not None:
-                self.add(error(problem[0], f"测评评价{problem[1]}，此项评价未计入",
-                               file=file, sheet=sheet, cell=cell_address(row, col), unit=unit))
+                said = problem[1] if "未计入" in problem[1] else f"{problem[1]}，此项评价未计入"
+                self.add(error(problem[0], f"测评评价{said}", file=file, sheet=sheet, cell=cell_address(row, col), unit=unit))
                 return
             if kind is Withheld:
                 return

@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 from .issues import Issue, IssueCode, error
 from .tables import cell_address, column_letter, header_key
-from .xlsx_meta import Formatted, SheetView, Withheld
+from .xlsx_meta import Formatted, SheetView, Withheld, hides_text
 
 # The cell of a row that is scored, per table; the first one a layout has is used.
 INPUT_COLUMNS = ("实际完成值", "评定值", "核定值", "数量", "复核值")
@@ -119,5 +119,13 @@ def guard_cell(row, name: str, position: int, col: int, view: SheetView, not_cou
                                            f"所在的第 {row.row + 1} 行被隐藏，考核办看不到此行，{not_counted}；请取消隐藏后重新报送")))
         return
     shown = view.formats.get((row.row, col))
-    if shown is not None and value.__class__ in (float, int):
-        row.set(name, Formatted(value, *shown))
+    if shown is None:
+        return
+    if value.__class__ in (float, int):
+        if shown[0]:
+            row.set(name, Formatted(value, *shown))
+    elif value.__class__ is str and value.strip() and hides_text(shown[1]):
+        # a grade or a 定性 value the office would not see as typed (hidden, or shown as other words)
+        row.set(name, Withheld(value, (IssueCode.number_format,
+                                       f"单元格的数字格式（{shown[1]}）使所填的「{value.strip()}」不显示或显示为其他内容，"
+                                       f"考核办看到的与所填的不一致，{not_counted}；请将单元格格式改为“常规”后重新填写")))

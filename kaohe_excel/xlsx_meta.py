@@ -55,9 +55,22 @@ def format_kind(code: str) -> str:
     return ""
 
 
+_QUOTED = re.compile(r'"[^"]*"|\\.')
+
+
+def hides_text(code: str) -> bool:
+    """Whether a format shows a typed text otherwise: its 4th (text) section has no @, so the text
+    is not shown (";;;") or replaced by the section's own characters (';;;"优秀"' shows 优秀 for any text)."""
+    if not code or ";" not in code:
+        return False
+    sections = _QUOTED.sub("x", code).split(";")
+    return len(sections) >= 4 and "@" not in sections[3]
+
+
 def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
     """Cell style index (the s="n" of a cell) -> (format_kind, format code) for the styles
-    whose number format changes what is shown; empty for the usual workbook."""
+    whose number format changes what is shown (a number, or a text: `hides_text`); empty for
+    the usual workbook."""
     formats = dict(_BUILTIN_PERCENT)
     for tag in _NUM_FMT.findall(styles_xml):
         attributes = dict(_ATTRIBUTE.findall(tag))
@@ -78,7 +91,7 @@ def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
             continue
         code = formats.get(number, "")
         kind = format_kind(code)
-        if kind:
+        if kind or hides_text(code):  # kind "": numbers show as typed, a text does not
             special[index] = (kind, code)
     return special
 

@@ -458,3 +458,21 @@ def test_score_mark_shown_in_percent_format_is_an_error_not_its_stored_number(tm
     assert issues_of(validated, "number_format") == [["错误", paper.name, "测评录入", "B5"]]
     # T01 keeps ballot 1 alone: 8 of 10 → 80 (not (8 + 0.9) / 2 → 44.5); the others (8 + 6) / 2 = 7 → 70
     assert r1_values(validated) == {"T01": 80.0, "T02": 70.0, "D01": 70.0, "D02": 70.0}
+
+
+def test_a_mark_hidden_by_its_cell_format_is_an_error_and_not_counted(rated):
+    """";;;" shows nothing, '0;0;0;"称职"' shows 称职 whatever was typed: the office would not see
+    the mark that is counted. Each is an 错误 at its cell; that mark alone is left out."""
+    scheme, inbox = rated
+    ballot = "测评票_M1_县领导_1.xlsx"
+    paper = "测评录入表_M1_干部职工.xlsx"
+    edit_sheet(inbox / ballot, "测评票", lambda sheet: setattr(sheet["D4"], "number_format", ";;;"))  # T01 优秀
+    edit_sheet(inbox / paper, "测评录入", lambda sheet: setattr(sheet["C5"], "number_format", '0;0;0;"称职"'))  # 票号2 T02 基本称职
+    validated = read_and_validate(scheme, inbox)
+    assert sorted(issues_of(validated, "number_format")) == sorted([["错误", ballot, "测评票", "D4"], ["错误", paper, "测评录入", "C5"]])
+    # 县领导 T01: only ballot 5's 称职 → 80 (ballot 1 stays valid: 2 marks, 1 优秀); T01 = (0.2×80 + 0.4×80)/0.6 = 80
+    # 干部职工 T02: 80 (票号1), 60 (票号3), 100 (票号4): 3 marks = 去极值人数, no trim → 80; only 干部职工 rated T02
+    # D01 and D02 as in test_values_and_scores_by_hand
+    assert r1_values(validated) == {"T01": 80.0, "T02": 80.0, "D01": 88.0, "D02": 49.33}
+    hidden = validated.issues_table[validated.issues_table["code"] == "hidden_cells"]
+    assert hidden.empty  # not reported as a hidden row: the paper ballot's other marks count

@@ -25,7 +25,7 @@ from kaohe_excel.read import _Layout, read_inbox
 from kaohe_excel.scheme import load_scheme
 from kaohe_excel.template import write_assessment_workbook, write_templates
 from kaohe_excel.validate import parse_value, validate
-from kaohe_excel.xlsx_meta import INVISIBLE, PERCENT, SCALED, Formatted, Withheld, format_kind
+from kaohe_excel.xlsx_meta import INVISIBLE, PERCENT, SCALED, Formatted, Withheld, format_kind, hides_text
 
 TOWNS = {"T01": "东城镇", "T02": "西山乡", "T03": "南湖镇", "T04": "北岭乡", "T05": "中和镇"}
 DEPARTMENTS = {"D01": "发改局", "D02": "财政局"}
@@ -190,6 +190,24 @@ def test_percent_format_shown_above_100_percent_is_ambiguous(scheme, inbox):
                                          ("@", ""), ('0.00\\%', "")])
 def test_format_kinds(code, kind):
     assert format_kind(code) == kind
+
+
+@pytest.mark.parametrize("code, hidden", [(";;;", True), ('0;0;0;"完成"', True), ("0.0;-0.0;0;", True), ("0;-0;0;@", False),
+                                           ('0;0;0;"说明："@', False), ("0.00", False), ("@", False), ("General", False),
+                                           ('0;0;0;"a;@"', True)])
+def test_formats_that_hide_or_replace_a_typed_text(code, hidden):
+    # the 4th section is the text's: without @ the text is not shown, or shown as the section's own words
+    assert hides_text(code) is hidden
+
+
+def test_a_text_value_the_format_hides_is_an_error_not_scored(scheme, inbox):
+    # "85" typed as text in A1 with ;;; shows an empty cell; the office cannot see what is scored
+    path = inbox / FILES["T01"]
+    cell = value_cell(path, "A1")
+    set_format(path, cell, "85", ";;;")
+    validated = check(scheme, inbox)
+    assert issues(validated, "number_format") == [("错误", FILES["T01"], "填报", cell, "T01", "A1")]
+    assert bool(value_row(validated, "T01", "A1")["unscored"])
 
 
 def test_a_scaled_format_is_an_error(scheme, inbox):
