@@ -138,6 +138,22 @@ def apply_changes(scheme: Any, values: pd.DataFrame, changes: dict[tuple[str, st
     return values
 
 
+def _without_overrides(validated: Any, changes: dict[tuple[str, str], Any]) -> dict[str, pd.DataFrame]:
+    """The simulated figure is the one scored: a lead department's 核定值 or a 复核 decision on the
+    same unit × indicator would replace it in score_period, and the what-if would show no change."""
+    if not changes:
+        return {}
+    pairs = pd.MultiIndex.from_tuples(list(changes))
+    out = {}
+    for name in ("verified", "appeals"):
+        frame = getattr(validated, name, None)
+        if frame is None or not len(frame):
+            continue
+        key = pd.MultiIndex.from_frame(frame[["unit_code", "indicator_code"]].astype(object))
+        out[name] = frame[~key.isin(pairs)].reset_index(drop=True)
+    return out
+
+
 def simulate(results_or_frames: Any, changes: dict[tuple[str, str], Any]) -> SimulationResult:
     """Re-score with some values changed; `results_or_frames` is period_scoring.Results or (scheme, validated).
 
@@ -152,7 +168,7 @@ def simulate(results_or_frames: Any, changes: dict[tuple[str, str], Any]) -> Sim
     else:
         before = results_or_frames
         scheme, validated = before.scheme, before.validated
-    changed = replace(validated, values=apply_changes(scheme, validated.values, changes))
+    changed = replace(validated, values=apply_changes(scheme, validated.values, changes), **_without_overrides(validated, changes))
     after = period_scoring.score_period(scheme, changed)
 
     b = before.ranked[["unit_code", "unit_name", "group", "total", "rank", "grade"]]

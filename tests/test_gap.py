@@ -397,3 +397,32 @@ def test_load_period_rebuilds_results_without_writing(period, tmp_path):
     assert sim.totals.set_index("unit_code").loc["T01", "total_delta"] == 2.0
     with pytest.raises(PeriodNotFound):
         pipeline.load_period(out, "2023")
+
+
+@pytest.mark.parametrize("override", ["verified", "appeals"])
+def test_simulated_value_is_the_one_scored_over_a_lead_figure_or_a_review_decision(period, override):
+    """A 核定值 (or a 复核 调整) on the simulated pair would replace the simulated figure when the
+    period is scored again; the what-if must score what the user typed, not show "no change"."""
+    from dataclasses import replace
+
+    from kaohe_excel import crosscheck
+    from kaohe_excel.appeal import ADJUST, APPEAL_COLUMNS
+
+    scheme, validated, _, _ = period
+    if override == "verified":
+        frame = pd.DataFrame([{"unit_code": "T02", "indicator_code": "A2", "verified_value": 9.0, "verified_text": None,
+                               "lead_unit": "县统计局", "note": "", "file": "核定表.xlsx", "sheet": "核定", "cell": "G4"}])
+        frame = frame.reindex(columns=crosscheck.VERIFIED_COLUMNS)
+    else:
+        frame = pd.DataFrame([{"unit_code": "T02", "indicator_code": "A2", "item_code": "", "request": "", "conclusion": ADJUST,
+                               "value": 9.0, "text_value": None, "note": "复核", "file": "复核.xlsx", "sheet": "复核",
+                               "cell": "F4"}]).reindex(columns=APPEAL_COLUMNS)
+        frame["item_code"] = frame["item_code"].fillna("")
+    overridden = replace(validated, **{override: frame})
+    sim = simulate.simulate((scheme, overridden), simulate.parse_changes(["T02:A2=10亿元"]))
+    t = sim.totals.set_index("unit_code")
+    # before: A2 scored on 9.0 (基本值 8, 满分值 10): 20 × (0.6 + 0.4 × 1/2) = 16 instead of 10.5 → 86.39 + 5.5 = 91.89
+    # after: the simulated 10 (满分值) → 20, as without the override → 95.89
+    assert (t.loc["T02", "total_before"], t.loc["T02", "total_after"]) == (91.89, 95.89)
+    changed = sim.scores[sim.scores["changed"]]
+    assert changed["value_before"].item() == "9.00" and changed["value_after"].item() == "10.00"
