@@ -11,7 +11,6 @@ import pandas as pd
 from . import progress as progress_mod
 from . import appeal, appeal_changes, crosscheck, interim, rank, score, validate
 from .adjust_detail import with_claim_texts
-from .memory import release_unused
 from .scheme import Scheme
 
 
@@ -93,7 +92,6 @@ def score_period(scheme: Scheme, validated: validate.Validated, last_year: pd.Da
         given = scheme.indicators[scheme.indicators["county_total"].notna()]
         county = crosscheck.county_total_check(values, dict(zip(given["indicator_code"], given["county_total"])),
                                                crosscheck.indicator_tolerances(scheme).to_dict(), scheme=scheme)
-    release_unused()
     results = Results(scheme, validated, scored, adjustments, ranked, table, elapsed, checks, county)
     if appeals is not None:
         # The same scoring without the decisions: what moved, including peers scored against the appellant.

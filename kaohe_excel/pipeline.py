@@ -168,6 +168,7 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         raise exc
     last_year = archive.last_year_values(Path(out_root), period) if progress_mod.is_progress_mode(scheme.meta.period_type) else None
     results = score_period(scheme, validated, last_year)
+    release_unused()  # scoring's temporaries, before the output workers are forked
     folder, files = archive_period(results, Path(out_root), issued_on=issued_on or date.today(),
                                    template_dir=template_dir, workers=workers, compare_to=compare_to)
     return RunOutcome(results, folder, files)
