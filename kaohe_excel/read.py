@@ -535,16 +535,26 @@ def _exact_extent(xml: bytes) -> tuple[int, int]:
     return rows, columns
 
 
+class _Sheets(dict):
+    """Sheet name -> grid, and `hidden`: the sheets Excel does not show ("hidden" | "veryHidden")."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden: dict[str, str] = {}
+
+
 def _load_sheets(data: bytes, limits: ReadLimits) -> dict[str, list[list]]:
     """Every sheet as a grid of raw values, addresses preserved (row 0 is Excel row 1)."""
     from python_calamine import CalamineWorkbook
 
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     try:
-        sheets = {}
+        sheets = _Sheets()
         for meta in workbook.sheets_metadata:
             if str(meta.typ) != "SheetTypeEnum.WorkSheet":
                 continue
+            if str(meta.visible) != "SheetVisibleEnum.Visible":  # w-redteam: table_guard names a table on it
+                sheets.hidden[meta.name] = "veryHidden" if "VeryHidden" in str(meta.visible) else "hidden"
             sheet = workbook.get_sheet_by_name(meta.name)
             end = sheet.end
             if end is not None and (end[0] >= limits.max_rows or end[1] >= limits.max_columns
@@ -949,11 +959,18 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
         return
     from . import table_guard, xlsx_meta
 
-    archive = parts = styles = None
+    archive = parts = styles = names = None
     views: dict[str, object] = {}
+    strings: list[set[int]] = []
+
+    def hidden_strings() -> set[int]:  # w-redteam: shared strings whose rich text hides a part, read once
+        if not strings:
+            info = names.get("xl/sharedstrings.xml")
+            strings.append(xlsx_meta.hidden_runs(_member(archive, info, limits)) if info is not None else set())
+        return strings[0]
 
     def view_of(sheet: str, cells: set) -> object:
-        nonlocal archive, parts, styles
+        nonlocal archive, parts, styles, names
         if container != "xlsx":
             return None
         if sheet in views:
@@ -967,7 +984,7 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
         part = parts.get(sheet)
         view = None
         if part is not None:
-            view = xlsx_meta.scan_sheet(_member(archive, archive.getinfo(part), limits), styles, cells)
+            view = xlsx_meta.scan_sheet(_member(archive, archive.getinfo(part), limits), styles, cells, hidden_strings)
         views[sheet] = view
         return view
 

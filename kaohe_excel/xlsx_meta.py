@@ -10,12 +10,19 @@ nothing of zip files or of the scheme; read.py hands it the parts' bytes.
 from __future__ import annotations
 
 import html
+import math
 import re
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Callable
 
-# Built-in number formats that show a percentage (ECMA-376 18.8.30); the others that
-# calamine does not already turn into dates show the number as stored.
+# Built-in number formats (ECMA-376 18.8.30) that calamine does not already turn into dates:
+# the percentages, and those that round, scale or drop the sign of what they show.
 _BUILTIN_PERCENT = {9: "0%", 10: "0.00%"}
+_BUILTIN_NUMBERS = {1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 11: "0.00E+00", 12: "# ?/?", 13: "# ??/??",
+                    37: "#,##0 ;(#,##0)", 38: "#,##0 ;[Red](#,##0)", 39: "#,##0.00;(#,##0.00)",
+                    40: "#,##0.00;[Red](#,##0.00)", 48: "##0.0E+0", **_BUILTIN_PERCENT}
 
 _CELL_XFS = re.compile(rb'<(?:\w+:)?cellXfs\b[^>]*>(.*?)</(?:\w+:)?cellXfs>', re.S)
 _XF = re.compile(rb'<(?:\w+:)?xf\b([^>]*)>')
@@ -37,6 +44,10 @@ _SCALING = re.compile(r'[0#?.],+(?=[^0#?]*$)')
 PERCENT = "percent"
 SCALED = "scaled"
 INVISIBLE = "invisible"
+OTHER = "other"  # shows other digits or words than the stored number (a literal, a condition, no minus sign)
+ROUNDED = "rounded"  # shows the number with fewer decimals (or as a fraction, in E notation)
+FONT_HIDDEN = "font"  # the cell's font has the fill's colour (or is white on no fill, or 1-2 points): nothing shows
+FORMULA = "formula"  # an input cell holding a formula whose cached result the tool cannot recompute
 
 
 def format_kind(code: str) -> str:
@@ -68,10 +79,11 @@ def hides_text(code: str) -> bool:
 
 
 def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
-    """Cell style index (the s="n" of a cell) -> (format_kind, format code) for the styles
-    whose number format changes what is shown (a number, or a text: `hides_text`); empty for
-    the usual workbook."""
-    formats = dict(_BUILTIN_PERCENT)
+    """Cell style index (the s="n" of a cell) -> (format_kind or FONT_HIDDEN, format code) for the
+    styles that may show a cell otherwise than it is stored: a number format other than General
+    (what it shows depends on the value: `shown_as`), a text format (`hides_text`), or a font the
+    office cannot see (`FONT_HIDDEN`). Empty for the usual workbook."""
+    formats = dict(_BUILTIN_NUMBERS)
     for tag in _NUM_FMT.findall(styles_xml):
         attributes = dict(_ATTRIBUTE.findall(tag))
         try:
@@ -82,18 +94,222 @@ def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
     block = _CELL_XFS.search(styles_xml)
     if block is None:
         return {}
+    fonts = fills = None
     special = {}
     for index, tag in enumerate(_XF.findall(block.group(1))):
         attributes = dict(_ATTRIBUTE.findall(tag))
         try:
             number = int(attributes.get(b"numFmtId", b"0"))
         except ValueError:
-            continue
+            number = 0
         code = formats.get(number, "")
         kind = format_kind(code)
-        if kind or hides_text(code):  # kind "": numbers show as typed, a text does not
+        if fonts is None and attributes.get(b"fontId", b"0") != b"0":
+            fonts, fills = _blocks(styles_xml, b"font"), _blocks(styles_xml, b"fill")
+        if fonts is not None and _unseen(fonts, fills, attributes):
+            special[index] = (FONT_HIDDEN, code)
+        elif kind or hides_text(code) or _shows_numbers(code):
             special[index] = (kind, code)
     return special
+
+
+_FONT_BLOCK = re.compile(rb'<(?:\w+:)?font\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?font>)', re.S)
+_FILL_BLOCK = re.compile(rb'<(?:\w+:)?fill\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?fill>)', re.S)
+_COLOR = re.compile(rb'<(?:\w+:)?color\b([^>]*)>')
+_FG_COLOR = re.compile(rb'<(?:\w+:)?fgColor\b([^>]*)>')
+_PATTERN = re.compile(rb'<(?:\w+:)?patternFill\b([^>]*)>')
+_SIZE = re.compile(rb'<(?:\w+:)?sz\b[^>]*?\bval\s*=\s*"([^"]*)"')
+_WHITE_RGB = "FFFFFF"
+
+
+def _blocks(styles_xml: bytes, name: bytes) -> list[bytes]:
+    """The bodies of the <fonts> or <fills> entries, in index order."""
+    outer = re.search(rb'<(?:\w+:)?%ss\b[^>]*>(.*?)</(?:\w+:)?%ss>' % (name, name), styles_xml, re.S)
+    if outer is None:
+        return []
+    pattern = _FONT_BLOCK if name == b"font" else _FILL_BLOCK
+    return [match.group(1) or b"" for match in pattern.finditer(outer.group(1))]
+
+
+def _colour(attributes: dict) -> str | None:
+    """A colour as 6 hex digits where the file says it plainly (rgb, white by theme or index)."""
+    rgb = attributes.get(b"rgb")
+    if rgb:
+        return rgb.decode("ascii", "replace")[-6:].upper()
+    if attributes.get(b"theme") == b"0" or attributes.get(b"indexed") in (b"1", b"9"):
+        return _WHITE_RGB  # the theme's first colour (lt1, the window background) and the palette's white
+    return None
+
+
+def _unseen(fonts: list[bytes], fills: list[bytes], attributes: dict) -> bool:
+    """Whether a style's text cannot be seen: its font has the colour of its fill (white on no
+    fill), or is smaller than 3 points."""
+    try:
+        font = fonts[int(attributes.get(b"fontId", b"0"))]
+        fill = fills[int(attributes.get(b"fillId", b"0"))] if fills else b""
+    except (ValueError, IndexError):
+        return False
+    size = _SIZE.search(font)
+    try:
+        if size is not None and float(size.group(1)) < 3:
+            return True
+    except ValueError:
+        pass
+    colour = _COLOR.search(font)
+    text = _colour(dict(_ATTRIBUTE.findall(colour.group(1)))) if colour else None
+    if text is None:
+        return False
+    pattern = _PATTERN.search(fill)
+    kind = dict(_ATTRIBUTE.findall(pattern.group(1))).get(b"patternType", b"none") if pattern else b"none"
+    if kind == b"none":
+        return text == _WHITE_RGB
+    if kind != b"solid":
+        return False  # a pattern (gray125 …) shows through
+    background = _FG_COLOR.search(fill)
+    return background is not None and _colour(dict(_ATTRIBUTE.findall(background.group(1)))) == text
+
+
+def _shows_numbers(code: str) -> bool:
+    return bool(code) and code.strip().lower() not in ("general", "@")
+
+
+# ---------------------------------------------------------------- what a number format shows
+
+_CONDITION = re.compile(r'\[\s*(<=|>=|<>|=|<|>)\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*\]')
+_WHITE = re.compile(r'\[\s*(?:white|白色|color\s*0*2)\s*\]', re.I)
+_RED = re.compile(r'\[\s*(?:red|红色|color\s*0*3)\s*\]', re.I)
+_QUOTED_TEXT = re.compile(r'"([^"]*)"|\\(.)')
+_PLACEHOLDER = re.compile(r'[0#?]')
+
+
+def _split_sections(code: str) -> list[str]:
+    """A format code's sections (split at ; outside quotes, escapes and brackets)."""
+    sections, current, i = [], [], 0
+    while i < len(code):
+        ch = code[i]
+        if ch == '"':
+            end = code.find('"', i + 1)
+            end = len(code) if end < 0 else end + 1
+        elif ch == "[":
+            end = code.find("]", i + 1)
+            end = len(code) if end < 0 else end + 1
+        elif ch in "\\_*":
+            end = i + 2
+        elif ch == ";":
+            sections.append("".join(current))
+            current, i = [], i + 1
+            continue
+        else:
+            end = i + 1
+        current.append(code[i:end])
+        i = end
+    sections.append("".join(current))
+    return sections
+
+
+def _holds(condition: tuple[str, float], value: float) -> bool:
+    op, limit = condition
+    return {"<": value < limit, "<=": value <= limit, ">": value > limit, ">=": value >= limit,
+            "=": value == limit, "<>": value != limit}[op]
+
+
+def _section_for(sections: list[str], value: float) -> tuple[str, bool]:
+    """The section that shows `value`, and whether Excel puts the minus sign itself (one plain section)."""
+    numeric = sections[:3]
+    conditions = []
+    for section in numeric:
+        found = _CONDITION.search(section)
+        conditions.append((found.group(1), float(found.group(2))) if found else None)
+    if any(conditions[:2]):
+        for index in (0, 1):
+            if index < len(numeric) and conditions[index] and _holds(conditions[index], value):
+                return numeric[index], False
+        if len(numeric) >= 3:
+            return numeric[2], False
+        rest = [section for section, condition in zip(numeric, conditions) if condition is None]
+        return (rest[0] if rest else numeric[-1]), False
+    if len(numeric) == 1:
+        return numeric[0], True
+    if value > 0 or (value == 0 and len(numeric) < 3):
+        return numeric[0], False
+    return (numeric[1], False) if value < 0 else (numeric[2], False)
+
+
+def _half_up(value: float, decimals: int) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def shown_as(code: str, value: float) -> tuple[str, str] | None:
+    """How a number format shows `value` when that is not the stored number, as Excel and WPS show
+    it: (PERCENT | SCALED | INVISIBLE | OTHER | ROUNDED, the text shown where it matters), or None
+    when the number shows as stored (General, thousands separators, a unit written beside it)."""
+    if not _shows_numbers(code) or not math.isfinite(value):
+        return None
+    section, auto_minus = _section_for(_split_sections(code), value)
+    if _WHITE.search(section):
+        return INVISIBLE, ""
+    literal = "".join(a or b for a, b in _QUOTED_TEXT.findall(section))
+    bare = _LITERALS.sub("", section)
+    lowered = bare.lower()
+    general = "general" in lowered
+    if general:
+        bare = re.sub("(?i)general", "", bare)
+    if not general and _PLACEHOLDER.search(bare) is None:
+        if "@" in bare:
+            return None  # a text section applied to a number shows it as General
+        shown = (literal + bare).strip()
+        if not shown:
+            return INVISIBLE, ""
+        if value == 0 and set(shown) <= set("-－—– "):
+            return None  # the accountants' dash for zero
+        return OTHER, shown
+    if any(ch.isdigit() for ch in literal):
+        return OTHER, ""
+    if "%" in bare:
+        return PERCENT, ""
+    if _SCALING.search(bare):
+        return SCALED, ""
+    if value < 0 and not (auto_minus or "-" in bare or "-" in literal or "(" in bare or "(" in literal
+                          or _RED.search(section)):
+        return OTHER, plain_number(-value)
+    if general:
+        return None
+    size = abs(value)
+    sign = "-" if value < 0 else ""
+    exponent = re.search(r"[eE][+-]", bare)
+    if exponent:
+        mantissa = bare[:exponent.start()]
+        decimals = len(_PLACEHOLDER.findall(mantissa.split(".", 1)[1])) if "." in mantissa else 0
+        shown = f"{size:.{decimals}E}"
+        return None if float(shown) == size else (ROUNDED, sign + shown)
+    if "/" in bare:
+        return _fraction(bare, size, sign)
+    decimals = len(_PLACEHOLDER.findall(bare.split(".", 1)[1])) if "." in bare else 0
+    rounded = _half_up(size, decimals)
+    if rounded == 0 and "0" not in bare:
+        return INVISIBLE, ""  # only # and ? placeholders show nothing for zero
+    if rounded == Decimal(repr(size)):
+        return None
+    return ROUNDED, sign + f"{rounded:f}"
+
+
+def _fraction(bare: str, size: float, sign: str) -> tuple[str, str] | None:
+    denominator = bare.split("/", 1)[1]
+    fixed = re.match(r"\s*(\d+)", denominator)
+    if fixed and int(fixed.group(1)) > 0:
+        scale = int(fixed.group(1))
+        shown = Fraction(round(size * scale), scale)
+    else:
+        shown = Fraction(size).limit_denominator(10 ** max(1, len(_PLACEHOLDER.findall(denominator))) - 1)
+    if float(shown) == size:
+        return None
+    whole, rest = divmod(shown, 1)
+    text = f"{whole} {rest.numerator}/{rest.denominator}" if rest else f"{whole}"
+    return ROUNDED, sign + text
+
+
+def plain_number(number: float) -> str:
+    return f"{number:.10g}"
 
 
 @dataclass
@@ -103,6 +319,12 @@ class SheetView:
     hidden_rows: set[int] = field(default_factory=set)
     hidden_columns: set[int] = field(default_factory=set)
     formats: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)  # (row, col) -> (kind, code)
+    # the given cells under a merged range that is not theirs to show: (row, col) -> (range, its top-left)
+    covered: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # given cells holding a formula -> its text
+    formula_cells: set[tuple[int, int]] = field(default_factory=set)  # every formula cell of the sheet
+    duplicates: set[tuple[int, int]] = field(default_factory=set)  # given cells written twice in the XML
+    unseen_runs: set[tuple[int, int]] = field(default_factory=set)  # given cells whose rich text hides a part
 
 
 def _column_index(letters: bytes) -> int:
@@ -121,8 +343,34 @@ def _hidden(attributes: dict, size_name: bytes, smallest: float) -> bool:
         return False
 
 
-def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells: set[tuple[int, int]]) -> SheetView:
-    """Hidden rows and columns of the sheet, and the special formats of the given cells."""
+_ANY_REFERENCE = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br\s*=\s*"([A-Z]{1,3}[0-9]{1,7})"')
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref\s*=\s*"([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"')
+_CELL_BODY = re.compile(rb'<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
+_FORMULA_TAG = re.compile(rb'<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f>)', re.S)
+_MERGE_AREA_LIMIT = 200_000
+
+
+def _place(reference: bytes) -> tuple[int, int] | None:
+    found = re.fullmatch(rb"([A-Z]{1,3})([0-9]{1,7})", reference)
+    return (int(found.group(2)) - 1, _column_index(found.group(1))) if found else None
+
+
+def _inside(cells, first_row: int, last_row: int, first_col: int, last_col: int) -> list[tuple[int, int]]:
+    """The given cells within a range (a set of places, or a grid of rows x columns)."""
+    rows, cols = getattr(cells, "rows", None), getattr(cells, "cols", None)
+    if rows is not None and cols is not None:
+        return [(r, c) for r in rows if first_row <= r <= last_row for c in cols if first_col <= c <= last_col]
+    if (last_row - first_row + 1) * (last_col - first_col + 1) <= _MERGE_AREA_LIMIT:
+        return [(r, c) for r in range(first_row, last_row + 1) for c in range(first_col, last_col + 1) if (r, c) in cells]
+    return [(r, c) for r, c in cells if first_row <= r <= last_row and first_col <= c <= last_col]
+
+
+def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells,
+               hidden_strings: Callable[[], set[int]] | None = None) -> SheetView:
+    """Hidden rows and columns of the sheet, and for the given cells (a set of (row, col)): their
+    special formats, the merged ranges that cover them, their formulas, whether one is written
+    twice (calamine keeps the last, Excel calls the file damaged), and whether its text has a part
+    nobody sees as typed (`hidden_runs`; `hidden_strings()` gives the shared strings that do)."""
     view = SheetView()
     # Three byte searches decide whether rows and columns need looking at (they almost never
     # do; a regex alternation is ten times slower); the space keeps fitToHeight="0" out.
@@ -142,7 +390,9 @@ def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells: set[tuple[
                 except ValueError:
                     continue
                 view.hidden_columns.update(range(max(first, 1) - 1, min(last, 16384)))
-    if styles and cells:
+    if not cells:
+        return view
+    if styles:
         wanted = {str(s).encode() for s in styles}
         for tag in _CELL_TAG.findall(xml):
             style = _STYLE.search(tag)
@@ -154,23 +404,111 @@ def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells: set[tuple[
             place = (int(reference.group(2)) - 1, _column_index(reference.group(1)))
             if place in cells:
                 view.formats[place] = styles[int(style.group(1))]
+    references = _ANY_REFERENCE.findall(xml)
+    if len(references) != len(set(references)):
+        seen: set[bytes] = set()
+        for reference in references:
+            if reference in seen:
+                place = _place(reference)
+                if place is not None and place in cells:
+                    view.duplicates.add(place)
+            seen.add(reference)
+    if b"mergeCell" in xml:
+        for match in _MERGE_REF.finditer(xml):
+            first_col, last_col = _column_index(match.group(1)), _column_index(match.group(3))
+            first_row, last_row = int(match.group(2)) - 1, int(match.group(4)) - 1
+            span = b"%s%s:%s%s" % match.group(1, 2, 3, 4)
+            top_left = b"%s%s" % match.group(1, 2)
+            for place in _inside(cells, first_row, last_row, first_col, last_col):
+                if place != (first_row, first_col):
+                    view.covered[place] = (span.decode(), top_left.decode())
+    if b"<f" in xml or b":f" in xml:
+        for match in _CELL_BODY.finditer(xml):
+            body = match.group(2)
+            if not body or (b"<f" not in body and b":f" not in body):
+                continue
+            formula = _FORMULA_TAG.search(body)
+            reference = _REFERENCE.search(b" " + match.group(1))
+            if formula is None or reference is None:
+                continue
+            place = (int(reference.group(2)) - 1, _column_index(reference.group(1)))
+            view.formula_cells.add(place)
+            if place in cells:
+                shared = b"t=" in formula.group(1) and formula.group(2) is None
+                view.formulas[place] = "" if shared else html.unescape((formula.group(2) or b"").decode("utf-8", "replace"))
+    shared_hidden = hidden_strings() if hidden_strings is not None and b't="s"' in xml else set()
+    if shared_hidden or b"rPr" in xml:
+        for match in _CELL_BODY.finditer(xml):
+            body = match.group(2)
+            reference = _REFERENCE.search(b" " + match.group(1)) if body else None
+            if reference is None:
+                continue
+            place = (int(reference.group(2)) - 1, _column_index(reference.group(1)))
+            if place not in cells:
+                continue
+            kind = _TYPE.search(b" " + match.group(1))
+            kind = kind.group(1) if kind else b"n"
+            if kind == b"inlineStr" and _hides_a_run(body):
+                view.unseen_runs.add(place)
+            elif kind == b"s" and shared_hidden:
+                index = re.search(rb"<(?:\w+:)?v>\s*([0-9]+)\s*<", body)
+                if index is not None and int(index.group(1)) in shared_hidden:
+                    view.unseen_runs.add(place)
     return view
 
 
+_TYPE = re.compile(rb'\st\s*=\s*"([^"]*)"')
+_STRING_ITEM = re.compile(rb'<(?:\w+:)?si\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?si>)', re.S)
+_RUN_PROPERTIES = re.compile(rb'<(?:\w+:)?rPr\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?rPr>)', re.S)
+_VERT_ALIGN = re.compile(rb'<(?:\w+:)?vertAlign\b[^>]*?val\s*=\s*"(superscript|subscript)"')
+_STRIKE = re.compile(rb'<(?:\w+:)?strike\b([^>]*)>')
+
+
+def _hides_a_run(body: bytes) -> bool:
+    """Whether a rich text's runs show a part otherwise than it is read: a run in white, smaller than
+    3 points, struck through, or raised/lowered (5 and a superscript 5 read as 55)."""
+    for properties in _RUN_PROPERTIES.finditer(body):
+        run = properties.group(1) or b""
+        if _VERT_ALIGN.search(run):
+            return True
+        strike = _STRIKE.search(run)
+        if strike is not None and dict(_ATTRIBUTE.findall(strike.group(1))).get(b"val", b"1") not in (b"0", b"false"):
+            return True
+        size = _SIZE.search(run)
+        try:
+            if size is not None and float(size.group(1)) < 3:
+                return True
+        except ValueError:
+            pass
+        colour = _COLOR.search(run)
+        if colour is not None and _colour(dict(_ATTRIBUTE.findall(colour.group(1)))) == _WHITE_RGB:
+            return True
+    return False
+
+
+def hidden_runs(shared_strings_xml: bytes) -> set[int]:
+    """Indices of the shared strings whose rich text hides a part (`_hides_a_run`); empty when none has runs."""
+    if b"rPr" not in shared_strings_xml:
+        return set()
+    return {index for index, item in enumerate(_STRING_ITEM.finditer(shared_strings_xml))
+            if item.group(1) and b"rPr" in item.group(1) and _hides_a_run(item.group(1))}
+
+
 class Formatted(float):
-    """A typed number whose cell format shows it otherwise (58.2% for 0.582); validation
-    decides what the unit meant."""
+    """A typed number whose cell format shows it otherwise (58.2% for 0.582), or a formula's cached
+    result (kind FORMULA, code the formula); validation decides what the unit meant."""
 
-    __slots__ = ("kind", "code")
+    __slots__ = ("kind", "code", "shown")
 
-    def __new__(cls, value: float, kind: str, code: str):
+    def __new__(cls, value: float, kind: str, code: str, shown: str = ""):
         self = super().__new__(cls, value)
         self.kind = kind
         self.code = code
+        self.shown = shown  # what the cell shows, where that is known (OTHER, ROUNDED)
         return self
 
     def __reduce__(self):
-        return Formatted, (float(self), self.kind, self.code)
+        return Formatted, (float(self), self.kind, self.code, self.shown)
 
 
 class Withheld:
