@@ -15,7 +15,8 @@ from typing import Callable, Iterable
 
 from .issues import Issue, IssueCode, error
 from .tables import cell_address, clean_text, column_letter, header_key, locate_table
-from .xlsx_meta import FONT_HIDDEN, FORMULA, Formatted, SheetView, Withheld, hides_text, plain_number, shown_as
+from .xlsx_meta import (CONDITIONAL, FONT_HIDDEN, FORMULA, Formatted, SheetView, Withheld, conditional_effect, hides_text,
+                        plain_number, shown_as)
 
 # The cell of a row that is scored, per table; the first one a layout has is used.
 INPUT_COLUMNS = ("实际完成值", "评定值", "核定值", "数量", "复核值")
@@ -112,7 +113,7 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
             _withhold_all(rows, name)
             continue
         if view is None or not (view.formats or view.hidden_rows or view.covered or view.formulas or view.duplicates
-                                    or view.unseen_runs):
+                                    or view.unseen_runs or view.conditional):
             continue
         for row in rows:
             guard_cell(row, name, position, value_col, view, grid=grid, formula_ok=name in FORMULA_READABLE)
@@ -217,6 +218,15 @@ def guard_cell(row, name: str, position: int, col: int, view: SheetView, not_cou
                                        f"单元格的字体颜色与底色相同（或字号过小），所填的「{_shown_text(value)}」看不见，{not_counted}；"
                                        "请将字体颜色改为黑色、字号改为常规后重新填写")))
         return
+    rules = view.conditional.get(place)
+    effect = conditional_effect(rules, value) if rules and _typed(value) else None
+    if effect is not None and effect[0] == "font":
+        row.set(name, Withheld(value, (IssueCode.invisible_cell,
+                                       f"单元格的条件格式使字体颜色与底色相同（或为白色），所填的「{_shown_text(value)}」看不见，{not_counted}；"
+                                       "请删除条件格式后重新填写")))
+        return
+    if effect is not None:
+        shown = (CONDITIONAL, effect[1]) if effect[0] == "hide" else ("", f"条件格式 {effect[1]}")
     unchecked = None
     if place in view.formulas and value.__class__ in (float, str):
         formula = view.formulas[place]
@@ -240,7 +250,7 @@ def guard_cell(row, name: str, position: int, col: int, view: SheetView, not_cou
             row.set(name, Formatted(value, FORMULA, unchecked))
         return
     if value.__class__ in (float, int):
-        verdict = shown_as(shown[1], float(value))
+        verdict = (CONDITIONAL, "") if shown[0] == CONDITIONAL else shown_as(shown[1].removeprefix("条件格式 "), float(value))
         if verdict is not None:
             row.set(name, Formatted(value, verdict[0], shown[1], verdict[1]))
         elif unchecked is not None:

@@ -48,6 +48,7 @@ OTHER = "other"  # shows other digits or words than the stored number (a literal
 ROUNDED = "rounded"  # shows the number with fewer decimals (or as a fraction, in E notation)
 FONT_HIDDEN = "font"  # the cell's font has the fill's colour (or is white on no fill, or 1-2 points): nothing shows
 FORMULA = "formula"  # an input cell holding a formula whose cached result the tool cannot recompute
+CONDITIONAL = "conditional"  # a conditional format shows no number (a data bar or icon set alone)
 
 
 def format_kind(code: str) -> str:
@@ -92,10 +93,12 @@ def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
             continue
         formats[number] = html.unescape(attributes.get(b"formatCode", b"").decode("utf-8", "replace"))
     block = _CELL_XFS.search(styles_xml)
+    special = Styles()
+    if b"<dxf" in styles_xml or b":dxf" in styles_xml:
+        special.dxfs = _differential_formats(styles_xml, formats)
     if block is None:
-        return {}
+        return special
     fonts = fills = None
-    special = {}
     for index, tag in enumerate(_XF.findall(block.group(1))):
         attributes = dict(_ATTRIBUTE.findall(tag))
         try:
@@ -111,6 +114,41 @@ def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
         elif kind or hides_text(code) or _shows_numbers(code):
             special[index] = (kind, code)
     return special
+
+
+class Styles(dict):
+    """special_styles' answer, with `dxfs`: the conditional formats' (number format or "", font unseen)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dxfs: list[tuple[str, bool]] = []
+
+
+_DXF_BLOCK = re.compile(rb'<(?:\w+:)?dxf\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?dxf>)', re.S)
+
+
+def _differential_formats(styles_xml: bytes, formats: dict[int, str]) -> list[tuple[str, bool]]:
+    outer = re.search(rb'<(?:\w+:)?dxfs\b[^>]*>(.*?)</(?:\w+:)?dxfs>', styles_xml, re.S)
+    found = []
+    for match in _DXF_BLOCK.finditer(outer.group(1) if outer else b""):
+        body = match.group(1) or b""
+        code = ""
+        number = _NUM_FMT.search(body)
+        if number is not None:
+            attributes = dict(_ATTRIBUTE.findall(number.group(1)))
+            code = html.unescape(attributes.get(b"formatCode", b"").decode("utf-8", "replace"))
+            if not code:
+                try:
+                    code = formats.get(int(attributes.get(b"numFmtId", b"0")), "")
+                except ValueError:
+                    code = ""
+        font = _FONT_BLOCK.search(body)
+        colour = _COLOR.search(font.group(1) or b"") if font else None
+        text = _colour(dict(_ATTRIBUTE.findall(colour.group(1)))) if colour else None
+        fill = _FG_COLOR.search(body) or re.search(rb'<(?:\w+:)?bgColor\b([^>]*)>', body)
+        background = _colour(dict(_ATTRIBUTE.findall(fill.group(1)))) if fill else None
+        found.append((code, text is not None and (text == _WHITE_RGB or text == background)))
+    return found
 
 
 _FONT_BLOCK = re.compile(rb'<(?:\w+:)?font\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?font>)', re.S)
@@ -325,6 +363,8 @@ class SheetView:
     formula_cells: set[tuple[int, int]] = field(default_factory=set)  # every formula cell of the sheet
     duplicates: set[tuple[int, int]] = field(default_factory=set)  # given cells written twice in the XML
     unseen_runs: set[tuple[int, int]] = field(default_factory=set)  # given cells whose rich text hides a part
+    # given cells under conditional formats that may change what shows: (row, col) -> rules (`conditional_effect`)
+    conditional: dict[tuple[int, int], list[tuple]] = field(default_factory=dict)
 
 
 def _column_index(letters: bytes) -> int:
@@ -436,6 +476,8 @@ def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells,
             if place in cells:
                 shared = b"t=" in formula.group(1) and formula.group(2) is None
                 view.formulas[place] = "" if shared else html.unescape((formula.group(2) or b"").decode("utf-8", "replace"))
+    if b"onditionalFormatting" in xml:
+        _conditional(xml, getattr(styles, "dxfs", []), cells, view)
     shared_hidden = hidden_strings() if hidden_strings is not None and b't="s"' in xml else set()
     if shared_hidden or b"rPr" in xml:
         for match in _CELL_BODY.finditer(xml):
@@ -455,6 +497,88 @@ def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells,
                 if index is not None and int(index.group(1)) in shared_hidden:
                     view.unseen_runs.add(place)
     return view
+
+
+_CF_BLOCK = re.compile(rb'<(?:\w+:)?conditionalFormatting\b([^>]*)>(.*?)</(?:\w+:)?conditionalFormatting>', re.S)
+_CF_RULE = re.compile(rb'<(?:\w+:)?cfRule\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?cfRule>)', re.S)
+_CF_SQREF = re.compile(rb'<(?:\w+:)?sqref>(.*?)</(?:\w+:)?sqref>', re.S)
+_CF_FORMULA = re.compile(rb'<(?:\w+:)?(?:formula|f)>(.*?)</(?:\w+:)?(?:formula|f)>', re.S)
+_RANGE = re.compile(r"\$?([A-Z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Z]{1,3})\$?([0-9]{1,7}))?")
+_NO_VALUE = re.compile(rb'<(?:\w+:)?(?:dataBar|iconSet)\b[^>]*?showValue\s*=\s*"(?:0|false)"')
+_OPERATORS = {"lessThan": "<", "lessThanOrEqual": "<=", "greaterThan": ">", "greaterThanOrEqual": ">=",
+              "equal": "=", "notEqual": "<>", "between": "between", "notBetween": "notBetween"}
+NO_VALUE = "数据条或图标集设置为只显示图形、不显示数值"
+
+
+def _conditional(xml: bytes, dxfs: list[tuple[str, bool]], cells, view: SheetView) -> None:
+    """The conditional formats over the given cells whose effect may change what shows: a data bar or
+    icon set without the value, or a rule whose format is a number format or a font nobody sees."""
+    for block in _CF_BLOCK.finditer(xml):
+        attributes = dict(_ATTRIBUTE.findall(block.group(1)))
+        sqref = attributes.get(b"sqref", b"")
+        inner = _CF_SQREF.search(block.group(2))
+        if inner is not None:
+            sqref = inner.group(1)
+        rules = []
+        for rule in _CF_RULE.finditer(block.group(2)):
+            body = rule.group(2) or b""
+            rule_attributes = dict(_ATTRIBUTE.findall(rule.group(1)))
+            if _NO_VALUE.search(body):
+                rules.append(("hide", None, NO_VALUE, False))
+                continue
+            try:
+                code, unseen = dxfs[int(rule_attributes.get(b"dxfId", b""))]
+            except (ValueError, IndexError):
+                continue
+            if not unseen and not _shows_numbers(code):
+                continue
+            condition = None
+            if rule_attributes.get(b"type") == b"cellIs":
+                operator = _OPERATORS.get(rule_attributes.get(b"operator", b"").decode("ascii", "replace"))
+                try:
+                    limits = [float(html.unescape(f.decode("utf-8", "replace"))) for f in _CF_FORMULA.findall(body)]
+                except ValueError:
+                    limits = []
+                if operator and limits:
+                    condition = (operator, limits)
+            rules.append(("format", condition, code, unseen))
+        if not rules:
+            continue
+        for part in sqref.decode("ascii", "replace").split():
+            found = _RANGE.fullmatch(part)
+            if found is None:
+                continue
+            first_col, first_row = _column_index(found.group(1).encode()), int(found.group(2)) - 1
+            last_col = _column_index(found.group(3).encode()) if found.group(3) else first_col
+            last_row = int(found.group(4)) - 1 if found.group(4) else first_row
+            for place in _inside(cells, first_row, last_row, first_col, last_col):
+                view.conditional.setdefault(place, []).extend(rules)
+
+
+def conditional_effect(rules: list[tuple], value: object) -> tuple[str, str] | None:
+    """What the first conditional format that applies to `value` does to it: ("font", "") a font nobody
+    sees, ("hide", why) the number not shown, ("format", code) another number format; None: nothing.
+    A rule whose condition cannot be decided here (a formula, top 10 …) is taken to apply."""
+    number = float(value) if value.__class__ in (float, int) else None
+    for kind, condition, code, unseen in rules:
+        if kind == "hide":
+            if number is not None:
+                return "hide", code
+            continue
+        if condition is not None:
+            if number is None:
+                continue
+            operator, limits = condition
+            low, high = (min(limits[:2]), max(limits[:2])) if len(limits) > 1 else (limits[0], limits[0])
+            holds = (low <= number <= high if operator == "between" else not low <= number <= high
+                     if operator == "notBetween" else _holds((operator, limits[0]), number))
+            if not holds:
+                continue
+        if unseen:
+            return "font", ""
+        if number is not None and shown_as(code, number) is not None:
+            return "format", code
+    return None
 
 
 _TYPE = re.compile(rb'\st\s*=\s*"([^"]*)"')

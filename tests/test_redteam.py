@@ -297,6 +297,52 @@ def test_a_shared_string_with_a_superscript_run_is_an_error(scheme, inbox):
     assert scored(results, "T01", "A1")["status"] == "unscored"
 
 
+def add_conditional_format(path: Path, address: str, rule: str, dxf: str) -> None:
+    rewrite_part(path, "xl/styles.xml", lambda xml: xml.replace(b"</styleSheet>", f'<dxfs count="1">{dxf}</dxfs></styleSheet>'.encode()))
+    rewrite_part(path, sheet_part(path), lambda xml: xml.replace(
+        b"<dataValidations", f'<conditionalFormatting sqref="{address}">{rule}</conditionalFormatting><dataValidations'.encode(), 1))
+
+
+LESS_THAN_95 = '<cfRule type="cellIs" dxfId="0" priority="1" operator="lessThan"><formula>95</formula></cfRule>'
+SHOW_95 = '<dxf><numFmt numFmtId="200" formatCode="&quot;95&quot;"/></dxf>'
+
+
+@pytest.mark.parametrize("typed, code", [(50, "number_format"), (95, None)])
+def test_a_conditional_number_format_is_judged_on_the_value_it_applies_to(scheme, inbox, typed, code):
+    # below 95 the cell shows the words "95": 50 is not what the office sees, 95 is
+    cell = value_cell(inbox / T01, "A1")
+    add_conditional_format(inbox / T01, cell, LESS_THAN_95, SHOW_95)
+    style_cell(inbox / T01, cell, typed)
+    validated, results = outcome(scheme, inbox)
+    if code is None:
+        assert validated.error_count == 0 and scored(results, "T01", "A1")["score"] == 38.0
+    else:
+        assert found(validated, code) == [("错误", T01, "填报", cell, "T01", "A1")]
+        assert "条件格式" in message(validated, code) and scored(results, "T01", "A1")["status"] == "unscored"
+
+
+@pytest.mark.parametrize("rule, dxf, code", [
+    ('<cfRule type="expression" dxfId="0" priority="1"><formula>TRUE</formula></cfRule>',
+     '<dxf><font><color rgb="FFFFFFFF"/></font></dxf>', "invisible_cell"),  # white text whenever it applies
+    ('<cfRule type="dataBar" priority="1"><dataBar showValue="0"><cfvo type="min"/><cfvo type="max"/>'
+     '<color rgb="FF638EC6"/></dataBar></cfRule>', "<dxf/>", "number_format"),  # a bar without the number
+])
+def test_a_conditional_format_that_hides_the_value_is_an_error(scheme, inbox, rule, dxf, code):
+    cell = value_cell(inbox / T01, "A1")
+    add_conditional_format(inbox / T01, cell, rule, dxf)
+    validated, results = outcome(scheme, inbox)
+    assert found(validated, code) == [("错误", T01, "填报", cell, "T01", "A1")]
+    assert scored(results, "T01", "A1")["status"] == "unscored"
+
+
+def test_a_conditional_fill_colour_changes_nothing(scheme, inbox):
+    cell = value_cell(inbox / T01, "A1")
+    add_conditional_format(inbox / T01, cell, LESS_THAN_95.replace("lessThan", "lessThanOrEqual"),
+                           '<dxf><fill><patternFill><bgColor rgb="FFFF0000"/></patternFill></fill></dxf>')
+    validated, results = outcome(scheme, inbox)
+    assert validated.error_count == 0 and total(results, "T01") == 94.0
+
+
 # ---------------------------------------------------------------- which sheet the office sees
 
 @pytest.mark.parametrize("state, words", [("hidden", "被隐藏"), ("veryHidden", "深度隐藏")])
