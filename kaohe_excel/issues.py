@@ -100,7 +100,7 @@ class IssueCode(str, Enum):
     # w-redteam: what the office sees in Excel/WPS, against forged and hostile files
     hidden_sheet = "hidden_sheet"  # a table read from a sheet Excel does not show (hidden or very hidden)
     duplicate_table = "duplicate_table"  # another visible sheet holds the same table with other entries
-    duplicate_cell = "duplicate_cell"  # an input cell written twice in the sheet's XML (calamine keeps the last)
+    malformed_cell = "malformed_cell"  # an input cell written twice, or whose type and content disagree, in the XML
     invisible_cell = "invisible_cell"  # an input cell whose font has its fill's colour (or is too small to read)
     formula_mismatch = "formula_mismatch"  # a formula whose cached result is not what it computes
     formula_unchecked = "formula_unchecked"  # a formula whose cached result the tool cannot recompute
@@ -162,7 +162,7 @@ ISSUE_KINDS_ZH = {
     "rating_unknown": "测评表不在方案中", "rating_not_rated": "不是评价对象", "rating_duplicate_ballot": "测评票重复",
     "rating_void_ballot": "无效票或空白票", "rating_group_absent": "测评类别无有效评价", "rating_low_participation": "参评率偏低",
     "rating_ballot_number_missing": "纸质票缺少票号", "rating_ballot_out_of_range": "票号超出范围",
-    "hidden_sheet": "工作表被隐藏", "duplicate_table": "表格出现在多张工作表", "duplicate_cell": "单元格重复（文件结构异常）",
+    "hidden_sheet": "工作表被隐藏", "duplicate_table": "表格出现在多张工作表", "malformed_cell": "单元格结构异常",
     "invisible_cell": "所填内容看不见", "formula_mismatch": "公式结果与公式不符", "formula_unchecked": "公式结果无法核对",
     "rating_tally_excess": "票数超过应参评人数", "rating_identical_ballots": "测评票内容完全相同",
 }

@@ -787,6 +787,22 @@ def _sheet_parts(archive: zipfile.ZipFile, limits: ReadLimits) -> tuple[dict[str
     return parts, len(parts) == len(entries) and len(set(parts.values())) == len(parts) > 0
 
 
+def _related_part(archive: zipfile.ZipFile, names: dict, part: str, rel_id: str, limits: ReadLimits) -> bytes | None:
+    """The bytes of the part a sheet's relationship points to (its drawing), or None."""
+    folder, _, base = part.replace("\\", "/").rpartition("/")
+    rels = names.get(f"{folder}/_rels/{base}.rels".lower())
+    if rels is None:
+        return None
+    for tag in re.findall(rb'<(?:\w+:)?Relationship\b[^>]*>', _member(archive, rels, limits)):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        if _xml_text(attributes.get(b"Id", b"")) == rel_id and attributes.get(b"TargetMode", b"") != b"External":
+            target = _xml_text(attributes.get(b"Target", b""))
+            path = target.lstrip("/") if target.startswith("/") else f"{folder}/{target}"
+            info = names.get(os.path.normpath(path).replace("\\", "/").lower())
+            return _member(archive, info, limits) if info is not None else None
+    return None
+
+
 def _xml_text(raw: bytes) -> str:
     import html
 
@@ -984,7 +1000,8 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
         part = parts.get(sheet)
         view = None
         if part is not None:
-            view = xlsx_meta.scan_sheet(_member(archive, archive.getinfo(part), limits), styles, cells, hidden_strings)
+            view = xlsx_meta.scan_sheet(_member(archive, archive.getinfo(part), limits), styles, cells, hidden_strings,
+                                        lambda rel_id: _related_part(archive, names, part, rel_id, limits))
         views[sheet] = view
         return view
 

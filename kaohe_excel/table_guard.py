@@ -113,7 +113,7 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
             _withhold_all(rows, name)
             continue
         if view is None or not (view.formats or view.hidden_rows or view.covered or view.formulas or view.duplicates
-                                    or view.unseen_runs or view.conditional):
+                                    or view.unseen_runs or view.conditional or view.malformed or view.overlaid):
             continue
         for row in rows:
             guard_cell(row, name, position, value_col, view, grid=grid, formula_ok=name in FORMULA_READABLE)
@@ -196,9 +196,10 @@ def guard_cell(row, name: str, position: int, col: int, view: SheetView, not_cou
                                            f"所在的第 {row.row + 1} 行被隐藏，考核办看不到此行，{not_counted}；请取消隐藏后重新报送")))
         return
     place = (row.row, col)
-    if place in view.duplicates:
-        row.set(name, Withheld(value, (IssueCode.duplicate_cell,
-                                       f"所在的单元格 {cell_address(*place)} 在文件中被写入了两次（文件结构异常，Excel 打开时会提示修复），"
+    if place in view.duplicates or place in view.malformed:
+        row.set(name, Withheld(value, (IssueCode.malformed_cell,
+                                       f"所在的单元格 {cell_address(*place)} 在文件中"
+                                       f"{'被写入了两次' if place in view.duplicates else '的类型与内容不符'}（文件结构异常，Excel 打开时会提示修复），"
                                        f"无法确定所填的内容，{not_counted}；请用 Excel 或 WPS 打开此文件，核对后另存再报送")))
         return
     covered = view.covered.get(place)
@@ -206,6 +207,11 @@ def guard_cell(row, name: str, position: int, col: int, view: SheetView, not_cou
         row.set(name, Withheld(value, (IssueCode.hidden_cells,
                                        f"所在的单元格 {cell_address(*place)} 被合并到 {covered[0]} 中，只显示左上角 {covered[1]} 的内容，"
                                        f"所填的「{_shown_text(value)}」考核办看不到，{not_counted}；请取消合并后重新填写")))
+        return
+    if place in view.overlaid and _typed(value):
+        row.set(name, Withheld(value, (IssueCode.hidden_cells,
+                                       f"所在的单元格 {cell_address(*place)} 被{view.overlaid[place]}覆盖，考核办看到的可能不是所填的"
+                                       f"「{_shown_text(value)}」，{not_counted}；请删除或移开{view.overlaid[place]}后重新报送")))
         return
     if place in view.unseen_runs and _typed(value):
         row.set(name, Withheld(value, (IssueCode.invisible_cell,

@@ -363,6 +363,8 @@ class SheetView:
     formula_cells: set[tuple[int, int]] = field(default_factory=set)  # every formula cell of the sheet
     duplicates: set[tuple[int, int]] = field(default_factory=set)  # given cells written twice in the XML
     unseen_runs: set[tuple[int, int]] = field(default_factory=set)  # given cells whose rich text hides a part
+    malformed: set[tuple[int, int]] = field(default_factory=set)  # given cells of a shared-string type without its index
+    overlaid: dict[tuple[int, int], str] = field(default_factory=dict)  # given cells under a picture or shape -> what
     # given cells under conditional formats that may change what shows: (row, col) -> rules (`conditional_effect`)
     conditional: dict[tuple[int, int], list[tuple]] = field(default_factory=dict)
 
@@ -406,11 +408,14 @@ def _inside(cells, first_row: int, last_row: int, first_col: int, last_col: int)
 
 
 def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells,
-               hidden_strings: Callable[[], set[int]] | None = None) -> SheetView:
+               hidden_strings: Callable[[], set[int]] | None = None,
+               related: Callable[[str], bytes | None] | None = None) -> SheetView:
     """Hidden rows and columns of the sheet, and for the given cells (a set of (row, col)): their
     special formats, the merged ranges that cover them, their formulas, whether one is written
     twice (calamine keeps the last, Excel calls the file damaged), and whether its text has a part
-    nobody sees as typed (`hidden_runs`; `hidden_strings()` gives the shared strings that do)."""
+    nobody sees as typed (`hidden_runs`; `hidden_strings()` gives the shared strings that do), and
+    whether a picture or shape of the sheet's drawing lies over it (`related(relationship id)` gives
+    the drawing part's bytes)."""
     view = SheetView()
     # Three byte searches decide whether rows and columns need looking at (they almost never
     # do; a regex alternation is ten times slower); the space keeps fitToHeight="0" out.
@@ -476,6 +481,18 @@ def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells,
             if place in cells:
                 shared = b"t=" in formula.group(1) and formula.group(2) is None
                 view.formulas[place] = "" if shared else html.unescape((formula.group(2) or b"").decode("utf-8", "replace"))
+    for match in _SHARED_WITHOUT_INDEX.finditer(xml):
+        reference = _REFERENCE.search(b" " + match.group(1))
+        place = (int(reference.group(2)) - 1, _column_index(reference.group(1))) if reference else None
+        if place is not None and place in cells:
+            view.malformed.add(place)
+    if related is not None and b"drawing" in xml:
+        for tag in _DRAWING_TAG.findall(xml):
+            rel_id = next((v for k, v in _ATTRIBUTE.findall(tag) if k.endswith(b":id")), b"")
+            drawing = related(rel_id.decode("utf-8", "replace")) if rel_id else None
+            for what, first_row, first_col, last_row, last_col in _anchors(drawing or b""):
+                for place in _inside(cells, first_row, last_row, first_col, last_col):
+                    view.overlaid.setdefault(place, what)
     if b"onditionalFormatting" in xml:
         _conditional(xml, getattr(styles, "dxfs", []), cells, view)
     shared_hidden = hidden_strings() if hidden_strings is not None and b't="s"' in xml else set()
@@ -582,6 +599,52 @@ def conditional_effect(rules: list[tuple], value: object) -> tuple[str, str] | N
 
 
 _TYPE = re.compile(rb'\st\s*=\s*"([^"]*)"')
+# A shared-string cell whose body does not start with its index: calamine may read an inline text
+# Excel does not show (it calls the file damaged or shows the cell empty).
+_SHARED_WITHOUT_INDEX = re.compile(rb'<(?:\w+:)?c\s([^>]*?\bt\s*=\s*"s"[^>]*?)(?<!/)>(?!\s*<(?:\w+:)?v[\s>])')
+_DRAWING_TAG = re.compile(rb'<(?:\w+:)?drawing\b([^>]*)>')
+_ANCHOR = re.compile(rb'<(?:\w+:)?(twoCellAnchor|oneCellAnchor|absoluteAnchor)\b[^>]*>(.*?)</(?:\w+:)?\1>', re.S)
+_MARKER = re.compile(rb'<(?:\w+:)?(from|to)>(.*?)</(?:\w+:)?\1>', re.S)
+_MARKER_PART = re.compile(rb'<(?:\w+:)?(col|row|colOff|rowOff)>\s*(-?[0-9]+)\s*<')
+_EXTENT = re.compile(rb'<(?:\w+:)?ext\b[^>]*?\bcx\s*=\s*"([0-9]+)"[^>]*?\bcy\s*=\s*"([0-9]+)"')
+_POSITION = re.compile(rb'<(?:\w+:)?pos\b[^>]*?\bx\s*=\s*"([0-9]+)"[^>]*?\by\s*=\s*"([0-9]+)"')
+# Excel's default cell size in EMU (8.43 characters ≈ 64 px wide, 15 points high): a one-cell or
+# absolute anchor's extent is turned into cells with it (an estimate that errs towards covering).
+_COLUMN_EMU, _ROW_EMU = 609_600, 190_500
+
+
+def _anchors(drawing: bytes) -> list[tuple[str, int, int, int, int]]:
+    """(what, first row, first column, last row, last column) of every picture, shape or chart the
+    drawing places; 0-based and inclusive."""
+    found = []
+    for kind, body in _ANCHOR.findall(drawing):
+        what = "图片" if re.search(rb"<(?:\w+:)?pic\b", body) else "图形或文本框" if re.search(
+            rb"<(?:\w+:)?(?:sp|grpSp|cxnSp)\b", body) else "图表或其他对象"
+        markers = {name: dict(_MARKER_PART.findall(part)) for name, part in _MARKER.findall(body)}
+        start = markers.get(b"from", {})
+        try:
+            if kind == b"absoluteAnchor":
+                position = _POSITION.search(body)
+                x, y = (int(position.group(1)), int(position.group(2))) if position else (0, 0)
+                first_col, first_row = x // _COLUMN_EMU, y // _ROW_EMU
+            else:
+                first_col, first_row = int(start.get(b"col", 0)), int(start.get(b"row", 0))
+            if kind == b"twoCellAnchor":
+                end = markers.get(b"to", {})
+                last_col, last_row = int(end.get(b"col", first_col)), int(end.get(b"row", first_row))
+                if int(end.get(b"colOff", 1)) == 0 and last_col > first_col:
+                    last_col -= 1  # ends at the left edge of its last column
+                if int(end.get(b"rowOff", 1)) == 0 and last_row > first_row:
+                    last_row -= 1
+            else:
+                extent = _EXTENT.search(body)
+                width, height = (int(extent.group(1)), int(extent.group(2))) if extent else (0, 0)
+                last_col = first_col + max(0, -(-width // _COLUMN_EMU) - 1)
+                last_row = first_row + max(0, -(-height // _ROW_EMU) - 1)
+        except ValueError:
+            continue
+        found.append((what, max(0, first_row), max(0, first_col), min(last_row, 1_048_575), min(last_col, 16_383)))
+    return found
 _STRING_ITEM = re.compile(rb'<(?:\w+:)?si\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?si>)', re.S)
 _RUN_PROPERTIES = re.compile(rb'<(?:\w+:)?rPr\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?rPr>)', re.S)
 _VERT_ALIGN = re.compile(rb'<(?:\w+:)?vertAlign\b[^>]*?val\s*=\s*"(superscript|subscript)"')

@@ -259,7 +259,7 @@ def test_a_cell_written_twice_in_the_file_is_an_error(scheme, inbox):
     rewrite_part(inbox / T01, sheet_part(inbox / T01), lambda xml: re.sub(
         rb'(<c r="%s"[^>]*>.*?</c>)' % cell.encode(), rb'\1<c r="%s" t="n"><v>50</v></c>' % cell.encode(), xml, count=1))
     validated, results = outcome(scheme, inbox)
-    assert found(validated, "duplicate_cell") == [("错误", T01, "填报", cell, "T01", "A1")]
+    assert found(validated, "malformed_cell") == [("错误", T01, "填报", cell, "T01", "A1")]
     assert scored(results, "T01", "A1")["status"] == "unscored"
 
 
@@ -341,6 +341,69 @@ def test_a_conditional_fill_colour_changes_nothing(scheme, inbox):
                            '<dxf><fill><patternFill><bgColor rgb="FFFF0000"/></patternFill></fill></dxf>')
     validated, results = outcome(scheme, inbox)
     assert validated.error_count == 0 and total(results, "T01") == 94.0
+
+
+TEXT_BOX = ('<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" '
+            'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><xdr:twoCellAnchor>'
+            '<xdr:from><xdr:col>{col}</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>{row}</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:from>'
+            '<xdr:to><xdr:col>{end}</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>{end_row}</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to>'
+            '<xdr:sp><xdr:nvSpPr><xdr:cNvPr id="2" name="文本框 1"/><xdr:cNvSpPr txBox="1"/></xdr:nvSpPr><xdr:spPr>'
+            '<a:solidFill><a:srgbClr val="FFFF99"/></a:solidFill></xdr:spPr><xdr:txBody><a:bodyPr/><a:p><a:r><a:t>50</a:t></a:r>'
+            '</a:p></xdr:txBody></xdr:sp><xdr:clientData/></xdr:twoCellAnchor></xdr:wsDr>')
+
+
+def add_drawing(path: Path, first: tuple[int, int], last: tuple[int, int]) -> None:
+    """A text box from cell `first` to the cell before `last` (0-based row, column), filled like an input cell."""
+    part = sheet_part(path)
+    folder, _, base = part.rpartition("/")
+    drawing = TEXT_BOX.format(row=first[0], col=first[1], end_row=last[0], end=last[1])
+    with zipfile.ZipFile(path) as source:
+        members = [(info.filename, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in members:
+            if name == part:
+                data = re.sub(rb"(</sheetData>.*?)(</worksheet>)", lambda m: m.group(1).replace(b"<tableParts", b"<drawing r:id=\"rIdDr\"/><tableParts")
+                              if b"<tableParts" in m.group(1) else m.group(1) + b'<drawing r:id="rIdDr"/>' + m.group(2), data, flags=re.S)
+                data = data.replace(b"<worksheet ", b'<worksheet xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" ', 1)
+            elif name == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/drawings/drawing1.xml" '
+                                    b'ContentType="application/vnd.openxmlformats-officedocument.drawing+xml"/></Types>')
+            target.writestr(name, data)
+        target.writestr(f"{folder}/_rels/{base}.rels",
+                        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rIdDr" '
+                        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/drawing" Target="../drawings/drawing1.xml"/>'
+                        '</Relationships>')
+        target.writestr("xl/drawings/drawing1.xml", drawing)
+
+
+def test_a_text_box_over_an_input_cell_is_an_error(scheme, inbox):
+    # a yellow text box saying 50 lies exactly over the 95 typed in A1's cell
+    path = inbox / T01
+    cell = value_cell(path, "A1")
+    workbook = load_workbook(path)
+    at = workbook["填报"][cell]
+    add_drawing(path, (at.row - 1, at.column - 1), (at.row, at.column))
+    validated, results = outcome(scheme, inbox)
+    assert found(validated, "hidden_cells") == [("错误", T01, "填报", cell, "T01", "A1")]
+    assert "文本框" in message(validated, "hidden_cells")
+    assert scored(results, "T01", "A1")["status"] == "unscored"
+    assert scored(results, "T01", "A2")["score"] == 16.0  # the row below is not covered
+
+
+def test_a_text_box_beside_the_table_changes_nothing(scheme, inbox):
+    path = inbox / T01
+    add_drawing(path, (0, 16), (3, 18))  # columns Q:R, right of the table
+    validated, results = outcome(scheme, inbox)
+    assert validated.error_count == 0 and total(results, "T01") == 94.0
+
+
+def test_a_shared_string_type_without_its_index_is_an_error(scheme, inbox):
+    # t="s" with an inline text: calamine reads 55, Excel calls the cell damaged
+    cell = value_cell(inbox / T01, "A1")
+    set_cell_xml(inbox / T01, cell, 's="9" t="s"', "<is><t>55</t></is>")
+    validated, results = outcome(scheme, inbox)
+    assert found(validated, "malformed_cell") == [("错误", T01, "填报", cell, "T01", "A1")]
+    assert scored(results, "T01", "A1")["status"] == "unscored"
 
 
 # ---------------------------------------------------------------- which sheet the office sees
