@@ -55,13 +55,15 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
     """Issues for the tables of one file; marks the cells that must not be scored as read.
     `view_of(sheet, cells)` scans a sheet's XML (None where there is none: .xls, .ods)."""
     issues: list[Issue] = []
-    for layout, rows in _tables(records):
+    tables = _tables(records)
+    read_sheets = {layout.sheet for layout, _ in tables}
+    for layout, rows in tables:
         name = _input_of(layout)
         header_row = getattr(layout, "header_row", -1)
         grid = sheets.get(layout.sheet)
         if name is None or header_row < 0 or not grid or header_row >= len(grid):
             continue
-        problem = sheet_problem(file, layout, rows, sheets, name, "未计分")
+        problem = sheet_problem(file, layout, rows, sheets, name, "未计分", read_sheets)
         if problem is not None:
             issues.append(problem)
             _withhold_all(rows, name)
@@ -125,9 +127,11 @@ def hidden_sheets(sheets) -> dict[str, str]:
     return getattr(sheets, "hidden", None) or {}
 
 
-def sheet_problem(file: str, layout, rows: list, sheets, name: str, not_counted: str) -> Issue | None:
+def sheet_problem(file: str, layout, rows: list, sheets, name: str, not_counted: str,
+                  read_sheets: Iterable[str] = ()) -> Issue | None:
     """The 错误 when the office cannot know the table from what it sees: the table is on a sheet Excel
-    does not show, or another visible sheet holds the same table with other entries."""
+    does not show, or another visible sheet holds the same table with other entries (the sheets of
+    the file's other tables, `read_sheets`, are the office's own to look at and not searched)."""
     hidden = hidden_sheets(sheets)
     sheet = layout.sheet
     header_row = getattr(layout, "header_row", 0)
@@ -143,7 +147,7 @@ def sheet_problem(file: str, layout, rows: list, sheets, name: str, not_counted:
         return None
     mine = None
     for other, grid in sheets.items():
-        if other == sheet or other in hidden or not grid:
+        if other == sheet or other in hidden or not grid or other in read_sheets:
             continue
         table = locate_table(grid, keys + [name], scan_rows=60)
         if table is None:

@@ -27,12 +27,12 @@ _BUILTIN_NUMBERS = {1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 11: "0.00E+00"
 _CELL_XFS = re.compile(rb'<(?:\w+:)?cellXfs\b[^>]*>(.*?)</(?:\w+:)?cellXfs>', re.S)
 _XF = re.compile(rb'<(?:\w+:)?xf\b([^>]*)>')
 _NUM_FMT = re.compile(rb'<(?:\w+:)?numFmt\b([^>]*)>')
-_ATTRIBUTE = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
+_ATTRIBUTE = re.compile(rb'([\w:]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')  # either quote: XML allows both
 _ROW_TAG = re.compile(rb'<(?:\w+:)?row\b([^>]*)>')
 _COL_TAG = re.compile(rb'<(?:\w+:)?col\b([^>]*)>')
 _CELL_TAG = re.compile(rb'<(?:\w+:)?c\s([^>]*)>')
-_REFERENCE = re.compile(rb'\br\s*=\s*"([A-Z]{1,3})([0-9]{1,7})"')
-_STYLE = re.compile(rb'\bs\s*=\s*"([0-9]{1,6})"')
+_REFERENCE = re.compile(rb'\br\s*=\s*["\']\s*([A-Za-z]{1,3})([0-9]{1,7})\s*["\']')  # calamine reads r="l8" as L8
+_STYLE = re.compile(rb'\bs\s*=\s*["\']\s*([0-9]{1,6})\s*["\']')
 
 # Parts of a format code that never show a digit: quoted text, escaped characters,
 # [colours]/[conditions], and the padding of _x and *x.
@@ -49,6 +49,11 @@ ROUNDED = "rounded"  # shows the number with fewer decimals (or as a fraction, i
 FONT_HIDDEN = "font"  # the cell's font has the fill's colour (or is white on no fill, or 1-2 points): nothing shows
 FORMULA = "formula"  # an input cell holding a formula whose cached result the tool cannot recompute
 CONDITIONAL = "conditional"  # a conditional format shows no number (a data bar or icon set alone)
+
+
+def _attrs(tag: bytes) -> dict[bytes, bytes]:
+    """A tag's attributes, whichever quotes they are written in."""
+    return {name: double if double or not single else single for name, double, single in _ATTRIBUTE.findall(tag)}
 
 
 def format_kind(code: str) -> str:
@@ -86,7 +91,7 @@ def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
     office cannot see (`FONT_HIDDEN`). Empty for the usual workbook."""
     formats = dict(_BUILTIN_NUMBERS)
     for tag in _NUM_FMT.findall(styles_xml):
-        attributes = dict(_ATTRIBUTE.findall(tag))
+        attributes = _attrs((tag))
         try:
             number = int(attributes.get(b"numFmtId", b""))
         except ValueError:
@@ -100,7 +105,7 @@ def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
         return special
     fonts = fills = None
     for index, tag in enumerate(_XF.findall(block.group(1))):
-        attributes = dict(_ATTRIBUTE.findall(tag))
+        attributes = _attrs((tag))
         try:
             number = int(attributes.get(b"numFmtId", b"0"))
         except ValueError:
@@ -135,7 +140,7 @@ def _differential_formats(styles_xml: bytes, formats: dict[int, str]) -> list[tu
         code = ""
         number = _NUM_FMT.search(body)
         if number is not None:
-            attributes = dict(_ATTRIBUTE.findall(number.group(1)))
+            attributes = _attrs((number.group(1)))
             code = html.unescape(attributes.get(b"formatCode", b"").decode("utf-8", "replace"))
             if not code:
                 try:
@@ -144,9 +149,9 @@ def _differential_formats(styles_xml: bytes, formats: dict[int, str]) -> list[tu
                     code = ""
         font = _FONT_BLOCK.search(body)
         colour = _COLOR.search(font.group(1) or b"") if font else None
-        text = _colour(dict(_ATTRIBUTE.findall(colour.group(1)))) if colour else None
+        text = _colour(_attrs((colour.group(1)))) if colour else None
         fill = _FG_COLOR.search(body) or re.search(rb'<(?:\w+:)?bgColor\b([^>]*)>', body)
-        background = _colour(dict(_ATTRIBUTE.findall(fill.group(1)))) if fill else None
+        background = _colour(_attrs((fill.group(1)))) if fill else None
         found.append((code, text is not None and (text == _WHITE_RGB or text == background)))
     return found
 
@@ -194,17 +199,17 @@ def _unseen(fonts: list[bytes], fills: list[bytes], attributes: dict) -> bool:
     except ValueError:
         pass
     colour = _COLOR.search(font)
-    text = _colour(dict(_ATTRIBUTE.findall(colour.group(1)))) if colour else None
+    text = _colour(_attrs((colour.group(1)))) if colour else None
     if text is None:
         return False
     pattern = _PATTERN.search(fill)
-    kind = dict(_ATTRIBUTE.findall(pattern.group(1))).get(b"patternType", b"none") if pattern else b"none"
+    kind = _attrs((pattern.group(1))).get(b"patternType", b"none") if pattern else b"none"
     if kind == b"none":
         return text == _WHITE_RGB
     if kind != b"solid":
         return False  # a pattern (gray125 …) shows through
     background = _FG_COLOR.search(fill)
-    return background is not None and _colour(dict(_ATTRIBUTE.findall(background.group(1)))) == text
+    return background is not None and _colour(_attrs((background.group(1)))) == text
 
 
 def _shows_numbers(code: str) -> bool:
@@ -371,7 +376,7 @@ class SheetView:
 
 def _column_index(letters: bytes) -> int:
     number = 0
-    for byte in letters:
+    for byte in letters.upper():
         number = number * 26 + (byte - 64)
     return number - 1
 
@@ -385,7 +390,6 @@ def _hidden(attributes: dict, size_name: bytes, smallest: float) -> bool:
         return False
 
 
-_ANY_REFERENCE = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br\s*=\s*"([A-Z]{1,3}[0-9]{1,7})"')
 _MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref\s*=\s*"([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"')
 _CELL_BODY = re.compile(rb'<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
 _FORMULA_TAG = re.compile(rb'<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f>)', re.S)
@@ -393,7 +397,7 @@ _MERGE_AREA_LIMIT = 200_000
 
 
 def _place(reference: bytes) -> tuple[int, int] | None:
-    found = re.fullmatch(rb"([A-Z]{1,3})([0-9]{1,7})", reference)
+    found = re.fullmatch(rb"\s*([A-Za-z]{1,3})([0-9]{1,7})\s*", reference)
     return (int(found.group(2)) - 1, _column_index(found.group(1))) if found else None
 
 
@@ -405,6 +409,23 @@ def _inside(cells, first_row: int, last_row: int, first_col: int, last_col: int)
     if (last_row - first_row + 1) * (last_col - first_col + 1) <= _MERGE_AREA_LIMIT:
         return [(r, c) for r in range(first_row, last_row + 1) for c in range(first_col, last_col + 1) if (r, c) in cells]
     return [(r, c) for r, c in cells if first_row <= r <= last_row and first_col <= c <= last_col]
+
+
+# a row height or column width that may be below what shows (ht="0.5", ht='.5', width=" 0"): then look
+_SMALL_HEIGHT = re.compile(rb'ht\s*=\s*["\']\s*[-+]?[0.]')
+_SMALL_WIDTH = re.compile(rb'width\s*=\s*["\']\s*[-+]?[0.]')
+
+
+def _may_hide(xml: bytes) -> bool:
+    """Whether a row or column may be hidden: the word hidden, or a height or width attribute below 1
+    (a literal search; "right="0.4"" of the page margins is told apart by the byte before it)."""
+    if b"hidden" in xml:
+        return True
+    for pattern in (_SMALL_HEIGHT, _SMALL_WIDTH):
+        for match in pattern.finditer(xml):
+            if match.start() > 0 and xml[match.start() - 1:match.start()] in (b" ", b"\t", b"\n", b"\r"):
+                return True
+    return False
 
 
 def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells,
@@ -419,16 +440,16 @@ def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells,
     view = SheetView()
     # Three byte searches decide whether rows and columns need looking at (they almost never
     # do; a regex alternation is ten times slower); the space keeps fitToHeight="0" out.
-    if b"hidden" in xml or b' ht="0' in xml or b' width="0' in xml:
+    if _may_hide(xml):
         for tag in _ROW_TAG.findall(xml):
-            attributes = dict(_ATTRIBUTE.findall(tag))
+            attributes = _attrs((tag))
             if _hidden(attributes, b"ht", 1.0):
                 try:
                     view.hidden_rows.add(int(attributes.get(b"r", b"0")) - 1)
                 except ValueError:
                     pass
         for tag in _COL_TAG.findall(xml):
-            attributes = dict(_ATTRIBUTE.findall(tag))
+            attributes = _attrs((tag))
             if _hidden(attributes, b"width", 0.5):
                 try:
                     first, last = int(attributes.get(b"min", b"0")), int(attributes.get(b"max", b"0"))
@@ -449,17 +470,11 @@ def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells,
             place = (int(reference.group(2)) - 1, _column_index(reference.group(1)))
             if place in cells:
                 view.formats[place] = styles[int(style.group(1))]
-    references = _ANY_REFERENCE.findall(xml)
-    if len(references) != len(set(references)):
-        seen: set[bytes] = set()
-        for reference in references:
-            if reference in seen:
-                place = _place(reference)
-                if place is not None and place in cells:
-                    view.duplicates.add(place)
-            seen.add(reference)
-    if b"mergeCell" in xml:
-        for match in _MERGE_REF.finditer(xml):
+    _input_cells(xml, cells, view, hidden_strings)
+    # merges, conditional formats and the drawing are written after the cells: look at that tail only
+    tail = xml[max(0, xml.rfind(b"sheetData>")):]
+    if b"mergeCell" in tail:
+        for match in _MERGE_REF.finditer(tail):
             first_col, last_col = _column_index(match.group(1)), _column_index(match.group(3))
             first_row, last_row = int(match.group(2)) - 1, int(match.group(4)) - 1
             span = b"%s%s:%s%s" % match.group(1, 2, 3, 4)
@@ -467,53 +482,112 @@ def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells,
             for place in _inside(cells, first_row, last_row, first_col, last_col):
                 if place != (first_row, first_col):
                     view.covered[place] = (span.decode(), top_left.decode())
-    if b"<f" in xml or b":f" in xml:
-        for match in _CELL_BODY.finditer(xml):
-            body = match.group(2)
-            if not body or (b"<f" not in body and b":f" not in body):
-                continue
-            formula = _FORMULA_TAG.search(body)
-            reference = _REFERENCE.search(b" " + match.group(1))
-            if formula is None or reference is None:
-                continue
-            place = (int(reference.group(2)) - 1, _column_index(reference.group(1)))
-            view.formula_cells.add(place)
-            if place in cells:
-                shared = b"t=" in formula.group(1) and formula.group(2) is None
-                view.formulas[place] = "" if shared else html.unescape((formula.group(2) or b"").decode("utf-8", "replace"))
-    for match in _SHARED_WITHOUT_INDEX.finditer(xml):
-        reference = _REFERENCE.search(b" " + match.group(1))
-        place = (int(reference.group(2)) - 1, _column_index(reference.group(1))) if reference else None
-        if place is not None and place in cells:
-            view.malformed.add(place)
-    if related is not None and b"drawing" in xml:
-        for tag in _DRAWING_TAG.findall(xml):
-            rel_id = next((v for k, v in _ATTRIBUTE.findall(tag) if k.endswith(b":id")), b"")
+    if related is not None and b"drawing" in tail:
+        for tag in _DRAWING_TAG.findall(tail):
+            rel_id = next((v for k, v in _attrs(tag).items() if k.endswith(b":id")), b"")
             drawing = related(rel_id.decode("utf-8", "replace")) if rel_id else None
             for what, first_row, first_col, last_row, last_col in _anchors(drawing or b""):
                 for place in _inside(cells, first_row, last_row, first_col, last_col):
                     view.overlaid.setdefault(place, what)
-    if b"onditionalFormatting" in xml:
-        _conditional(xml, getattr(styles, "dxfs", []), cells, view)
-    shared_hidden = hidden_strings() if hidden_strings is not None and b't="s"' in xml else set()
-    if shared_hidden or b"rPr" in xml:
-        for match in _CELL_BODY.finditer(xml):
-            body = match.group(2)
-            reference = _REFERENCE.search(b" " + match.group(1)) if body else None
-            if reference is None:
-                continue
-            place = (int(reference.group(2)) - 1, _column_index(reference.group(1)))
-            if place not in cells:
-                continue
-            kind = _TYPE.search(b" " + match.group(1))
-            kind = kind.group(1) if kind else b"n"
-            if kind == b"inlineStr" and _hides_a_run(body):
-                view.unseen_runs.add(place)
-            elif kind == b"s" and shared_hidden:
-                index = re.search(rb"<(?:\w+:)?v>\s*([0-9]+)\s*<", body)
-                if index is not None and int(index.group(1)) in shared_hidden:
-                    view.unseen_runs.add(place)
+    if b"onditionalFormatting" in tail:
+        _conditional(tail, getattr(styles, "dxfs", []), cells, view)
     return view
+
+
+_COLUMN_PATTERNS: dict[tuple[str, ...], re.Pattern] = {}
+
+
+def _cell_pattern(letters: tuple[str, ...]) -> re.Pattern:
+    """The cells of the given columns, written the usual way (<c r="L8" …>): a literal search."""
+    pattern = _COLUMN_PATTERNS.get(letters)
+    if pattern is None:
+        if len(_COLUMN_PATTERNS) > 256:
+            _COLUMN_PATTERNS.clear()
+        alternatives = "|".join(letters).encode()
+        pattern = _COLUMN_PATTERNS[letters] = re.compile(
+            rb'<c r="(%s)([0-9]{1,7})"([^>]*?)(?:/>|>(.*?)</c>)' % alternatives, re.S)
+    return pattern
+
+
+def _input_cells(xml: bytes, cells, view: SheetView, hidden_strings) -> None:
+    """One pass over the given cells' XML: written twice, a formula, a shared-string type without its
+    index, a rich text hiding a part. Only the cells of the given columns are looked at, with a
+    literal search, unless the sheet is written unusually (then every cell, the slow way)."""
+    columns = getattr(cells, "cols", None)
+    rows = getattr(cells, "rows", None)
+    if columns is None:
+        columns = {c for _, c in cells}
+    letters = tuple(sorted({_letters(c) for c in columns}))
+    if 0 < len(letters) <= 8:
+        index = {letter.encode(): _column_index(letter.encode()) for letter in letters}
+        seen = _judge_cells((((int(m.group(2)) - 1, index[m.group(1)]), m.group(3), m.group(4))
+                             for m in _cell_pattern(letters).finditer(xml)), cells, view, hidden_strings)
+        # every given cell written the usual way was seen: done; else some is written otherwise
+        # (attributes reordered, r='l8', a prefix) or not at all: the slow scan decides
+        expected = len(rows) * len(columns) if rows is not None else len(cells)
+        if len(seen) == expected:
+            if view.formulas:
+                _formula_cells(xml, view)
+            return
+        for found in (view.duplicates, view.malformed, view.formulas, view.unseen_runs):
+            found.clear()
+    _judge_cells((((int(r.group(2)) - 1, _column_index(r.group(1))), m.group(1), m.group(2)) for m in _CELL_BODY.finditer(xml)
+                  if (r := _REFERENCE.search(b" " + m.group(1))) is not None), cells, view, hidden_strings)
+    if view.formulas:  # a formula refers to cells: which of them are formulas themselves (never recomputed)
+        _formula_cells(xml, view)
+
+
+def _judge_cells(matches, cells, view: SheetView, hidden_strings) -> set[tuple[int, int]]:
+    seen: set[tuple[int, int]] = set()
+    shared_hidden = None
+    for place, attributes, body in matches:
+        if place not in cells:
+            continue
+        if place in seen:
+            view.duplicates.add(place)
+        seen.add(place)
+        if b"t" in attributes:
+            kind = _TYPE.search(b" " + attributes)
+            kind = kind.group(1) if kind else b"n"
+        else:
+            kind = b"n"
+        body = body or b""
+        if kind == b"s" and _SHARED_INDEX.match(body) is None:
+            view.malformed.add(place)
+        if b"f" in body:
+            formula = _FORMULA_TAG.search(body)
+            if formula is not None:
+                shared = b"t=" in formula.group(1) and formula.group(2) is None
+                view.formulas[place] = "" if shared else html.unescape((formula.group(2) or b"").decode("utf-8", "replace"))
+        if kind == b"inlineStr" and b"rPr" in body and _hides_a_run(body):
+            view.unseen_runs.add(place)
+        elif kind == b"s" and hidden_strings is not None:
+            if shared_hidden is None:
+                shared_hidden = hidden_strings()
+            index = _SHARED_INDEX.match(body)
+            if shared_hidden and index is not None and int(index.group(1)) in shared_hidden:
+                view.unseen_runs.add(place)
+    return seen
+
+
+def _formula_cells(xml: bytes, view: SheetView) -> None:
+    """Every formula cell of the sheet (a formula referring to one is never recomputed)."""
+    for match in _CELL_BODY.finditer(xml):
+        body = match.group(2)
+        reference = _REFERENCE.search(b" " + match.group(1)) if body and b"f" in body else None
+        if reference is not None and _FORMULA_TAG.search(body):
+            view.formula_cells.add((int(reference.group(2)) - 1, _column_index(reference.group(1))))
+
+
+def _letters(index: int) -> str:
+    letters, index = "", index + 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+_SHARED_INDEX = re.compile(rb'\s*<(?:\w+:)?v>\s*([0-9]+)\s*<')
 
 
 _CF_BLOCK = re.compile(rb'<(?:\w+:)?conditionalFormatting\b([^>]*)>(.*?)</(?:\w+:)?conditionalFormatting>', re.S)
@@ -531,7 +605,7 @@ def _conditional(xml: bytes, dxfs: list[tuple[str, bool]], cells, view: SheetVie
     """The conditional formats over the given cells whose effect may change what shows: a data bar or
     icon set without the value, or a rule whose format is a number format or a font nobody sees."""
     for block in _CF_BLOCK.finditer(xml):
-        attributes = dict(_ATTRIBUTE.findall(block.group(1)))
+        attributes = _attrs((block.group(1)))
         sqref = attributes.get(b"sqref", b"")
         inner = _CF_SQREF.search(block.group(2))
         if inner is not None:
@@ -539,7 +613,7 @@ def _conditional(xml: bytes, dxfs: list[tuple[str, bool]], cells, view: SheetVie
         rules = []
         for rule in _CF_RULE.finditer(block.group(2)):
             body = rule.group(2) or b""
-            rule_attributes = dict(_ATTRIBUTE.findall(rule.group(1)))
+            rule_attributes = _attrs((rule.group(1)))
             if _NO_VALUE.search(body):
                 rules.append(("hide", None, NO_VALUE, False))
                 continue
@@ -598,10 +672,7 @@ def conditional_effect(rules: list[tuple], value: object) -> tuple[str, str] | N
     return None
 
 
-_TYPE = re.compile(rb'\st\s*=\s*"([^"]*)"')
-# A shared-string cell whose body does not start with its index: calamine may read an inline text
-# Excel does not show (it calls the file damaged or shows the cell empty).
-_SHARED_WITHOUT_INDEX = re.compile(rb'<(?:\w+:)?c\s([^>]*?\bt\s*=\s*"s"[^>]*?)(?<!/)>(?!\s*<(?:\w+:)?v[\s>])')
+_TYPE = re.compile(rb'\st\s*=\s*["\']([^"\']*)["\']')
 _DRAWING_TAG = re.compile(rb'<(?:\w+:)?drawing\b([^>]*)>')
 _ANCHOR = re.compile(rb'<(?:\w+:)?(twoCellAnchor|oneCellAnchor|absoluteAnchor)\b[^>]*>(.*?)</(?:\w+:)?\1>', re.S)
 _MARKER = re.compile(rb'<(?:\w+:)?(from|to)>(.*?)</(?:\w+:)?\1>', re.S)
@@ -659,7 +730,7 @@ def _hides_a_run(body: bytes) -> bool:
         if _VERT_ALIGN.search(run):
             return True
         strike = _STRIKE.search(run)
-        if strike is not None and dict(_ATTRIBUTE.findall(strike.group(1))).get(b"val", b"1") not in (b"0", b"false"):
+        if strike is not None and _attrs((strike.group(1))).get(b"val", b"1") not in (b"0", b"false"):
             return True
         size = _SIZE.search(run)
         try:
@@ -668,7 +739,7 @@ def _hides_a_run(body: bytes) -> bool:
         except ValueError:
             pass
         colour = _COLOR.search(run)
-        if colour is not None and _colour(dict(_ATTRIBUTE.findall(colour.group(1)))) == _WHITE_RGB:
+        if colour is not None and _colour(_attrs((colour.group(1)))) == _WHITE_RGB:
             return True
     return False
 

@@ -406,6 +406,30 @@ def test_a_shared_string_type_without_its_index_is_an_error(scheme, inbox):
     assert scored(results, "T01", "A1")["status"] == "unscored"
 
 
+def test_a_row_hidden_with_single_quoted_attributes_is_still_hidden(scheme, inbox):
+    # XML allows either quote; calamine and Excel read row 8 as hidden either way
+    cell = value_cell(inbox / T01, "A1")
+    row = cell.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    rewrite_part(inbox / T01, sheet_part(inbox / T01), lambda xml: re.sub(
+        rb'<row r="%s"[^>]*>' % row.encode(), b"<row r='%s' ht='18' customHeight='1' hidden='1'>" % row.encode(), xml, count=1))
+    validated, results = outcome(scheme, inbox)
+    assert found(validated, "hidden_cells") == [("错误", T01, "填报", cell, "T01", "A1")]
+    assert scored(results, "T01", "A1")["status"] == "unscored"
+
+
+def test_a_cell_written_unusually_is_judged_like_any_other(scheme, inbox):
+    # a lower-case reference with the style first (calamine reads it as the input cell) keeps its ;;; format
+    path = inbox / T01
+    cell = value_cell(path, "A1")
+    style_cell(path, cell, 95, ";;;")
+    rewrite_part(path, sheet_part(path), lambda xml: re.sub(
+        rb'<c r="%s"( s="[0-9]+")' % cell.encode(), lambda m: b"<c" + m.group(1) + b' r="' + cell.lower().encode() + b'"', xml, count=1))
+    assert cell.lower().encode() in zipfile.ZipFile(path).read(sheet_part(path))
+    validated, results = outcome(scheme, inbox)
+    assert found(validated, "number_format") == [("错误", T01, "填报", cell, "T01", "A1")]
+    assert scored(results, "T01", "A1")["status"] == "unscored"
+
+
 # ---------------------------------------------------------------- which sheet the office sees
 
 @pytest.mark.parametrize("state, words", [("hidden", "被隐藏"), ("veryHidden", "深度隐藏")])
