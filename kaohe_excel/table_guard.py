@@ -86,7 +86,9 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
                 break
             seen[key] = col
         position, value_col = layout.columns[name]
-        cells = {(row.row, value_col) for row in rows}
+        # the key cells too: a code shown as another code would score the value under the wrong row
+        key_cols = [layout.columns[key][1] for key in KEY_COLUMNS if key in layout.columns]
+        cells = {(row.row, col) for row in rows for col in [value_col, *key_cols]}
         view = view_of(layout.sheet, cells)
         if view is not None:
             # the table is the run of headed columns around its own (a reference list beside it is not)
@@ -118,8 +120,38 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
                                     or view.unseen_runs or view.conditional or view.malformed or view.overlaid):
             continue
         for row in rows:
+            if key_problem(row, name, key_cols, grid, view, "未计分"):
+                continue
             guard_cell(row, name, position, value_col, view, grid=grid, formula_ok=name in FORMULA_READABLE)
     return issues
+
+
+def key_problem(row, name: str, key_cols: list[int], grid: list[list], view: SheetView, not_counted: str) -> bool:
+    """A row whose code the office does not see as written (a format or font hiding or replacing it, a
+    merge, a picture, a cell written twice): which row the value belongs to is unknown, so it is
+    withheld with an 错误 (True)."""
+    for col in key_cols:
+        place = (row.row, col)
+        text = grid[row.row][col] if row.row < len(grid) and col < len(grid[row.row]) else ""
+        if not _typed(text) or text == "":
+            continue
+        shown = view.formats.get(place)
+        why = None
+        if shown is not None and (shown[0] == FONT_HIDDEN or (text.__class__ is str and hides_text(shown[1]))):
+            why = f"的格式（{shown[1] or '字体颜色与底色相同'}）使代码「{_shown_text(text)}」不显示或显示为其他内容"
+        elif place in view.covered:
+            why = f"被合并到 {view.covered[place][0]} 中，显示的是 {view.covered[place][1]} 的内容"
+        elif place in view.overlaid:
+            why = f"被{view.overlaid[place]}覆盖"
+        elif place in view.duplicates or place in view.malformed or place in view.unseen_runs:
+            why = "在文件中写法异常（重复写入、类型与内容不符或部分文字不可见）"
+        if why is not None:
+            row.set(name, Withheld(row.value_of(name), (
+                IssueCode.code_name_mismatch,
+                f"所在行的代码单元格 {cell_address(*place)} {why}，考核办看到的不是这一行的代码，无法确定是哪一项，{not_counted}；"
+                "请将代码单元格恢复为模板原样（常规格式、黑色字体）后重新报送")))
+            return True
+    return False
 
 
 def hidden_sheets(sheets) -> dict[str, str]:

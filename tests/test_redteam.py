@@ -430,6 +430,24 @@ def test_a_cell_written_unusually_is_judged_like_any_other(scheme, inbox):
     assert scored(results, "T01", "A1")["status"] == "unscored"
 
 
+@pytest.mark.parametrize("number_format, font", [(';;;"A1"', None), (None, Font(color="FFFFFFFF"))])
+def test_an_indicator_code_shown_as_another_code_is_an_error(scheme, inbox, number_format, font):
+    # A2's code cell shows "A1" (or nothing): the office reads two A1 rows, or a row without a code
+    path = inbox / T01
+    code_cell = value_cell(path, "A2", "指标代码")
+    workbook = load_workbook(path)
+    cell = workbook["填报"][code_cell]
+    if number_format:
+        cell.number_format = number_format
+    if font:
+        cell.font = font
+    workbook.save(path)
+    validated, results = outcome(scheme, inbox)
+    assert found(validated, "code_name_mismatch") == [("错误", T01, "填报", value_cell(path, "A2"), "T01", "A2")]
+    assert code_cell in message(validated, "code_name_mismatch")
+    assert scored(results, "T01", "A2")["status"] == "unscored" and scored(results, "T01", "A1")["score"] == 38.0
+
+
 # ---------------------------------------------------------------- which sheet the office sees
 
 @pytest.mark.parametrize("state, words", [("hidden", "被隐藏"), ("veryHidden", "深度隐藏")])
