@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable
 
-from .issues import Issue, IssueCode, error
+from .issues import Issue, IssueCode, error, warning
 from .tables import cell_address, clean_text, column_letter, header_key, locate_table
 from .xlsx_meta import (CONDITIONAL, FONT_HIDDEN, FORMULA, Formatted, SheetView, Withheld, conditional_effect, hides_text,
                         plain_number, shown_as)
@@ -122,7 +122,10 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
         for row in rows:
             if key_problem(row, name, key_cols, grid, view, "未计分"):
                 continue
-            guard_cell(row, name, position, value_col, view, grid=grid, formula_ok=name in FORMULA_READABLE)
+            said = guard_cell(row, name, position, value_col, view, grid=grid, formula_ok=name in FORMULA_READABLE)
+            if said:
+                issues.append(warning(IssueCode.formula_unchecked, said, file=file, sheet=layout.sheet,
+                                      cell=cell_address(row.row, value_col)))
     return issues
 
 
@@ -219,11 +222,12 @@ def _shown_text(value: object) -> str:
 
 
 def guard_cell(row, name: str, position: int, col: int, view: SheetView, not_counted: str = "未计分",
-               keep_empty: bool = False, grid: list[list] | None = None, formula_ok: bool = False) -> None:
+               keep_empty: bool = False, grid: list[list] | None = None, formula_ok: bool = False) -> str | None:
     """The one rule for an input cell the office cannot read as typed: in a hidden row, written twice,
     under a merged range, in a font nobody can see, or a formula whose result does not follow from it,
     it is withheld (an 错误 when judged); a number whose format shows it otherwise, or a formula's
-    result the tool cannot recompute (formula_ok: a value column), becomes Formatted. keep_empty: an
+    result the tool cannot recompute (formula_ok: a value column), becomes Formatted; a text result
+    the tool cannot recompute is read, and the 警告 text for the reader returned. keep_empty: an
     empty text cell in a hidden row stays as it is (a ballot's blank mark counts nothing either way)."""
     value = row.values[position]
     if row.row in view.hidden_rows:
@@ -280,17 +284,22 @@ def guard_cell(row, name: str, position: int, col: int, view: SheetView, not_cou
                                                f"是公式 {shown_formula}，按公式计算应为 {_shown_text(result)}，文件中保存的计算结果却是 "
                                                f"{_shown_text(value)}（结果与公式不符，可能被改动过），{not_counted}；请直接填写数值后重新报送")))
                 return
-        elif "[" in formula or not formula_ok or value.__class__ is not float:
+        elif "[" in formula or not formula_ok:
             why = "引用了其他工作簿（外部链接），考核办打开时结果可能改变" if "[" in formula else "考核办无法核对其计算结果"
             row.set(name, Withheld(value, (IssueCode.formula_unchecked,
                                            f"是公式 {shown_formula}，{why}，{not_counted}；请直接填写（不要使用公式）后重新报送")))
             return
         else:
             unchecked = shown_formula
+    said = None
+    if unchecked is not None and value.__class__ is str:
+        # a text result (a grade from a lookup): read as cached, said by the reader at the cell
+        said = (f"单元格 {cell_address(*place)} 是公式 {unchecked}，已按文件中保存的计算结果「{value.strip()}」读取；"
+                f"考核办在 Excel 或 WPS 中打开时公式会重新计算，请核对显示的是否为「{value.strip()}」（建议直接填写）")
     if shown is None:
-        if unchecked is not None:
+        if unchecked is not None and said is None:
             row.set(name, Formatted(value, FORMULA, unchecked))
-        return
+        return said
     if value.__class__ in (float, int):
         verdict = (CONDITIONAL, "") if shown[0] == CONDITIONAL else shown_as(shown[1].removeprefix("条件格式 "), float(value))
         if verdict is not None:
@@ -302,6 +311,8 @@ def guard_cell(row, name: str, position: int, col: int, view: SheetView, not_cou
         row.set(name, Withheld(value, (IssueCode.number_format,
                                        f"单元格的数字格式（{shown[1]}）使所填的「{value.strip()}」不显示或显示为其他内容，"
                                        f"考核办看到的与所填的不一致，{not_counted}；请将单元格格式改为“常规”后重新填写")))
+        return None
+    return said
 
 
 def _same(result: object, value: object) -> bool:

@@ -156,6 +156,20 @@ def test_a_formula_the_tool_cannot_recompute_is_read_with_a_warning_naming_the_v
     assert validated.error_count == 0 and scored(results, "T01", "A1")["score"] == 38.0
 
 
+def test_a_grade_from_a_lookup_formula_is_read_with_a_warning(scheme, inbox):
+    # the office fills 评定值 by VLOOKUP: the cached grade 优 is read, the 警告 names formula and grade
+    path = inbox / "评定表.xlsx"
+    ws = load_workbook(path)["评定"]
+    header_row, columns = _header(ws, ["单位代码", "指标代码", "评定值"])
+    cell = next(ws.cell(r, columns["评定值"]).coordinate for r in range(header_row + 1, ws.max_row + 1)
+                if (ws.cell(r, columns["单位代码"]).value, ws.cell(r, columns["指标代码"]).value) == ("T01", "C1"))
+    set_cell_xml(path, cell, 't="str"', "<f>VLOOKUP(A5,Sheet2!A:B,2,0)</f><v>优</v>", sheet="评定")
+    validated, results = outcome(scheme, inbox)
+    assert found(validated, "formula_unchecked") == [("警告", "评定表.xlsx", "评定", cell, "", "")]
+    assert "「优」" in message(validated, "formula_unchecked") and validated.error_count == 0
+    assert scored(results, "T01", "C1")["score"] == 10.0
+
+
 def test_a_formula_linking_another_workbook_is_an_error(scheme, inbox):
     cell = value_cell(inbox / T01, "A1")
     set_cell_xml(inbox / T01, cell, 's="9"', "<f>[1]Sheet1!A1</f><v>100</v>")
