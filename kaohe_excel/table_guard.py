@@ -39,6 +39,12 @@ def _tables(records: Iterable) -> list[tuple[object, list]]:
     return list(found.values())
 
 
+class _Cells(set):
+    """The cells whose formats are asked for; `inputs` the ones whose XML is judged (their values)."""
+
+    inputs: set = set()
+
+
 def _input_of(layout) -> str | None:
     return next((name for name in INPUT_COLUMNS if name in layout.columns), None)
 
@@ -88,7 +94,9 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
         position, value_col = layout.columns[name]
         # the key cells too: a code shown as another code would score the value under the wrong row
         key_cols = [layout.columns[key][1] for key in KEY_COLUMNS if key in layout.columns]
-        cells = {(row.row, col) for row in rows for col in [value_col, *key_cols]}
+        cells = _Cells((row.row, col) for row in rows for col in key_cols)
+        cells.inputs = {(row.row, value_col) for row in rows}
+        cells |= cells.inputs
         view = view_of(layout.sheet, cells)
         if view is not None:
             # the table is the run of headed columns around its own (a reference list beside it is not)

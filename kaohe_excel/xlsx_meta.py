@@ -412,8 +412,7 @@ def _inside(cells, first_row: int, last_row: int, first_col: int, last_col: int)
 
 
 # a row height or column width that may be below what shows (ht="0.5", ht='.5', width=" 0"): then look
-_SMALL_HEIGHT = re.compile(rb'ht\s*=\s*["\']\s*[-+]?[0.]')
-_SMALL_WIDTH = re.compile(rb'width\s*=\s*["\']\s*[-+]?[0.]')
+_SMALL_SIZES = (re.compile(rb'ht\s*=\s*["\']\s*[-+]?[0.]'), re.compile(rb'width\s*=\s*["\']\s*[-+]?[0.]'))
 
 
 def _may_hide(xml: bytes) -> bool:
@@ -421,7 +420,7 @@ def _may_hide(xml: bytes) -> bool:
     (a literal search; "right="0.4"" of the page margins is told apart by the byte before it)."""
     if b"hidden" in xml:
         return True
-    for pattern in (_SMALL_HEIGHT, _SMALL_WIDTH):
+    for pattern in _SMALL_SIZES:
         for match in pattern.finditer(xml):
             if match.start() > 0 and xml[match.start() - 1:match.start()] in (b" ", b"\t", b"\n", b"\r"):
                 return True
@@ -513,6 +512,7 @@ def _input_cells(xml: bytes, cells, view: SheetView, hidden_strings) -> None:
     """One pass over the given cells' XML: written twice, a formula, a shared-string type without its
     index, a rich text hiding a part. Only the cells of the given columns are looked at, with a
     literal search, unless the sheet is written unusually (then every cell, the slow way)."""
+    cells = getattr(cells, "inputs", cells)  # a caller may ask for formats of more cells than it scores
     columns = getattr(cells, "cols", None)
     rows = getattr(cells, "rows", None)
     if columns is None:
@@ -520,8 +520,9 @@ def _input_cells(xml: bytes, cells, view: SheetView, hidden_strings) -> None:
     letters = tuple(sorted({_letters(c) for c in columns}))
     if 0 < len(letters) <= 8:
         index = {letter.encode(): _column_index(letter.encode()) for letter in letters}
-        seen = _judge_cells((((int(m.group(2)) - 1, index[m.group(1)]), m.group(3), m.group(4))
-                             for m in _cell_pattern(letters).finditer(xml)), cells, view, hidden_strings)
+        seen = _judge_cells((((int(digits) - 1, index[letter]), attributes, body)
+                             for letter, digits, attributes, body in _cell_pattern(letters).findall(xml)),
+                            cells, view, hidden_strings)
         # every given cell written the usual way was seen: done; else some is written otherwise
         # (attributes reordered, r='l8', a prefix) or not at all: the slow scan decides
         expected = len(rows) * len(columns) if rows is not None else len(cells)
@@ -546,11 +547,10 @@ def _judge_cells(matches, cells, view: SheetView, hidden_strings) -> set[tuple[i
         if place in seen:
             view.duplicates.add(place)
         seen.add(place)
-        if b"t" in attributes:
-            kind = _TYPE.search(b" " + attributes)
-            kind = kind.group(1) if kind else b"n"
-        else:
-            kind = b"n"
+        kind = b"n"  # only the shared-string and inline-string types matter here
+        if b"s'" in attributes or b's"' in attributes or b"nlineStr" in attributes:
+            found = _TYPE.search(b" " + attributes)
+            kind = found.group(1) if found else b"n"
         body = body or b""
         if kind == b"s" and _SHARED_INDEX.match(body) is None:
             view.malformed.add(place)
