@@ -20,7 +20,7 @@ LAYERS = ["base", "scheme", "inputs", "scoring", "analysis", "storage", "outputs
 LAYER_OF = {
     **dict.fromkeys(["errors", "issues", "tables", "safety", "fsguard", "memory", "hostile", "xlsx_meta", "publication",
                      "origin", "read_rows"], "base"),
-    **dict.fromkeys(["scheme", "rating_scheme", "source_periods"], "scheme"),
+    **dict.fromkeys(["scheme", "scheme_cells", "scheme_sheets", "scheme_rows", "rating_scheme", "source_periods"], "scheme"),
     **dict.fromkeys(["read", "rating_read", "table_guard", "value_guard", "validate", "rating_validate", "appeal", "number_text"], "inputs"),
     **dict.fromkeys(["score", "rank", "interim", "explain", "methods.registry", "methods.mirror", "methods._inverse",
                      "period_scoring", "appeal_changes"], "scoring"),

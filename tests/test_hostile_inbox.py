@@ -22,7 +22,7 @@ from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit
 from kaohe_excel import hostile
 from kaohe_excel import read as read_module
-from kaohe_excel import scheme as scheme_module
+from kaohe_excel import scheme_sheets as scheme_module  # the module that reads the sheets in a child
 from kaohe_excel.cli import app
 from kaohe_excel.errors import NoticeTemplateError, SchemeNotFound
 from kaohe_excel.notice_template import build_notice_template
