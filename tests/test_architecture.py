@@ -25,7 +25,7 @@ LAYER_OF = {
     **dict.fromkeys(["score", "rank", "interim", "explain", "methods.registry", "methods.mirror", "methods._inverse",
                      "period_scoring", "appeal_changes"], "scoring"),
     **dict.fromkeys(["gap", "simulate"], "analysis"),
-    **dict.fromkeys(["archive", "interim_sources"], "storage"),
+    **dict.fromkeys(["archive", "archive_lock", "archive_swap", "archive_manifest", "interim_sources"], "storage"),
     **dict.fromkeys(["report", "notice", "notice_layout", "notice_template", "publicity", "period_outputs", "interim_report",
                      "issue_books", "appeal_report", "rating_report", "sheet_rows", "total_note", "rederive", "template",
                      "rating_template", "template_paths", "mail", "period_status", "web.dashboard", "web.views"], "outputs"),
@@ -148,9 +148,10 @@ def test_no_module_imports_a_later_layer():
 
 def test_storage_imports_no_output_job_or_web_module():
     above = {name for name, layer in LAYER_OF.items() if LAYERS.index(layer) > LAYERS.index("storage")}
-    imported = _graph()["archive"]
-    assert not imported & above, sorted(imported & above)
-    assert not {m for m in imported if m.startswith("web")}
+    for part in ("archive", "archive_lock", "archive_swap", "archive_manifest"):
+        imported = _graph()[part]
+        assert not imported & above, (part, sorted(imported & above))
+        assert not {m for m in imported if m.startswith("web")}, part
 
 
 def test_only_the_cli_imports_typer():

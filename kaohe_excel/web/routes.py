@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from .. import archive, gap, period_outputs, pipeline, publication, read, report, simulate
+from ..archive_lock import human_time, read_json
 from ..errors import KaoheError, PeriodNotFound
 from ..issues import Severity
 from ..scheme import Scheme, load_scheme
@@ -187,13 +188,13 @@ async def home(request: Request) -> HTMLResponse:
     scheme, scheme_error = state.scheme_or_error()
     periods = []
     for folder in state.periods():
-        manifest = archive._read_json(folder / archive.MANIFEST) or {}
-        seal = archive._read_json(folder / archive.SEAL_FILE) or {}
+        manifest = read_json(folder / archive.MANIFEST) or {}
+        seal = archive.read_seal(folder)
         from ..period_status import period_state  # w-year: 已计分 / 公示中（至…）/ 公示期满
 
         periods.append({"name": folder.name, "sealed": archive.is_sealed(folder), "state": period_state(folder, date.today()),
-                        "created": archive._human_time(manifest.get("created_at")),
-                        "sealed_at": archive._human_time(seal.get("sealed_at")) if seal else "", "by": seal.get("by", "")})
+                        "created": human_time(manifest.get("created_at")),
+                        "sealed_at": human_time(seal.get("sealed_at")) if seal else "", "by": seal.get("by", "")})
     steps = []
     if scheme is not None:
         summary = await run_in_threadpool(_submission_summary, state, scheme)
@@ -498,7 +499,7 @@ async def results_period(request: Request, message: str = "", verify_lines: list
     period = request.path_params["period"]
     data = await run_in_threadpool(state.period_data, period)
     grades = [str(g) for g in data["scheme"].grades["grade"]]
-    seal = archive._read_json(data["folder"] / archive.SEAL_FILE) or {}
+    seal = archive.read_seal(data["folder"])
     from ..period_status import publication_window
 
     window = None if data["sealed"] else publication_window(data["folder"])
@@ -506,7 +507,7 @@ async def results_period(request: Request, message: str = "", verify_lines: list
     return render(request, "results.html", status=status, active="results", period=period, data=data,
                   periods=[p.name for p in state.periods()], groups=views.ranking_groups(data["totals"], grades),
                   downloads=_downloads(data), message=message, verify_lines=verify_lines or [],
-                  seal={"at": archive._human_time(seal.get("sealed_at")), "by": seal.get("by", "")} if seal else None,
+                  seal={"at": human_time(seal.get("sealed_at")), "by": seal.get("by", "")} if seal else None,
                   pmeta=data["scheme"].meta, mail_job=state.jobs.last.get("mail"),
                   publication_pending=pending, force_seal_label=FORCE_SEAL_LABEL)
 
