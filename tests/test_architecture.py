@@ -28,7 +28,7 @@ LAYER_OF = {
     **dict.fromkeys(["archive", "archive_lock", "archive_swap", "archive_manifest", "interim_sources"], "storage"),
     **dict.fromkeys(["report", "notice", "notice_layout", "notice_template", "publicity", "period_outputs", "interim_report",
                      "issue_books", "appeal_report", "rating_report", "sheet_rows", "total_note", "rederive", "template",
-                     "rating_template", "template_paths", "mail", "period_status", "web.dashboard", "web.views"], "outputs"),
+                     "rating_template", "template_paths", "mail", "mail_config", "mail_compose", "mail_log", "mail_smtp", "period_status", "web.dashboard", "web.views"], "outputs"),
     **dict.fromkeys(["pipeline", "verify"], "jobs"),
     **dict.fromkeys(["cli", "cli_zh", "console", "web.app", "web.routes", "web.jobs", "web.security", "web.uploads",
                      "web.folder"], "interface"),
