@@ -28,10 +28,12 @@ LAYER_OF = {
     **dict.fromkeys(["archive", "archive_lock", "archive_swap", "archive_manifest", "interim_sources"], "storage"),
     **dict.fromkeys(["report", "notice", "notice_layout", "notice_template", "publicity", "period_outputs", "interim_report",
                      "issue_books", "appeal_report", "rating_report", "sheet_rows", "total_note", "rederive", "template",
-                     "rating_template", "template_paths", "mail", "mail_config", "mail_compose", "mail_log", "mail_smtp", "period_status", "web.dashboard", "web.views"], "outputs"),
+                     "rating_template", "template_paths", "mail", "mail_config", "mail_compose", "mail_log", "mail_smtp",
+                     "period_status", "web.dashboard", "web.views"], "outputs"),
     **dict.fromkeys(["pipeline", "verify"], "jobs"),
     **dict.fromkeys(["cli", "cli_zh", "console", "web.app", "web.routes", "web.jobs", "web.security", "web.uploads",
-                     "web.folder"], "interface"),
+                     "web.folder", "web.page_home", "web.page_inbox", "web.page_check", "web.page_score", "web.page_results",
+                     "web.page_history", "web.page_simulate", "web.page_login"], "interface"),
 }
 # Not placed: progress (the period-id calendar the scheme checks use, and progress-mode scoring),
 # crosscheck and rating_score (read at validation, round with score.round_half_up) — until the
