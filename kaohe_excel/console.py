@@ -226,10 +226,12 @@ def period_status(table: pd.DataFrame, out: Path) -> None:
 def _number(value, digits: int = 2) -> str:
     import pandas as pd
 
+    from .number_text import fixed
+
     if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
         return ""
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return fixed(value, digits)
     return str(value)
 
 

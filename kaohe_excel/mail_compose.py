@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .archive import NOTICE_NAME, SCHEME_COPY, SUMMARY_NAME, feedback_path, read_manifest, read_results
 from .errors import KaoheError, MailConfigError
+from .number_text import fixed
 from .mail_config import MailConfig, _address, clean_header_text, split_addresses
 from .scheme import load_scheme
 
@@ -155,7 +156,7 @@ def _fmt(value: object, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, (int, float)):
-        return f"{value:.{digits}f}"
+        return fixed(value, digits)
     return str(value)
 
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 LAYERS = ["base", "scheme", "inputs", "scoring", "analysis", "storage", "outputs", "jobs", "interface"]
 LAYER_OF = {
     **dict.fromkeys(["errors", "issues", "tables", "safety", "fsguard", "memory", "hostile", "xlsx_meta", "publication",
-                     "origin", "read_rows"], "base"),
+                     "origin", "read_rows", "text_width"], "base"),
     **dict.fromkeys(["scheme", "scheme_cells", "scheme_sheets", "scheme_rows", "rating_scheme", "source_periods"], "scheme"),
     **dict.fromkeys(["read", "rating_read", "table_guard", "value_guard", "validate", "rating_validate", "appeal", "number_text"], "inputs"),
     **dict.fromkeys(["score", "rank", "interim", "explain", "methods.registry", "methods.mirror", "methods._inverse",
