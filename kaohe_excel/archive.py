@@ -8,34 +8,39 @@ apart; a swap journal lets an interrupted swap be rolled back to the previous st
 
 Storage only: which outputs a period has is the caller's choice (write_period takes the writer),
 and re-scoring an archive to verify it is a job (pipeline.verify_period).
+
+The parts: archive_lock (the lock files), archive_swap (staging, swap, crash recovery),
+archive_manifest (the manifest and its checks); this module finds periods, writes, seals and
+reads them back.
 """
 
 from __future__ import annotations
 
 import json
-import hashlib
 import os
 import shutil
 import socket
 import time
-import uuid
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pandas as pd
 
-from . import __version__, progress
-from .errors import ArchiveDamaged, ArchiveMismatch, InboxChanged, KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
-from .safety import csv_unquote
+from . import progress
+from .archive_lock import (LOCK_NAME, UNREADABLE_LOCK_GRACE_S, OutputsLock, acquire_lock, human_time, now_text,
+                           outputs_lock, read_json)
+from .archive_manifest import MANIFEST, SEAL_FILE, build_manifest, check_files, read_manifest, sha256_file, _damaged
+from .archive_swap import STAGING_MARK, _cleanup_staging, _swap_into_place, _write_json_atomic, recover
+from .errors import ArchiveDamaged, ArchiveMismatch, InboxChanged, KaoheError, PeriodNotFound, PeriodSealed
+from .safety import csv_unquote, safe_filename
 
-MANIFEST = "manifest.json"
-SEAL_FILE = "SEALED.json"
-LOCK_NAME = ".kaohe.lock"
-STAGING_MARK = ".staging-"
-JOURNAL_SUFFIX = ".swap.json"
+# what callers and tests import from here
+__all__ = [
+    "FEEDBACK_DIR", "INPUTS_DIR", "LOCK_NAME", "MANIFEST", "NOTICE_NAME", "NOTICE_TEMPLATE_COPY", "RESULTS_PARQUET",
+    "SCHEME_COPY", "SEAL_FILE", "SUMMARY_NAME", "UNREADABLE_LOCK_GRACE_S", "OutputsLock", "acquire_lock",
+    "check_files", "outputs_lock", "read_manifest", "recover", "sha256_file",
+]
+
 INPUTS_DIR = "inputs"
 FEEDBACK_DIR = "反馈"
 SUMMARY_NAME = "汇总表.xlsx"
@@ -44,18 +49,23 @@ SCHEME_COPY = "scheme.xlsx"
 NOTICE_TEMPLATE_COPY = "通报模板.docx"
 RESULTS_PARQUET = {"scores": "scores.parquet", "totals": "totals.parquet", "adjustments": "adjustments.parquet",
                    "values": "values.parquet", "issues": "issues.parquet"}
-# A lock or journal whose owner cannot be checked (another host, unreadable content) is
-# only presumed dead after this long; a run on the small data of an office takes minutes.
-UNREADABLE_LOCK_GRACE_S = 30.0
-FOREIGN_JOURNAL_GRACE_S = 600.0
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def feedback_name(unit_code: object, unit_name: object) -> str:
+    """The one name of a unit's feedback workbook, `<单位代码>_<单位名称>.xlsx` made safe for a file
+    name: report writes it under FEEDBACK_DIR, mail attaches it, the web page links it."""
+    return safe_filename(f"{_name_part(unit_code)}_{_name_part(unit_name)}") + ".xlsx"
+
+
+def _name_part(value: object) -> str:
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return ""
+    return str(value)
+
+
+def feedback_path(unit_code: object, unit_name: object) -> str:
+    """The feedback workbook's path inside the period folder, as the manifest lists it."""
+    return f"{FEEDBACK_DIR}/{feedback_name(unit_code, unit_name)}"
 
 
 def is_sealed(folder: Path) -> bool:
@@ -175,184 +185,9 @@ def last_year_values(out_root: Path, period: str) -> pd.DataFrame | None:
     return merged.rename(columns={"value_same": "same_period", "value_final": "final"})[progress.LAST_YEAR_COLUMNS]
 
 
-# --------------------------------------------------------------------------- lock
-
-
-def _now() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def _human_time(stamp: object) -> str:
-    """2025-01-15T09:30:00+08:00 → 2025-01-15 09:30:00 for messages."""
-    text = str(stamp or "?")
-    return text[:19].replace("T", " ") if len(text) >= 19 else text
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process of this host is running; errs on the side of "alive"."""
-    if pid <= 0:
-        return False
-    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT on Windows
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return kernel32.GetLastError() == 5  # access denied: it exists
-        code = ctypes.c_ulong()
-        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _age_s(path: Path) -> float:
-    try:
-        return time.time() - path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _owner_dead(info: dict | None, path: Path, grace_s: float) -> bool:
-    """A lock/journal owner is dead if it ran on this host and its pid is gone."""
-    if info is None:
-        return _age_s(path) > UNREADABLE_LOCK_GRACE_S
-    if info.get("host") == socket.gethostname():
-        try:
-            return not _pid_alive(int(info.get("pid", 0)))
-        except (TypeError, ValueError):
-            return True
-    return _age_s(path) > grace_s
-
-
-@dataclass
-class OutputsLock:
-    """The lock held on an outputs root; `token` tells our lock file from a later one."""
-
-    path: Path
-    token: str
-
-    def release(self) -> None:
-        info = _read_json(self.path)
-        if info is not None and info.get("token") == self.token:
-            self.path.unlink(missing_ok=True)
-
-
-def _break_stale(lock_path: Path, stale: dict | None) -> None:
-    """Remove a dead owner's lock, serialised so that a fresh lock is never removed by mistake."""
-    breaker = lock_path.with_name(lock_path.name + ".break")
-    try:
-        fd = os.open(breaker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        if _age_s(breaker) > 10:
-            breaker.unlink(missing_ok=True)
-        time.sleep(0.05)
-        return
-    os.close(fd)
-    try:
-        if _read_json(lock_path) == stale:
-            lock_path.unlink(missing_ok=True)
-    finally:
-        breaker.unlink(missing_ok=True)
-
-
-def acquire_lock(out_root: Path, attempts: int = 20) -> OutputsLock:
-    """Create <out_root>/.kaohe.lock (pid, host, time) or raise OutputsLocked; stale locks are broken."""
-    out_root = Path(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
-    lock_path = out_root / LOCK_NAME
-    token = uuid.uuid4().hex
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "created_at": _now(), "token": token}
-    for _ in range(attempts):
-        try:
-            fd = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _read_json(lock_path)
-            if _owner_dead(holder, lock_path, grace_s=float("inf")):
-                _break_stale(lock_path, holder)
-                continue
-            raise OutputsLocked(_locked_message(out_root, lock_path, holder)) from None
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(info, handle, ensure_ascii=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return OutputsLock(lock_path, token)
-    raise OutputsLocked(_locked_message(out_root, lock_path, _read_json(lock_path)))
-
-
-def _locked_message(out_root: Path, lock_path: Path, holder: dict | None) -> str:
-    if holder is None:
-        who = "另一次运行（正在启动）"
-    else:
-        who = f"另一次运行（主机 {holder.get('host', '?')}，进程号 {holder.get('pid', '?')}，{_human_time(holder.get('created_at'))} 开始）"
-    return (f"输出目录「{out_root}」正被{who}使用，为免互相覆盖，本次未写入。请等那次运行结束后再试；"
-            f"如确认那次运行已经中断（例如那台电脑已关机），可删除锁文件「{lock_path}」后重试")
-
-
-@contextmanager
-def outputs_lock(out_root: Path) -> Iterator[OutputsLock]:
-    """Hold the outputs lock for a block; released on any exit, including Ctrl-C."""
-    lock = acquire_lock(out_root)
-    try:
-        yield lock
-    finally:
-        lock.release()
-
-
-# --------------------------------------------------------------------------- crash recovery
-
-
-def _journal_path(out_root: Path, period: str) -> Path:
-    return out_root / f".{period}{JOURNAL_SUFFIX}"
-
-
-def recover(out_root: Path) -> list[str]:
-    """Roll back swaps a dead run left half done (old folder renamed away, new one not yet in place).
-
-    Safe without the lock: only journals of dead owners are touched, and a rename that
-    another process already did is skipped. Returns the periods restored.
-    """
-    out_root = Path(out_root)
-    restored = []
-    for journal in out_root.glob(f".*{JOURNAL_SUFFIX}"):
-        info = _read_json(journal)
-        if not _owner_dead(info, journal, FOREIGN_JOURNAL_GRACE_S):
-            continue
-        if info is not None:
-            target = out_root / str(info.get("period", ""))
-            backup = info.get("backup")
-            if backup and not target.exists() and (out_root / backup).is_dir():
-                try:
-                    (out_root / backup).rename(target)
-                    restored.append(target.name)
-                except OSError:
-                    pass  # another reader restored it first
-        journal.unlink(missing_ok=True)
-    return restored
-
-
-def _cleanup_staging(out_root: Path) -> list[str]:
-    """Remove staging folders of killed runs; only called while holding the lock."""
-    removed = []
-    for folder in out_root.iterdir():
-        if folder.is_dir() and folder.name.startswith(".") and STAGING_MARK in folder.name:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    return removed
+def read_seal(folder: Path) -> dict:
+    """The period's SEALED.json record ({} when it is not sealed or the record cannot be read)."""
+    return read_json(Path(folder) / SEAL_FILE) or {}
 
 
 # Called with a stage name (locked, staging, outputs, manifest, swap) as a write reaches it; the
@@ -372,8 +207,8 @@ def check_writable(out_root: Path, period: str) -> None:
     """Raise PeriodSealed when <out_root>/<period> is sealed (call early to fail before scoring)."""
     target = Path(out_root) / period
     if is_sealed(target):
-        seal = _read_json(target / SEAL_FILE) or {}
-        when = f"（{_human_time(seal.get('sealed_at'))} 由 {seal.get('by') or '未署名'} 封存）" if seal.get("sealed_at") else ""
+        seal = read_json(target / SEAL_FILE) or {}
+        when = f"（{human_time(seal.get('sealed_at'))} 由 {seal.get('by') or '未署名'} 封存）" if seal.get("sealed_at") else ""
         raise PeriodSealed(
             f"{period} 期已封存{when}，不能覆盖。如需试算，请用 --out 指定另一个输出目录（例如 --out outputs_试算）；"
             f"如确需替换封存结果，须经考核办负责人同意后手工删除「{target / SEAL_FILE}」解除封存，再重新运行")
@@ -418,72 +253,6 @@ def _lossless_results(results, folder: Path) -> None:
         clean.to_parquet(folder / RESULTS_PARQUET[key], index=False)
 
 
-# Distribution records `kaohe mail` adds after the period is written: not results, never hashed.
-MAIL_RECORDS = ("mail_log.jsonl", ".mail.lock")
-MAIL_OUTBOX = "outbox/"
-
-
-def _manifest_files(folder: Path) -> list[Path]:
-    def archived(relative: str) -> bool:
-        return relative not in (MANIFEST, SEAL_FILE) and relative not in MAIL_RECORDS and not relative.startswith(MAIL_OUTBOX)
-
-    return sorted(p for p in folder.rglob("*") if p.is_file() and archived(p.relative_to(folder).as_posix()))
-
-
-def build_manifest(folder: Path, period: str, fingerprint: str, inputs: list[dict]) -> dict:
-    files = [{"path": path.relative_to(folder).as_posix(), "size": path.stat().st_size, "sha256": sha256_file(path)}
-             for path in _manifest_files(folder)]
-    return {
-        "period": period,
-        "scheme_fingerprint": fingerprint,
-        "tool_version": __version__,
-        "created_at": _now(),
-        "inputs": inputs,
-        "files": files,
-    }
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-
-
-def _backup_name(out_root: Path, period: str) -> str:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    name, n = f"{period}.{stamp}", 1
-    while (out_root / name).exists():
-        n += 1
-        name = f"{period}.{stamp}-{n}"
-    return name
-
-
-def _swap_into_place(staging: Path, target: Path) -> str | None:
-    """Rename staging to target; an existing target is kept as <period>.<timestamp> (returned)."""
-    out_root = target.parent
-    if not target.exists():
-        staging.rename(target)
-        return None
-    backup = _backup_name(out_root, target.name)
-    journal = _journal_path(out_root, target.name)
-    _write_json_atomic(journal, {"period": target.name, "backup": backup, "staging": staging.name,
-                                 "pid": os.getpid(), "host": socket.gethostname(), "created_at": _now()})
-    target.rename(out_root / backup)
-    try:
-        _pause("swap")
-        staging.rename(target)
-    except BaseException:
-        if not target.exists():
-            (out_root / backup).rename(target)
-        raise
-    finally:
-        journal.unlink(missing_ok=True)
-    return backup
-
-
 # Renders what people read into the staging folder, given the 纵向 baseline folder (or None), and
 # returns what the manifest should record about it (added after the files and their hashes).
 OutputWriter = Callable[[Path, "Path | None"], dict]
@@ -521,7 +290,7 @@ def write_period(results, out_root: Path, write_outputs: OutputWriter,
             manifest.update(recorded)
             _write_json_atomic(staging / MANIFEST, manifest)
             _pause("manifest")
-            _swap_into_place(staging, target)
+            _swap_into_place(staging, target, _pause)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -542,8 +311,8 @@ def seal_period(out_root: Path, period: str, by: str | None = None) -> Path:
     with outputs_lock(out_root):
         folder = period_folder(out_root, period)
         if is_sealed(folder):
-            seal = _read_json(folder / SEAL_FILE) or {}
-            raise PeriodSealed(f"{period} 期已于 {_human_time(seal.get('sealed_at'))} 封存，无需重复封存")
+            seal = read_json(folder / SEAL_FILE) or {}
+            raise PeriodSealed(f"{period} 期已于 {human_time(seal.get('sealed_at'))} 封存，无需重复封存")
         manifest_path = folder / MANIFEST
         if not manifest_path.is_file():
             raise ArchiveMismatch(f"{period} 期的归档缺少清单 {MANIFEST}，不能封存；请重新运行该期后再封存")
@@ -552,7 +321,7 @@ def seal_period(out_root: Path, period: str, by: str | None = None) -> Path:
             listing = "、".join((missing + changed + extra)[:5])
             raise ArchiveMismatch(f"{period} 期的归档文件与清单不一致（{listing}…），不能封存。"
                                   f"请运行 kaohe verify {period} 查看详情，重新运行该期后再封存")
-        seal = {"period": period, "sealed_at": _now(), "by": by or "", "host": socket.gethostname(),
+        seal = {"period": period, "sealed_at": now_text(), "by": by or "", "host": socket.gethostname(),
                 "manifest_sha256": sha256_file(manifest_path)}
         _write_json_atomic(folder / SEAL_FILE, seal)
     return folder / SEAL_FILE
@@ -568,57 +337,6 @@ RESULT_COLUMNS = {
                "grade": "text"},
     "scores": {"unit_code": "text", "indicator_code": "text", "score": "number"},
 }
-
-
-def _damaged(folder: Path, name: str, detail: str, doing: str) -> ArchiveDamaged:
-    return ArchiveDamaged(f"{folder.name} 期归档中的「{name}」已损坏（{detail}），无法{doing}。"
-                          f"请从备份恢复「{folder / name}」，或用该期的收件箱重新运行 kaohe run（已封存的须先解除封存）",
-                          folder / name)
-
-
-def _manifest_shape(data: object) -> str | None:
-    """What is wrong with a parsed manifest, in Chinese, or None."""
-    if not isinstance(data, dict):
-        return "内容不是清单格式"
-    if not isinstance(data.get("period"), str):
-        return "缺少考核周期（period）"
-    files = data.get("files")
-    if not isinstance(files, list):
-        return "缺少文件清单（files）"
-    for n, entry in enumerate(files, start=1):
-        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)
-                and isinstance(entry.get("size"), int) and not isinstance(entry.get("size"), bool)):
-            return f"文件清单第 {n} 项缺少路径、大小或校验值，或类型不对"
-    if not isinstance(data.get("inputs", []), list):
-        return "报送文件清单（inputs）类型不对"
-    return None
-
-
-def read_manifest(folder: Path, doing: str = "读取该期归档") -> dict:
-    """The period's manifest; ArchiveDamaged naming the file and period when it is missing or malformed."""
-    from .fsguard import os_problem
-
-    folder = Path(folder)
-    path = folder / MANIFEST
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ArchiveDamaged(f"{folder.name} 期归档缺少清单「{MANIFEST}」，无法{doing}。请用该期的收件箱重新运行 kaohe run",
-                             path) from None
-    except OSError as exc:
-        raise os_problem(exc, path, "读取") from exc
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise _damaged(folder, MANIFEST, "不是 UTF-8 文本", doing) from None
-    except ValueError as exc:
-        truncated = getattr(exc, "pos", 0) >= len(raw.rstrip()) - 1
-        raise _damaged(folder, MANIFEST, "内容不完整，可能被截断" if truncated else
-                       f"不是有效的 JSON，第 {getattr(exc, 'lineno', '?')} 行有误", doing) from None
-    problem = _manifest_shape(data)
-    if problem:
-        raise _damaged(folder, MANIFEST, problem, doing)
-    return data
 
 
 def _kind_ok(column: pd.Series, kind: str) -> bool:
@@ -649,18 +367,6 @@ def read_results(folder: Path, key: str, doing: str = "读取该期结果") -> p
         if not _kind_ok(frame[column], kind):
             raise _damaged(folder, name, f"「{column}」列应为{'数值' if kind == 'number' else '文字'}", doing)
     return frame
-
-
-def check_files(folder: Path, manifest: dict) -> tuple[list[str], list[str], list[str]]:
-    """The manifest's files missing on disk, changed (size or SHA-256), and on disk but not listed."""
-    listed = {entry["path"]: entry for entry in manifest.get("files", []) if isinstance(entry, dict) and "path" in entry}
-    on_disk = {p.relative_to(folder).as_posix(): p for p in _manifest_files(folder)}
-    missing = sorted(set(listed) - set(on_disk))
-    extra = sorted(set(on_disk) - set(listed))
-    changed = sorted(path for path in set(listed) & set(on_disk)
-                     if on_disk[path].stat().st_size != listed[path].get("size")
-                     or sha256_file(on_disk[path]) != listed[path].get("sha256"))
-    return missing, changed, extra
 
 
 # --------------------------------------------------------------------------- history

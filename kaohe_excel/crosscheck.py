@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .number_text import plain
 from .score import round_half_up
 
 KEYS = ["unit_code", "indicator_code"]
@@ -217,8 +218,7 @@ def _shown(value: pd.Series, text: pd.Series) -> pd.Series:
     return text.astype(object).where(text.notna(), number.astype(object).where(number.notna(), None))
 
 
-def _plain(number: float) -> str:
-    return f"{number:.10g}"
+_plain = plain
 
 
 def _explain(record: dict) -> str:

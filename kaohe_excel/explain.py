@@ -11,7 +11,6 @@ plain number columns; `round_half_up` is the one rounding rule (四舍五入).
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Callable
 
@@ -19,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .number_text import rounded_text, two_to_four
 
 
 # --------------------------------------------------------------------------- rounding
@@ -51,16 +52,7 @@ _JOIN_ROWS = 65536
 _EXACT = 1e9  # below this, rint(v · 10^d) is the exact decimal a rounded float prints as
 
 
-def plain(v: float, decimals: int) -> str:
-    """An already rounded float as a person writes it (4 decimals: trailing zeros trimmed); NaN → —."""
-    if v != v:
-        return "—"
-    if v in (math.inf, -math.inf):
-        return "∞" if v > 0 else "-∞"
-    text = f"{v:.{decimals}f}"
-    if decimals == 4:  # person-style: trailing zeros trimmed
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+plain = rounded_text  # the reference number_texts must equal (number_text owns it)
 
 
 def _lit(text: str) -> pa.Scalar:
@@ -353,14 +345,7 @@ def per_distinct(values: Any, text: Callable[[float], str]) -> np.ndarray:
     return np.array([text(v) for v in bits.view(float).tolist()], dtype=object)[inverse]
 
 
-def show_one(v: float) -> str:
-    if v != v:
-        return "—"
-    if math.isinf(v):
-        return "∞" if v > 0 else "-∞"
-    text = f"{v:.4f}".rstrip("0")
-    whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(2, '0')}"
+show_one = two_to_four  # number_text owns it
 
 
 CENTS = re.compile(r"(\.\d\d)\d+$")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .archive import (MANIFEST, RESULTS_PARQUET, SEAL_FILE, _read_json, find_period, is_sealed, period_folders,
+from .archive import (MANIFEST, RESULTS_PARQUET, SEAL_FILE, find_period, is_sealed, period_folders, read_seal,
                       read_manifest, read_results, sha256_file)
 from .errors import ArchiveMismatch, InterimSourceMissing, KaoheError
 from .interim import InterimValues, _interim_rows, compute, has_interim
@@ -71,8 +71,8 @@ def _vouched_totals(folder: Path, doing: str) -> pd.DataFrame:
     where = f"平时考核的来源周期 {folder.name}"
     manifest = read_manifest(folder, doing)  # damaged or malformed: ArchiveDamaged names it
     if is_sealed(folder):
-        seal = _read_json(folder / SEAL_FILE)
-        recorded = seal.get("manifest_sha256") if isinstance(seal, dict) else None
+        seal = read_seal(folder)
+        recorded = seal.get("manifest_sha256")
         if not isinstance(recorded, str):
             raise ArchiveMismatch(f"{where} 的封存记录「{folder / SEAL_FILE}」已损坏或缺少清单校验值，无法确认该期归档未被改动，"
                                   f"不能用其总分计算本期。{todo}")

@@ -23,6 +23,7 @@ from .errors import NoticeTemplateError
 
 from .notice_layout import chinese_date, document_date, imprint_context, set_document_properties, title_lines
 from .notice_template import build_notice_template
+from .number_text import fixed
 from .safety import xml_safe
 from .score import round_half_up
 
@@ -73,7 +74,7 @@ def _text(value: object) -> str:
 
 def _total_text(value: object) -> str:
     number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-    return "" if pd.isna(number) else f"{number:.2f}"
+    return "" if pd.isna(number) else fixed(number, 2)
 
 
 def _rank_text(value: object) -> str:
@@ -167,12 +168,12 @@ def _problem_lines(units: pd.DataFrame, veto_effect: str, issuer: str) -> list[s
 
 def _pct_text(value: object) -> str:
     number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-    return "" if pd.isna(number) else f"{round_half_up(number * 100, 1):.1f}%"
+    return "" if pd.isna(number) else fixed(round_half_up(number * 100, 1), 1) + "%"
 
 
 def _amount_text(value: object, unit: str) -> str:
     number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-    return "" if pd.isna(number) else f"{round_half_up(number, 2):.2f}{unit}"
+    return "" if pd.isna(number) else fixed(round_half_up(number, 2), 2) + unit
 
 
 def _progress_context(progress: pd.DataFrame | None, units: pd.DataFrame, issuer: str, when: str) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import KaoheError
+from .text_width import display_width
 
 # The title line holds 20 characters of 二号 (22 pt) in the 156 mm type area.
 TITLE_LINE_WIDTH = 20.0
@@ -28,7 +29,7 @@ _WEAK_PENALTY = 4.0
 
 def _width(text: str) -> float:
     """Title width in characters: a half-width digit or letter is half a character."""
-    return sum(1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.5 for ch in text)
+    return display_width(text, ambiguous_wide=True) / 2
 
 
 def _break_costs(title: str) -> dict[int, float]:

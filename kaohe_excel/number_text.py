@@ -1,7 +1,15 @@
-"""What a person typed into a number cell, read as the number they meant (one owner of the
-number-text rules for every input kind): full-width digits, thousands separators, a trailing unit,
+"""The one owner of the number-text rules, both ways.
+
+Text to number: what a person typed into a number cell, read as the number they meant, for every
+input kind: full-width digits and digits of other scripts, thousands separators, a trailing unit,
 "85.3%", formula cells without a value, Excel error values. Each repair is a 警告 text, each
-impossible reading an 错误 (IssueCode, text); nothing here raises."""
+impossible reading an 错误 (IssueCode, text); nothing here raises.
+
+Number to text: the reference formatters every output and message uses (`plain`, `positional`,
+`fixed`, `trimmed`, `rounded_text`, `two_to_four`). Where a column of numbers is formatted fast
+(explain.number_texts, rating_score._nums, report._texts …) the fast path must give the reference's
+text byte for byte (tests/test_number_text.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from . import value_guard
+import numpy as np
+
 from .issues import IssueCode
 from .read import FormulaWithoutValue
 
@@ -24,6 +33,56 @@ _SPACE = re.compile(r"\s+")
 KNOWN_UNIT_TAILS = {"%", "亿元", "万元", "元", "亿", "万", "吨", "万吨", "吨标准煤/万元", "公顷", "亩", "平方米", "千米", "公里",
                     "小时", "天", "岁", "分"} | COUNT_UNITS
 
+
+
+# --------------------------------------------------------------------------- number to text
+
+
+def plain(number: float) -> str:
+    """A value quoted in a message, up to 10 significant digits: 85.3, 1234.5, 1e+20."""
+    return f"{number:.10g}"
+
+
+def positional(value: float) -> str:
+    """A number as a person writes it, without exponent or float noise (rounded at 9 places,
+    trailing zeros dropped): 85.3, 12, 0.05, -0 for a negative zero."""
+    return np.format_float_positional(round(float(value), 9), trim="-")
+
+
+def fixed(value: float, digits: int = 2) -> str:
+    """Exactly `digits` decimals, as Python formats the float itself (0.125 → 0.12, 2.675 → 2.67:
+    round first with score.round_half_up where 四舍五入 is meant)."""
+    return format(value, f".{digits}f")
+
+
+def trimmed(value: float, digits: int = 2) -> str:
+    """`fixed`, then trailing zeros and a bare dot dropped: 86.50 → 86.5, 80.00 → 80 (-0.00 → -0)."""
+    text = fixed(value, digits)
+    if digits > 0:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def rounded_text(v: float, decimals: int) -> str:
+    """An already rounded float in a score explanation: `fixed` at 2 decimals, `trimmed` at 4;
+    NaN → —, ±inf → ±∞, and "-0" (a trimmed negative zero) → 0."""
+    if v != v:
+        return "—"
+    if v in (math.inf, -math.inf):
+        return "∞" if v > 0 else "-∞"
+    text = trimmed(v, 4) if decimals == 4 else fixed(v, decimals)
+    return "0" if text in ("-0", "") else text
+
+
+def two_to_four(v: float) -> str:
+    """At least 2 and at most 4 decimals: 8 → 8.00, 0.4545 → 0.4545, 0.7 → 0.70; NaN → —, ±inf → ±∞."""
+    if v != v:
+        return "—"
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
+    text = f"{v:.4f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
 
 @dataclass
 class Parsed:
@@ -57,7 +116,7 @@ def parse_value(raw: object, measure_unit: str = "") -> Parsed:
     if isinstance(raw, (int, float)):
         number = float(raw)
         if math.isnan(number) or math.isinf(number):
-            return Parsed(problem=(IssueCode.non_finite_value, value_guard.non_finite(str(raw))))
+            return Parsed(problem=(IssueCode.non_finite_value, non_finite(str(raw))))
         return Parsed(value=number)
     if isinstance(raw, (datetime, date, time, timedelta)):
         return Parsed(problem=(IssueCode.not_a_number, f"单元格是日期/时间格式（{raw}），应填数字，请将单元格格式改为“常规”后重填"))
@@ -66,7 +125,7 @@ def parse_value(raw: object, measure_unit: str = "") -> Parsed:
     if text.upper() in ERROR_VALUES:
         return Parsed(problem=(IssueCode.error_value, f"单元格是错误值 {text}，请填写数字"))
     notes = []
-    text, exotic = value_guard.ascii_digits(text)
+    text, exotic = ascii_digits(text)
     if exotic:
         notes.append("其他文字的数字转为阿拉伯数字")
     if _THOUSANDS.match(text):
@@ -80,7 +139,7 @@ def parse_value(raw: object, measure_unit: str = "") -> Parsed:
         return Parsed(problem=(IssueCode.not_a_number, f"「{original}」不是数字，请只填写数值"))
     number = float(match.group(1) + (f"e{match.group(2)}" if match.group(2) else ""))
     if not math.isfinite(number):  # "1e400" parses as inf
-        return Parsed(problem=(IssueCode.non_finite_value, value_guard.non_finite(original)))
+        return Parsed(problem=(IssueCode.non_finite_value, non_finite(original)))
     tail = match.group(3)
     if tail:
         if tail == "%" and measure_unit != "%":
@@ -116,5 +175,30 @@ def _same_unit(tail: str, measure_unit: str) -> bool:
         tail in ("万", "万元") and measure_unit in ("万", "万元"))
 
 
-def _plain(number: float) -> str:
-    return f"{number:.10g}"
+_plain = plain  # the name validate imports
+
+
+# Separators of Arabic-script numbers, which NFKC leaves alone.
+_SEPARATORS = {"\u066b": ".", "\u066c": ",", "\u060c": ","}
+
+
+def non_finite(text: str) -> str:
+    return f"「{text}」超出可计算的数值范围（不是有限数），请核实后填写正确数值"
+
+
+def ascii_digits(text: str) -> tuple[str, bool]:
+    """Digits of any script (Arabic-Indic ٥٨٫٢, Devanagari …) as 0-9; NFKC has already
+    folded the full-width ones. True when something was changed."""
+    if text.isascii():
+        return text, False
+    out, changed = [], False
+    for ch in text:
+        if ch in _SEPARATORS:
+            out.append(_SEPARATORS[ch])
+            changed = True
+        elif not ch.isascii() and unicodedata.category(ch) == "Nd":
+            out.append(str(unicodedata.digit(ch)))
+            changed = True
+        else:
+            out.append(ch)
+    return "".join(out), changed

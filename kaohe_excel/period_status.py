@@ -53,9 +53,18 @@ def refuse_during_publication(folder: Path, today: date | None = None,
     """Sealing ends appeals: before the 公示 ends it needs --force (PublicationPending otherwise).
 
     `override` names the way round it where the caller offers one (the web page's checkbox)."""
+    pending = publication_pending(folder, today)
+    if pending is not None:
+        raise PublicationPending(
+            f"{folder.name} 期的公示期至{pending}结束，尚未期满，封存后将不能再受理复核；"
+            f"请期满后再封存，{override}")
+
+
+def publication_pending(folder: Path, today: date | None = None) -> str | None:
+    """The end of the period's 公示 (Chinese date) while it has not ended and the period is not
+    sealed; None otherwise (no window recorded, ended, or sealed)."""
     today = today or date.today()
     window = publication_window(folder)
     if window is not None and today <= window[1] and not is_sealed(folder):
-        raise PublicationPending(
-            f"{folder.name} 期的公示期至{chinese_date(window[1])}结束，尚未期满，封存后将不能再受理复核；"
-            f"请期满后再封存，{override}")
+        return chinese_date(window[1])
+    return None

@@ -41,6 +41,18 @@ def default_scheme_path() -> Path:
     return Path(DEFAULT_SCHEME_NAMES[0])
 
 
+def scheme_in_use(scheme: Path | None) -> tuple[Path, str]:
+    """The scheme a command uses (--scheme, else default_scheme_path) and a note for the screen;
+    KaoheError saying how to get one when there is none."""
+    if scheme is not None:
+        return scheme, ""
+    found = default_scheme_path()
+    if not found.is_file():
+        raise KaoheError("当前文件夹没有 考核方案.xlsx。新单位请先运行 kaohe init 文件夹名（生成示例方案和示例收件箱），"
+                         "再进入该文件夹；或用 --scheme 指定方案文件")
+    return found, "（示例方案）" if found.name == "scheme.xlsx" else ""
+
+
 def _inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())
@@ -269,6 +281,90 @@ def load_period(out_root: Path, period: str, workers: int | None = None) -> Resu
     scheme = load_scheme(folder / SCHEME_COPY)
     validated = read_and_validate(scheme, folder / INPUTS_DIR, workers=workers)
     return score_period(scheme, validated)
+
+
+@dataclass
+class TemplatePlan:
+    """`kaohe template` once every target was checked: the scheme, where, which, and the signing key."""
+
+    scheme: Scheme
+    out: Path
+    units: list[str] | None
+    lead: bool
+    key: origin.OfficeKey
+    key_created: bool
+    key_source: str
+
+
+def prepare_templates(scheme_path: Path, out: Path, units: list[str] | None = None, lead: bool = False,
+                      overwrite: bool = False) -> TemplatePlan:
+    """Load the scheme, check the units and every target before the first is written (a refusal
+    leaves the folder as it was), and find or create the office key that signs the templates."""
+    from .fsguard import check_output_dir
+    from .template_guard import refuse_overwrite
+    from .template_paths import planned_paths
+
+    loaded = load_scheme(scheme_path)
+    known = set(loaded.units["unit_code"])
+    unknown = [u for u in (units or []) if u not in known]
+    if unknown:
+        raise KaoheError(f"单位代码不在方案中：{'、'.join(unknown)}")
+    check_output_dir(out, "模板输出")
+    refuse_overwrite(planned_paths(loaded, out, units=units or None, lead=lead), overwrite)
+    location = origin.key_location(loaded)
+    if not location.demo:
+        origin.refuse_inside(location.path, out, "模板输出目录")
+    key, created = origin.ensure_key(loaded)
+    return TemplatePlan(loaded, Path(out), units or None, lead, key, created, location.source)
+
+
+def write_command_templates(plan: TemplatePlan) -> list[Path]:
+    """The files of `kaohe template`: with lead, the 牵头单位 workbooks; else the units' templates
+    and, for all units, the 评定表, the 复核 workbook and the 测评 workbooks."""
+    from .appeal_template import write_appeal_workbook
+    from .rating_template import write_rating_workbooks
+    from .template import write_assessment_workbook, write_lead_workbooks, write_templates
+
+    scheme, out, key = plan.scheme, plan.out, plan.key
+    if plan.lead:
+        return write_lead_workbooks(scheme, out, key=key)
+    paths = write_templates(scheme, out, units=plan.units, key=key)
+    if not plan.units:
+        paths.append(write_assessment_workbook(scheme, out, key=key))
+        paths.append(write_appeal_workbook(scheme, out, key=key))
+        paths.extend(write_rating_workbooks(scheme, out, key=key))
+    return paths
+
+
+def unit_history(out_root: Path, unit: str | None = None) -> tuple[pd.DataFrame, list]:
+    """archive.history, and KaoheError when `unit` is in none of the (readable) periods."""
+    table, damaged = archive.history(out_root, unit=unit)
+    if unit and table.empty and not damaged and not archive.history(out_root)[0].empty:
+        raise KaoheError(f"各期归档中没有单位「{unit}」（按单位代码或单位名称查找），请核对；"
+                         "不加 --unit 可列出全部单位")
+    return table, damaged
+
+
+def gap_rows(out_root: Path, period: str, unit: str | None = None) -> pd.DataFrame:
+    """The 差距分析 rows of an archived period (gap.gap_sheet_rows): one unit's, or every unit's
+    indicators that can still gain points."""
+    from . import gap
+
+    results = load_period(out_root, period, workers=cpu_workers())
+    if unit is not None and unit not in set(results.scheme.units["unit_code"]):
+        raise KaoheError(f"没有单位代码 {unit}")
+    table = gap.gap_table(results.scored, results.scheme.tier_tables, results.scheme)
+    rows = gap.gap_sheet_rows(table, unit)
+    return rows[rows["可增加总分"] > 0] if unit is None else rows
+
+
+def simulate_period(out_root: Path, period: str, sets: list[str]):
+    """simulate.simulate on an archived period with the `--set` changes (malformed ones fail before any reading)."""
+    from . import simulate
+
+    changes = simulate.parse_changes(sets)
+    results = load_period(out_root, period, workers=cpu_workers())
+    return simulate.simulate(results, changes)
 
 
 def cpu_workers() -> int:

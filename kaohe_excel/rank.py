@@ -27,13 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .number_text import trimmed
+
 QUOTA_NOTE = "达到{top}分数线，受{top}比例限制"
 QUOTA_COUNT_NOTE = "（本类别{top}名额{count}个）"
 
 
 def _fmt(v: float) -> str:
-    text = f"{float(v):.2f}".rstrip("0").rstrip(".")
-    return text or "0"
+    return trimmed(float(v), 2)
 
 
 def quota_counts(sizes: pd.Series, reaching: pd.Series, default_share: float,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .number_text import trimmed
 from .score import round_half_up
 
 KEY = ["rating_code", "rater_group"]
@@ -166,15 +167,15 @@ def group_stats(valid_marks: pd.DataFrame, tallies: pd.DataFrame, ratings: pd.Da
 
 
 def _num(x: float) -> str:
-    """A number as a person writes it: 86.67, 80, 12.5."""
-    text = f"{round_half_up(x, 2):.2f}".rstrip("0").rstrip(".")
+    """A number as a person writes it: 86.67, 80, 12.5 (the reference _nums equals)."""
+    text = trimmed(round_half_up(x, 2), 2)
     return text if text != "-0" else "0"
 
 
 def _nums(series: pd.Series) -> pd.Series:
     """_num over a column: rounded once, each distinct value formatted once."""
     rounded = pd.Series(round_half_up(series.astype(float), 2), index=series.index)
-    texts = {v: (f"{v:.2f}".rstrip("0").rstrip(".") if v == v else "") for v in rounded.unique()}
+    texts = {v: (trimmed(v, 2) if v == v else "") for v in rounded.unique()}
     return rounded.map(texts).fillna("").astype(object)
 
 

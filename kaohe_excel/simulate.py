@@ -195,6 +195,14 @@ def simulate(results_or_frames: Any, changes: dict[tuple[str, str], Any]) -> Sim
                             scores[SIM_SCORE_COLUMNS].reset_index(drop=True))
 
 
+# The Chinese headers of SimulationResult.scores, as the console and the web page show them.
+SCORE_HEADERS = {
+    "unit_code": "单位代码", "unit_name": "单位名称", "indicator_code": "指标代码", "name": "指标名称",
+    "changed": "是否设定", "value_before": "原值", "value_after": "模拟值", "score_before": "原得分",
+    "score_after": "模拟得分", "score_delta": "变化",
+}
+
+
 def simulation_rows(sim: SimulationResult, only_changed: bool = True) -> pd.DataFrame:
     """Totals before/after with Chinese headers (console table); only units whose total, rank or grade moved."""
     t = sim.totals

@@ -17,7 +17,7 @@ def split_periods(text: str) -> list[str]:
 
 
 def check_source_periods(frame: pd.DataFrame, meta, problems) -> None:
-    """Scheme check (called by scheme._parse_indicators): 来源周期 spelled as period ids of the
+    """Scheme check (called by scheme_rows._parse_indicators): 来源周期 spelled as period ids of the
     scheme's year, never the period itself; 平时 only on a 年度 scheme. Leaves them 、-joined."""
     from .progress import parse_period
     from .tables import clean_text

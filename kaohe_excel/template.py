@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import math
 import re
-import unicodedata
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import origin
+from . import origin, text_width
 from .safety import safe_filename, xml_safe
 
 FORMAT_VERSION = "1"
@@ -83,7 +82,7 @@ def display_width(value: object) -> int:
     """Columns a text takes in Excel: CJK and full-width characters count twice."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return 0
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
+    return text_width.display_width(value)
 
 
 def template_file_name(unit_code: str, unit_name: str) -> str:

@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .number_text import positional
 from .score import round_half_up
 
 NOTE_COLUMN = "total_note"
 GAP_NOTE_COLUMN = "total_gap_note"
 
 
-def _num(value: float) -> str:
-    return np.format_float_positional(round(float(value), 9), trim="-")
+_num = positional
 
 
 def indicator_total_notes(scored: pd.DataFrame, ranked: pd.DataFrame, meta: Any) -> pd.DataFrame:

@@ -19,11 +19,11 @@ docs/methods.md, 数值核查):
 from __future__ import annotations
 
 import math
-import unicodedata
 
 import numpy as np
 import pandas as pd
 
+from .number_text import ascii_digits, non_finite, plain  # noqa: F401  (validate reads value_guard.non_finite)
 from .tables import header_key
 from .xlsx_meta import INVISIBLE, PERCENT, SCALED, Formatted
 
@@ -35,36 +35,6 @@ GROUP_FLOOR = 1_000_000.0
 GROUP_MIN_VALUES = 5
 COUNT_LIMIT = 1_000.0  # 加扣分 数量: items or incidents of one unit in one period
 _REFERENCES = ("target", "base", "full", "floor")
-# Separators of Arabic-script numbers, which NFKC leaves alone.
-_SEPARATORS = {"\u066b": ".", "\u066c": ",", "\u060c": ","}
-
-
-def plain(number: float) -> str:
-    return f"{number:.10g}"
-
-
-def non_finite(text: str) -> str:
-    return f"「{text}」超出可计算的数值范围（不是有限数），请核实后填写正确数值"
-
-
-def ascii_digits(text: str) -> tuple[str, bool]:
-    """Digits of any script (Arabic-Indic ٥٨٫٢, Devanagari …) as 0-9; NFKC has already
-    folded the full-width ones. True when something was changed."""
-    if text.isascii():
-        return text, False
-    out, changed = [], False
-    for ch in text:
-        if ch in _SEPARATORS:
-            out.append(_SEPARATORS[ch])
-            changed = True
-        elif not ch.isascii() and unicodedata.category(ch) == "Nd":
-            out.append(str(unicodedata.digit(ch)))
-            changed = True
-        else:
-            out.append(ch)
-    return "".join(out), changed
-
-
 def formatted(raw: Formatted, measure_unit: str, target: float) -> tuple[float | None, str]:
     """(the number the unit meant, a 警告 text) or (None, an 错误 text) for a number whose
     cell format shows it otherwise."""

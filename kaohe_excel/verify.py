@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .archive import (FEEDBACK_DIR, MANIFEST, NOTICE_TEMPLATE_COPY, SEAL_FILE, _read_json, check_files, find_period, is_sealed,
+from .archive import (FEEDBACK_DIR, MANIFEST, NOTICE_TEMPLATE_COPY, SEAL_FILE, check_files, find_period, is_sealed, read_seal,
                       period_folder, read_manifest, read_results, sha256_file)
 from .errors import ArchiveDamaged
 from .period_outputs import render_outputs
@@ -86,7 +86,7 @@ def check_archive(out_root: Path, period: str) -> tuple[VerifyReport, dict | Non
     if manifest.get("period") != period:
         result.problems.append(f"清单中的考核周期为 {manifest.get('period')}，与文件夹 {period} 不一致")
     if result.sealed:
-        seal = _read_json(folder / SEAL_FILE) or {}
+        seal = read_seal(folder)
         if seal.get("manifest_sha256") != sha256_file(manifest_path):
             result.problems.append(f"清单 {MANIFEST} 在封存后被改动（与封存记录 {SEAL_FILE} 中的校验值不符）")
     return result, manifest

@@ -19,9 +19,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import FILES, make_inbox, small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit
-from test_validate import FILES, make_inbox
 from kaohe_excel import archive, period_outputs, pipeline
 from kaohe_excel.errors import ArchiveMismatch, InboxChanged, OutputsLocked, PeriodNotFound, PeriodSealed
 from kaohe_excel.scheme import load_scheme

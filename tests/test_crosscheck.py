@@ -9,13 +9,12 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import make_inbox, small_scheme_sheets, write_workbook
 from kaohe_excel import crosscheck, origin
 from kaohe_excel.read import read_inbox
 from kaohe_excel.scheme import load_scheme
 from kaohe_excel.template import write_lead_workbooks
 from kaohe_excel.validate import validate
-from test_validate import make_inbox
 
 LEAD_STATS = "核定表_统计局.xlsx"
 LEAD_DEV = "核定表_发改局.xlsx"

@@ -317,7 +317,7 @@ def test_parse_changes_rejects_duplicates():
 def period(tmp_path_factory):
     """The small scheme's clean inbox, built once: simulate never mutates its inputs (tested)."""
     from conftest import small_scheme_sheets, write_workbook
-    from test_validate import make_inbox
+    from conftest import make_inbox
 
     folder = tmp_path_factory.mktemp("period")
     scheme_path = write_workbook(folder / "scheme.xlsx", small_scheme_sheets())

@@ -18,11 +18,11 @@ import pytest
 from docx import Document
 from typer.testing import CliRunner
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import FILES, make_inbox, small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit
 from kaohe_excel import hostile
 from kaohe_excel import read as read_module
-from kaohe_excel import scheme as scheme_module
+from kaohe_excel import scheme_sheets as scheme_module  # the module that reads the sheets in a child
 from kaohe_excel.cli import app
 from kaohe_excel.errors import NoticeTemplateError, SchemeNotFound
 from kaohe_excel.notice_template import build_notice_template
@@ -30,7 +30,6 @@ from kaohe_excel.pipeline import run
 from kaohe_excel.read import ReadLimits, read_inbox
 from kaohe_excel.scheme import load_scheme
 from kaohe_excel.validate import validate
-from test_validate import FILES, make_inbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_inputs"

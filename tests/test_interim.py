@@ -14,8 +14,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
-from test_validate import make_inbox
+from conftest import make_inbox, small_scheme_sheets, write_workbook
 from kaohe_excel import archive, pipeline
 from kaohe_excel.errors import ArchiveMismatch, DataErrorsPresent, InterimSourceMissing, SchemeInvalid
 from kaohe_excel.scheme import load_scheme

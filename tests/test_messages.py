@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from kaohe_excel.cli import app
 from kaohe_excel.scheme import load_scheme
-from test_validate import make_inbox
+from conftest import make_inbox
 
 runner = CliRunner()
 

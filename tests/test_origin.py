@@ -24,7 +24,7 @@ from kaohe_excel.read import read_inbox
 from kaohe_excel.scheme import load_scheme
 from kaohe_excel.template import write_lead_workbooks
 from kaohe_excel.validate import validate
-from test_validate import ASSESSED, FILES, UNIT_VALUES, make_inbox
+from conftest import ASSESSED, FILES, make_inbox, UNIT_VALUES
 
 runner = CliRunner()
 

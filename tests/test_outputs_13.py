@@ -284,7 +284,7 @@ def test_notice_date_masthead_imprint_properties_and_footers(tmp_path):
     from kaohe_excel.notice import write_notice
     from kaohe_excel.notice_layout import document_date
     from kaohe_excel.scheme import SchemeMeta
-    from test_notice import GRADES, make_ranked
+    from conftest import NOTICE_GRADES as GRADES, make_notice_ranked as make_ranked
 
     extra = {"成文日期": "2025年1月20日", "发文机关标志": "测试县目标考核办公室文件", "抄送": "县委各部门，县人大办",
              "印发机关": "测试县目标考核办公室"}

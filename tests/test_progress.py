@@ -11,8 +11,7 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
-from test_validate import make_inbox
+from conftest import make_inbox, small_scheme_sheets, write_workbook
 from kaohe_excel import archive, period_scoring, pipeline, progress
 from kaohe_excel.errors import KaoheError
 from kaohe_excel.notice_template import DEFAULT_TEMPLATE

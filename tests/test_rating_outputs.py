@@ -10,12 +10,11 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from conftest import write_workbook
+from conftest import fill_ballot, fill_paper, fill_tally, rating_sheets, write_workbook
 from kaohe_excel import notice, report
 from kaohe_excel.pipeline import read_and_validate, score_period
 from kaohe_excel.rating_template import write_rating_workbooks
 from kaohe_excel.scheme import load_scheme
-from test_rating import fill_ballot, fill_paper, fill_tally, rating_sheets
 
 OPINION = "测评人甲的意见：建议加强作风建设"
 

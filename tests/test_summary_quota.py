@@ -9,8 +9,7 @@ from typer.testing import CliRunner
 
 from kaohe_excel.cli import app
 from kaohe_excel.scheme import load_scheme
-from test_validate import make_inbox
-from test_year_rules import scheme_with
+from conftest import make_inbox, scheme_with
 
 runner = CliRunner()
 

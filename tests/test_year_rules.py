@@ -15,13 +15,12 @@ import pytest
 from docx import Document
 from typer.testing import CliRunner
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import make_inbox, scheme_with, small_scheme_sheets, write_workbook
 from kaohe_excel import publication, rank, score
 from kaohe_excel.cli import app
 from kaohe_excel.errors import SchemeInvalid
 from kaohe_excel.publication import Settings, window
 from kaohe_excel.scheme import load_scheme
-from test_validate import make_inbox
 
 runner = CliRunner()
 D = date
@@ -61,15 +60,6 @@ def test_defaults_are_the_run_date_and_five_days():
     # run on Sat 2025-03-01: start Mon 3-3, end Fri 3-7
     win = window(None, D(2025, 3, 1))
     assert (win.issued_on, win.start, win.end, win.days) == (D(2025, 3, 1), D(2025, 3, 3), D(2025, 3, 7), 5)
-
-
-def scheme_with(tmp_path, meta_rows=(), **sheets):
-    base = small_scheme_sheets()
-    if meta_rows:
-        keys, values = zip(*meta_rows)
-        base["方案"] = pd.concat([base["方案"], pd.DataFrame({"项目": keys, "值": values})], ignore_index=True)
-    base.update(sheets)
-    return write_workbook(tmp_path / "scheme.xlsx", base)
 
 
 def test_scheme_reads_publication_rows_and_holidays(tmp_path):
