@@ -196,6 +196,15 @@ def test_templates_download_per_unit_and_in_bundles(period):
     assert client.get("/template/assessment").status_code == 200
     assert zipfile.ZipFile(io.BytesIO(client.get("/template/leads").content)).namelist()
     assert client.get("/template/other").status_code == 404
+    # the page's bundle is what `kaohe template` writes for the same scheme: every unit's 填报表,
+    # the 评定表, the 复核登记表 and each 测评 group's ballots (listed here from the scheme)
+    bundle = zipfile.ZipFile(io.BytesIO(client.get("/template/all").content)).namelist()
+    scheme = load_scheme(period["root"] / "考核方案.xlsx")
+    units = [f"{c}_{n}.xlsx" for c, n in zip(scheme.units["unit_code"], scheme.units["unit_name"])]
+    # the sample's 民主测评 MZ: 县领导 7 电子票, 干部职工 one 纸质票 entry table, 服务对象 one 汇总 table
+    ballots = [f"测评票_MZ_县领导_{n}.xlsx" for n in range(1, 8)] + ["测评录入表_MZ_干部职工.xlsx", "测评汇总表_MZ_服务对象.xlsx"]
+    assert set(units + ballots + ["评定表.xlsx"]) <= set(bundle)
+    assert any(n.startswith("复核") for n in bundle) and len(bundle) == len(units) + len(ballots) + 2
 
 
 def test_a_run_elsewhere_holding_the_archive_lock_is_reported(tmp_path):

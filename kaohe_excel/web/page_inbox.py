@@ -103,7 +103,7 @@ async def inbox_remove(request: Request) -> HTMLResponse:
 
 
 def _template_bytes(state: AppState, what: str, unit: str | None = None) -> tuple[bytes, str, str]:
-    from ..template import write_assessment_workbook, write_lead_workbooks, write_templates
+    from ..template import write_assessment_workbook, write_templates
 
     scheme = state.scheme()
     with tempfile.TemporaryDirectory(dir=state.work.state) as tmp:
@@ -116,13 +116,17 @@ def _template_bytes(state: AppState, what: str, unit: str | None = None) -> tupl
         if what == "assessment":
             path = write_assessment_workbook(scheme, out)
             return path.read_bytes(), path.name, XLSX
-        paths = write_lead_workbooks(scheme, out) if what == "leads" else (
-            write_templates(scheme, out) + [write_assessment_workbook(scheme, out)])
+        # the same files as `kaohe template` (with --lead): 复核 and 测评 workbooks included
+        from .. import origin
+        from ..pipeline import TemplatePlan, write_command_templates
+
+        key, created = origin.ensure_key(scheme)
+        paths = write_command_templates(TemplatePlan(scheme, out, None, what == "leads", key, created, ""))
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
             for path in paths:
                 bundle.write(path, path.name)
-        name = "牵头单位核定表.zip" if what == "leads" else f"填报模板_{scheme.meta.period}.zip"
+        name = "牵头单位核定表.zip" if what == "leads" else f"全部模板_{scheme.meta.period}.zip"
         return buffer.getvalue(), name, "application/zip"
 
 
