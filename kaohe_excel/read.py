@@ -122,6 +122,9 @@ class FileResult:
     issues: list[Issue] = field(default_factory=list)
     # Why the file is not copied into the archive (a link, a hidden file, too large); "" = copied.
     not_copied: str = ""
+    # What judging the file in the pool worker produced (validate's per-file verdict; the cells
+    # are then dropped); None: not judged there, the consumer judges the cells itself.
+    verdict: object = None
 
     @property
     def readable(self) -> bool:
@@ -172,18 +175,51 @@ def read_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = Re
     return ReadResult(named + list(_read_paths(folder, paths, workers, limits, progress)), skipped)
 
 
+class InboxStream:
+    """read_inbox's results one at a time, in the same order, as they arrive (iter_inbox).
+
+    Nothing is read before the first result is asked for. A consumer may set `judge` before
+    that: a callable the pool workers apply to each file they read (validate_stream's
+    per-file checks), so the files are judged where they are read, in parallel; it is handed
+    to the workers when the pool starts (inherited where processes fork). A file read outside
+    a worker (no process support, a file re-read alone after a worker died) is not judged:
+    its `verdict` stays None and the consumer judges its cells itself."""
+
+    def __init__(self, folder: Path, workers: int | None, limits: ReadLimits,
+                 progress: Callable[[int, int], None] | None):
+        self.folder, self.workers, self.limits, self.progress = Path(folder), workers, limits, progress
+        self.judge: Callable[[FileResult], None] | None = None
+        self._results: Iterator[FileResult] | None = None
+
+    def __iter__(self) -> InboxStream:
+        return self
+
+    def __next__(self) -> FileResult:
+        if self._results is None:
+            self._results = self._generate()
+        return next(self._results)
+
+    def close(self) -> None:
+        """Stop early: the pool is shut down, the rest is not read."""
+        if self._results is not None:
+            self._results.close()
+
+    def _generate(self) -> Iterator[FileResult]:
+        paths, named, _ = _skipped_results(self.folder)
+        yield from named
+        yield from _read_paths(self.folder, paths, self.workers, self.limits, self.progress, self.judge)
+
+
 def iter_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = ReadLimits(),
-               progress: Callable[[int, int], None] | None = None) -> Iterator[FileResult]:
+               progress: Callable[[int, int], None] | None = None) -> InboxStream:
     """read_inbox's results one at a time, in the same order, as they arrive: a consumer
     that validates each one can let its cells go (validate.validate_stream)."""
-    folder = Path(folder)
-    paths, named, _ = _skipped_results(folder)
-    yield from named
-    yield from _read_paths(folder, paths, workers, limits, progress)
+    return InboxStream(folder, workers, limits, progress)
 
 
 def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: ReadLimits,
-                progress: Callable[[int, int], None] | None) -> Iterator[FileResult]:
+                progress: Callable[[int, int], None] | None,
+                judge: Callable[[FileResult], None] | None = None) -> Iterator[FileResult]:
     names = [str(p.relative_to(folder)) for p in paths]
     total = len(paths)
     if workers is None:
@@ -208,7 +244,7 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
         # Small chunks: results stream back steadily and a crash re-reads few files alone.
         chunk = max(4, min(32, (total - start) // (workers * 8)))
         try:
-            pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits,))
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits, judge))
         except (OSError, NotImplementedError, ImportError):  # no process support (a locked-down host)
             yield from taken(_read_one(paths[index], names[index], limits) for index in range(start, total))
             return
@@ -241,10 +277,12 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
 # ---------------------------------------------------------------- one file
 
 _MEMORY_CAPPED = False  # set in pool workers whose address space is capped
+_JUDGE: Callable[[FileResult], None] | None = None  # InboxStream.judge, in pool workers
 
 
-def _pool_worker_setup(limits: ReadLimits) -> None:
-    global _MEMORY_CAPPED
+def _pool_worker_setup(limits: ReadLimits, judge: Callable[[FileResult], None] | None = None) -> None:
+    global _MEMORY_CAPPED, _JUDGE
+    _JUDGE = judge
     _MEMORY_CAPPED = _limit_memory(limits.max_memory_bytes)
     if _MEMORY_CAPPED:
         _quiet_stderr()  # an abort under the cap is expected and handled: no backtrace on screen
@@ -261,7 +299,11 @@ def _quiet_stderr() -> None:
 
 
 def _read_pooled_chunk(paths: list[Path], names: list[str], limits: ReadLimits) -> list[FileResult]:
-    return [_read_pooled(path, name, limits) for path, name in zip(paths, names)]
+    results = [_read_pooled(path, name, limits) for path, name in zip(paths, names)]
+    if _JUDGE is not None:
+        for result in results:
+            _JUDGE(result)
+    return results
 
 
 def _read_pooled(path: Path, name: str, limits: ReadLimits) -> FileResult:
