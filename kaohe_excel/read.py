@@ -358,10 +358,13 @@ def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimi
     if problem is not None:
         result.issues.append(_with_file(problem, name))
         return result
-    if container == "xlsx" and not isolate:
-        _parse(data, result, limits, container)
-    else:
-        _isolated(data, result, limits, container)
+    try:
+        if container == "xlsx" and not isolate:
+            _parse(data, result, limits, container)
+        else:
+            _isolated(data, result, limits, container)
+    finally:
+        _forget_zip()  # the sniff's archive of this file
     return result
 
 
@@ -416,7 +419,8 @@ def _biff_encrypted(data: bytes) -> bool:
 def _sniff_zip(data: bytes, limits: ReadLimits, scan: bool = True) -> tuple[Issue | None, str]:
     truncated = error(IssueCode.unreadable_file, "文件已损坏（压缩包不完整，可能未保存完或传输中断），请重新保存后报送")
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        if True:  # the archive stays open for the file's later steps (_zip_of)
+            archive = _zip_of(data)
             infos = archive.infolist()
             names = {info.filename.replace("\\", "/").lower(): info for info in infos}
             uncompressed = sum(info.file_size for info in infos)
@@ -452,6 +456,59 @@ def _sniff_zip(data: bytes, limits: ReadLimits, scan: bool = True) -> tuple[Issu
         return truncated, ""
     except Exception:  # zlib.error and friends: a damaged deflate stream
         return truncated, ""
+
+
+_OPEN_ZIP: list = [None, None]  # [the bytes, their ZipFile]: one file's steps share one central directory read
+
+
+def _zip_of(data: bytes) -> zipfile.ZipFile:
+    """The file's zip archive, opened once for the sniff, the empty-cell look and the guard
+    (reading the central directory each time cost as much as scanning the sheet)."""
+    if _OPEN_ZIP[0] is not data:
+        _OPEN_ZIP[0], _OPEN_ZIP[1] = data, zipfile.ZipFile(io.BytesIO(data))
+    return _OPEN_ZIP[1]
+
+
+def _forget_zip() -> None:
+    _OPEN_ZIP[0] = _OPEN_ZIP[1] = None
+
+
+def _packed(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+    """A part's bytes as stored (before inflating), with how it is stored: equal keys inflate
+    to equal parts. None where only zipfile can read the part."""
+    fp = archive.fp
+    if not isinstance(fp, io.BytesIO) or info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return None
+    with fp.getbuffer() as view:
+        offset = info.header_offset
+        if bytes(view[offset:offset + 4]) != ZIP_MAGIC:
+            return None
+        start = offset + 30 + int.from_bytes(view[offset + 26:offset + 28], "little") + int.from_bytes(view[offset + 28:offset + 30], "little")
+        packed = bytes(view[start:start + info.compress_size])
+    return b"%d:%d:" % (info.compress_type, info.file_size) + packed
+
+
+# Templates of one scheme share their styles and workbook parts byte for byte: what is
+# derived from a part is kept by its stored bytes (a few hundred bytes each), per process.
+_DERIVED: dict[tuple, object] = {}
+
+
+def _derived(key: tuple, make: Callable[[], object]) -> object:
+    found = _DERIVED.get(key)
+    if found is None:
+        if len(_DERIVED) >= 256:
+            _DERIVED.clear()
+        found = _DERIVED[key] = make()
+    return found
+
+
+def _special_styles(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ReadLimits) -> dict:
+    from . import xlsx_meta
+
+    packed = _packed(archive, info)
+    if packed is None:
+        return xlsx_meta.special_styles(_member(archive, info, limits))
+    return _derived(("styles", limits.max_part_bytes, packed), lambda: xlsx_meta.special_styles(_member(archive, info, limits)))
 
 
 def _declares_spreadsheet(archive: zipfile.ZipFile, names: dict, limits: ReadLimits) -> bool:
@@ -745,7 +802,8 @@ def _resolve_empty_inputs(data: bytes, result: FileResult, limits: ReadLimits) -
     by_sheet: dict[str, dict[str, tuple[Row, str]]] = {}
     for row, name in empty:
         by_sheet.setdefault(row.layout.sheet, {})[row[name].cell] = (row, name)
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    if True:
+        archive = _zip_of(data)
         parts, _ = _sheet_parts(archive, limits)
         for sheet, cells in by_sheet.items():
             part = parts.get(sheet)
@@ -797,11 +855,22 @@ def _report_merges(xml: bytes, sheet: str, cells: dict[str, object], result: Fil
 def _sheet_parts(archive: zipfile.ZipFile, limits: ReadLimits) -> tuple[dict[str, str], bool]:
     """Sheet name -> zip member of its XML, following the workbook's relationships, and
     whether every sheet the workbook lists was found."""
-    names = {info.filename.replace("\\", "/").lstrip("/").lower(): info.filename for info in archive.infolist()}
+    infos = archive.infolist()
+    names = {info.filename.replace("\\", "/").lstrip("/").lower(): info.filename for info in infos}
     workbook = names.get("xl/workbook.xml")
     rels = names.get("xl/_rels/workbook.xml.rels")
     if workbook is None or rels is None:
         return {}, False
+    packed = (_packed(archive, archive.getinfo(workbook)), _packed(archive, archive.getinfo(rels)))
+    if None in packed:
+        return _find_sheet_parts(archive, limits, names, workbook, rels)
+    key = ("parts", limits.max_part_bytes, tuple(info.filename for info in infos), *packed)
+    parts, complete = _derived(key, lambda: _find_sheet_parts(archive, limits, names, workbook, rels))
+    return dict(parts), complete
+
+
+def _find_sheet_parts(archive: zipfile.ZipFile, limits: ReadLimits, names: dict[str, str], workbook: str,
+                      rels: str) -> tuple[dict[str, str], bool]:
     targets = {}
     for tag in re.findall(rb'<(?:\w+:)?Relationship\b[^>]*>', _member(archive, archive.getinfo(rels), limits)):
         attributes = dict(_ATTRIBUTE.findall(tag))
@@ -1001,11 +1070,11 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
         if sheet in views:
             return views[sheet]
         if archive is None:
-            archive = zipfile.ZipFile(io.BytesIO(data))
+            archive = _zip_of(data)
             parts, _ = _sheet_parts(archive, limits)
             names = {info.filename.replace("\\", "/").lower(): info for info in archive.infolist()}
             info = names.get("xl/styles.xml")
-            styles = xlsx_meta.special_styles(_member(archive, info, limits)) if info is not None else {}
+            styles = _special_styles(archive, info, limits) if info is not None else {}
         part = parts.get(sheet)
         view = None
         if part is not None:
@@ -1025,5 +1094,4 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
                                    f"无法核对表格的格式与隐藏行列（{type(exc).__name__}），请用 Excel 或 WPS 打开后另存为 .xlsx 再报送",
                                    file=result.name))
     finally:
-        if archive is not None:
-            archive.close()
+        _forget_zip()
