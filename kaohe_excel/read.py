@@ -511,6 +511,22 @@ def _special_styles(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Rea
     return _derived(("styles", limits.max_part_bytes, packed), lambda: xlsx_meta.special_styles(_member(archive, info, limits)))
 
 
+_STYLE_USES: dict[tuple, re.Pattern] = {}
+
+
+def _uses_style(xml: bytes, styles: dict) -> bool:
+    """Whether any s="n" attribute in the sheet names one of these styles (one C-level search;
+    xlsx_meta.scan_sheet's loop over every cell tag only matters when one does)."""
+    key = tuple(sorted(styles))
+    pattern = _STYLE_USES.get(key)
+    if pattern is None:
+        if len(_STYLE_USES) >= 64:
+            _STYLE_USES.clear()
+        numbers = b"|".join(str(number).encode() for number in key)
+        pattern = _STYLE_USES[key] = re.compile(rb'\bs\s*=\s*"(?:%s)"' % numbers)
+    return pattern.search(xml) is not None
+
+
 def _declares_spreadsheet(archive: zipfile.ZipFile, names: dict, limits: ReadLimits) -> bool:
     """A workbook stored under unusual part names still declares its content type."""
     content_types = names.get("[content_types].xml")
@@ -1018,31 +1034,25 @@ def _table_rows(rows: list[list], sheet: str, table: Table, names: list[str], ke
     width = max(columns) + 1
     pick = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     records = []
+    if len(_SHARED) >= 50_000:
+        _SHARED.clear()
+    share = _SHARED.setdefault
     for r in range(table.header_row + 1, len(rows)):
         row = rows[r]
         values = pick(row) if len(row) >= width else tuple(row[c] if c < len(row) else "" for c in columns)
         for i in watched:
             value = values[i]
             if value != "" and clean_text(value):  # "" is calamine's empty cell: most cells, skipped cheaply
-                records.append(Row(layout, r, tuple(map(_shared, values))))
+                # one object per short text (_SHARED)
+                records.append(Row(layout, r, tuple([share(v, v) if v.__class__ is str and len(v) <= 64 else v
+                                                     for v in values])))
                 break
     return records
 
 
+# One object per short text: files repeat the same codes and notes, and pickle sends a
+# shared object once per batch of results, so the main process holds it once too.
 _SHARED: dict[str, str] = {}
-
-
-def _shared(value: object) -> object:
-    """One object per short text: files repeat the same codes and notes, and pickle sends a
-    shared object once per batch of results, so the main process holds it once too."""
-    if value.__class__ is not str or len(value) > 64:
-        return value
-    found = _SHARED.get(value)
-    if found is None:
-        if len(_SHARED) >= 50_000:
-            _SHARED.clear()
-        _SHARED[value] = found = value
-    return found
 
 
 # ---------------------------------------------------------------- what the office sees
@@ -1078,7 +1088,9 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
         part = parts.get(sheet)
         view = None
         if part is not None:
-            view = xlsx_meta.scan_sheet(_member(archive, archive.getinfo(part), limits), styles, cells)
+            xml = _member(archive, archive.getinfo(part), limits)
+            # the cells' formats are looked up only where some cell uses a special style at all
+            view = xlsx_meta.scan_sheet(xml, styles if styles and _uses_style(xml, styles) else {}, cells)
         views[sheet] = view
         return view
 
