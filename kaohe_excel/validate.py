@@ -153,7 +153,7 @@ class _Validator:
         self.grades = {name: set(frame.loc[frame["level"] != "", "level"]) for name, frame in tiers.groupby("tier_table")}
         self.catalogue = {r["item_code"]: r for r in scheme.adjustments.to_dict("records")}
         self.issues: list[Issue] = []
-        self.values: list[dict] = []
+        self.values: list[tuple] = []
         self.claims: list[dict] = []
         self.submissions: list[dict] = []
         self.unit_files: dict[str, str] = {}
@@ -498,7 +498,11 @@ class _Validator:
         unscored = parsed.problem is not None or isinstance(raw, Withheld)
         if not unscored and parsed.text is None:
             unscored = self.check_range(parsed.value, spec, at, label)
-        (self.values if into is None else into).append({
+        if into is None:  # a row of VALUE_COLUMNS: a tuple pickles and becomes a frame faster than a dict
+            self.values.append((unit_code, code, parsed.value, parsed.text, display_text(evidence), display_text(note),
+                                file, cell.sheet, at["cell"], unscored))
+            return
+        into.append({
             "unit_code": unit_code, "indicator_code": code, "value": parsed.value, "text_value": parsed.text,
             "evidence": display_text(evidence), "note": display_text(note),
             "file": file, "sheet": cell.sheet, "cell": at["cell"], "unscored": unscored,
@@ -726,12 +730,16 @@ class _Validator:
         if not len(far):
             return
         number = pd.to_numeric(values["value"], errors="coerce").abs()
-        usable = number.notna() & ~values["unscored"].astype(bool)
-        groups = values["unit_code"].map(group_of)
+        usable = (number.notna() & ~values["unscored"].astype(bool)).to_numpy()
+        # every usable value's peers (same group and indicator) found in one grouping, not a scan per outlier
+        positions = np.flatnonzero(usable)
+        peers_of = pd.Series(positions).groupby(
+            [values["unit_code"].map(group_of).to_numpy()[positions], values["indicator_code"].to_numpy()[positions]],
+            sort=False).indices
         for position in far:
             unit_code, code = values.at[position, "unit_code"], values.at[position, "indicator_code"]
-            peers = usable & (groups == group_of.get(unit_code)) & (values["indicator_code"] == code)
-            median = float(number[peers].median())
+            peers = positions[peers_of.get((group_of.get(unit_code), code), [])]
+            median = float(number.iloc[peers].median())
             spec = self.expected_self.get(unit_code, {}).get(code) or self.expected_assessed.get((unit_code, code)) or {}
             self.add(error(IssueCode.implausible_value,
                            f"指标「{spec.get('name', code)}」{value_guard.group_message(float(values.at[position, 'value']), median)}",
@@ -752,7 +760,7 @@ class _Validator:
         rating_outcome = None
         if self.rating is not None:
             rating_outcome, rating_values = self.rating.finish()
-            self.values.extend(rating_values)
+            self.values.extend(tuple(record[c] for c in VALUE_COLUMNS) for record in rating_values)
         if self.assessment_file is None and len(self.expected_assessed) and ("assessment", "") not in self.ambiguous:
             self.add(error(IssueCode.missing_assessment, "收件箱中没有考核办的评定表（评定表.xlsx），评定类指标无法计分"))
         appeals = self.appeals()
