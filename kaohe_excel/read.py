@@ -244,7 +244,8 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
         # Small chunks: results stream back steadily and a crash re-reads few files alone.
         chunk = max(4, min(32, (total - start) // (workers * 8)))
         try:
-            pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits, judge))
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_pool_worker_setup,
+                                       initargs=(limits, judge))
         except (OSError, NotImplementedError, ImportError):  # no process support (a locked-down host)
             yield from taken(_read_one(paths[index], names[index], limits) for index in range(start, total))
             return
@@ -272,6 +273,17 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
         except OSError:  # the workers could not be started (no fork/spawn left): one file at a time
             yield from taken(_read_one(paths[index], names[index], limits, isolate=True) for index in range(count, total))
             return
+
+
+def _pool_context():
+    """fork on Linux: a worker then starts in milliseconds with the modules and the judge's
+    tables already in memory, where spawn or forkserver (the Linux default from Python 3.14)
+    would import pandas and unpickle the scheme in every worker first. Elsewhere the platform's
+    default (macOS and Windows spawn: fork is not safe there)."""
+    import multiprocessing
+    import sys
+
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
 
 
 # ---------------------------------------------------------------- one file
