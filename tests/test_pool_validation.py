@@ -3,14 +3,17 @@ judging every file in one process gives (issue 17: validation where the reading 
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import shutil
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_assessment, fill_unit, value_cell
+from kaohe_excel import read as read_module
 from kaohe_excel import validate as validate_module
 from kaohe_excel.read import iter_inbox, read_inbox
 from kaohe_excel.scheme import load_scheme
@@ -62,7 +65,8 @@ def _broken_inbox(tmp_path: Path):
     return scheme, inbox
 
 
-def test_files_judged_in_pool_workers_equal_one_process(tmp_path, monkeypatch):
+@pytest.mark.parametrize("start", ["fork", "spawn"])  # spawn: Windows and macOS, the judge is pickled
+def test_files_judged_in_pool_workers_equal_one_process(tmp_path, monkeypatch, start):
     scheme, inbox = _broken_inbox(tmp_path)
     in_process = validate(scheme, read_inbox(inbox, workers=1))  # every file judged here, from its cells
 
@@ -74,6 +78,7 @@ def test_files_judged_in_pool_workers_equal_one_process(tmp_path, monkeypatch):
         real_merge(self, verdict)
 
     monkeypatch.setattr(validate_module._Validator, "merge", counting_merge)
+    monkeypatch.setattr(read_module, "_pool_context", lambda: multiprocessing.get_context(start))
     pooled = validate_stream(scheme, iter_inbox(inbox, workers=2))
 
     files = sorted(p.name for p in inbox.iterdir())
