@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import appeal, origin
 from .crosscheck import VERIFIED_COLUMNS, empty_verified
+from .memory import release_unused
 from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
 from .read import (KIND_APPEAL, KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, InboxStream,
                    ReadResult, Row)
@@ -835,6 +836,7 @@ def validate_stream(scheme: Scheme, results: Iterable[FileResult]) -> Validated:
         # Judged where they are read: the pool, started at the first file, carries the
         # validator's tables; what needs every file (duplicates, missing units, groups) is here.
         results.judge = _FileJudge(validator)
+        release_unused()  # the tables' temporaries: the workers fork from this process
     files = []
     for result in results:
         if result.verdict is not None:
