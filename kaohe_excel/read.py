@@ -190,6 +190,14 @@ class InboxStream:
         self.folder, self.workers, self.limits, self.progress = Path(folder), workers, limits, progress
         self.judge: Callable[[FileResult], None] | None = None
         self._results: Iterator[FileResult] | None = None
+        self._listing: tuple[list[Path], list[FileResult], list[str]] | None = None
+
+    def listing(self) -> tuple[list[Path], list[FileResult], list[str]]:
+        """The inbox listed once (what is read, the entries not read that an issue names, and
+        every name not read); taken when first asked for, reading uses the same."""
+        if self._listing is None:
+            self._listing = _skipped_results(self.folder)
+        return self._listing
 
     def __iter__(self) -> InboxStream:
         return self
@@ -205,7 +213,7 @@ class InboxStream:
             self._results.close()
 
     def _generate(self) -> Iterator[FileResult]:
-        paths, named, _ = _skipped_results(self.folder)
+        paths, named, _ = self.listing()
         yield from named
         yield from _read_paths(self.folder, paths, self.workers, self.limits, self.progress, self.judge)
 
