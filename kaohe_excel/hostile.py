@@ -130,10 +130,12 @@ def scan_inbox(folder: Path) -> tuple[list[Path], list[tuple[Path, str, Issue | 
     files: list[Path] = []
     skipped: list[tuple[Path, str, Issue | None]] = []
 
-    def skip(path: Path, issue: Issue | None) -> None:
-        skipped.append((path, str(path.relative_to(folder)), issue))
+    def skip(path: Path, issue: Issue | None, name: str | None = None) -> None:
+        skipped.append((path, str(path.relative_to(folder)) if name is None else name, issue))
 
-    def walk(directory: Path) -> None:
+    def walk(directory: Path, prefix: str = "") -> None:
+        """`prefix`: the directory's name relative to the inbox + os.sep ("" for the inbox), so
+        an entry's name is prefix + its own (what Path.relative_to gives, at a tenth of the cost)."""
         try:
             with os.scandir(directory) as entries:
                 found = sorted(entries, key=lambda e: e.name)
@@ -144,7 +146,7 @@ def scan_inbox(folder: Path) -> tuple[list[Path], list[tuple[Path, str, Issue | 
             return
         for entry in found:
             path = Path(entry.path)
-            name = str(path.relative_to(folder))  # as read.py names the files it reads
+            name = prefix + entry.name  # as read.py names the files it reads
             lowered = entry.name.lower()
             try:
                 status = entry.stat(follow_symlinks=False)
@@ -166,7 +168,7 @@ def scan_inbox(folder: Path) -> tuple[list[Path], list[tuple[Path, str, Issue | 
                                        "隐藏文件夹（名称以“.”开头），其中的文件均未读取；如果其中有报送的表格，请移到收件箱中不以“.”开头的文件夹",
                                        file=name))
                 else:
-                    walk(path)
+                    walk(path, name + os.sep)
             elif not stat.S_ISREG(mode):
                 skip(path, warning(IssueCode.not_a_regular_file, "这不是普通文件（可能是管道或设备文件），未读取；收件箱中只应放各单位报送的表格", file=name))
             elif lowered.endswith(".lnk"):

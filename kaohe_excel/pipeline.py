@@ -68,9 +68,11 @@ def check_inbox_folder(inbox: Path) -> Path:
     return inbox
 
 
-def refuse_empty_inbox(inbox: Path) -> None:
-    """No spreadsheet at all: one line, not one 未报送 error per unit."""
-    files, _ = read.list_inbox(inbox)
+def refuse_empty_inbox(inbox: Path, stream: read.InboxStream | None = None) -> None:
+    """No spreadsheet at all: one line, not one 未报送 error per unit. With the stream that will
+    read the inbox, its listing (the inbox is then listed once)."""
+    listing = getattr(stream, "listing", None)
+    files = listing()[0] if listing is not None else read.list_inbox(inbox)[0]
     if not any(path.suffix.lower() in read.SPREADSHEET_SUFFIXES for path in files):
         others = f"（只有 {len(files)} 个其他文件，如 {files[0].name}）" if files else ""
         raise InboxEmpty(f"收件箱里没有 Excel 文件：{inbox}{others}。请把各单位报送的表格放进这个文件夹，或检查文件夹是否选对")
@@ -102,14 +104,19 @@ class CheckOutcome:
         return self.validated.issues_table
 
 
-def read_and_validate(scheme: Scheme, inbox: Path, progress: Progress | None = None,
-                      workers: int | None = None) -> validate.Validated:
+def inbox_stream(inbox: Path, progress: Progress | None = None, workers: int | None = None) -> read.InboxStream:
+    """The inbox's files as they are read (nothing is read before the first is asked for)."""
     def step(done: int, total: int) -> None:
         if progress:
             progress("读取", done, total)
 
-    # Streamed: each file is validated as it arrives, so its cells need not all be held at once.
-    validated = validate.validate_stream(scheme, read.iter_inbox(inbox, workers=workers, progress=step))
+    return read.iter_inbox(inbox, workers=workers, progress=step)
+
+
+def read_and_validate(scheme: Scheme, inbox: Path, progress: Progress | None = None,
+                      workers: int | None = None, stream: read.InboxStream | None = None) -> validate.Validated:
+    # Streamed: each file is validated as it arrives (in the reader pool), so its cells need not all be held at once.
+    validated = validate.validate_stream(scheme, stream if stream is not None else inbox_stream(inbox, progress, workers))
     release_unused()
     return validated
 
@@ -131,8 +138,9 @@ def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Pa
     refuse_key_inside(scheme, inbox, Path(out_root))
     if interim.has_interim(scheme):
         interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
-    refuse_empty_inbox(inbox)
-    validated = with_interim(scheme, read_and_validate(scheme, inbox, progress, workers), Path(out_root))
+    stream = inbox_stream(inbox, progress, workers)
+    refuse_empty_inbox(inbox, stream)
+    validated = with_interim(scheme, read_and_validate(scheme, inbox, stream=stream), Path(out_root))
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report.write_issue_report(report_path, scheme.meta, validated.issues_table)
     unit_reports = write_unit_issue_books(report_path, scheme.meta, validated.issues_table, scheme.unit_names())
@@ -167,8 +175,9 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         archive.period_folder(Path(out_root), compare_to)  # raises PeriodNotFound with a Chinese message
     if interim.has_interim(scheme):
         interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
-    refuse_empty_inbox(inbox)
-    validated = with_interim(scheme, read_and_validate(scheme, inbox, progress, workers), Path(out_root))
+    stream = inbox_stream(inbox, progress, workers)
+    refuse_empty_inbox(inbox, stream)
+    validated = with_interim(scheme, read_and_validate(scheme, inbox, stream=stream), Path(out_root))
     if validated.error_count and not allow_errors:
         out_root.mkdir(parents=True, exist_ok=True)
         report_path = Path(out_root) / f"校验问题_{period}.xlsx"

@@ -122,6 +122,9 @@ class FileResult:
     issues: list[Issue] = field(default_factory=list)
     # Why the file is not copied into the archive (a link, a hidden file, too large); "" = copied.
     not_copied: str = ""
+    # What judging the file in the pool worker produced (validate's per-file verdict; the cells
+    # are then dropped); None: not judged there, the consumer judges the cells itself.
+    verdict: object = None
 
     @property
     def readable(self) -> bool:
@@ -172,18 +175,59 @@ def read_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = Re
     return ReadResult(named + list(_read_paths(folder, paths, workers, limits, progress)), skipped)
 
 
+class InboxStream:
+    """read_inbox's results one at a time, in the same order, as they arrive (iter_inbox).
+
+    Nothing is read before the first result is asked for. A consumer may set `judge` before
+    that: a callable the pool workers apply to each file they read (validate_stream's
+    per-file checks), so the files are judged where they are read, in parallel; it is handed
+    to the workers when the pool starts (inherited where processes fork). A file read outside
+    a worker (no process support, a file re-read alone after a worker died) is not judged:
+    its `verdict` stays None and the consumer judges its cells itself."""
+
+    def __init__(self, folder: Path, workers: int | None, limits: ReadLimits,
+                 progress: Callable[[int, int], None] | None):
+        self.folder, self.workers, self.limits, self.progress = Path(folder), workers, limits, progress
+        self.judge: Callable[[FileResult], None] | None = None
+        self._results: Iterator[FileResult] | None = None
+        self._listing: tuple[list[Path], list[FileResult], list[str]] | None = None
+
+    def listing(self) -> tuple[list[Path], list[FileResult], list[str]]:
+        """The inbox listed once (what is read, the entries not read that an issue names, and
+        every name not read); taken when first asked for, reading uses the same."""
+        if self._listing is None:
+            self._listing = _skipped_results(self.folder)
+        return self._listing
+
+    def __iter__(self) -> InboxStream:
+        return self
+
+    def __next__(self) -> FileResult:
+        if self._results is None:
+            self._results = self._generate()
+        return next(self._results)
+
+    def close(self) -> None:
+        """Stop early: the pool is shut down, the rest is not read."""
+        if self._results is not None:
+            self._results.close()
+
+    def _generate(self) -> Iterator[FileResult]:
+        paths, named, _ = self.listing()
+        yield from named
+        yield from _read_paths(self.folder, paths, self.workers, self.limits, self.progress, self.judge)
+
+
 def iter_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = ReadLimits(),
-               progress: Callable[[int, int], None] | None = None) -> Iterator[FileResult]:
+               progress: Callable[[int, int], None] | None = None) -> InboxStream:
     """read_inbox's results one at a time, in the same order, as they arrive: a consumer
     that validates each one can let its cells go (validate.validate_stream)."""
-    folder = Path(folder)
-    paths, named, _ = _skipped_results(folder)
-    yield from named
-    yield from _read_paths(folder, paths, workers, limits, progress)
+    return InboxStream(folder, workers, limits, progress)
 
 
 def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: ReadLimits,
-                progress: Callable[[int, int], None] | None) -> Iterator[FileResult]:
+                progress: Callable[[int, int], None] | None,
+                judge: Callable[[FileResult], None] | None = None) -> Iterator[FileResult]:
     names = [str(p.relative_to(folder)) for p in paths]
     total = len(paths)
     if workers is None:
@@ -208,7 +252,8 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
         # Small chunks: results stream back steadily and a crash re-reads few files alone.
         chunk = max(4, min(32, (total - start) // (workers * 8)))
         try:
-            pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker_setup, initargs=(limits,))
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_pool_worker_setup,
+                                       initargs=(limits, judge))
         except (OSError, NotImplementedError, ImportError):  # no process support (a locked-down host)
             yield from taken(_read_one(paths[index], names[index], limits) for index in range(start, total))
             return
@@ -238,13 +283,26 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
             return
 
 
+def _pool_context():
+    """fork on Linux: a worker then starts in milliseconds with the modules and the judge's
+    tables already in memory, where spawn or forkserver (the Linux default from Python 3.14)
+    would import pandas and unpickle the scheme in every worker first. Elsewhere the platform's
+    default (macOS and Windows spawn: fork is not safe there)."""
+    import multiprocessing
+    import sys
+
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
+
+
 # ---------------------------------------------------------------- one file
 
 _MEMORY_CAPPED = False  # set in pool workers whose address space is capped
+_JUDGE: Callable[[FileResult], None] | None = None  # InboxStream.judge, in pool workers
 
 
-def _pool_worker_setup(limits: ReadLimits) -> None:
-    global _MEMORY_CAPPED
+def _pool_worker_setup(limits: ReadLimits, judge: Callable[[FileResult], None] | None = None) -> None:
+    global _MEMORY_CAPPED, _JUDGE
+    _JUDGE = judge
     _MEMORY_CAPPED = _limit_memory(limits.max_memory_bytes)
     if _MEMORY_CAPPED:
         _quiet_stderr()  # an abort under the cap is expected and handled: no backtrace on screen
@@ -261,7 +319,11 @@ def _quiet_stderr() -> None:
 
 
 def _read_pooled_chunk(paths: list[Path], names: list[str], limits: ReadLimits) -> list[FileResult]:
-    return [_read_pooled(path, name, limits) for path, name in zip(paths, names)]
+    results = [_read_pooled(path, name, limits) for path, name in zip(paths, names)]
+    if _JUDGE is not None:
+        for result in results:
+            _JUDGE(result)
+    return results
 
 
 def _read_pooled(path: Path, name: str, limits: ReadLimits) -> FileResult:
@@ -316,10 +378,13 @@ def read_file(path: Path, name: str | None = None, limits: ReadLimits = ReadLimi
     if problem is not None:
         result.issues.append(_with_file(problem, name))
         return result
-    if container == "xlsx" and not isolate:
-        _parse(data, result, limits, container)
-    else:
-        _isolated(data, result, limits, container)
+    try:
+        if container == "xlsx" and not isolate:
+            _parse(data, result, limits, container)
+        else:
+            _isolated(data, result, limits, container)
+    finally:
+        _forget_zip()  # the sniff's archive of this file
     return result
 
 
@@ -374,7 +439,8 @@ def _biff_encrypted(data: bytes) -> bool:
 def _sniff_zip(data: bytes, limits: ReadLimits, scan: bool = True) -> tuple[Issue | None, str]:
     truncated = error(IssueCode.unreadable_file, "文件已损坏（压缩包不完整，可能未保存完或传输中断），请重新保存后报送")
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        if True:  # the archive stays open for the file's later steps (_zip_of)
+            archive = _zip_of(data)
             infos = archive.infolist()
             names = {info.filename.replace("\\", "/").lower(): info for info in infos}
             uncompressed = sum(info.file_size for info in infos)
@@ -410,6 +476,75 @@ def _sniff_zip(data: bytes, limits: ReadLimits, scan: bool = True) -> tuple[Issu
         return truncated, ""
     except Exception:  # zlib.error and friends: a damaged deflate stream
         return truncated, ""
+
+
+_OPEN_ZIP: list = [None, None]  # [the bytes, their ZipFile]: one file's steps share one central directory read
+
+
+def _zip_of(data: bytes) -> zipfile.ZipFile:
+    """The file's zip archive, opened once for the sniff, the empty-cell look and the guard
+    (reading the central directory each time cost as much as scanning the sheet)."""
+    if _OPEN_ZIP[0] is not data:
+        _OPEN_ZIP[0], _OPEN_ZIP[1] = data, zipfile.ZipFile(io.BytesIO(data))
+    return _OPEN_ZIP[1]
+
+
+def _forget_zip() -> None:
+    _OPEN_ZIP[0] = _OPEN_ZIP[1] = None
+
+
+def _packed(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+    """A part's bytes as stored (before inflating), with how it is stored: equal keys inflate
+    to equal parts. None where only zipfile can read the part."""
+    fp = archive.fp
+    if not isinstance(fp, io.BytesIO) or info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return None
+    with fp.getbuffer() as view:
+        offset = info.header_offset
+        if bytes(view[offset:offset + 4]) != ZIP_MAGIC:
+            return None
+        start = offset + 30 + int.from_bytes(view[offset + 26:offset + 28], "little") + int.from_bytes(view[offset + 28:offset + 30], "little")
+        packed = bytes(view[start:start + info.compress_size])
+    return b"%d:%d:" % (info.compress_type, info.file_size) + packed
+
+
+# Templates of one scheme share their styles and workbook parts byte for byte: what is
+# derived from a part is kept by its stored bytes (a few hundred bytes each), per process.
+_DERIVED: dict[tuple, object] = {}
+
+
+def _derived(key: tuple, make: Callable[[], object]) -> object:
+    found = _DERIVED.get(key)
+    if found is None:
+        if len(_DERIVED) >= 256:
+            _DERIVED.clear()
+        found = _DERIVED[key] = make()
+    return found
+
+
+def _special_styles(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ReadLimits) -> dict:
+    from . import xlsx_meta
+
+    packed = _packed(archive, info)
+    if packed is None:
+        return xlsx_meta.special_styles(_member(archive, info, limits))
+    return _derived(("styles", limits.max_part_bytes, packed), lambda: xlsx_meta.special_styles(_member(archive, info, limits)))
+
+
+_STYLE_USES: dict[tuple, re.Pattern] = {}
+
+
+def _uses_style(xml: bytes, styles: dict) -> bool:
+    """Whether any s="n" attribute in the sheet names one of these styles (one C-level search;
+    xlsx_meta.scan_sheet's loop over every cell tag only matters when one does)."""
+    key = tuple(sorted(styles))
+    pattern = _STYLE_USES.get(key)
+    if pattern is None:
+        if len(_STYLE_USES) >= 64:
+            _STYLE_USES.clear()
+        numbers = b"|".join(str(number).encode() for number in key)
+        pattern = _STYLE_USES[key] = re.compile(rb'\bs\s*=\s*"(?:%s)"' % numbers)
+    return pattern.search(xml) is not None
 
 
 def _declares_spreadsheet(archive: zipfile.ZipFile, names: dict, limits: ReadLimits) -> bool:
@@ -703,7 +838,8 @@ def _resolve_empty_inputs(data: bytes, result: FileResult, limits: ReadLimits) -
     by_sheet: dict[str, dict[str, tuple[Row, str]]] = {}
     for row, name in empty:
         by_sheet.setdefault(row.layout.sheet, {})[row[name].cell] = (row, name)
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    if True:
+        archive = _zip_of(data)
         parts, _ = _sheet_parts(archive, limits)
         for sheet, cells in by_sheet.items():
             part = parts.get(sheet)
@@ -755,11 +891,22 @@ def _report_merges(xml: bytes, sheet: str, cells: dict[str, object], result: Fil
 def _sheet_parts(archive: zipfile.ZipFile, limits: ReadLimits) -> tuple[dict[str, str], bool]:
     """Sheet name -> zip member of its XML, following the workbook's relationships, and
     whether every sheet the workbook lists was found."""
-    names = {info.filename.replace("\\", "/").lstrip("/").lower(): info.filename for info in archive.infolist()}
+    infos = archive.infolist()
+    names = {info.filename.replace("\\", "/").lstrip("/").lower(): info.filename for info in infos}
     workbook = names.get("xl/workbook.xml")
     rels = names.get("xl/_rels/workbook.xml.rels")
     if workbook is None or rels is None:
         return {}, False
+    packed = (_packed(archive, archive.getinfo(workbook)), _packed(archive, archive.getinfo(rels)))
+    if None in packed:
+        return _find_sheet_parts(archive, limits, names, workbook, rels)
+    key = ("parts", limits.max_part_bytes, tuple(info.filename for info in infos), *packed)
+    parts, complete = _derived(key, lambda: _find_sheet_parts(archive, limits, names, workbook, rels))
+    return dict(parts), complete
+
+
+def _find_sheet_parts(archive: zipfile.ZipFile, limits: ReadLimits, names: dict[str, str], workbook: str,
+                      rels: str) -> tuple[dict[str, str], bool]:
     targets = {}
     for tag in re.findall(rb'<(?:\w+:)?Relationship\b[^>]*>', _member(archive, archive.getinfo(rels), limits)):
         attributes = dict(_ATTRIBUTE.findall(tag))
@@ -907,31 +1054,25 @@ def _table_rows(rows: list[list], sheet: str, table: Table, names: list[str], ke
     width = max(columns) + 1
     pick = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     records = []
+    if len(_SHARED) >= 50_000:
+        _SHARED.clear()
+    share = _SHARED.setdefault
     for r in range(table.header_row + 1, len(rows)):
         row = rows[r]
         values = pick(row) if len(row) >= width else tuple(row[c] if c < len(row) else "" for c in columns)
         for i in watched:
             value = values[i]
             if value != "" and clean_text(value):  # "" is calamine's empty cell: most cells, skipped cheaply
-                records.append(Row(layout, r, tuple(map(_shared, values))))
+                # one object per short text (_SHARED)
+                records.append(Row(layout, r, tuple([share(v, v) if v.__class__ is str and len(v) <= 64 else v
+                                                     for v in values])))
                 break
     return records
 
 
+# One object per short text: files repeat the same codes and notes, and pickle sends a
+# shared object once per batch of results, so the main process holds it once too.
 _SHARED: dict[str, str] = {}
-
-
-def _shared(value: object) -> object:
-    """One object per short text: files repeat the same codes and notes, and pickle sends a
-    shared object once per batch of results, so the main process holds it once too."""
-    if value.__class__ is not str or len(value) > 64:
-        return value
-    found = _SHARED.get(value)
-    if found is None:
-        if len(_SHARED) >= 50_000:
-            _SHARED.clear()
-        _SHARED[value] = found = value
-    return found
 
 
 # ---------------------------------------------------------------- what the office sees
@@ -959,15 +1100,17 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
         if sheet in views:
             return views[sheet]
         if archive is None:
-            archive = zipfile.ZipFile(io.BytesIO(data))
+            archive = _zip_of(data)
             parts, _ = _sheet_parts(archive, limits)
             names = {info.filename.replace("\\", "/").lower(): info for info in archive.infolist()}
             info = names.get("xl/styles.xml")
-            styles = xlsx_meta.special_styles(_member(archive, info, limits)) if info is not None else {}
+            styles = _special_styles(archive, info, limits) if info is not None else {}
         part = parts.get(sheet)
         view = None
         if part is not None:
-            view = xlsx_meta.scan_sheet(_member(archive, archive.getinfo(part), limits), styles, cells)
+            xml = _member(archive, archive.getinfo(part), limits)
+            # the cells' formats are looked up only where some cell uses a special style at all
+            view = xlsx_meta.scan_sheet(xml, styles if styles and _uses_style(xml, styles) else {}, cells)
         views[sheet] = view
         return view
 
@@ -983,5 +1126,4 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
                                    f"无法核对表格的格式与隐藏行列（{type(exc).__name__}），请用 Excel 或 WPS 打开后另存为 .xlsx 再报送",
                                    file=result.name))
     finally:
-        if archive is not None:
-            archive.close()
+        _forget_zip()

@@ -8,17 +8,19 @@ trailing unit, "85.3%") and each such repair is recorded as a 警告.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from . import appeal, origin
 from .crosscheck import VERIFIED_COLUMNS, empty_verified
+from .memory import release_unused
 from .issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
-from .read import KIND_APPEAL, KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, ReadResult, Row
+from .read import (KIND_APPEAL, KIND_ASSESSMENT, KIND_LEAD, KIND_UNIT, Cell, FileResult, FormulaWithoutValue, InboxStream,
+                   ReadResult, Row)
 from .rating_read import RATING_KINDS
 from .rating_validate import RatingCollector
 from .scheme import Scheme
@@ -85,23 +87,46 @@ class _Candidate:
     used: bool = False
 
 
+@dataclass(eq=False)
+class _Verdict:
+    """What _Validator.file() added for one file, judged alone in a reading worker. Pickled
+    with its file in one go, so a candidate keeps its identity: the same object marks its
+    place in the lists, and its submission is the one in `submissions`."""
+
+    issues: list
+    values: list
+    claims: list
+    verified: list
+    submissions: list
+    candidates: list
+
+
+class _FileJudge:
+    """InboxStream.judge: in a reading worker, judge each file against the scheme and let its
+    cells go; the validator's tables come with it (inherited where the pool forks)."""
+
+    def __init__(self, validator: _Validator):
+        self.validator = validator
+
+    def __call__(self, result: FileResult) -> None:
+        verdict = self.validator.judge_alone(result)
+        if verdict is not None:
+            result.verdict = verdict
+            result.drop_cells()
+
+
 def _spec_records(frame: pd.DataFrame) -> list[tuple[str, str, dict]]:
     """(unit_code, indicator_code, spec) per unit x indicator, spec holding the few fields
-    validation reads. Built column-wise because to_dict("records") over a city-scale
-    assignments frame took most of validate; units with the same spec share one dict, as
-    one dict per unit x indicator cost more memory than the scheme itself."""
-    columns = [frame[c].tolist() for c in SPEC_COLUMNS]
-    # NaN never equals NaN: the sharing key has None for it
-    keys = [frame[c].astype(object).where(frame[c].notna(), None).tolist() if frame[c].dtype.kind == "f" else values
-            for c, values in zip(SPEC_COLUMNS, columns)]
-    shared: dict[tuple, dict] = {}
-    records = []
-    for unit_code, values, key in zip(frame["unit_code"].tolist(), zip(*columns), zip(*keys)):
-        spec = shared.get(key)
-        if spec is None:
-            spec = shared[key] = dict(zip(SPEC_COLUMNS, values))
-        records.append((unit_code, values[0], spec))
-    return records
+    validation reads. Rows with the same spec share one dict (one dict per unit x indicator
+    cost more memory than the scheme itself); the distinct specs are found by grouping the
+    columns, so only a few hundred dicts are built from a city-scale assignments frame."""
+    if not len(frame):
+        return []
+    spec_ids = frame.groupby(SPEC_COLUMNS, sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(spec_ids, return_index=True)[1]  # the first row of each spec, by spec id
+    distinct = frame.iloc[first]
+    specs = [dict(zip(SPEC_COLUMNS, values)) for values in zip(*(distinct[c].tolist() for c in SPEC_COLUMNS))]
+    return list(zip(frame["unit_code"].tolist(), frame["indicator_code"].tolist(), map(specs.__getitem__, spec_ids.tolist())))
 
 
 class _Validator:
@@ -109,14 +134,19 @@ class _Validator:
         self.scheme = scheme
         assignments = scheme.assignments()
         self.assignments = assignments
-        active = assignments[~assignments["exempt"]]
+        # Only the columns read here are filtered: taking every column of a city's frame costs more.
+        wanted = assignments[["unit_code", *SPEC_COLUMNS, "source", "exempt"]]
+        exempt = wanted["exempt"].to_numpy(dtype=bool)
+        is_self = (wanted["source"] == "self").to_numpy(dtype=bool)
+        is_assessed = (wanted["source"] == "assessed").to_numpy(dtype=bool)
         # Plain dicts: validation touches every row of every file, pandas lookups would dominate.
         self.expected_self: dict[str, dict[str, dict]] = {}
-        for unit_code, code, spec in _spec_records(active[active["source"] == "self"]):
+        for unit_code, code, spec in _spec_records(wanted[~exempt & is_self]):
             self.expected_self.setdefault(unit_code, {})[code] = spec
         self.expected_assessed: dict[tuple[str, str], dict] = {
-            (unit_code, code): spec for unit_code, code, spec in _spec_records(active[active["source"] == "assessed"])}
-        self.exempt_pairs = set(zip(assignments.loc[assignments["exempt"], "unit_code"], assignments.loc[assignments["exempt"], "indicator_code"]))
+            (unit_code, code): spec for unit_code, code, spec in _spec_records(wanted[~exempt & is_assessed])}
+        exempt_rows = wanted[exempt]
+        self.exempt_pairs = set(zip(exempt_rows["unit_code"].tolist(), exempt_rows["indicator_code"].tolist()))
         self.indicator_codes = set(scheme.indicators["indicator_code"])
         self.names_in_use = {clean_text(v) for v in scheme.indicators["name"]} | {clean_text(v) for v in scheme.units["unit_name"]}
         self.unit_names = scheme.unit_names()
@@ -124,7 +154,7 @@ class _Validator:
         self.grades = {name: set(frame.loc[frame["level"] != "", "level"]) for name, frame in tiers.groupby("tier_table")}
         self.catalogue = {r["item_code"]: r for r in scheme.adjustments.to_dict("records")}
         self.issues: list[Issue] = []
-        self.values: list[dict] = []
+        self.values: list[tuple] = []
         self.claims: list[dict] = []
         self.submissions: list[dict] = []
         self.unit_files: dict[str, str] = {}
@@ -148,6 +178,36 @@ class _Validator:
                              f"考核方案「方案」表设定「{origin.SCHEME_KEY_ROW}」为「{origin.DEMO_KEY_VALUE}」：演示密钥随程序公开发布，"
                              "任何人都能用它伪造校验码，只能用于示例数据。正式考核请删除此行，再用 kaohe template 重新生成并下发模板"
                              "（见 docs/office-key.md）"))
+
+    # ---------------------------------------------------------- one file alone (in a reading worker)
+    def judge_alone(self, result: FileResult) -> _Verdict | None:
+        """file(result) with nothing of the other files: what it adds to the lists, as a
+        _Verdict that merge() appends in the main process exactly where file() would have.
+        None for the kinds whose checks span files (the 复核登记表, the 测评 workbooks), and
+        whenever judging fails here (no office key): the main process then judges the cells."""
+        if result.kind in RATING_KINDS or result.kind == KIND_APPEAL:
+            return None
+        kept = (self.issues, self.values, self.claims, self.verified, self.submissions, self.candidates)
+        self.issues, self.values, self.claims, self.verified, self.submissions, self.candidates = [], [], [], [], [], {}
+        try:
+            self.file(result)
+            return _Verdict(self.issues, self.values, self.claims, self.verified, self.submissions,
+                            [candidate for found in self.candidates.values() for candidate in found])
+        except Exception:  # e.g. OfficeKeyError: raised again where the main process judges the file
+            return None
+        finally:
+            self.open_candidate = self.main_lists = None
+            self.issues, self.values, self.claims, self.verified, self.submissions, self.candidates = kept
+
+    def merge(self, verdict: _Verdict) -> None:
+        """Append what judge_alone found for one file, in reading order (as file() would)."""
+        self.issues.extend(verdict.issues)
+        self.values.extend(verdict.values)
+        self.claims.extend(verdict.claims)
+        self.verified.extend(verdict.verified)
+        self.submissions.extend(verdict.submissions)
+        for candidate in verdict.candidates:
+            self.candidates.setdefault(candidate.key, []).append(candidate)
 
     # ---------------------------------------------------------- helpers
     def add(self, issue: Issue) -> None:
@@ -439,7 +499,11 @@ class _Validator:
         unscored = parsed.problem is not None or isinstance(raw, Withheld)
         if not unscored and parsed.text is None:
             unscored = self.check_range(parsed.value, spec, at, label)
-        (self.values if into is None else into).append({
+        if into is None:  # a row of VALUE_COLUMNS: a tuple pickles and becomes a frame faster than a dict
+            self.values.append((unit_code, code, parsed.value, parsed.text, display_text(evidence), display_text(note),
+                                file, cell.sheet, at["cell"], unscored))
+            return
+        into.append({
             "unit_code": unit_code, "indicator_code": code, "value": parsed.value, "text_value": parsed.text,
             "evidence": display_text(evidence), "note": display_text(note),
             "file": file, "sheet": cell.sheet, "cell": at["cell"], "unscored": unscored,
@@ -667,12 +731,16 @@ class _Validator:
         if not len(far):
             return
         number = pd.to_numeric(values["value"], errors="coerce").abs()
-        usable = number.notna() & ~values["unscored"].astype(bool)
-        groups = values["unit_code"].map(group_of)
+        usable = (number.notna() & ~values["unscored"].astype(bool)).to_numpy()
+        # every usable value's peers (same group and indicator) found in one grouping, not a scan per outlier
+        positions = np.flatnonzero(usable)
+        peers_of = pd.Series(positions).groupby(
+            [values["unit_code"].map(group_of).to_numpy()[positions], values["indicator_code"].to_numpy()[positions]],
+            sort=False).indices
         for position in far:
             unit_code, code = values.at[position, "unit_code"], values.at[position, "indicator_code"]
-            peers = usable & (groups == group_of.get(unit_code)) & (values["indicator_code"] == code)
-            median = float(number[peers].median())
+            peers = positions[peers_of.get((group_of.get(unit_code), code), [])]
+            median = float(number.iloc[peers].median())
             spec = self.expected_self.get(unit_code, {}).get(code) or self.expected_assessed.get((unit_code, code)) or {}
             self.add(error(IssueCode.implausible_value,
                            f"指标「{spec.get('name', code)}」{value_guard.group_message(float(values.at[position, 'value']), median)}",
@@ -693,7 +761,7 @@ class _Validator:
         rating_outcome = None
         if self.rating is not None:
             rating_outcome, rating_values = self.rating.finish()
-            self.values.extend(rating_values)
+            self.values.extend(tuple(record[c] for c in VALUE_COLUMNS) for record in rating_values)
         if self.assessment_file is None and len(self.expected_assessed) and ("assessment", "") not in self.ambiguous:
             self.add(error(IssueCode.missing_assessment, "收件箱中没有考核办的评定表（评定表.xlsx），评定类指标无法计分"))
         appeals = self.appeals()
@@ -763,14 +831,19 @@ def validate_stream(scheme: Scheme, results: Iterable[FileResult]) -> Validated:
     """validate() over results as they are read (read.iter_inbox), same output; each file's
     cells are dropped once judged, so Validated.files keeps only what names and identifies
     a file (path, name, size, sha256, kind, meta, issues)."""
-    results = iter(results)
-    # Take the first file before building the validator's tables: a reading process pool
-    # is then forked from the smaller process, its workers do not carry those tables.
-    first = next(results, None)
     validator = _Validator(scheme)
+    if isinstance(results, InboxStream):
+        # Judged where they are read: the pool, started at the first file, carries the
+        # validator's tables; what needs every file (duplicates, missing units, groups) is here.
+        results.judge = _FileJudge(validator)
+        release_unused()  # the tables' temporaries: the workers fork from this process
     files = []
-    for result in itertools.chain([first] if first is not None else [], results):
-        validator.file(result)
+    for result in results:
+        if result.verdict is not None:
+            validator.merge(result.verdict)
+            result.verdict = None
+        else:
+            validator.file(result)
         result.drop_cells()
         files.append(result)
     validated = validator.finish()
