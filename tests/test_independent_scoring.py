@@ -144,13 +144,12 @@ def _unit_targets(rng: random.Random, spec: Spec, ind: Indicator) -> None:
             spec.unit_targets[(unit, ind.code)] = {"full": ind.full - 1, "floor": ind.floor - 1}
         elif rng.random() < 0.15 and ind.method == "基本满分":
             spec.unit_targets[(unit, ind.code)] = {"base": ind.base * Decimal("0.8"), "full": ind.full * Decimal("0.9")}
-    # keep every group that has the indicator assessed on it by at least one unit (均值 needs peers)
-    for group in dict.fromkeys(g for _, g in spec.units):
-        members = [u for u in assessed if spec.units[[x for x, _ in spec.units].index(u)][1] == group]
+    # keep at least one unit of each group assessed on the indicator (均值 needs peers)
+    group_of = dict(spec.units)
+    for group in dict.fromkeys(group_of.values()):
+        members = [u for u in assessed if group_of[u] == group]
         if members and all(spec.unit_targets.get((u, ind.code), {}).get("exempt") for u in members):
             del spec.unit_targets[(members[0], ind.code)]
-    if ind.method == "功效系数" and ind.full is None:  # the group's best and worst must differ
-        pass
 
 
 def _values(rng: random.Random, spec: Spec, ind: Indicator) -> None:
@@ -195,12 +194,6 @@ def _values(rng: random.Random, spec: Spec, ind: Indicator) -> None:
         elif method == "扣分":
             x = Decimal(rng.choice([0, 0, 1, 2, 3, 7, 15]))
         spec.values[(unit, ind.code)] = x
-    if ind.method == "功效系数" and ind.full is None:
-        for group in dict.fromkeys(g for _, g in spec.units):
-            keys = [(u, ind.code) for u, g in spec.units if g == group and (u, ind.code) in spec.values]
-            if len({spec.values[k] for k in keys}) == 1 and len(keys) >= 1:
-                # a single assessed unit (or all equal): best = worst, which domain.md leaves open
-                spec.values[keys[0]] = spec.values[keys[0]]  # kept: the reference marks it ambiguous
 
 
 def _ties(rng: random.Random, spec: Spec) -> None:
@@ -276,7 +269,6 @@ def spec_share_text(spec: Spec) -> object:
 
 def write_scheme(spec: Spec, path: Path) -> Path:
     groups = list(dict.fromkeys(g for _, g in spec.units))
-    share = spec.excellent_share
     sheets = {
         "方案": pd.DataFrame({"项目": ["考核名称", "考核周期", "周期类型", "发文机关", "文号", "总分折算", "加分上限",
                                      "优秀比例上限", "否决效果", "领导邮箱"],
@@ -383,3 +375,33 @@ def test_product_matches_reference(seed: int, tmp_path: Path) -> None:
     spec = make_spec(seed)
     results = product_scores(spec, tmp_path)
     assert compare(spec, results) == []
+
+
+def test_the_seeds_reach_every_rule() -> None:
+    """The committed seeds between them exercise what the comparison is for (the reference alone, no I/O)."""
+    seen: set[str] = set()
+    half_cents = 0
+    for seed in range(SEEDS):
+        spec = make_spec(seed)
+        result = reference_scores(spec)
+        half_cents += result.half_cents
+        seen |= {f"{ind.method}/{ind.direction}" for ind in spec.indicators}
+        seen |= {"exempt 均值" for (u, i), t in spec.unit_targets.items() if t.get("exempt")
+                 and next(ind for ind in spec.indicators if ind.code == i).missing_rule == MEAN}
+        seen |= {f"veto {r.veto_effect}" for r in result.units.values() if r.veto_effect}
+        seen |= {"bonus capped" for u in result.units.values() if spec.bonus_cap is not None and u.bonus == spec.bonus_cap}
+        seen |= {"权重"} if spec.weights else set()
+        seen |= {f"total_mode {spec.total_mode}"} | {f"quota {r.rounding}" for r in spec.group_rules.values()}
+        seen |= {"至少一名" for r in spec.group_rules.values() if r.at_least_one}
+        seen |= {"tie at the quota's edge" for why in result.assumed.values() if "quota's edge" in why}
+        totals = [r.total for r in result.units.values()]
+        seen |= {"total on a threshold" for _, low in spec.grades if low and low in totals}
+        seen |= {"tied totals" for t in totals if totals.count(t) > 1}
+        seen |= {"优秀 over quota" for r in result.units.values() if r.grade == spec.grades[1][0]
+                 and r.total >= spec.grades[0][1] and not r.veto_effect}
+    wanted = {f"{m}/{d}" for m in METHODS for d in (HIGHER, LOWER) if m not in ("定性", "扣分") or d == HIGHER}
+    wanted |= {"exempt 均值", f"veto {NO_EXCELLENT}", f"veto {FAIL}", f"veto {ZERO}", "bonus capped", "权重",
+               "total_mode 百分制", "total_mode 原始分", "quota 向下取整", "quota 四舍五入", "至少一名",
+               "tie at the quota's edge", "total on a threshold", "tied totals", "优秀 over quota"}
+    assert wanted - seen == set()
+    assert half_cents >= 20  # exact …5 at the third decimal, where half-up (not the binary float) decides
