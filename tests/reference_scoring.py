@@ -5,6 +5,22 @@ same data the test writes into the workbooks) and computes every unit's indicato
 指标得分, 总分, 名次 and 等次 with plain loops and Decimal arithmetic, rounding half-up
 (四舍五入) of the exact decimal value. Where domain.md leaves a case open, the reference does
 not guess: it records the case in `Result.ambiguous` and the comparison skips that figure.
+
+Open points in domain.md, and what the product does (found by this comparison):
+- 反向 基本满分 beyond 基本值 (no formula given): the product mirrors like 完成率, P·b·基本值/x;
+  the reference assumes the same (`Result.assumed`) and compares.
+- 改进功效系数法 when the group's best = worst (one unit, or all equal): the product gives P.
+- 权重 with a 一级指标 the unit has no points available in (all exempt): the product drops that
+  category and rescales the remaining weights to the full weight sum; skipped here.
+- 权重 together with 百分制: the weighted total (weights sum to 100) is not rescaled by 100/ΣP.
+- ties at the 优秀 quota's edge: "a documented rule"; the scheme guide's rule is that all the
+  tied units drop a grade ("不超过"); the reference follows it.
+- 至少一名 when only vetoed units reach the 优秀 threshold: the product states 名额 0 (it counts
+  eligible units), a literal reading gives 1; the grades are the same; skipped here.
+- 均值 when every unit of the group is exempt: the product falls back to 归一化; skipped here.
+- not generated here: 反向 完成率/阶梯 with x ≤ 0 (the product gives the capped full ratio),
+  相对最优 with a best value ≤ 0 (the product clips the share to 0..1), 基本满分 with x < 0
+  (the product gives 0, the formula P·b·x/基本值 a negative score).
 """
 
 from __future__ import annotations
