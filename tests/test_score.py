@@ -212,6 +212,15 @@ def test_tiered(value, direction, expected):
     assert one("阶梯", value, target=100.0, tier_table="T", direction=direction) == expected
 
 
+
+@pytest.mark.parametrize("value, target, direction, expected", [
+    (9.45, 10.5, "higher", 8.0),   # r = 9.45/10.5 = 0.9 exactly on a calculator (0.8999… in binary) → tier 0.9
+    (44.8, 56.0, "higher", 6.0),   # r = 0.8 exactly (0.7999… in binary) → the lowest tier, not 0
+    (0.875, 0.7, "lower", 6.0),    # 反向 r = 0.7/0.875 = 0.8 exactly → tier 0.8
+])
+def test_tiered_ratio_on_a_lower_bound_reaches_it(value, target, direction, expected):
+    assert one("阶梯", value, target=target, tier_table="T", direction=direction) == expected
+
 # --------------------------------------------------------------------------- 差额扣分
 
 @pytest.mark.parametrize("value, params, expected", [

@@ -17,12 +17,13 @@ def tiered(rows: pd.DataFrame, tier_tables: pd.DataFrame) -> tuple[np.ndarray, T
     r = pd.Series(attainment_ratio(x, t, rows["direction"]), index=rows.index)
     tiers = tier_tables.loc[tier_tables["lower"].notna() & tier_tables["tier_table"].notna(),
                             ["tier_table", "lower", "share"]].astype({"lower": float, "share": float})
-    ratio = r.to_numpy()
+    # compared as a calculator shows it: 9.45/10.5 is 0.9 and reaches the tier 0.9, though binary gives 0.8999…
+    ratio = np.round(r.to_numpy(dtype=float), 9)
     lower_hit, share = np.full(len(rows), np.nan), np.zeros(len(rows))
     codes, names = pd.factorize(rows["tier_table"])
     for code, name in enumerate(names):  # per tier table (a scheme has a handful), never per unit
         table = tiers[tiers["tier_table"].astype(object) == name].sort_values("lower", kind="stable")
-        lowers = table["lower"].to_numpy()
+        lowers = np.round(table["lower"].to_numpy(dtype=float), 9)
         shares = table["share"].ffill().to_numpy()  # an empty 得分比例 keeps the one below it
         at = np.flatnonzero((codes == code) & ~np.isnan(ratio))
         pos = np.searchsorted(lowers, ratio[at], side="right") - 1  # the highest tier with 下限 ≤ r
