@@ -13,12 +13,14 @@ import numpy as np
 import pandas as pd
 
 from .adjust_detail import bonus_cap_note
+from .book_cache import SharedFormats
 from .gap import GAP_SHEET_HEADERS, gap_sheet_rows
+from . import sheet_rows
 from .memory import release_unused
 from .report_extras import CROSSCHECK_SHEET, _adjustment_columns, _progress_columns, _progress_frame
 from .report_values import (KIND_ZH, Previous, _OWN_RESULT, _as_previous, _col, _flags_text, _indicator_table, _num_text,
     _period_label, _round2, _runs, _sort_ranked, _text, _value_and_grade)
-from .report_xlsx import (Col, _Formats, _PlannedTable, _new_workbook, _plan_table, _with_subcategory, _write_cell,
+from .report_xlsx import (_WORKBOOK_OPTIONS, Col, _Formats, _cell_plan, _stream_block, _stream_title, _PlannedTable, _plan_table, _with_subcategory, _write_cell,
     _write_display_table, _write_planned, _write_table, _write_title)
 from .safety import safe_filename
 from .score import round_half_up
@@ -57,7 +59,10 @@ def _feedback_table(scored: pd.DataFrame, previous: Previous | None) -> pd.DataF
     return frame
 
 
-def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tuple[str, object, str]]:
+def _feedback_header(unit: pd.Series, previous_row: pd.Series | None, flags: str | None = None) -> list[tuple[str, object, str]]:
+    """The header block's (label, value, kind) lines; flags: the unit's _flags_text when known."""
+    if flags is None:
+        flags = _flags_text(unit.to_frame().T).iloc[0]
     rank = _text(unit.get("rank"))
     size = _text(unit.get("group_size"))
     lines = [
@@ -72,7 +77,7 @@ def _feedback_header(unit: pd.Series, previous_row: pd.Series | None) -> list[tu
         ("加分", unit.get("bonus"), "score"),
         ("扣分", unit.get("deduction"), "score"),
         ("否决", _text(unit.get("veto_items")) or "是" if bool(unit.get("vetoed") is True or unit.get("vetoed") == 1) else "无", "text"),
-        ("标记", _flags_text(unit.to_frame().T).iloc[0] or "无", "text"),
+        ("标记", flags or "无", "text"),
     ]
     if previous_row is not None:
         prev_total = pd.to_numeric(pd.Series([previous_row.get("total")]), errors="coerce").iloc[0]
@@ -234,25 +239,43 @@ class _FeedbackBatch:
         return [i for i, c in enumerate(columns) if c.key not in hidden]
 
 
+# The feedback workbooks' formats, made once per process and lent to each (book_cache).
+_BOOK_STYLE = SharedFormats(_WORKBOOK_OPTIONS, _Formats)
+
+
+def _write_form(ws, fmts: _Formats, title: str, width: int, header: list[tuple[str, object, str]], cache: dict) -> None:
+    """The title over `width` columns and the header block (label, then the value merged over three
+    columns) from row 0 of a fresh sheet; streamed as encoded rows when its texts allow."""
+    blocks = [fmts.block.get(kind, fmts.block["text"]) for _, _, kind in header]
+    rows = [[("s", label, fmts.label), _cell_plan(value, kind, fmts, block), ("b", None, block), ("b", None, block)]
+            for (label, value, kind), block in zip(header, blocks)]
+    if not (sheet_rows.supported(ws) and sheet_rows.plain([("s", title, None)] + [p for row in rows for p in row])):
+        _write_title(ws, 0, width, title, fmts)
+        for r, (label, value, kind) in enumerate(header, start=1):
+            ws.write_string(r, 0, label, fmts.label)
+            ws.merge_range(r, 1, r, 3, "", blocks[r - 1])
+            _write_cell(ws, r, 1, value, kind, fmts, blocks[r - 1])
+        return
+    _stream_title(ws, 0, width, title, fmts, cache)
+    for r in range(1, len(rows) + 1):
+        sheet_rows.merge_cells(ws, r, 1, r, 3)
+    _stream_block(ws, 1, rows, cache)
+
+
 def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _FeedbackBatch, previous_row: pd.Series | None,
                          progress_rows: pd.DataFrame | None = None, crosscheck_rows: pd.DataFrame | None = None,
                          adjustment_rows: pd.DataFrame | None = None,
-                         appeal_rows: pd.DataFrame | None = None, rating_rows: pd.DataFrame | None = None) -> Path:
-    wb = _new_workbook(path, stream_rows=True)
-    fmts = _Formats(wb)
+                         appeal_rows: pd.DataFrame | None = None, rating_rows: pd.DataFrame | None = None,
+                         flags: str | None = None) -> Path:
+    wb, fmts = _BOOK_STYLE.new_workbook(str(path))
     plans = batch.plans(fmts)
     code = unit.get("unit_code")
     ws = wb.add_worksheet("得分情况")
     keep = batch.keep(batch.score_columns, code)
-    _write_title(ws, 0, len(keep), f"{_period_label(meta)} 考核反馈表", fmts)
-    header = _feedback_header(unit, previous_row)
+    header = _feedback_header(unit, previous_row, flags)
     if progress_rows is not None:
         header.append(("进度预警", _lag_count_text(progress_rows), "text"))
-    for r, (label, value, kind) in enumerate(header, start=1):
-        ws.write_string(r, 0, label, fmts.label)
-        block = fmts.block.get(kind, fmts.block["text"])
-        ws.merge_range(r, 1, r, 3, "", block)
-        _write_cell(ws, r, 1, value, kind, fmts, block)
+    _write_form(ws, fmts, f"{_period_label(meta)} 考核反馈表", len(keep), header, plans["score"].cache)
     _write_planned(ws, fmts, plans["score"], code, header_row=len(header) + 2, keep=keep)
 
     ws2 = wb.add_worksheet("失分分析")
@@ -372,7 +395,8 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
     ratings_of = _unit_slicer(ratings, "单位代码")
     prev_by_unit = prev_totals.set_index("unit_code") if prev_totals is not None else None
     paths = []
-    for _, unit in units.iterrows():
+    flags_of = _flags_text(units).tolist() if len(units) else []
+    for (_, unit), flags in zip(units.iterrows(), flags_of):
         code = unit["unit_code"]
         prev_row = None
         if prev_by_unit is not None and code in prev_by_unit.index:
@@ -385,7 +409,7 @@ def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd
                                           progress_of(code) if progress_of else None, _unit_crosscheck(crosscheck, code),
                                           adjustments_of(code) if adjustments_of else None,
                                           appeals_of(code) if appeals_of else None,
-                                          ratings_of(code) if ratings_of else None))
+                                          ratings_of(code) if ratings_of else None, flags))
     release_unused()
     return paths
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -286,6 +286,38 @@ def _table_head(ws, fmts: _Formats, columns: list[Col], header_row: int, title: 
         ws.write_string(header_row, c, spec.header, fmts.header)
 
 
+def _stream_block(ws, first_row: int, rows: list[list[tuple]], cache: dict) -> None:
+    """Rows of cell plans (all rows as wide) appended to a streamed sheet as encoded XML."""
+    sheet_rows.append_tails(ws, first_row, [sheet_rows.column_tails(column, cache) for column in zip(*rows)])
+
+
+def _title_plans(text: str, ncols: int, fmts: _Formats) -> list[tuple]:
+    """The cells `_write_title` writes: the text, then the merged range's blanks."""
+    return [("s", text, fmts.title)] + [("b", None, fmts.title)] * (ncols - 1)
+
+
+def _stream_title(ws, row: int, ncols: int, text: str, fmts: _Formats, cache: dict) -> None:
+    """`_write_title` on a streamed sheet whose earlier rows are written (row heights first)."""
+    ws.set_row(row, 28)
+    if ncols > 1:
+        sheet_rows.merge_cells(ws, row, 0, row, ncols - 1)
+    _stream_block(ws, row, [_title_plans(text, ncols, fmts)], cache)
+
+
+def _stream_head(ws, fmts: _Formats, columns: list[Col], header_row: int, title: str | None,
+                 header_height: float | None, cache: dict) -> None:
+    """`_table_head` on a streamed sheet, its rows appended as encoded XML: the same cells, merge and heights."""
+    head = [("s", spec.header, fmts.header) for spec in columns]
+    if not (sheet_rows.supported(ws) and sheet_rows.plain(head + ([("s", title, None)] if title is not None else []))):
+        _table_head(ws, fmts, columns, header_row, title, header_height)
+        return
+    if title is not None:
+        _stream_title(ws, header_row - 1, len(columns), title, fmts, cache)
+    if header_height is not None:
+        ws.set_row(header_row, header_height)
+    _stream_block(ws, header_row, [head], cache)
+
+
 def _table_end(ws, columns: list[Col], header_row: int, n_rows: int) -> int:
     """Frozen header, autofilter and print setup under a table; returns its last row."""
     last = header_row + n_rows
@@ -373,6 +405,7 @@ class _PlannedTable:
     lines: list[np.ndarray | None]  # per column: printed lines of each row (wrapping columns)
     longest: list[np.ndarray | None]  # per column: display width of each row (columns sized by content)
     spans: dict
+    cache: dict = field(default_factory=dict)  # encoded cells of the heads and titles written with it
 
     def span(self, unit_code: object) -> tuple[int, int]:
         return self.spans.get(unit_code, (0, 0))
@@ -394,7 +427,7 @@ def _plan_table(fmts: _Formats, columns: list[Col], frame: pd.DataFrame, units: 
         lines.append(_line_counts(_texts(values), spec.width) if spec.kind == "wrap" and present else None)
         sized = spec.width is None and spec.kind in _TEXT_KINDS and present
         longest.append(_line_widths(_texts(values)) if sized else None)
-    return _PlannedTable(columns, tails, lines, longest, spans)
+    return _PlannedTable(columns, tails, lines, longest, spans, cache)
 
 
 def _write_planned(ws, fmts: _Formats, planned: _PlannedTable, unit_code: object, header_row: int,
@@ -403,7 +436,7 @@ def _write_planned(ws, fmts: _Formats, planned: _PlannedTable, unit_code: object
     keep = list(range(len(planned.columns))) if keep is None else keep
     columns = [planned.columns[i] for i in keep]
     start, stop = planned.span(unit_code)
-    _table_head(ws, fmts, columns, header_row, title, header_height)
+    _stream_head(ws, fmts, columns, header_row, title, header_height, planned.cache)
     lines = np.ones(stop - start)
     for c, i in enumerate(keep):
         longest = planned.longest[i]
