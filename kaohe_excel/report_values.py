@@ -133,8 +133,19 @@ def _learn_chars(texts: list[str]) -> None:
     _CHARS_SEEN.update(new)
 
 
+def _distinct_texts(texts: list[str]) -> tuple[np.ndarray, list[str]]:
+    """(position of each text among the distinct ones, the distinct texts in order of first appearance)."""
+    codes, uniques = pd.factorize(np.asarray(texts, dtype=object))
+    return codes, list(uniques)
+
+
 def _line_widths(texts: list[str]) -> np.ndarray:
-    """_display_width of every text (all strings), fast for the common single-line text."""
+    """_display_width of every text (all strings), fast for the common single-line text; a long
+    list (names repeated on every unit's rows) measures each distinct text once."""
+    if len(texts) > 256:
+        codes, uniques = _distinct_texts(texts)
+        if len(uniques) < len(texts):
+            return _line_widths(uniques)[codes]
     _learn_chars(texts)
     wide = _WIDE
     return np.array([_display_width(t) if "\n" in t else 2 * len(t) - len(t.translate(wide)) for t in texts], dtype=float)

@@ -17,7 +17,7 @@ import pandas as pd
 import xlsxwriter
 
 from . import sheet_rows
-from .report_values import _SMALL_TABLE, _display_width, _first_rows, _is_number, _line_widths, _missing, _runs, _text, _texts
+from .report_values import _SMALL_TABLE, _display_width, _distinct_texts, _first_rows, _is_number, _line_widths, _missing, _runs, _text, _texts
 
 
 # Grade colours by position in the grade table: top grade green, bottom red.
@@ -133,18 +133,45 @@ def _column_cells(values: pd.Series, kind: str, fmts: _Formats) -> list[tuple]:
 def _column_tails(values: pd.Series, kind: str, fmts: _Formats, cache: dict) -> list[str]:
     """sheet_rows.column_tails of _column_cells(values): each distinct value planned and encoded once.
 
-    Only for numbers and str columns, whose distinct values factorize exactly; an object column may
-    mix 1, 1.0 and True, which hash alike but are written differently, so it is planned cell by cell.
+    Numbers and str columns factorize exactly; an object column may mix 1, 1.0 and True, which hash
+    alike but are written differently, so its values are told apart by type too (_object_codes).
     """
     dtype = values.dtype
-    if not (dtype.kind in "fiu" or (dtype != object and pd.api.types.is_string_dtype(dtype))) or len(values) < 64:
+    if len(values) < 64:
         return sheet_rows.column_tails(_column_cells(values, kind, fmts), cache)
+    if not (dtype.kind in "fiu" or (dtype != object and pd.api.types.is_string_dtype(dtype))):
+        found = _object_codes(values.tolist())
+        if found is None:  # unhashable values (a list of flags): cell by cell
+            return sheet_rows.column_tails(_column_cells(values, kind, fmts), cache)
+        codes, distinct = found
+        planned = _column_cells(pd.Series(distinct, dtype=object), kind, fmts)
+        tails = np.array(sheet_rows.column_tails(planned, cache), dtype=object)
+        return tails[codes].tolist()
     # floats by bit pattern: 0.0 and -0.0 are distinct texts ("0", "-0") in a text column
     key = values.to_numpy(dtype=float).view(np.int64) if dtype.kind == "f" else values
     codes, _ = pd.factorize(key, use_na_sentinel=False)
     distinct = values.iloc[_first_rows(codes)].reset_index(drop=True)
     tails = np.array(sheet_rows.column_tails(_column_cells(distinct, kind, fmts), cache), dtype=object)
     return tails[codes].tolist()
+
+
+def _object_codes(values: list) -> tuple[np.ndarray, list] | None:
+    """(code of each value, the distinct values) of an object column, a value known by its type and
+    value (and a zero by its sign: 0.0 and -0.0 are written differently); None if one is unhashable."""
+    index: dict = {}
+    distinct: list = []
+    codes = np.empty(len(values), dtype=np.int64)
+    try:
+        for i, v in enumerate(values):
+            key = (type(v), v, math.copysign(1.0, v)) if isinstance(v, (float, np.floating)) and v == 0 else (type(v), v)
+            code = index.get(key)
+            if code is None:
+                code = index[key] = len(distinct)
+                distinct.append(v)
+            codes[i] = code
+    except TypeError:
+        return None
+    return codes, distinct
 
 
 def _cell_plan(value: object, kind: str, fmts: _Formats, fmt) -> tuple:
@@ -248,6 +275,10 @@ def _set_widths(ws, columns: list[Col], frame: pd.DataFrame) -> list[float]:
 
 def _line_counts(texts: list[str], width: float) -> np.ndarray:
     """Printed lines of each text in a wrapping column `width` wide."""
+    if len(texts) > 256:
+        codes, uniques = _distinct_texts(texts)
+        if len(uniques) < len(texts):
+            return _line_counts(uniques, width)[codes]
     per_line = max(width - 1, 1)
     counts = np.maximum(1, np.ceil(_line_widths(texts) / per_line))
     for i, text in enumerate(texts):
