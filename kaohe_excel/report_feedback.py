@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -459,12 +460,17 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
                        previous: Previous | pd.DataFrame | None = None, workers: int | None = None,
                        gap: pd.DataFrame | None = None, progress: pd.DataFrame | None = None,
                        crosscheck: pd.DataFrame | None = None, adjustments: pd.DataFrame | None = None,
-                       appeals: pd.DataFrame | None = None, ratings: Any = None, scheme: Any = None) -> list[Path]:
+                       appeals: pd.DataFrame | None = None, ratings: Any = None, scheme: Any = None,
+                       meanwhile: Callable[[], None] | None = None) -> list[Path]:
     """`<单位代码>_<单位名称>.xlsx` for every ranked unit; workers=1 writes serially.
 
     gap (gap.gap_table, computed once per run) adds a 差距分析 sheet, progress
     (progress.progress_table) a 进度预警 sheet, ratings (the RatingOutcome, with the scheme that
     has the 测评) a 测评情况 sheet; each worker gets its units' slices only.
+
+    meanwhile: called once in this process (the run writes its summary and csv files then), while
+    the pool writes the workbooks; when they are written serially, before them. If it raises, the
+    batches not yet begun are dropped and its exception propagates.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -479,6 +485,8 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         # A process pool only pays off once there are many workbooks to write.
         workers = 1 if len(units) < 40 else max(1, min(os.cpu_count() or 1, 8))
     if workers <= 1 or len(units) <= 1:
+        if meanwhile is not None:
+            meanwhile()
         return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap, progress,
                                      crosscheck, adjustments, appeals, rating_rows)
     size = max(1, math.ceil(len(units) / (workers * 4)))
@@ -495,17 +503,67 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     items = slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
     appeals_by = slicer(appeals, "unit_code")
     ratings_by = slicer(rating_rows, "单位代码")
-    paths: list[Path] = []
+    def submit(pool, i: int):
+        return pool.submit(_write_feedback_batch, folder, meta, batches[i], tables(i), prev_totals, with_prev_scores,
+                           gaps(i), progresses(i), checks(i), items(i), appeals_by(i), ratings_by(i))
+
     release_unused()  # workers are forked from this process: let them start small
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        # a few batches in flight: all of them queued at once would copy the whole table into their arguments
-        in_flight: deque = deque()
-        for i, batch in enumerate(batches):
-            in_flight.append(pool.submit(_write_feedback_batch, folder, meta, batch, tables(i), prev_totals,
-                                         with_prev_scores, gaps(i), progresses(i), checks(i), items(i), appeals_by(i),
-                                         ratings_by(i)))
-            if len(in_flight) >= 2 * workers:
-                paths.extend(in_flight.popleft().result())
-        while in_flight:
-            paths.extend(in_flight.popleft().result())
-    return paths
+        # the first submit forks every worker, here, before a second thread of this process exists
+        feeder = _Feeder(pool, submit, len(batches), 2 * workers)
+        if meanwhile is not None:
+            feeder.start()
+            try:
+                meanwhile()
+            except BaseException:
+                feeder.stop()
+                raise
+        return feeder.finish()
+
+
+class _Feeder(threading.Thread):
+    """Submits the batches to the pool with a few in flight (all of them queued at once would copy the
+    whole table into their arguments) and collects their paths in batch order; run in a thread while
+    the caller's `meanwhile` works, or by finish() in the caller's."""
+
+    def __init__(self, pool, submit: Callable, n_batches: int, in_flight: int):
+        super().__init__(name="kaohe-feedback-feeder", daemon=True)
+        self._submit, self._pool, self._limit = submit, pool, in_flight
+        self._pending: deque = deque([submit(pool, 0)]) if n_batches else deque()
+        self._next, self._total = 1, n_batches
+        self._stopped = self._threaded = False
+        self.paths: list[Path] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while self._next < self._total and not self._stopped:
+                self._pending.append(self._submit(self._pool, self._next))
+                self._next += 1
+                while len(self._pending) >= self._limit and not self._stopped:
+                    self.paths.extend(self._pending.popleft().result())
+            while self._pending and not self._stopped:
+                self.paths.extend(self._pending.popleft().result())
+        except BaseException as exc:  # re-raised by finish() in the caller's thread
+            self.error = exc
+
+    def start(self) -> None:
+        self._threaded = True
+        super().start()
+
+    def stop(self) -> None:
+        """Submit nothing more and wait for the thread; the pool's shutdown waits for what was sent."""
+        self._stopped = True
+        if self.is_alive():
+            self.join()
+        for future in self._pending:
+            future.cancel()
+
+    def finish(self) -> list[Path]:
+        if self._threaded:
+            self.join()
+        else:
+            self.run()
+        if self.error is not None:
+            raise self.error
+        return self.paths
