@@ -7,6 +7,7 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,8 +22,9 @@ from .memory import release_unused
 from .report_extras import CROSSCHECK_SHEET, _adjustment_columns, _progress_columns, _progress_frame
 from .report_values import (KIND_ZH, Previous, _OWN_RESULT, _as_previous, _col, _flags_text, _indicator_table, _num_text,
     _period_label, _round2, _runs, _sort_ranked, _text, _value_and_grade)
-from .report_xlsx import (_WORKBOOK_OPTIONS, Col, _Formats, _cell_plan, _stream_block, _stream_title, _PlannedTable, _plan_table, _with_subcategory, _write_cell,
-    _write_display_table, _write_planned, _write_table, _write_title)
+from .report_xlsx import (_WORKBOOK_OPTIONS, Col, _cell_plan, _Formats, _plan_table, _PlannedTable, _stream_block,
+                          _stream_title, _with_subcategory, _write_cell, _write_display_table, _write_planned, _write_table,
+                          _write_title)
 from .safety import safe_filename
 from .score import round_half_up
 from .total_note import GAP_NOTE_COLUMN, NOTE_COLUMN, indicator_total_notes
@@ -35,27 +37,54 @@ FEEDBACK_PROGRESS_SHEET = "进度预警"
 FEEDBACK_ADJUSTMENT_SHEET = "加扣分明细"
 
 
-def _feedback_table(scored: pd.DataFrame, previous: Previous | None) -> pd.DataFrame:
-    """Every unit × indicator row with the group's best and mean (aggregates only) and lost points."""
-    shown = ["unit_code", "group", "indicator_code", "category", "subcategory", "name", "points_available", "value",
-             "text_value", "score", "status", "explanation", "interim_detail"]  # interim_detail: w-interim
-    frame = scored[[c for c in shown if c in scored.columns]]
+# The scored columns a feedback workbook shows or needs.
+_FEEDBACK_COLUMNS = ["unit_code", "group", "indicator_code", "category", "subcategory", "name", "points_available", "value",
+                     "text_value", "score", "status", "explanation", "interim_detail"]  # interim_detail: w-interim
+
+
+@dataclass
+class _FeedbackBasis:
+    """What a batch's feedback rows need from all units: the group figures per 考核类别 × indicator
+    (of the units' own results), the indicators' order and last period's scores (sliced per batch)."""
+
+    peers: pd.DataFrame  # group, indicator_code, group_best, group_mean (not yet rounded)
+    ind_order: dict
+    prev_scores: pd.DataFrame | None = None  # unit_code, indicator_code, prev_score
+
+    def of_batch(self, prev_scores: pd.DataFrame | None) -> "_FeedbackBasis":
+        return _FeedbackBasis(self.peers, self.ind_order, prev_scores)
+
+
+def _feedback_basis(scored: pd.DataFrame, previous: Previous | None) -> _FeedbackBasis:
     ind_order = {c: i for i, c in enumerate(_indicator_table(scored)["indicator_code"])} if len(scored) else {}
-    # sorted first, and the group figures by transform, not a merge: one copy of a city's table, not three
-    frame = frame.assign(_i=frame["indicator_code"].map(ind_order)).sort_values(["unit_code", "_i"], kind="stable")
+    status = _col(scored, "status", "scored").map(_text)
+    own_score = scored["score"].where(status.isin(_OWN_RESULT).to_numpy())
+    figures = own_score.groupby([scored["group"], scored["indicator_code"]], sort=False)
+    # what transform("max") / transform("mean") would give every row of the group
+    peers = pd.DataFrame({"group_best": figures.max(), "group_mean": figures.mean()})
+    peers = peers.rename_axis(["group", "indicator_code"]).reset_index()
+    prev = None
+    if previous is not None and previous.scores is not None:
+        prev = previous.scores.rename(columns={"score": "prev_score"})[["unit_code", "indicator_code", "prev_score"]]
+        prev = prev.astype({"unit_code": object, "indicator_code": object})
+    return _FeedbackBasis(peers, ind_order, prev)
+
+
+def _feedback_table(scored: pd.DataFrame, previous: Previous | None = None, basis: _FeedbackBasis | None = None) -> pd.DataFrame:
+    """Every unit × indicator row of `scored` with the group's best and mean (aggregates only) and lost
+    points; basis (of all units' scores, when `scored` holds some of them) gives the group figures."""
+    basis = _feedback_basis(scored, previous) if basis is None else basis
+    frame = scored[[c for c in _FEEDBACK_COLUMNS if c in scored.columns]]
+    frame = frame.assign(_i=frame["indicator_code"].map(basis.ind_order)).sort_values(["unit_code", "_i"], kind="stable")
     frame = frame.reset_index(drop=True)
-    status = _col(frame, "status", "scored").map(_text)
-    own_score = frame["score"].where(status.isin(_OWN_RESULT).to_numpy())
-    peers = own_score.groupby([frame["group"], frame["indicator_code"]], sort=False)
-    frame["group_best"] = peers.transform("max")
-    frame["group_mean"] = _round2(peers.transform("mean"))
+    frame = frame.merge(basis.peers, on=["group", "indicator_code"], how="left", validate="many_to_one")
+    frame["group_mean"] = _round2(frame["group_mean"])
     # Over-completion (上限系数 > 1) can score above the points; that is no negative loss.
     frame["lost"] = _round2(pd.to_numeric(frame["points_available"], errors="coerce") - frame["score"]).clip(lower=0)
     frame["gap_best"] = _round2(frame["group_best"] - frame["score"])
     frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
-    if previous is not None and previous.scores is not None:
-        prev = previous.scores.rename(columns={"score": "prev_score"})[["unit_code", "indicator_code", "prev_score"]]
-        frame = frame.merge(prev.astype({"unit_code": object, "indicator_code": object}), on=["unit_code", "indicator_code"], how="left")
+    if basis.prev_scores is not None:
+        frame = frame.merge(basis.prev_scores, on=["unit_code", "indicator_code"], how="left")
         frame["score_change"] = _round2(frame["score"] - pd.to_numeric(frame["prev_score"], errors="coerce"))
     return frame
 
@@ -383,13 +412,16 @@ def _unit_slicer(frame: pd.DataFrame | None, column: str):
     return lambda code: rows_of(code).reset_index(drop=True)
 
 
-def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, rows: pd.DataFrame, prev_totals: pd.DataFrame | None,
-                          with_previous_scores: bool, gap: pd.DataFrame | None = None,
+def _write_feedback_batch(folder: Path, meta: Any, units: pd.DataFrame, scored: pd.DataFrame, basis: _FeedbackBasis,
+                          prev_totals: pd.DataFrame | None, with_previous_scores: bool, gap: pd.DataFrame | None = None,
                           progress_rows: pd.DataFrame | None = None, crosscheck: pd.DataFrame | None = None,
                           adjustments: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None,
                           ratings: pd.DataFrame | None = None) -> list[Path]:
-    """Write a batch of units' workbooks; gap is gap.gap_table's rows of these units (at least)."""
+    """Write a batch of units' workbooks from their scored rows (basis: of all units' scores, with
+    these units' last scores); gap is gap.gap_table's rows of these units (at least)."""
+    rows = _feedback_table(scored, basis=basis)
     batch = _FeedbackBatch(units, rows, with_previous_scores, gap_sheet_rows(gap, None) if gap is not None else None)
+    del rows
     progress_of = _unit_slicer(progress_rows, "unit_code")
     adjustments_of = _unit_slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
     appeals_of = _unit_slicer(appeals, "unit_code")
@@ -475,9 +507,11 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     previous = _as_previous(previous)
-    table = _feedback_table(scored, previous)
+    # each batch's rows are made from its units' scores (in its worker): all units' at once would be a
+    # second copy of the scores in this process, and in every worker forked from it
+    basis = _feedback_basis(scored, previous)
     rating_rows = _rating_rows(ratings, scheme, scored)
-    release_unused()  # the table's temporaries
+    release_unused()  # the basis' temporaries
     units = _with_total_notes(_sort_ranked(ranked), scored, meta)
     prev_totals = previous.totals if previous is not None else None
     with_prev_scores = previous is not None and previous.scores is not None
@@ -487,7 +521,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     if workers <= 1 or len(units) <= 1:
         if meanwhile is not None:
             meanwhile()
-        return _write_feedback_batch(folder, meta, units, table, prev_totals, with_prev_scores, gap, progress,
+        return _write_feedback_batch(folder, meta, units, scored, basis, prev_totals, with_prev_scores, gap, progress,
                                      crosscheck, adjustments, appeals, rating_rows)
     size = max(1, math.ceil(len(units) / (workers * 4)))
     batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
@@ -498,14 +532,17 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
         return (lambda i: None) if frame is None else _slicer(frame, frame[column].astype(object).map(batch_of))
 
     # each batch's gap rows become sheet rows in its worker: all at once they would double the gap table
-    tables, gaps, progresses = slicer(table, "unit_code"), slicer(gap, "unit_code"), slicer(progress, "unit_code")
+    used = [c for c in _FEEDBACK_COLUMNS if c in scored.columns]
+    tables, gaps, progresses = slicer(scored[used], "unit_code"), slicer(gap, "unit_code"), slicer(progress, "unit_code")
+    prev_scores = slicer(basis.prev_scores, "unit_code")
     checks = slicer(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
     items = slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
     appeals_by = slicer(appeals, "unit_code")
     ratings_by = slicer(rating_rows, "单位代码")
     def submit(pool, i: int):
-        return pool.submit(_write_feedback_batch, folder, meta, batches[i], tables(i), prev_totals, with_prev_scores,
-                           gaps(i), progresses(i), checks(i), items(i), appeals_by(i), ratings_by(i))
+        return pool.submit(_write_feedback_batch, folder, meta, batches[i], tables(i), basis.of_batch(prev_scores(i)),
+                           prev_totals, with_prev_scores, gaps(i), progresses(i), checks(i), items(i), appeals_by(i),
+                           ratings_by(i))
 
     release_unused()  # workers are forked from this process: let them start small
     with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -11,12 +11,13 @@ import pandas as pd
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH, issue_kind
+from .memory import release_unused
 from .rank import unscored_counts
 from .report_extras import _adjustment_columns, _write_appeal_sheets, _write_crosscheck_sheet, _write_progress_sheets, _write_rating_sheets
-from .report_values import (KIND_ZH, Previous, STATUS_ZH, _OWN_RESULT, _PARAMS_ZH, _as_previous, _col, _flags_text, _has_grades,
+from .report_values import (KIND_ZH, Previous, STATUS_ZH, _OWN_RESULT, _PARAMS_ZH, _as_previous, _col, _flags_text,
     _indicator_table, _method_display, _params_display, _period_label, _round2, _sort_ranked, _text, _texts, _value_and_grade,
     _veto_text)
-from .report_xlsx import (Col, _Formats, _PAGE_PIXELS, _SUMMARY_OPTIONS, _cell_table_sheet, _close, _grade_colours, _line_counts,
+from .report_xlsx import (Col, _Formats, _LazyRows, _PAGE_PIXELS, _SUMMARY_OPTIONS, _cell_table_sheet, _close, _grade_colours, _line_counts,
     _new_workbook, _print_setup, _set_widths, _with_subcategory, _write_cell, _write_rows, _write_table, _write_title)
 from .total_note import indicator_total_notes
 
@@ -260,51 +261,72 @@ def _names(scored: pd.DataFrame, ranked: pd.DataFrame) -> tuple[pd.DataFrame, pd
     return units, indicators
 
 
+def _any_grade(frame: pd.DataFrame) -> bool:
+    """_has_grades of the rows' _value_and_grade: a typed text where there is no number."""
+    if not len(frame) or "text_value" not in frame.columns:
+        return False
+    value = pd.to_numeric(_col(frame, "value"), errors="coerce").to_numpy(dtype=float)
+    text = np.asarray(_texts(frame["text_value"]), dtype=object)
+    return bool((np.isnan(value) & (text != "")).any())
+
+
 def _write_raw_sheet(wb, fmts, meta, scored, ranked, values) -> None:
     ws = wb.add_worksheet("原始数据")
     units, indicators = _names(scored, ranked)
-    frame = values.copy() if values is not None else pd.DataFrame(columns=["unit_code", "indicator_code"])
-    if "unit_name" not in frame.columns:
-        frame = frame.merge(units, on="unit_code", how="left")
-    if "name" not in frame.columns:
-        frame = frame.merge(indicators, on="indicator_code", how="left")
-    frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
-    for c in ["evidence", "note", "file", "sheet", "cell"]:
-        frame[c] = _col(frame, c, "")
+    values = values if values is not None else pd.DataFrame(columns=["unit_code", "indicator_code"])
+
+    def rows(start: int, stop: int) -> pd.DataFrame:
+        # made a slice at a time (_LazyRows): every column is a row's own
+        frame = values.iloc[start:stop].copy()
+        if "unit_name" not in frame.columns:
+            frame = frame.merge(units, on="unit_code", how="left")
+        if "name" not in frame.columns:
+            frame = frame.merge(indicators, on="indicator_code", how="left")
+        frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
+        for c in ["evidence", "note", "file", "sheet", "cell"]:
+            frame[c] = _col(frame, c, "")
+        return frame
+
     cols = [
         Col("单位代码", "unit_code"),
         Col("单位名称", "unit_name"),
         Col("指标代码", "indicator_code"),
         Col("指标名称", "name"),
         Col("实际完成值", "value_number", "num", 11),
-        *([Col("等级", "grade_text", "text", 8)] if _has_grades(frame) else []),
+        *([Col("等级", "grade_text", "text", 8)] if _any_grade(values) else []),
         Col("佐证材料", "evidence", "wrap"),
         Col("备注", "note", "wrap"),
         Col("文件", "file"),
         Col("工作表", "sheet"),
         Col("单元格", "cell"),
     ]
-    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 原始数据",
-                        readable=True)
+    _write_table(ws, fmts, cols, _LazyRows(len(values), rows), header_row=1, title=f"{_period_label(meta)} 原始数据",
+                 readable=True)
 
 
 def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
     ws = wb.add_worksheet("得分说明")
     order = {u: i for i, u in enumerate(_sort_ranked(ranked)["unit_code"])}
     ind_order = {c: i for i, c in enumerate(_indicator_table(scored)["indicator_code"])} if len(scored) else {}
-    # only the columns shown or needed for them: at 10,000 units a full copy of the scores costs 0.5 GB
+    # only the columns shown or needed for them, a slice at a time in unit order (_LazyRows): at
+    # 10,000 units the display columns of all rows at once cost ~1 GB
     used = ["unit_code", "unit_name", "indicator_code", "name", "method", "direction", "value", "text_value",
             "points", "score", "status", "explanation", "points_available"] + [key for key, _ in _PARAMS_ZH]
-    frame = scored[[c for c in used if c in scored.columns]]
-    frame = frame.assign(_u=frame["unit_code"].map(order), _i=frame["indicator_code"].map(ind_order))
-    frame = frame.sort_values(["_u", "_i"], kind="stable")
-    frame["method_display"] = _method_display(frame)
-    frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
-    frame["params"] = _params_display(frame)
-    status = pd.Series(_texts(_col(frame, "status", "")), index=frame.index, dtype=object)
-    frame["status_zh"] = status.map(STATUS_ZH).fillna(status)
-    for c in ["unit_name", "name", "explanation", "points_available"]:
-        frame[c] = _col(frame, c)
+    keys = pd.DataFrame({"_u": scored["unit_code"].map(order).to_numpy(), "_i": scored["indicator_code"].map(ind_order).to_numpy()})
+    positions = keys.sort_values(["_u", "_i"], kind="stable").index.to_numpy()
+    shown = [scored.columns.get_loc(c) for c in used if c in scored.columns]
+
+    def rows(start: int, stop: int) -> pd.DataFrame:
+        frame = scored.iloc[positions[start:stop], shown]
+        frame["method_display"] = _method_display(frame)
+        frame["value_number"], frame["grade_text"] = _value_and_grade(frame)
+        frame["params"] = _params_display(frame)
+        status = pd.Series(_texts(_col(frame, "status", "")), index=frame.index, dtype=object)
+        frame["status_zh"] = status.map(STATUS_ZH).fillna(status)
+        for c in ["unit_name", "name", "explanation", "points_available"]:
+            frame[c] = _col(frame, c)
+        return frame
+
     cols = [
         Col("单位代码", "unit_code"),
         Col("单位名称", "unit_name"),
@@ -312,15 +334,15 @@ def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
         Col("指标名称", "name"),
         Col("计分方法", "method_display"),
         Col("实际完成值", "value_number", "num", 11),
-        *([Col("等级", "grade_text", "text", 8)] if _has_grades(frame) else []),
+        *([Col("等级", "grade_text", "text", 8)] if _any_grade(scored) else []),
         Col("计分参数", "params", "wrap", 36),
         Col("分值", "points", "num", 8),
         Col("得分", "score", "score", 8),
         Col("状态", "status_zh"),
         Col("得分说明", "explanation", "wrap", 60),
     ]
-    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 得分说明",
-                        readable=True)
+    _write_table(ws, fmts, cols, _LazyRows(len(scored), rows), header_row=1, title=f"{_period_label(meta)} 得分说明",
+                 readable=True)
 
 
 def _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores) -> None:
@@ -370,7 +392,9 @@ def _write_missing_sheet(wb, fmts, meta, missing_units) -> None:
 
 def _indicator_stats(scored: pd.DataFrame) -> pd.DataFrame:
     indicators = _indicator_table(scored)
-    own = scored[_col(scored, "status", "scored").map(_text).isin(_OWN_RESULT) & scored["score"].notna()]
+    # the three columns used, not a copy of every column of the scores
+    mine = _col(scored, "status", "scored").map(_text).isin(_OWN_RESULT) & scored["score"].notna()
+    own = scored.loc[mine.to_numpy(), [c for c in ("indicator_code", "score", "points_available") if c in scored.columns]]
     stats = own.groupby("indicator_code", sort=False).agg(
         count=("score", "size"), mean=("score", "mean"), max=("score", "max"), min=("score", "min"),
         score_sum=("score", "sum"), points_sum=("points_available", "sum"),
@@ -490,6 +514,7 @@ def write_summary(
     _write_matrix_sheet(wb, fmts, meta, scored, ranked, indicator_total_notes(scored, ranked, meta))
     _write_raw_sheet(wb, fmts, meta, scored, ranked, values)
     _write_audit_sheet(wb, fmts, meta, scored, ranked)
+    release_unused()  # the audit sheets' slices, before the smaller sheets and the feedback batches
     _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores)
     _write_issues_sheet(wb, fmts, meta, issues)
     _write_missing_sheet(wb, fmts, meta, missing_units)

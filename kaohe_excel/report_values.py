@@ -208,13 +208,15 @@ def _sort_ranked(ranked: pd.DataFrame) -> pd.DataFrame:
 def _indicator_table(scored: pd.DataFrame) -> pd.DataFrame:
     """One row per indicator in scheme order, grouped by category (first appearance)."""
     cols = ["indicator_code", "category", "subcategory", "name", "measure_unit", "points", "method", "direction"]
-    frame = scored.copy()
-    for c in cols:
-        if c not in frame.columns:
-            frame[c] = None
-    frame["_order"] = pd.to_numeric(_col(frame, "order"), errors="coerce")
-    frame["_seen"] = np.arange(len(frame))
-    table = frame.sort_values(["_order", "_seen"], kind="stable").drop_duplicates("indicator_code")
+    # the first row of each indicator found on three columns, then only those rows taken: a copy of
+    # the scores' columns would cost ~100 MB at 10,000 units
+    keys = pd.DataFrame({"_order": pd.to_numeric(_col(scored, "order"), errors="coerce").to_numpy(),
+                         "_seen": np.arange(len(scored)),
+                         "indicator_code": _col(scored, "indicator_code").reset_index(drop=True)})
+    first = keys.sort_values(["_order", "_seen"], kind="stable").drop_duplicates("indicator_code")
+    table = scored.iloc[first["_seen"].to_numpy()][[c for c in cols if c in scored.columns]]
+    table = table.assign(**{c: None for c in cols if c not in scored.columns},
+                         _order=first["_order"].to_numpy(), _seen=first["_seen"].to_numpy())
     cat_pos = {c: i for i, c in enumerate(pd.unique(table["category"].astype(object)))}
     table = table.assign(_cat=table["category"].astype(object).map(cat_pos))
     table = table.sort_values(["_cat", "_order", "_seen"], kind="stable")

@@ -11,6 +11,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,10 @@ _GRADE_FONTS = ["#006100", "#1F4E78", "#7F6000", "#9C0006"]
 _TEXT_KINDS = ("text", "wrap", "auto")
 # Rows planned at a time when writing a long table.
 _PLAN_SLICE = 20000
+# Encoded cells kept between the slices of a long table (names repeat on every unit's rows).
+_CACHE_CELLS = 50000
+# Rows whose texts size a table's columns.
+_WIDTH_SAMPLE = 2000
 _WORKBOOK_OPTIONS = {
     "strings_to_formulas": False,
     "strings_to_urls": False,
@@ -189,12 +194,41 @@ def _cell_plan(value: object, kind: str, fmts: _Formats, fmt) -> tuple:
     return "s", _text(value), fmt if kind == "auto" else fmts.centered_text
 
 
-def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, first_row: int,
+@dataclass
+class _LazyRows:
+    """A long table made a slice at a time by `make(start, stop)` (its rows start:stop, each row what
+    it would be in the whole table), so that its display columns never exist for all rows at once;
+    `_write_table` takes it for a frame. head: its first rows, which size the columns."""
+
+    length: int
+    make: Callable[[int, int], pd.DataFrame]
+    head: pd.DataFrame = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.head = self.make(0, min(_WIDTH_SAMPLE, self.length))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def part(self, start: int, stop: int) -> pd.DataFrame:
+        stop = min(stop, self.length)
+        return self.head.iloc[start:stop] if stop <= len(self.head) else self.make(start, stop)
+
+
+def _head(frame: pd.DataFrame | _LazyRows) -> pd.DataFrame:
+    """The rows that size a table's columns (the first _WIDTH_SAMPLE are read)."""
+    return frame.head if isinstance(frame, _LazyRows) else frame
+
+
+def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame | _LazyRows, first_row: int,
                 widths: list[float] | None = None) -> None:
     """The frame's cells row by row (constant_memory writes a row out once the next one starts);
-    with the columns' widths, rows whose text wraps get their heights first."""
+    with the columns' widths, rows whose text wraps get their heights first. A long table's row
+    heights are forgotten once written (sheet_rows.append_tails): no chart or image goes over it."""
     if not len(frame):
         return
+    if isinstance(frame, _LazyRows) and len(frame) < _SMALL_TABLE:
+        frame = frame.part(0, len(frame))
     if len(frame) < _SMALL_TABLE:
         if widths is not None:
             _fit_row_heights(ws, columns, widths, frame, first_row)
@@ -207,19 +241,25 @@ def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, fir
         else:
             _write_plans(ws, plans, first_row)
         return
-    absent = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     cache: dict = {}
     # In slices, so that a 10,000-unit audit sheet never holds all its cells at once.
     for start in range(0, len(frame), _PLAN_SLICE):
-        part = frame.iloc[start:start + _PLAN_SLICE]
-        values = [part[spec.key] if spec.key in part.columns else absent.iloc[start:start + _PLAN_SLICE] for spec in columns]
+        if isinstance(frame, _LazyRows):
+            part = frame.part(start, start + _PLAN_SLICE)
+        else:
+            part = frame.iloc[start:start + _PLAN_SLICE]
+        values = [part[spec.key] if spec.key in part.columns else pd.Series([None] * len(part), index=part.index, dtype=object)
+                  for spec in columns]
         if widths is not None:
             _fit_row_heights(ws, columns, widths, part, first_row + start)
         if sheet_rows.supported(ws):
             sheet_rows.append_tails(ws, first_row + start,
-                                    [_column_tails(v, spec.kind, fmts, cache) for v, spec in zip(values, columns)])
+                                    [_column_tails(v, spec.kind, fmts, cache) for v, spec in zip(values, columns)],
+                                    forget=True)
         else:
             _write_plans(ws, [_column_cells(v, spec.kind, fmts) for v, spec in zip(values, columns)], first_row + start)
+        if len(cache) > _CACHE_CELLS:  # distinct sentences (得分说明) would otherwise all stay encoded
+            cache.clear()
 
 
 def _write_plans(ws, plans: list[list[tuple]], first_row: int) -> None:
@@ -265,7 +305,7 @@ def _set_widths(ws, columns: list[Col], frame: pd.DataFrame) -> list[float]:
     for i, spec in enumerate(columns):
         longest = None
         if spec.width is None and spec.kind in _TEXT_KINDS and spec.key in frame.columns:
-            sample = _texts(frame[spec.key].head(2000))
+            sample = _texts(frame[spec.key].head(_WIDTH_SAMPLE))
             longest = _line_widths(list(set(sample))).max(initial=0)
         width = _auto_width(spec, longest)
         ws.set_column(i, i, width)
@@ -358,16 +398,16 @@ def _table_end(ws, columns: list[Col], header_row: int, n_rows: int) -> int:
     return last
 
 
-def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame, header_row: int, title: str | None = None,
+def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame | _LazyRows, header_row: int, title: str | None = None,
                  header_height: float | None = None, readable: bool = False) -> int:
     """A titled table with frozen header, autofilter and print setup; returns the last data row.
 
     readable: a wide table is made to print at about 80% on one A4 landscape page width (long texts
     wrap in narrower columns) instead of being shrunk to 4–5 pt glyphs."""
     if readable:
-        columns = _readable_columns(columns, frame)
+        columns = _readable_columns(columns, _head(frame))
     _table_head(ws, fmts, columns, header_row, title, header_height)
-    widths = _set_widths(ws, columns, frame)
+    widths = _set_widths(ws, columns, _head(frame))
     if readable:
         widths = _narrow_wraps(ws, columns, widths)
     if readable and header_height is None:
@@ -391,7 +431,7 @@ def _readable_columns(columns: list[Col], frame: pd.DataFrame) -> list[Col]:
     out = []
     for spec in columns:
         if spec.kind in ("text", "wrap") and spec.key in frame.columns and spec.key not in _NO_WRAP_KEYS:
-            longest = _line_widths(list(set(_texts(frame[spec.key].head(2000))))).max(initial=0)
+            longest = _line_widths(list(set(_texts(frame[spec.key].head(_WIDTH_SAMPLE))))).max(initial=0)
             natural = max(longest, _display_width(spec.header)) + 2
             cap = 36 if spec.kind == "wrap" and (spec.width or 0) >= 40 else 24
             width = min(cap, spec.width or natural)

@@ -190,8 +190,12 @@ def append_rows(ws, first_row: int, plans: Sequence[Sequence[tuple]]) -> int:
     return append_tails(ws, first_row, [column_tails(column) for column in plans])
 
 
-def append_tails(ws, first_row: int, tails: Sequence[Sequence[str]], chunk: int = 4096) -> int:
-    """append_rows with the cells already encoded (column_tails); returns the last row."""
+def append_tails(ws, first_row: int, tails: Sequence[Sequence[str]], chunk: int = 4096, forget: bool = False) -> int:
+    """append_rows with the cells already encoded (column_tails); returns the last row.
+
+    forget: drop what xlsxwriter keeps of each written row's height (~0.5 kB a row, 0.25 GB for the
+    audit sheet of 10,000 units); it only places images and charts, which such a sheet must not get.
+    """
     if not tails or not len(tails[0]):
         return first_row - 1
     if not supported(ws):
@@ -212,6 +216,10 @@ def append_tails(ws, first_row: int, tails: Sequence[Sequence[str]], chunk: int 
         numbers = range(first_row + start + 1, first_row + stop + 1)
         ws.fh.write("".join([row_xml.format(tag, number, *cells)
                              for tag, number, cells in zip(tags, numbers, zip(*(t[start:stop] for t in tails)))]))
+        if forget:
+            for row in range(first_row + start, first_row + stop):
+                ws.row_info.pop(row, None)
+                ws.row_sizes.pop(row, None)
     # Nothing is pending: the next row xlsxwriter flushes (at close or on a later write) is empty.
     ws.previous_row = last_row + 1
     ws.table.clear()
