@@ -37,6 +37,8 @@ FEEDBACK_PROGRESS_SHEET = "进度预警"
 FEEDBACK_ADJUSTMENT_SHEET = "加扣分明细"
 
 
+# The most units a worker is sent at once (their rows, planned together; see write_all_feedback).
+_BATCH_UNITS = 250
 # The scored columns a feedback workbook shows or needs.
 _FEEDBACK_COLUMNS = ["unit_code", "group", "indicator_code", "category", "subcategory", "name", "points_available", "value",
                      "text_value", "score", "status", "explanation", "interim_detail"]  # interim_detail: w-interim
@@ -397,11 +399,13 @@ def _feedback_path(folder: Path, unit: pd.Series) -> Path:
     return folder / (safe_filename(f"{_text(unit.get('unit_code'))}_{_text(unit.get('unit_name'))}") + ".xlsx")
 
 
-def _slicer(frame: pd.DataFrame, keys: pd.Series):
-    """A function key -> frame's rows with that key (an empty frame when none), sliced when asked."""
+def _slicer(frame: pd.DataFrame, keys: pd.Series, columns: list[str] | None = None):
+    """A function key -> frame's rows with that key (an empty frame when none), sliced when asked;
+    with columns, only those (no copy of the others is ever made)."""
     positions = pd.Series(np.arange(len(frame))).groupby(keys.astype(object).to_numpy(), sort=False).indices
-    empty = frame.iloc[0:0]
-    return lambda key: frame.iloc[positions[key]] if key in positions else empty
+    at = list(range(frame.shape[1])) if columns is None else [frame.columns.get_loc(c) for c in columns]
+    empty = frame.iloc[0:0, at]
+    return lambda key: frame.iloc[positions[key], at] if key in positions else empty
 
 
 def _unit_slicer(frame: pd.DataFrame | None, column: str):
@@ -523,17 +527,19 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
             meanwhile()
         return _write_feedback_batch(folder, meta, units, scored, basis, prev_totals, with_prev_scores, gap, progress,
                                      crosscheck, adjustments, appeals, rating_rows)
-    size = max(1, math.ceil(len(units) / (workers * 4)))
+    # a few batches per worker, of at most _BATCH_UNITS units: the batches in flight are held in
+    # this process (their rows and their pickles), beside the summary it writes meanwhile
+    size = max(1, min(math.ceil(len(units) / (workers * 4)), _BATCH_UNITS))
     batches = [units.iloc[i:i + size] for i in range(0, len(units), size)]
     batch_of = {code: i for i, batch in enumerate(batches) for code in batch["unit_code"]}
 
-    def slicer(frame: pd.DataFrame | None, column: str):
+    def slicer(frame: pd.DataFrame | None, column: str, columns: list[str] | None = None):
         """batch number -> that batch's rows of frame, sliced only when the batch is sent."""
-        return (lambda i: None) if frame is None else _slicer(frame, frame[column].astype(object).map(batch_of))
+        return (lambda i: None) if frame is None else _slicer(frame, frame[column].astype(object).map(batch_of), columns)
 
     # each batch's gap rows become sheet rows in its worker: all at once they would double the gap table
     used = [c for c in _FEEDBACK_COLUMNS if c in scored.columns]
-    tables, gaps, progresses = slicer(scored[used], "unit_code"), slicer(gap, "unit_code"), slicer(progress, "unit_code")
+    tables, gaps, progresses = slicer(scored, "unit_code", used), slicer(gap, "unit_code"), slicer(progress, "unit_code")
     prev_scores = slicer(basis.prev_scores, "unit_code")
     checks = slicer(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
     items = slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
