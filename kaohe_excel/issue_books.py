@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from .issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH, issue_kind
-from .report import Col, _Formats, _new_workbook, _period_label, _write_table, _write_title
+from .report_values import _period_label
+from .report_xlsx import Col, _Formats, _new_workbook, _write_table, _write_title
 from .safety import safe_filename
 
 ISSUE_BOOK_DIR = "校验问题"

@@ -34,30 +34,38 @@ def _appeal_changes(results) -> pd.DataFrame | None:
 
 def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date, notice_template: Path | None,
                    workers: int | None = None) -> None:
-    """What people read: 汇总表, 通报, 反馈 and the csv files, from scored results (write_period and verify)."""
+    """What people read: 汇总表, 通报, 反馈 and the csv files, from scored results (write_period and verify).
+
+    The feedback workbooks are written by a process pool while this process writes the others
+    (report.write_all_feedback's `meanwhile`): the summary keeps one core busy, the pool the rest.
+    """
     scheme = results.scheme
     previous = report.load_previous(baseline) if baseline is not None else None
     meta = scheme.meta
     progress_table = getattr(results, "progress", None)
-    report.write_summary(folder / SUMMARY_NAME, meta, scheme.grades, results.scored, results.ranked,
-                         results.adjustments, results.validated.values, results.validated.issues_table,
-                         results.validated.missing_units, previous=previous, progress=progress_table,
-                         crosscheck=getattr(results, "crosscheck", None),
-                         county_totals=getattr(results, "county_totals", None),
-                         appeals=_appeal_rows(results), appeal_changes=_appeal_changes(results),
-                         ratings=getattr(results.validated, "ratings", None), scheme=scheme)
-    release_unused()  # the summary's audit tables, before the feedback workers are forked
-    win = publication.window(getattr(meta, "publication", None), issued_on)  # w-year: 成文日期 and 公示期
-    notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, win.issued_on,
-                        extra_context={"quota_lines": publicity.quota_lines(scheme, results.ranked)},
-                        progress=progress_table, ratings=getattr(results.validated, "ratings", None), scheme=scheme)
-    publicity.write_publicity(folder / publicity.PUBLICITY_NAME, meta, results.ranked, win)
+
+    def the_others() -> None:
+        report.write_summary(folder / SUMMARY_NAME, meta, scheme.grades, results.scored, results.ranked,
+                             results.adjustments, results.validated.values, results.validated.issues_table,
+                             results.validated.missing_units, previous=previous, progress=progress_table,
+                             crosscheck=getattr(results, "crosscheck", None),
+                             county_totals=getattr(results, "county_totals", None),
+                             appeals=_appeal_rows(results), appeal_changes=_appeal_changes(results),
+                             ratings=getattr(results.validated, "ratings", None), scheme=scheme)
+        release_unused()  # the summary's audit tables
+        win = publication.window(getattr(meta, "publication", None), issued_on)  # w-year: 成文日期 and 公示期
+        notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, win.issued_on,
+                            extra_context={"quota_lines": publicity.quota_lines(scheme, results.ranked)},
+                            progress=progress_table, ratings=getattr(results.validated, "ratings", None), scheme=scheme)
+        publicity.write_publicity(folder / publicity.PUBLICITY_NAME, meta, results.ranked, win)
+        report.write_csvs(folder, meta.period, results.scored, results.ranked)
+
     report.write_all_feedback(folder / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,
                               workers=workers, gap=gap.gap_table(results.scored, scheme.tier_tables, scheme),
                               progress=progress_table, crosscheck=getattr(results, "crosscheck", None),
                               adjustments=results.adjustments, appeals=_appeal_rows(results),
-                              ratings=getattr(results.validated, "ratings", None), scheme=scheme)
-    report.write_csvs(folder, meta.period, results.scored, results.ranked)
+                              ratings=getattr(results.validated, "ratings", None), scheme=scheme,
+                              meanwhile=the_others)
 
 
 # --------------------------------------------------------------------------- history

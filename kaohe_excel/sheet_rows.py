@@ -24,7 +24,8 @@ import io
 import math
 from collections.abc import Sequence
 
-from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name
+from xlsxwriter.exceptions import OverlappingRange
+from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name, xl_range
 from xlsxwriter.xmlwriter import XMLwriter, xml_escapes
 
 from .safety import InertWorkbook, InertWorksheet
@@ -85,6 +86,25 @@ def supported(ws) -> bool:
     return bool(getattr(ws, "constant_memory", False)) and getattr(ws, "row_data_fh", None) is not None
 
 
+def plain(plans: Sequence[tuple]) -> bool:
+    """Whether every text of these plans is written here as xlsxwriter writes it (not one that looks
+    like rich-text XML, which InertWorksheet writes as rich text)."""
+    return not any(code == "s" and value.startswith("<r>") and value.endswith("</r>") for code, value, _ in plans)
+
+
+def merge_cells(ws, first_row: int, first_col: int, last_row: int, last_col: int) -> None:
+    """What merge_range records of a merged range, for cells then written by append_tails (the first
+    cell's plan and blanks in the range's format, as merge_range writes them)."""
+    cell_range = xl_range(first_row, first_col, last_row, last_col)
+    for row in range(first_row, last_row + 1):
+        for col in range(first_col, last_col + 1):
+            previous = ws.merged_cells.get((row, col)) or ws.table_cells.get((row, col))
+            if previous:
+                raise OverlappingRange(f"Merge range '{cell_range}' overlaps previous range '{previous}'.")
+            ws.merged_cells[(row, col)] = cell_range
+    ws.merge.append([first_row, first_col, last_row, last_col])
+
+
 def _text_xml(text: str) -> str:
     """What xlsxwriter writes between <t> and </t> for an inline string, with the <t> attributes."""
     if len(text) > _STRMAX // 2 and _utf16_len(text) > _STRMAX:
@@ -112,8 +132,17 @@ def column_tails(plans: Sequence[tuple], cache: dict | None = None) -> list[str]
     Pass one cache to many calls whose formats have the same style numbers (see report._Formats)."""
     cache = {} if cache is None else cache
     out = []
+    # a format without a style number of its own (one equal to an earlier format) keys itself anew
+    # on every _get_xf_index: ask each format once
+    style_of: dict[int, int | None] = {}
     for code, value, fmt in plans:
-        key = (code, value, None if fmt is None else fmt._get_xf_index())
+        if fmt is None:
+            style = None
+        else:
+            style = style_of.get(id(fmt))
+            if style is None:
+                style = style_of[id(fmt)] = fmt._get_xf_index()
+        key = (code, value, style)
         if code == "n" and value == 0:
             key += (math.copysign(1.0, value),)  # 0.0 and -0.0 are equal keys but written "0" and "-0"
         tail = cache.get(key)
@@ -161,16 +190,22 @@ def append_rows(ws, first_row: int, plans: Sequence[Sequence[tuple]]) -> int:
     return append_tails(ws, first_row, [column_tails(column) for column in plans])
 
 
-def append_tails(ws, first_row: int, tails: Sequence[Sequence[str]], chunk: int = 4096) -> int:
-    """append_rows with the cells already encoded (column_tails); returns the last row."""
+def append_tails(ws, first_row: int, tails: Sequence[Sequence[str]], chunk: int = 4096, forget: bool = False) -> int:
+    """append_rows with the cells already encoded (column_tails); returns the last row.
+
+    forget: drop what xlsxwriter keeps of each written row's height (~0.5 kB a row, 0.25 GB for the
+    audit sheet of 10,000 units); it only places images and charts, which such a sheet must not get.
+    """
     if not tails or not len(tails[0]):
         return first_row - 1
     if not supported(ws):
         raise ValueError("append_rows needs a sheet that streams its rows")
     n_rows, n_cols = len(tails[0]), len(tails)
     last_row = first_row + n_rows - 1
-    # Flush the row xlsxwriter still holds (the header) and claim the rows that follow.
-    ws._write_single_row(first_row)
+    # Flush the row xlsxwriter still holds (the header) and claim the rows that follow; a pending
+    # first_row with only its height set is not flushed (its <row> tag below carries the height).
+    if ws.previous_row != first_row or first_row in ws.table:
+        ws._write_single_row(first_row)
     ws._check_dimensions(first_row, 0)
     ws._check_dimensions(last_row, n_cols - 1)
     # One str.format per row: "{0}" the <row> tag, "{1}" the row number, then the cells' tails.
@@ -181,6 +216,10 @@ def append_tails(ws, first_row: int, tails: Sequence[Sequence[str]], chunk: int 
         numbers = range(first_row + start + 1, first_row + stop + 1)
         ws.fh.write("".join([row_xml.format(tag, number, *cells)
                              for tag, number, cells in zip(tags, numbers, zip(*(t[start:stop] for t in tails)))]))
+        if forget:
+            for row in range(first_row + start, first_row + stop):
+                ws.row_info.pop(row, None)
+                ws.row_sizes.pop(row, None)
     # Nothing is pending: the next row xlsxwriter flushes (at close or on a later write) is empty.
     ws.previous_row = last_row + 1
     ws.table.clear()

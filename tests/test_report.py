@@ -342,3 +342,24 @@ def test_feedback_written_in_a_batch_equals_written_alone(tmp_path):
         code = path.name.split("_")[0]
         alone = write_feedback(tmp_path / "alone" / path.name, META, code, scored, ranked, previous=make_previous())
         assert _sheets_xml(alone) == _sheets_xml(path), path.name
+
+
+def test_the_pool_writes_the_feedback_while_meanwhile_runs(tmp_path):
+    """The run writes its summary in `meanwhile` while the pool writes the workbooks: the workbooks
+    are those written serially, and meanwhile has run once by the time the call returns."""
+    scored, ranked = make_scored(), make_ranked()
+    calls = []
+    pooled = write_all_feedback(tmp_path / "pool", META, scored, ranked, workers=2, meanwhile=lambda: calls.append("pool"))
+    serial = write_all_feedback(tmp_path / "serial", META, scored, ranked, workers=1, meanwhile=lambda: calls.append("serial"))
+    assert calls == ["pool", "serial"]
+    assert [p.name for p in pooled] == [p.name for p in serial]
+    for a, b in zip(pooled, serial):
+        assert _sheets_xml(a) == _sheets_xml(b), a.name
+
+
+def test_a_failure_meanwhile_stops_the_feedback_pool(tmp_path):
+    def fail():
+        raise RuntimeError("通报模板有误")
+
+    with pytest.raises(RuntimeError, match="通报模板有误"):
+        write_all_feedback(tmp_path / "反馈", META, make_scored(), make_ranked(), workers=2, meanwhile=fail)
