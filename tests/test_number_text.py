@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaohe_excel import explain, number_text, rating_score, report
+from kaohe_excel import explain, number_text, rating_score, report_csv, report_values
 from kaohe_excel.number_text import fixed, plain, positional, rounded_text, trimmed, two_to_four
 from kaohe_excel.score import round_half_up
 
@@ -112,10 +112,10 @@ def test_rating_score_nums_equal_num_of_each_value():
 
 
 def test_report_texts_of_a_float_column_equal_positional():
-    fast = report._texts(pd.Series(VALUES, dtype=float))
+    fast = report_values._texts(pd.Series(VALUES, dtype=float))
     assert fast == ["" if v != v else positional(v) for v in VALUES]
 
 
 def test_report_two_decimal_column_equals_fixed_after_round_half_up():
-    fast = report._fmt2(pd.Series(VALUES)).tolist()
+    fast = report_csv._fmt2(pd.Series(VALUES)).tolist()
     assert fast == ["" if v != v else fixed(round_half_up(float(v), 2)) for v in VALUES]
