@@ -97,6 +97,15 @@ class IssueCode(str, Enum):
     # w-guard-rating: 票号 of 测评 ballots
     rating_ballot_number_missing = "rating_ballot_number_missing"  # a 纸质票 entry row with marks but no 票号
     rating_ballot_out_of_range = "rating_ballot_out_of_range"  # a 票号 that is not a whole number in 1..应参评人数
+    # w-redteam: what the office sees in Excel/WPS, against forged and hostile files
+    hidden_sheet = "hidden_sheet"  # a table read from a sheet Excel does not show (hidden or very hidden)
+    duplicate_table = "duplicate_table"  # another visible sheet holds the same table with other entries
+    malformed_cell = "malformed_cell"  # an input cell written twice, or whose type and content disagree, in the XML
+    invisible_cell = "invisible_cell"  # an input cell whose font has its fill's colour (or is too small to read)
+    formula_mismatch = "formula_mismatch"  # a formula whose cached result is not what it computes
+    formula_unchecked = "formula_unchecked"  # a formula whose cached result the tool cannot recompute
+    rating_tally_excess = "rating_tally_excess"  # a 汇总 row with more votes than the group's 应参评人数
+    rating_identical_ballots = "rating_identical_ballots"  # two ballots of one group with the very same marks
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,9 @@ ISSUE_KINDS_ZH = {
     "rating_unknown": "测评表不在方案中", "rating_not_rated": "不是评价对象", "rating_duplicate_ballot": "测评票重复",
     "rating_void_ballot": "无效票或空白票", "rating_group_absent": "测评类别无有效评价", "rating_low_participation": "参评率偏低",
     "rating_ballot_number_missing": "纸质票缺少票号", "rating_ballot_out_of_range": "票号超出范围",
+    "hidden_sheet": "工作表被隐藏", "duplicate_table": "表格出现在多张工作表", "malformed_cell": "单元格结构异常",
+    "invisible_cell": "所填内容看不见", "formula_mismatch": "公式结果与公式不符", "formula_unchecked": "公式结果无法核对",
+    "rating_tally_excess": "票数超过应参评人数", "rating_identical_ballots": "测评票内容完全相同",
 }
 
 

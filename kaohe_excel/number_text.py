@@ -140,6 +140,8 @@ def parse_value(raw: object, measure_unit: str = "") -> Parsed:
     number = float(match.group(1) + (f"e{match.group(2)}" if match.group(2) else ""))
     if not math.isfinite(number):  # "1e400" parses as inf
         return Parsed(problem=(IssueCode.non_finite_value, non_finite(original)))
+    if match.group(2):  # "9.5e1" shows as typed text in the cell, not as 95
+        notes.append("按科学计数法读取")
     tail = match.group(3)
     if tail:
         if tail == "%" and measure_unit != "%":

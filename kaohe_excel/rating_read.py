@@ -107,7 +107,7 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
     (one 错误 here); a hidden row withholds the cells it holds (validation reports each at
     its cell). Counted cells in a % or scaled format come back as Formatted."""
     from .tables import cell_address, column_letter
-    from .table_guard import guard_cell
+    from .table_guard import guard_cell, sheet_problem
     from .xlsx_meta import Withheld
 
     issues = []
@@ -122,8 +122,12 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
     header = grid[header_row]
     filled = [cell.__class__ is str and bool(cell.strip()) for cell in header]
     withheld = False
+    problem = sheet_problem(file, layout, records, sheets, "评价", "未计入")  # a hidden sheet, a second visible copy
+    if problem is not None:
+        issues.append(problem)
+        withheld = True
     seen: dict[str, int] = {}
-    for col in (c for c, yes in enumerate(filled) if yes):
+    for col in (c for c, yes in enumerate(filled) if yes and not withheld):
         key = header_key(header[col])
         if key in seen:
             first, second = cell_address(header_row, seen[key]), cell_address(header_row, col)

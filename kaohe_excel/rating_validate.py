@@ -187,7 +187,7 @@ class RatingCollector:
             return self.ballot_file(result, key, rater)
         if result.kind == KIND_PAPER:
             return self.paper_file(result, key, rater)
-        return self.tally_file(result, key, rating)
+        return self.tally_file(result, key, rating, rater)
 
     def ballot_file(self, result, key, rater) -> str:
         name = result.name
@@ -255,7 +255,7 @@ class RatingCollector:
                                  "file": name, "sheet": number_cell.sheet, "cell": number_cell.cell})
         return "read"
 
-    def tally_file(self, result, key, rating) -> str:
+    def tally_file(self, result, key, rating, rater=None) -> str:
         name = result.name
         self.tally_files.setdefault(key, []).append(name)
         grades = dict(rating["grades"])
@@ -285,9 +285,61 @@ class RatingCollector:
                     self.add(warning(IssueCode.normalized_value, f"「{grade}」票数{repaired}", **at))
                 counts.append({"rating_code": key[0], "rater_group": key[1], "unit_code": unit,
                                "votes": votes, "points": points, "top": grade == top, "file": name})
+            expected = rater["expected"] if rater is not None else math.nan
+            total = sum(count["votes"] for count in counts)
+            if not wrong and expected == expected and total > expected:
+                # more votes than raters: a row typed twice, or counts of another group
+                self.add(error(IssueCode.rating_tally_excess,
+                               f"单位「{unit}」的各等级票数合计 {total} 张，超过测评人类别「{key[1]}」的应参评人数 {int(expected)} 人，"
+                               "各等级票数均未计入；请核对调查机构提供的票数后重新填写",
+                               file=name, sheet=unit_cell.sheet, cell=unit_cell.cell, unit=unit))
+                wrong = True
             if not wrong:
                 self.tallies.extend(counts)
         return "read"
+
+    def identical_ballots(self, valid: pd.DataFrame, ballots: pd.DataFrame) -> None:
+        """A 警告 for valid ballots of one group with the very same marks on at least 3 units (a paper
+        ballot typed twice under another 票号, a ballot file copied): both are counted, the office decides.
+        Each ballot's marks are summed as mixed 64-bit hashes; only equal sums are compared exactly."""
+        if len(valid) < 6:
+            return
+        keys = ["rating_code", "rater_group", "ballot"]
+        ids = valid.groupby(keys, observed=True, sort=False).ngroup().to_numpy()
+        units = pd.factorize(valid["unit_code"].astype(object))[0].astype(np.uint64)
+        points = np.round(valid["points"].to_numpy(dtype=float) * 1000).astype(np.int64).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            mixed = units * np.uint64(0x9E3779B97F4A7C15) + points + np.uint64(0x632BE59BD9B4E019)
+            mixed ^= mixed >> np.uint64(31)
+            mixed *= np.uint64(0xBF58476D1CE4E5B9)
+            mixed ^= mixed >> np.uint64(29)
+            sums = np.zeros(int(ids.max()) + 1, dtype=np.uint64)
+            np.add.at(sums, ids, mixed)
+        counts = np.bincount(ids)
+        first = pd.Series(np.arange(len(ids))).groupby(ids).first().to_numpy()
+        summary = valid.iloc[first][keys[:2]].astype(object).reset_index(drop=True)
+        summary["sum"], summary["count"], summary["id"] = sums, counts, np.arange(len(counts))
+        summary = summary[summary["count"] >= 3]
+        twins = summary[summary.duplicated(["rating_code", "rater_group", "sum", "count"], keep=False)]
+        if not len(twins):
+            return
+        rows = valid[np.isin(ids, twins["id"].to_numpy())]
+        marks = {ballot_key: frozenset(zip(part["unit_code"].astype(object), part["points"]))
+                 for ballot_key, part in rows.groupby(keys, observed=True, sort=False)}
+        places = {(r.rating_code, r.rater_group, r.ballot): (r.file, _place(r.file, r.sheet, r.cell))
+                  for r in ballots.itertuples(index=False)}
+        same: dict[tuple, list] = {}
+        for (code, group, ballot), found in marks.items():
+            same.setdefault((code, group, found), []).append(ballot)
+        for (code, group, found), numbers in same.items():
+            if len(numbers) < 2:
+                continue
+            found_at = [places.get((code, group, n), ("", str(n))) for n in numbers]
+            files = list(dict.fromkeys(file for file, _ in found_at))
+            self.add(warning(IssueCode.rating_identical_ballots,
+                             f"测评「{code}」{group}的票号 {'、'.join(map(str, numbers))} 对 {len(found)} 个单位的评价完全相同"
+                             f"（{'、'.join(place for _, place in found_at)}），均已计入；如是同一张票重复录入或复制，"
+                             "请删除多余的一份后重新运行", file="、".join(files)))
 
     def mark(self, key, ballot, unit, raw, file, sheet, row, col) -> None:
         kind = raw.__class__
@@ -403,6 +455,7 @@ class RatingCollector:
         # judge_ballots leaves out the marks of ballots not in singles (duplicate 票号, a doubled entry
         # table), so the keys stay categorical and are not hashed as text a second time
         judged, valid = rating_score.judge_ballots(good, singles, scheme.ratings)
+        self.identical_ballots(valid, singles)
         for row in judged[judged["status"] != rating_score.STATUS_VALID].itertuples():
             if row.status == rating_score.STATUS_BLANK:
                 text = "空白票（没有任何评价），不计入有效票"

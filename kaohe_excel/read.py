@@ -670,16 +670,26 @@ def _exact_extent(xml: bytes) -> tuple[int, int]:
     return rows, columns
 
 
+class _Sheets(dict):
+    """Sheet name -> grid, and `hidden`: the sheets Excel does not show ("hidden" | "veryHidden")."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden: dict[str, str] = {}
+
+
 def _load_sheets(data: bytes, limits: ReadLimits) -> dict[str, list[list]]:
     """Every sheet as a grid of raw values, addresses preserved (row 0 is Excel row 1)."""
     from python_calamine import CalamineWorkbook
 
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     try:
-        sheets = {}
+        sheets = _Sheets()
         for meta in workbook.sheets_metadata:
             if str(meta.typ) != "SheetTypeEnum.WorkSheet":
                 continue
+            if str(meta.visible) != "SheetVisibleEnum.Visible":  # w-redteam: table_guard names a table on it
+                sheets.hidden[meta.name] = "veryHidden" if "VeryHidden" in str(meta.visible) else "hidden"
             sheet = workbook.get_sheet_by_name(meta.name)
             end = sheet.end
             if end is not None and (end[0] >= limits.max_rows or end[1] >= limits.max_columns
@@ -924,6 +934,22 @@ def _find_sheet_parts(archive: zipfile.ZipFile, limits: ReadLimits, names: dict[
     return parts, len(parts) == len(entries) and len(set(parts.values())) == len(parts) > 0
 
 
+def _related_part(archive: zipfile.ZipFile, names: dict, part: str, rel_id: str, limits: ReadLimits) -> bytes | None:
+    """The bytes of the part a sheet's relationship points to (its drawing), or None."""
+    folder, _, base = part.replace("\\", "/").rpartition("/")
+    rels = names.get(f"{folder}/_rels/{base}.rels".lower())
+    if rels is None:
+        return None
+    for tag in re.findall(rb'<(?:\w+:)?Relationship\b[^>]*>', _member(archive, rels, limits)):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        if _xml_text(attributes.get(b"Id", b"")) == rel_id and attributes.get(b"TargetMode", b"") != b"External":
+            target = _xml_text(attributes.get(b"Target", b""))
+            path = target.lstrip("/") if target.startswith("/") else f"{folder}/{target}"
+            info = names.get(os.path.normpath(path).replace("\\", "/").lower())
+            return _member(archive, info, limits) if info is not None else None
+    return None
+
+
 def _xml_text(raw: bytes) -> str:
     import html
 
@@ -1090,11 +1116,18 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
         return
     from . import table_guard, xlsx_meta
 
-    archive = parts = styles = None
+    archive = parts = styles = names = None
     views: dict[str, object] = {}
+    strings: list[set[int]] = []
+
+    def hidden_strings() -> set[int]:  # w-redteam: shared strings whose rich text hides a part, read once
+        if not strings:
+            info = names.get("xl/sharedstrings.xml")
+            strings.append(xlsx_meta.hidden_runs(_member(archive, info, limits)) if info is not None else set())
+        return strings[0]
 
     def view_of(sheet: str, cells: set) -> object:
-        nonlocal archive, parts, styles
+        nonlocal archive, parts, styles, names
         if container != "xlsx":
             return None
         if sheet in views:
@@ -1110,7 +1143,8 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
         if part is not None:
             xml = _member(archive, archive.getinfo(part), limits)
             # the cells' formats are looked up only where some cell uses a special style at all
-            view = xlsx_meta.scan_sheet(xml, styles if styles and _uses_style(xml, styles) else {}, cells)
+            view = xlsx_meta.scan_sheet(xml, styles if styles and _uses_style(xml, styles) else {}, cells, hidden_strings,
+                                        lambda rel_id: _related_part(archive, names, part, rel_id, limits))
         views[sheet] = view
         return view
 

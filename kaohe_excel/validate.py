@@ -436,6 +436,12 @@ class _Validator:
                 self.add(error(IssueCode.missing_indicator, f"指标「{code} {spec['name']}」的行被删除，请使用原模板重新填报",
                                file=name, sheet=_sheet_of(result), unit=unit_code, indicator=code))
         for claim in result.claims:
+            other = claim.get("单位代码")  # w-redteam: a unit claims for itself only
+            if other is not None and clean_text(other.value) not in ("", unit_code):
+                self.add(error(IssueCode.unit_mismatch,
+                               f"加扣分行的单位代码「{clean_text(other.value)}」不是本单位「{unit_code}」，此行未计分；"
+                               "单位只能为本单位申报加分，请删除此行或把单位代码改为本单位", **_at(other, unit_code, name)))
+                continue
             self.claim(claim, unit_code, name, recorded_by="unit")
 
     def contradicts(self, result: FileResult, row: Row, input_name: str, unit_code: str, code: str,
@@ -511,10 +517,11 @@ class _Validator:
 
     def parse_formatted(self, raw: Formatted, spec) -> Parsed:
         number, text = value_guard.formatted(raw, spec["measure_unit"], spec["target"])
+        code = value_guard.formatted_code(raw)  # w-redteam: a formula's cached result is not a format
         if number is None:
-            return Parsed(problem=(IssueCode.number_format, text))
+            return Parsed(problem=(code, text))
         if text:
-            return Parsed(value=number, repaired=text, repaired_code=IssueCode.number_format)
+            return Parsed(value=number, repaired=text, repaired_code=code)
         return Parsed(value=number)
 
     def parse(self, raw: object, spec) -> Parsed:

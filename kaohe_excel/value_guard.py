@@ -23,9 +23,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from .issues import IssueCode
 from .number_text import ascii_digits, non_finite, plain  # noqa: F401  (validate reads value_guard.non_finite)
 from .tables import header_key
-from .xlsx_meta import INVISIBLE, PERCENT, SCALED, Formatted
+from .xlsx_meta import CONDITIONAL, FORMULA, INVISIBLE, OTHER, PERCENT, ROUNDED, SCALED, Formatted
 
 ABSOLUTE_LIMIT = 1e15
 TARGET_FACTOR = 1_000.0
@@ -55,7 +56,25 @@ def formatted(raw: Formatted, measure_unit: str, target: float) -> tuple[float |
     if raw.kind == INVISIBLE:
         return None, (f"单元格的数字格式（{raw.code}）使数值不显示，考核办看不到所填的 {plain(stored)}；"
                       f"请将单元格格式改为“常规”后重新填写")
+    if raw.kind == OTHER:
+        shown = f"显示为「{raw.shown}」" if raw.shown else "显示为其他数字"
+        return None, (f"单元格的数字格式（{raw.code}）使所填的 {plain(stored)} {shown}，考核办看到的与所填的不一致，"
+                      f"无法确定填报的数值；请将单元格格式改为“常规”后重新填写")
+    if raw.kind == ROUNDED:
+        return stored, (f"单元格的数字格式（{raw.code}）使所填的 {plain(stored)} 显示为 {raw.shown}，"
+                        f"已按所存数值 {plain(stored)} 读取，请核实（要报 {raw.shown} 请直接填写 {raw.shown}）")
+    if raw.kind == CONDITIONAL:
+        return None, (f"单元格的条件格式（{raw.code}）使所填的 {plain(stored)} 不显示，考核办看不到所填的数值；"
+                      f"请删除条件格式后重新填写")
+    if raw.kind == FORMULA:
+        return stored, (f"是公式 {raw.code}，已按文件中保存的计算结果 {plain(stored)} 读取；考核办在 Excel 或 WPS 中打开时"
+                        f"公式会重新计算，请核对显示的是否为 {plain(stored)}（建议直接填写数值）")
     return stored, ""
+
+
+def formatted_code(raw: Formatted) -> IssueCode:
+    """The issue code of what `formatted` says about a marked number."""
+    return IssueCode.formula_unchecked if raw.kind == FORMULA else IssueCode.number_format
 
 
 def implausible(value: float, spec: dict) -> str | None:

@@ -10,12 +10,19 @@ nothing of zip files or of the scheme; read.py hands it the parts' bytes.
 from __future__ import annotations
 
 import html
+import math
 import re
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Callable
 
-# Built-in number formats that show a percentage (ECMA-376 18.8.30); the others that
-# calamine does not already turn into dates show the number as stored.
+# Built-in number formats (ECMA-376 18.8.30) that calamine does not already turn into dates:
+# the percentages, and those that round, scale or drop the sign of what they show.
 _BUILTIN_PERCENT = {9: "0%", 10: "0.00%"}
+_BUILTIN_NUMBERS = {1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 11: "0.00E+00", 12: "# ?/?", 13: "# ??/??",
+                    37: "#,##0 ;(#,##0)", 38: "#,##0 ;[Red](#,##0)", 39: "#,##0.00;(#,##0.00)",
+                    40: "#,##0.00;[Red](#,##0.00)", 48: "##0.0E+0", **_BUILTIN_PERCENT}
 
 _CELL_XFS = re.compile(rb'<(?:\w+:)?cellXfs\b[^>]*>(.*?)</(?:\w+:)?cellXfs>', re.S)
 _XF = re.compile(rb'<(?:\w+:)?xf\b([^>]*)>')
@@ -37,6 +44,11 @@ _SCALING = re.compile(r'[0#?.],+(?=[^0#?]*$)')
 PERCENT = "percent"
 SCALED = "scaled"
 INVISIBLE = "invisible"
+OTHER = "other"  # shows other digits or words than the stored number (a literal, a condition, no minus sign)
+ROUNDED = "rounded"  # shows the number with fewer decimals (or as a fraction, in E notation)
+FONT_HIDDEN = "font"  # the cell's font has the fill's colour (or is white on no fill, or 1-2 points): nothing shows
+FORMULA = "formula"  # an input cell holding a formula whose cached result the tool cannot recompute
+CONDITIONAL = "conditional"  # a conditional format shows no number (a data bar or icon set alone)
 
 
 def format_kind(code: str) -> str:
@@ -68,10 +80,11 @@ def hides_text(code: str) -> bool:
 
 
 def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
-    """Cell style index (the s="n" of a cell) -> (format_kind, format code) for the styles
-    whose number format changes what is shown (a number, or a text: `hides_text`); empty for
-    the usual workbook."""
-    formats = dict(_BUILTIN_PERCENT)
+    """Cell style index (the s="n" of a cell) -> (format_kind or FONT_HIDDEN, format code) for the
+    styles that may show a cell otherwise than it is stored: a number format other than General
+    (what it shows depends on the value: `shown_as`), a text format (`hides_text`), or a font the
+    office cannot see (`FONT_HIDDEN`). Empty for the usual workbook."""
+    formats = dict(_BUILTIN_NUMBERS)
     for tag in _NUM_FMT.findall(styles_xml):
         attributes = dict(_ATTRIBUTE.findall(tag))
         try:
@@ -80,20 +93,261 @@ def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
             continue
         formats[number] = html.unescape(attributes.get(b"formatCode", b"").decode("utf-8", "replace"))
     block = _CELL_XFS.search(styles_xml)
+    special = Styles()
+    if b"<dxf" in styles_xml or b":dxf" in styles_xml:
+        special.dxfs = _differential_formats(styles_xml, formats)
     if block is None:
-        return {}
-    special = {}
+        return special
+    fonts = fills = None
     for index, tag in enumerate(_XF.findall(block.group(1))):
         attributes = dict(_ATTRIBUTE.findall(tag))
         try:
             number = int(attributes.get(b"numFmtId", b"0"))
         except ValueError:
-            continue
+            number = 0
         code = formats.get(number, "")
         kind = format_kind(code)
-        if kind or hides_text(code):  # kind "": numbers show as typed, a text does not
+        if fonts is None and attributes.get(b"fontId", b"0") != b"0":
+            fonts, fills = _blocks(styles_xml, b"font"), _blocks(styles_xml, b"fill")
+        if fonts is not None and _unseen(fonts, fills, attributes):
+            special[index] = (FONT_HIDDEN, code)
+        elif kind or hides_text(code) or _shows_numbers(code):
             special[index] = (kind, code)
     return special
+
+
+class Styles(dict):
+    """special_styles' answer, with `dxfs`: the conditional formats' (number format or "", font unseen)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dxfs: list[tuple[str, bool]] = []
+
+
+_DXF_BLOCK = re.compile(rb'<(?:\w+:)?dxf\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?dxf>)', re.S)
+
+
+def _differential_formats(styles_xml: bytes, formats: dict[int, str]) -> list[tuple[str, bool]]:
+    outer = re.search(rb'<(?:\w+:)?dxfs\b[^>]*>(.*?)</(?:\w+:)?dxfs>', styles_xml, re.S)
+    found = []
+    for match in _DXF_BLOCK.finditer(outer.group(1) if outer else b""):
+        body = match.group(1) or b""
+        code = ""
+        number = _NUM_FMT.search(body)
+        if number is not None:
+            attributes = dict(_ATTRIBUTE.findall(number.group(1)))
+            code = html.unescape(attributes.get(b"formatCode", b"").decode("utf-8", "replace"))
+            if not code:
+                try:
+                    code = formats.get(int(attributes.get(b"numFmtId", b"0")), "")
+                except ValueError:
+                    code = ""
+        font = _FONT_BLOCK.search(body)
+        colour = _COLOR.search(font.group(1) or b"") if font else None
+        text = _colour(dict(_ATTRIBUTE.findall(colour.group(1)))) if colour else None
+        fill = _FG_COLOR.search(body) or re.search(rb'<(?:\w+:)?bgColor\b([^>]*)>', body)
+        background = _colour(dict(_ATTRIBUTE.findall(fill.group(1)))) if fill else None
+        found.append((code, text is not None and (text == _WHITE_RGB or text == background)))
+    return found
+
+
+_FONT_BLOCK = re.compile(rb'<(?:\w+:)?font\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?font>)', re.S)
+_FILL_BLOCK = re.compile(rb'<(?:\w+:)?fill\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?fill>)', re.S)
+_COLOR = re.compile(rb'<(?:\w+:)?color\b([^>]*)>')
+_FG_COLOR = re.compile(rb'<(?:\w+:)?fgColor\b([^>]*)>')
+_PATTERN = re.compile(rb'<(?:\w+:)?patternFill\b([^>]*)>')
+_SIZE = re.compile(rb'<(?:\w+:)?sz\b[^>]*?\bval\s*=\s*"([^"]*)"')
+_WHITE_RGB = "FFFFFF"
+
+
+def _blocks(styles_xml: bytes, name: bytes) -> list[bytes]:
+    """The bodies of the <fonts> or <fills> entries, in index order."""
+    outer = re.search(rb'<(?:\w+:)?%ss\b[^>]*>(.*?)</(?:\w+:)?%ss>' % (name, name), styles_xml, re.S)
+    if outer is None:
+        return []
+    pattern = _FONT_BLOCK if name == b"font" else _FILL_BLOCK
+    return [match.group(1) or b"" for match in pattern.finditer(outer.group(1))]
+
+
+def _colour(attributes: dict) -> str | None:
+    """A colour as 6 hex digits where the file says it plainly (rgb, white by theme or index)."""
+    rgb = attributes.get(b"rgb")
+    if rgb:
+        return rgb.decode("ascii", "replace")[-6:].upper()
+    if attributes.get(b"theme") == b"0" or attributes.get(b"indexed") in (b"1", b"9"):
+        return _WHITE_RGB  # the theme's first colour (lt1, the window background) and the palette's white
+    return None
+
+
+def _unseen(fonts: list[bytes], fills: list[bytes], attributes: dict) -> bool:
+    """Whether a style's text cannot be seen: its font has the colour of its fill (white on no
+    fill), or is smaller than 3 points."""
+    try:
+        font = fonts[int(attributes.get(b"fontId", b"0"))]
+        fill = fills[int(attributes.get(b"fillId", b"0"))] if fills else b""
+    except (ValueError, IndexError):
+        return False
+    size = _SIZE.search(font)
+    try:
+        if size is not None and float(size.group(1)) < 3:
+            return True
+    except ValueError:
+        pass
+    colour = _COLOR.search(font)
+    text = _colour(dict(_ATTRIBUTE.findall(colour.group(1)))) if colour else None
+    if text is None:
+        return False
+    pattern = _PATTERN.search(fill)
+    kind = dict(_ATTRIBUTE.findall(pattern.group(1))).get(b"patternType", b"none") if pattern else b"none"
+    if kind == b"none":
+        return text == _WHITE_RGB
+    if kind != b"solid":
+        return False  # a pattern (gray125 …) shows through
+    background = _FG_COLOR.search(fill)
+    return background is not None and _colour(dict(_ATTRIBUTE.findall(background.group(1)))) == text
+
+
+def _shows_numbers(code: str) -> bool:
+    return bool(code) and code.strip().lower() not in ("general", "@")
+
+
+# ---------------------------------------------------------------- what a number format shows
+
+_CONDITION = re.compile(r'\[\s*(<=|>=|<>|=|<|>)\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*\]')
+_WHITE = re.compile(r'\[\s*(?:white|白色|color\s*0*2)\s*\]', re.I)
+_RED = re.compile(r'\[\s*(?:red|红色|color\s*0*3)\s*\]', re.I)
+_QUOTED_TEXT = re.compile(r'"([^"]*)"|\\(.)')
+_PLACEHOLDER = re.compile(r'[0#?]')
+
+
+def _split_sections(code: str) -> list[str]:
+    """A format code's sections (split at ; outside quotes, escapes and brackets)."""
+    sections, current, i = [], [], 0
+    while i < len(code):
+        ch = code[i]
+        if ch == '"':
+            end = code.find('"', i + 1)
+            end = len(code) if end < 0 else end + 1
+        elif ch == "[":
+            end = code.find("]", i + 1)
+            end = len(code) if end < 0 else end + 1
+        elif ch in "\\_*":
+            end = i + 2
+        elif ch == ";":
+            sections.append("".join(current))
+            current, i = [], i + 1
+            continue
+        else:
+            end = i + 1
+        current.append(code[i:end])
+        i = end
+    sections.append("".join(current))
+    return sections
+
+
+def _holds(condition: tuple[str, float], value: float) -> bool:
+    op, limit = condition
+    return {"<": value < limit, "<=": value <= limit, ">": value > limit, ">=": value >= limit,
+            "=": value == limit, "<>": value != limit}[op]
+
+
+def _section_for(sections: list[str], value: float) -> tuple[str, bool]:
+    """The section that shows `value`, and whether Excel puts the minus sign itself (one plain section)."""
+    numeric = sections[:3]
+    conditions = []
+    for section in numeric:
+        found = _CONDITION.search(section)
+        conditions.append((found.group(1), float(found.group(2))) if found else None)
+    if any(conditions[:2]):
+        for index in (0, 1):
+            if index < len(numeric) and conditions[index] and _holds(conditions[index], value):
+                return numeric[index], False
+        if len(numeric) >= 3:
+            return numeric[2], False
+        rest = [section for section, condition in zip(numeric, conditions) if condition is None]
+        return (rest[0] if rest else numeric[-1]), False
+    if len(numeric) == 1:
+        return numeric[0], True
+    if value > 0 or (value == 0 and len(numeric) < 3):
+        return numeric[0], False
+    return (numeric[1], False) if value < 0 else (numeric[2], False)
+
+
+def _half_up(value: float, decimals: int) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def shown_as(code: str, value: float) -> tuple[str, str] | None:
+    """How a number format shows `value` when that is not the stored number, as Excel and WPS show
+    it: (PERCENT | SCALED | INVISIBLE | OTHER | ROUNDED, the text shown where it matters), or None
+    when the number shows as stored (General, thousands separators, a unit written beside it)."""
+    if not _shows_numbers(code) or not math.isfinite(value):
+        return None
+    section, auto_minus = _section_for(_split_sections(code), value)
+    if _WHITE.search(section):
+        return INVISIBLE, ""
+    literal = "".join(a or b for a, b in _QUOTED_TEXT.findall(section))
+    bare = _LITERALS.sub("", section)
+    lowered = bare.lower()
+    general = "general" in lowered
+    if general:
+        bare = re.sub("(?i)general", "", bare)
+    if not general and _PLACEHOLDER.search(bare) is None:
+        if "@" in bare:
+            return None  # a text section applied to a number shows it as General
+        shown = (literal + bare).strip()
+        if not shown:
+            return INVISIBLE, ""
+        if value == 0 and set(shown) <= set("-－—– "):
+            return None  # the accountants' dash for zero
+        return OTHER, shown
+    if any(ch.isdigit() for ch in literal):
+        return OTHER, ""
+    if "%" in bare:
+        return PERCENT, ""
+    if _SCALING.search(bare):
+        return SCALED, ""
+    if value < 0 and not (auto_minus or "-" in bare or "-" in literal or "(" in bare or "(" in literal
+                          or _RED.search(section)):
+        return OTHER, plain_number(-value)
+    if general:
+        return None
+    size = abs(value)
+    sign = "-" if value < 0 else ""
+    exponent = re.search(r"[eE][+-]", bare)
+    if exponent:
+        mantissa = bare[:exponent.start()]
+        decimals = len(_PLACEHOLDER.findall(mantissa.split(".", 1)[1])) if "." in mantissa else 0
+        shown = f"{size:.{decimals}E}"
+        return None if float(shown) == size else (ROUNDED, sign + shown)
+    if "/" in bare:
+        return _fraction(bare, size, sign)
+    decimals = len(_PLACEHOLDER.findall(bare.split(".", 1)[1])) if "." in bare else 0
+    rounded = _half_up(size, decimals)
+    if rounded == 0 and "0" not in bare:
+        return INVISIBLE, ""  # only # and ? placeholders show nothing for zero
+    if rounded == Decimal(repr(size)):
+        return None
+    return ROUNDED, sign + f"{rounded:f}"
+
+
+def _fraction(bare: str, size: float, sign: str) -> tuple[str, str] | None:
+    denominator = bare.split("/", 1)[1]
+    fixed = re.match(r"\s*(\d+)", denominator)
+    if fixed and int(fixed.group(1)) > 0:
+        scale = int(fixed.group(1))
+        shown = Fraction(round(size * scale), scale)
+    else:
+        shown = Fraction(size).limit_denominator(10 ** max(1, len(_PLACEHOLDER.findall(denominator))) - 1)
+    if float(shown) == size:
+        return None
+    whole, rest = divmod(shown, 1)
+    text = f"{whole} {rest.numerator}/{rest.denominator}" if rest else f"{whole}"
+    return ROUNDED, sign + text
+
+
+def plain_number(number: float) -> str:
+    return f"{number:.10g}"
 
 
 @dataclass
@@ -103,6 +357,16 @@ class SheetView:
     hidden_rows: set[int] = field(default_factory=set)
     hidden_columns: set[int] = field(default_factory=set)
     formats: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)  # (row, col) -> (kind, code)
+    # the given cells under a merged range that is not theirs to show: (row, col) -> (range, its top-left)
+    covered: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # given cells holding a formula -> its text
+    formula_cells: set[tuple[int, int]] = field(default_factory=set)  # every formula cell of the sheet
+    duplicates: set[tuple[int, int]] = field(default_factory=set)  # given cells written twice in the XML
+    unseen_runs: set[tuple[int, int]] = field(default_factory=set)  # given cells whose rich text hides a part
+    malformed: set[tuple[int, int]] = field(default_factory=set)  # given cells of a shared-string type without its index
+    overlaid: dict[tuple[int, int], str] = field(default_factory=dict)  # given cells under a picture or shape -> what
+    # given cells under conditional formats that may change what shows: (row, col) -> rules (`conditional_effect`)
+    conditional: dict[tuple[int, int], list[tuple]] = field(default_factory=dict)
 
 
 def _column_index(letters: bytes) -> int:
@@ -121,8 +385,37 @@ def _hidden(attributes: dict, size_name: bytes, smallest: float) -> bool:
         return False
 
 
-def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells: set[tuple[int, int]]) -> SheetView:
-    """Hidden rows and columns of the sheet, and the special formats of the given cells."""
+_ANY_REFERENCE = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br\s*=\s*"([A-Z]{1,3}[0-9]{1,7})"')
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref\s*=\s*"([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"')
+_CELL_BODY = re.compile(rb'<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
+_FORMULA_TAG = re.compile(rb'<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f>)', re.S)
+_MERGE_AREA_LIMIT = 200_000
+
+
+def _place(reference: bytes) -> tuple[int, int] | None:
+    found = re.fullmatch(rb"([A-Z]{1,3})([0-9]{1,7})", reference)
+    return (int(found.group(2)) - 1, _column_index(found.group(1))) if found else None
+
+
+def _inside(cells, first_row: int, last_row: int, first_col: int, last_col: int) -> list[tuple[int, int]]:
+    """The given cells within a range (a set of places, or a grid of rows x columns)."""
+    rows, cols = getattr(cells, "rows", None), getattr(cells, "cols", None)
+    if rows is not None and cols is not None:
+        return [(r, c) for r in rows if first_row <= r <= last_row for c in cols if first_col <= c <= last_col]
+    if (last_row - first_row + 1) * (last_col - first_col + 1) <= _MERGE_AREA_LIMIT:
+        return [(r, c) for r in range(first_row, last_row + 1) for c in range(first_col, last_col + 1) if (r, c) in cells]
+    return [(r, c) for r, c in cells if first_row <= r <= last_row and first_col <= c <= last_col]
+
+
+def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells,
+               hidden_strings: Callable[[], set[int]] | None = None,
+               related: Callable[[str], bytes | None] | None = None) -> SheetView:
+    """Hidden rows and columns of the sheet, and for the given cells (a set of (row, col)): their
+    special formats, the merged ranges that cover them, their formulas, whether one is written
+    twice (calamine keeps the last, Excel calls the file damaged), and whether its text has a part
+    nobody sees as typed (`hidden_runs`; `hidden_strings()` gives the shared strings that do), and
+    whether a picture or shape of the sheet's drawing lies over it (`related(relationship id)` gives
+    the drawing part's bytes)."""
     view = SheetView()
     # Three byte searches decide whether rows and columns need looking at (they almost never
     # do; a regex alternation is ten times slower); the space keeps fitToHeight="0" out.
@@ -142,7 +435,9 @@ def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells: set[tuple[
                 except ValueError:
                     continue
                 view.hidden_columns.update(range(max(first, 1) - 1, min(last, 16384)))
-    if styles and cells:
+    if not cells:
+        return view
+    if styles:
         wanted = {str(s).encode() for s in styles}
         for tag in _CELL_TAG.findall(xml):
             style = _STYLE.search(tag)
@@ -154,23 +449,253 @@ def scan_sheet(xml: bytes, styles: dict[int, tuple[str, str]], cells: set[tuple[
             place = (int(reference.group(2)) - 1, _column_index(reference.group(1)))
             if place in cells:
                 view.formats[place] = styles[int(style.group(1))]
+    references = _ANY_REFERENCE.findall(xml)
+    if len(references) != len(set(references)):
+        seen: set[bytes] = set()
+        for reference in references:
+            if reference in seen:
+                place = _place(reference)
+                if place is not None and place in cells:
+                    view.duplicates.add(place)
+            seen.add(reference)
+    if b"mergeCell" in xml:
+        for match in _MERGE_REF.finditer(xml):
+            first_col, last_col = _column_index(match.group(1)), _column_index(match.group(3))
+            first_row, last_row = int(match.group(2)) - 1, int(match.group(4)) - 1
+            span = b"%s%s:%s%s" % match.group(1, 2, 3, 4)
+            top_left = b"%s%s" % match.group(1, 2)
+            for place in _inside(cells, first_row, last_row, first_col, last_col):
+                if place != (first_row, first_col):
+                    view.covered[place] = (span.decode(), top_left.decode())
+    if b"<f" in xml or b":f" in xml:
+        for match in _CELL_BODY.finditer(xml):
+            body = match.group(2)
+            if not body or (b"<f" not in body and b":f" not in body):
+                continue
+            formula = _FORMULA_TAG.search(body)
+            reference = _REFERENCE.search(b" " + match.group(1))
+            if formula is None or reference is None:
+                continue
+            place = (int(reference.group(2)) - 1, _column_index(reference.group(1)))
+            view.formula_cells.add(place)
+            if place in cells:
+                shared = b"t=" in formula.group(1) and formula.group(2) is None
+                view.formulas[place] = "" if shared else html.unescape((formula.group(2) or b"").decode("utf-8", "replace"))
+    for match in _SHARED_WITHOUT_INDEX.finditer(xml):
+        reference = _REFERENCE.search(b" " + match.group(1))
+        place = (int(reference.group(2)) - 1, _column_index(reference.group(1))) if reference else None
+        if place is not None and place in cells:
+            view.malformed.add(place)
+    if related is not None and b"drawing" in xml:
+        for tag in _DRAWING_TAG.findall(xml):
+            rel_id = next((v for k, v in _ATTRIBUTE.findall(tag) if k.endswith(b":id")), b"")
+            drawing = related(rel_id.decode("utf-8", "replace")) if rel_id else None
+            for what, first_row, first_col, last_row, last_col in _anchors(drawing or b""):
+                for place in _inside(cells, first_row, last_row, first_col, last_col):
+                    view.overlaid.setdefault(place, what)
+    if b"onditionalFormatting" in xml:
+        _conditional(xml, getattr(styles, "dxfs", []), cells, view)
+    shared_hidden = hidden_strings() if hidden_strings is not None and b't="s"' in xml else set()
+    if shared_hidden or b"rPr" in xml:
+        for match in _CELL_BODY.finditer(xml):
+            body = match.group(2)
+            reference = _REFERENCE.search(b" " + match.group(1)) if body else None
+            if reference is None:
+                continue
+            place = (int(reference.group(2)) - 1, _column_index(reference.group(1)))
+            if place not in cells:
+                continue
+            kind = _TYPE.search(b" " + match.group(1))
+            kind = kind.group(1) if kind else b"n"
+            if kind == b"inlineStr" and _hides_a_run(body):
+                view.unseen_runs.add(place)
+            elif kind == b"s" and shared_hidden:
+                index = re.search(rb"<(?:\w+:)?v>\s*([0-9]+)\s*<", body)
+                if index is not None and int(index.group(1)) in shared_hidden:
+                    view.unseen_runs.add(place)
     return view
 
 
+_CF_BLOCK = re.compile(rb'<(?:\w+:)?conditionalFormatting\b([^>]*)>(.*?)</(?:\w+:)?conditionalFormatting>', re.S)
+_CF_RULE = re.compile(rb'<(?:\w+:)?cfRule\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?cfRule>)', re.S)
+_CF_SQREF = re.compile(rb'<(?:\w+:)?sqref>(.*?)</(?:\w+:)?sqref>', re.S)
+_CF_FORMULA = re.compile(rb'<(?:\w+:)?(?:formula|f)>(.*?)</(?:\w+:)?(?:formula|f)>', re.S)
+_RANGE = re.compile(r"\$?([A-Z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Z]{1,3})\$?([0-9]{1,7}))?")
+_NO_VALUE = re.compile(rb'<(?:\w+:)?(?:dataBar|iconSet)\b[^>]*?showValue\s*=\s*"(?:0|false)"')
+_OPERATORS = {"lessThan": "<", "lessThanOrEqual": "<=", "greaterThan": ">", "greaterThanOrEqual": ">=",
+              "equal": "=", "notEqual": "<>", "between": "between", "notBetween": "notBetween"}
+NO_VALUE = "数据条或图标集设置为只显示图形、不显示数值"
+
+
+def _conditional(xml: bytes, dxfs: list[tuple[str, bool]], cells, view: SheetView) -> None:
+    """The conditional formats over the given cells whose effect may change what shows: a data bar or
+    icon set without the value, or a rule whose format is a number format or a font nobody sees."""
+    for block in _CF_BLOCK.finditer(xml):
+        attributes = dict(_ATTRIBUTE.findall(block.group(1)))
+        sqref = attributes.get(b"sqref", b"")
+        inner = _CF_SQREF.search(block.group(2))
+        if inner is not None:
+            sqref = inner.group(1)
+        rules = []
+        for rule in _CF_RULE.finditer(block.group(2)):
+            body = rule.group(2) or b""
+            rule_attributes = dict(_ATTRIBUTE.findall(rule.group(1)))
+            if _NO_VALUE.search(body):
+                rules.append(("hide", None, NO_VALUE, False))
+                continue
+            try:
+                code, unseen = dxfs[int(rule_attributes.get(b"dxfId", b""))]
+            except (ValueError, IndexError):
+                continue
+            if not unseen and not _shows_numbers(code):
+                continue
+            condition = None
+            if rule_attributes.get(b"type") == b"cellIs":
+                operator = _OPERATORS.get(rule_attributes.get(b"operator", b"").decode("ascii", "replace"))
+                try:
+                    limits = [float(html.unescape(f.decode("utf-8", "replace"))) for f in _CF_FORMULA.findall(body)]
+                except ValueError:
+                    limits = []
+                if operator and limits:
+                    condition = (operator, limits)
+            rules.append(("format", condition, code, unseen))
+        if not rules:
+            continue
+        for part in sqref.decode("ascii", "replace").split():
+            found = _RANGE.fullmatch(part)
+            if found is None:
+                continue
+            first_col, first_row = _column_index(found.group(1).encode()), int(found.group(2)) - 1
+            last_col = _column_index(found.group(3).encode()) if found.group(3) else first_col
+            last_row = int(found.group(4)) - 1 if found.group(4) else first_row
+            for place in _inside(cells, first_row, last_row, first_col, last_col):
+                view.conditional.setdefault(place, []).extend(rules)
+
+
+def conditional_effect(rules: list[tuple], value: object) -> tuple[str, str] | None:
+    """What the first conditional format that applies to `value` does to it: ("font", "") a font nobody
+    sees, ("hide", why) the number not shown, ("format", code) another number format; None: nothing.
+    A rule whose condition cannot be decided here (a formula, top 10 …) is taken to apply."""
+    number = float(value) if value.__class__ in (float, int) else None
+    for kind, condition, code, unseen in rules:
+        if kind == "hide":
+            if number is not None:
+                return "hide", code
+            continue
+        if condition is not None:
+            if number is None:
+                continue
+            operator, limits = condition
+            low, high = (min(limits[:2]), max(limits[:2])) if len(limits) > 1 else (limits[0], limits[0])
+            holds = (low <= number <= high if operator == "between" else not low <= number <= high
+                     if operator == "notBetween" else _holds((operator, limits[0]), number))
+            if not holds:
+                continue
+        if unseen:
+            return "font", ""
+        if number is not None and shown_as(code, number) is not None:
+            return "format", code
+    return None
+
+
+_TYPE = re.compile(rb'\st\s*=\s*"([^"]*)"')
+# A shared-string cell whose body does not start with its index: calamine may read an inline text
+# Excel does not show (it calls the file damaged or shows the cell empty).
+_SHARED_WITHOUT_INDEX = re.compile(rb'<(?:\w+:)?c\s([^>]*?\bt\s*=\s*"s"[^>]*?)(?<!/)>(?!\s*<(?:\w+:)?v[\s>])')
+_DRAWING_TAG = re.compile(rb'<(?:\w+:)?drawing\b([^>]*)>')
+_ANCHOR = re.compile(rb'<(?:\w+:)?(twoCellAnchor|oneCellAnchor|absoluteAnchor)\b[^>]*>(.*?)</(?:\w+:)?\1>', re.S)
+_MARKER = re.compile(rb'<(?:\w+:)?(from|to)>(.*?)</(?:\w+:)?\1>', re.S)
+_MARKER_PART = re.compile(rb'<(?:\w+:)?(col|row|colOff|rowOff)>\s*(-?[0-9]+)\s*<')
+_EXTENT = re.compile(rb'<(?:\w+:)?ext\b[^>]*?\bcx\s*=\s*"([0-9]+)"[^>]*?\bcy\s*=\s*"([0-9]+)"')
+_POSITION = re.compile(rb'<(?:\w+:)?pos\b[^>]*?\bx\s*=\s*"([0-9]+)"[^>]*?\by\s*=\s*"([0-9]+)"')
+# Excel's default cell size in EMU (8.43 characters ≈ 64 px wide, 15 points high): a one-cell or
+# absolute anchor's extent is turned into cells with it (an estimate that errs towards covering).
+_COLUMN_EMU, _ROW_EMU = 609_600, 190_500
+
+
+def _anchors(drawing: bytes) -> list[tuple[str, int, int, int, int]]:
+    """(what, first row, first column, last row, last column) of every picture, shape or chart the
+    drawing places; 0-based and inclusive."""
+    found = []
+    for kind, body in _ANCHOR.findall(drawing):
+        what = "图片" if re.search(rb"<(?:\w+:)?pic\b", body) else "图形或文本框" if re.search(
+            rb"<(?:\w+:)?(?:sp|grpSp|cxnSp)\b", body) else "图表或其他对象"
+        markers = {name: dict(_MARKER_PART.findall(part)) for name, part in _MARKER.findall(body)}
+        start = markers.get(b"from", {})
+        try:
+            if kind == b"absoluteAnchor":
+                position = _POSITION.search(body)
+                x, y = (int(position.group(1)), int(position.group(2))) if position else (0, 0)
+                first_col, first_row = x // _COLUMN_EMU, y // _ROW_EMU
+            else:
+                first_col, first_row = int(start.get(b"col", 0)), int(start.get(b"row", 0))
+            if kind == b"twoCellAnchor":
+                end = markers.get(b"to", {})
+                last_col, last_row = int(end.get(b"col", first_col)), int(end.get(b"row", first_row))
+                if int(end.get(b"colOff", 1)) == 0 and last_col > first_col:
+                    last_col -= 1  # ends at the left edge of its last column
+                if int(end.get(b"rowOff", 1)) == 0 and last_row > first_row:
+                    last_row -= 1
+            else:
+                extent = _EXTENT.search(body)
+                width, height = (int(extent.group(1)), int(extent.group(2))) if extent else (0, 0)
+                last_col = first_col + max(0, -(-width // _COLUMN_EMU) - 1)
+                last_row = first_row + max(0, -(-height // _ROW_EMU) - 1)
+        except ValueError:
+            continue
+        found.append((what, max(0, first_row), max(0, first_col), min(last_row, 1_048_575), min(last_col, 16_383)))
+    return found
+_STRING_ITEM = re.compile(rb'<(?:\w+:)?si\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?si>)', re.S)
+_RUN_PROPERTIES = re.compile(rb'<(?:\w+:)?rPr\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?rPr>)', re.S)
+_VERT_ALIGN = re.compile(rb'<(?:\w+:)?vertAlign\b[^>]*?val\s*=\s*"(superscript|subscript)"')
+_STRIKE = re.compile(rb'<(?:\w+:)?strike\b([^>]*)>')
+
+
+def _hides_a_run(body: bytes) -> bool:
+    """Whether a rich text's runs show a part otherwise than it is read: a run in white, smaller than
+    3 points, struck through, or raised/lowered (5 and a superscript 5 read as 55)."""
+    for properties in _RUN_PROPERTIES.finditer(body):
+        run = properties.group(1) or b""
+        if _VERT_ALIGN.search(run):
+            return True
+        strike = _STRIKE.search(run)
+        if strike is not None and dict(_ATTRIBUTE.findall(strike.group(1))).get(b"val", b"1") not in (b"0", b"false"):
+            return True
+        size = _SIZE.search(run)
+        try:
+            if size is not None and float(size.group(1)) < 3:
+                return True
+        except ValueError:
+            pass
+        colour = _COLOR.search(run)
+        if colour is not None and _colour(dict(_ATTRIBUTE.findall(colour.group(1)))) == _WHITE_RGB:
+            return True
+    return False
+
+
+def hidden_runs(shared_strings_xml: bytes) -> set[int]:
+    """Indices of the shared strings whose rich text hides a part (`_hides_a_run`); empty when none has runs."""
+    if b"rPr" not in shared_strings_xml:
+        return set()
+    return {index for index, item in enumerate(_STRING_ITEM.finditer(shared_strings_xml))
+            if item.group(1) and b"rPr" in item.group(1) and _hides_a_run(item.group(1))}
+
+
 class Formatted(float):
-    """A typed number whose cell format shows it otherwise (58.2% for 0.582); validation
-    decides what the unit meant."""
+    """A typed number whose cell format shows it otherwise (58.2% for 0.582), or a formula's cached
+    result (kind FORMULA, code the formula); validation decides what the unit meant."""
 
-    __slots__ = ("kind", "code")
+    __slots__ = ("kind", "code", "shown")
 
-    def __new__(cls, value: float, kind: str, code: str):
+    def __new__(cls, value: float, kind: str, code: str, shown: str = ""):
         self = super().__new__(cls, value)
         self.kind = kind
         self.code = code
+        self.shown = shown  # what the cell shows, where that is known (OTHER, ROUNDED)
         return self
 
     def __reduce__(self):
-        return Formatted, (float(self), self.kind, self.code)
+        return Formatted, (float(self), self.kind, self.code, self.shown)
 
 
 class Withheld:
