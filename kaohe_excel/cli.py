@@ -14,8 +14,10 @@ from typing import Optional
 
 import typer
 
-from . import __version__, cli_zh, console
-from .errors import DataErrorsPresent, KaoheError
+from kaohe_excel import __version__
+from kaohe_excel import cli_zh
+from kaohe_excel import console
+from kaohe_excel.base.errors import DataErrorsPresent, KaoheError
 
 
 def _localize_typer() -> None:
@@ -92,7 +94,7 @@ class _State:
 
 def _scheme_path(scheme: Optional[Path]) -> Path:
     """The scheme a command uses, said on screen; without one, how to get one (KaoheError)."""
-    from .pipeline import scheme_in_use
+    from kaohe_excel.jobs.pipeline import scheme_in_use
 
     path, note = scheme_in_use(scheme)
     console.print_line(f"使用考核方案：{path}{note}")
@@ -125,7 +127,7 @@ def _guard(fn):
     except typer.Exit:
         raise
     except Exception as exc:
-        from .fsguard import problem_from
+        from kaohe_excel.base.fsguard import problem_from
 
         problem = problem_from(exc)  # a full disk, a read-only folder, a file open in Excel: the user can fix it
         if problem is not None:
@@ -186,7 +188,7 @@ def init_command(
     _State.verbose = verbose
 
     def body():
-        from .init import init_folder
+        from kaohe_excel.jobs.init import init_folder
 
         console.init_done(init_folder(folder))
         return EXIT_OK
@@ -226,7 +228,7 @@ def template_command(
         raise typer.Exit(EXIT_CANNOT_RUN)
 
     def body():
-        from .pipeline import prepare_templates, write_command_templates
+        from kaohe_excel.jobs.pipeline import prepare_templates, write_command_templates
 
         plan = prepare_templates(_scheme_path(scheme), out, units=unit or None, lead=lead, overwrite=overwrite)
         console.office_key_note(plan.key, plan.key_created, plan.key_source)
@@ -257,8 +259,8 @@ def check_command(
     _State.verbose = verbose
 
     def body():
-        from .fsguard import check_output_dir, check_output_file
-        from .pipeline import check
+        from kaohe_excel.base.fsguard import check_output_dir, check_output_file
+        from kaohe_excel.jobs.pipeline import check
 
         # before the reading, not after: a folder in the way or a report still open in Excel
         if report is not None:
@@ -300,8 +302,8 @@ def run_command(
     _State.verbose = verbose
 
     def body():
-        from .fsguard import check_output_dir
-        from .pipeline import run
+        from kaohe_excel.base.fsguard import check_output_dir
+        from kaohe_excel.jobs.pipeline import run
 
         check_output_dir(out, "考核结果")  # a read-only or blocked folder fails before the reading and scoring
         with console.progress_bar() as progress:
@@ -335,8 +337,8 @@ def seal_command(
     _State.verbose = verbose
 
     def body():
-        from .archive import period_folder, seal_period
-        from .period_status import publication_pending, refuse_during_publication
+        from kaohe_excel.storage.archive import period_folder, seal_period
+        from kaohe_excel.outputs.period_status import publication_pending, refuse_during_publication
 
         folder = period_folder(out, period)
         if not force:
@@ -366,7 +368,7 @@ def status_command(
     _State.verbose = verbose
 
     def body():
-        from .period_status import status_table
+        from kaohe_excel.outputs.period_status import status_table
 
         console.period_status(status_table(out), out)
         return EXIT_OK
@@ -393,7 +395,7 @@ def verify_command(
     _State.verbose = verbose
 
     def body():
-        from .pipeline import verify_period
+        from kaohe_excel.jobs.pipeline import verify_period
 
         report = verify_period(out, period)
         console.print_lines(report.lines())
@@ -422,9 +424,9 @@ def history_command(
     _State.verbose = verbose
 
     def body():
-        from .fsguard import check_output_file
-        from .period_outputs import write_history_xlsx
-        from .pipeline import unit_history
+        from kaohe_excel.base.fsguard import check_output_file
+        from kaohe_excel.outputs.period_outputs import write_history_xlsx
+        from kaohe_excel.jobs.pipeline import unit_history
 
         if xlsx is not None:
             check_output_file(xlsx, "工作簿")
@@ -460,7 +462,7 @@ def gap_command(
     _State.verbose = verbose
 
     def body():
-        from .pipeline import gap_rows
+        from kaohe_excel.jobs.pipeline import gap_rows
 
         console.gap_rows(gap_rows(out, period, unit), period, unit)
         return EXIT_OK
@@ -488,7 +490,7 @@ def simulate_command(
     _State.verbose = verbose
 
     def body():
-        from .pipeline import simulate_period
+        from kaohe_excel.jobs.pipeline import simulate_period
 
         console.simulation(simulate_period(out, period, sets))
         return EXIT_OK
@@ -526,8 +528,8 @@ def mail_command(
     selected = [part.strip() for part in re.split(r"[,，]", only) if part.strip()] if only else None
 
     def body():
-        from . import mail
-        from .errors import MailSendError
+        from kaohe_excel.outputs import mail
+        from kaohe_excel.base.errors import MailSendError
 
         try:
             with console.progress_bar() as progress:
@@ -569,8 +571,8 @@ def serve_command(
     _State.verbose = verbose
 
     def body():
-        from .web.app import serve
-        from .web.folder import discover
+        from kaohe_excel.web.app import serve
+        from kaohe_excel.web.folder import discover
 
         serve(discover(folder), port=port, lan=lan, open_browser=not no_browser, announce=console.print_line)
         return EXIT_OK

@@ -111,7 +111,7 @@ def issue_summary(issues: pd.DataFrame, file_count: int, report_path: Path | Non
     """Counts by severity and code, then the first issues with file, sheet and cell."""
     from rich.table import Table
 
-    from .issues import ISSUE_HEADERS_ZH, Severity
+    from kaohe_excel.base.issues import ISSUE_HEADERS_ZH, Severity
 
     errors = int((issues["severity"] == Severity.ERROR.value).sum()) if len(issues) else 0
     warnings = len(issues) - errors
@@ -136,7 +136,7 @@ def run_summary(ranked: pd.DataFrame, issues: pd.DataFrame, folder: Path, top_gr
                 notes: list[str] | None = None) -> None:
     from rich.table import Table
 
-    from .issues import Severity
+    from kaohe_excel.base.issues import Severity
 
     table = Table(title="考核结果汇总", header_style="bold")
     for name in ["考核类别", "单位数", f"{top_grade}", "一票否决", "最高分", "最低分"]:
@@ -226,7 +226,7 @@ def period_status(table: pd.DataFrame, out: Path) -> None:
 def _number(value, digits: int = 2) -> str:
     import pandas as pd
 
-    from .number_text import fixed
+    from kaohe_excel.inputs.number_text import fixed
 
     if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
         return ""
@@ -278,7 +278,7 @@ GAP_CONSOLE_DROP = ["计分方法", "计量单位", "基本分", "距满分差�
 
 def gap_rows(rows: pd.DataFrame, period: str, unit: str | None) -> None:
     """`kaohe gap`: pipeline.gap_rows without the columns the terminal has no room for."""
-    from .gap import sheet_rows_as_text
+    from kaohe_excel.analysis.gap import sheet_rows_as_text
 
     rows = rows.drop(columns=[c for c in GAP_CONSOLE_DROP if c in rows.columns])
     rows = sheet_rows_as_text(rows)  # a needed 0.7142 must not print as 0.71
@@ -287,7 +287,7 @@ def gap_rows(rows: pd.DataFrame, period: str, unit: str | None) -> None:
 
 def simulation(result) -> None:
     """`kaohe simulate`: totals, ranks and grades that moved, then the indicator scores that changed."""
-    from .simulate import SCORE_HEADERS, simulation_rows
+    from kaohe_excel.analysis.simulate import SCORE_HEADERS, simulation_rows
 
     plain_table(simulation_rows(result), title="总分、排名、等次的变化")
     plain_table(result.scores.rename(columns=SCORE_HEADERS), title="指标得分的变化")

@@ -12,9 +12,9 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from inbox_helpers import fill_assessment, fill_unit
-from kaohe_excel.issues import IssueCode, error, issues_frame, warning
-from kaohe_excel.scheme import SchemeMeta
-from kaohe_excel.template import write_assessment_workbook, write_templates
+from kaohe_excel.base.issues import IssueCode, error, issues_frame, warning
+from kaohe_excel.scheme.workbook import SchemeMeta
+from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
 
 
 def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:

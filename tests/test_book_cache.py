@@ -8,7 +8,8 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from kaohe_excel import book_cache, report
+from kaohe_excel.outputs import book_cache
+from kaohe_excel.outputs import report
 
 CREATED = datetime(2025, 1, 15, 9, 30)  # the one clock stamp in a file (docProps/core.xml), fixed here
 

@@ -22,8 +22,9 @@ import pytest
 
 from conftest import write_workbook
 from inbox_helpers import fill_assessment, fill_unit
-from kaohe_excel import pipeline, template
-from kaohe_excel.scheme import load_scheme
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.outputs import template
+from kaohe_excel.scheme.workbook import load_scheme
 from reference_scoring import (FAIL, HIGHER, LOWER, MEAN, NO_EXCELLENT, NORMALIZE, ZERO, GroupRule, Indicator, Item,
                                Spec, dec, reference_scores)
 

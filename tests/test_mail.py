@@ -22,9 +22,10 @@ from openpyxl import load_workbook
 from conftest import (free_port as _free_port, free_ports as _free_ports, make_inbox, small_scheme_sheets,
                       smtp_authenticator as _authenticator, SMTP_PASSWORD as PASSWORD, SMTP_READY as READY,
                       write_mail_config as write_config, write_workbook)
-from kaohe_excel import mail, pipeline
-from kaohe_excel.errors import KaoheError, MailConfigError, MailSendError
-from kaohe_excel.scheme import load_scheme
+from kaohe_excel.outputs import mail
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.base.errors import KaoheError, MailConfigError, MailSendError
+from kaohe_excel.scheme.workbook import load_scheme
 
 EMAILS = {"T01": "t01@example.gov.cn", "T02": "t02@example.gov.cn", "D01": "d01@example.gov.cn", "D02": "d02@example.gov.cn"}
 NAMES = {"T01": "东城镇", "T02": "西山乡", "D01": "发改局", "D02": "财政局"}

@@ -13,9 +13,9 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from conftest import make_notice_ranked as make_ranked, NOTICE_GRADES as GRADES, NOTICE_META as META
-from kaohe_excel.notice import chinese_date, chinese_number, period_text, write_notice
-from kaohe_excel.notice_template import DEFAULT_TEMPLATE, build_notice_template
-from kaohe_excel.scheme import SchemeMeta
+from kaohe_excel.outputs.notice import chinese_date, chinese_number, period_text, write_notice
+from kaohe_excel.outputs.notice_template import DEFAULT_TEMPLATE, build_notice_template
+from kaohe_excel.scheme.workbook import SchemeMeta
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "通报.docx"
 HOSTILE = ["<script>&alert(1)</script>", "=1+1", "响\x07铃镇"]
@@ -140,7 +140,7 @@ def test_notice_and_summary_convert_to_pdf(tmp_path):
         pytest.skip("soffice (LibreOffice) is not installed")
     from conftest import (make_adjustments, make_issues, make_missing, make_report_ranked as r_ranked, make_scored,
                           make_values, REPORT_GRADES as R_GRADES, REPORT_META as R_META)
-    from kaohe_excel.report import write_summary
+    from kaohe_excel.outputs.report import write_summary
 
     notice = write_notice(tmp_path / "通报.docx", TEMPLATE, META, make_ranked(), GRADES, date(2025, 1, 15))
     summary = write_summary(tmp_path / "汇总表.xlsx", R_META, R_GRADES, make_scored(), r_ranked(), make_adjustments(),

@@ -10,9 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaohe_excel import explain, number_text, rating_score, report_csv, report_values
-from kaohe_excel.number_text import fixed, plain, positional, rounded_text, trimmed, two_to_four
-from kaohe_excel.score import round_half_up
+from kaohe_excel.scoring import explain
+from kaohe_excel.inputs import number_text
+from kaohe_excel.scoring import rating_score
+from kaohe_excel.outputs import report_csv
+from kaohe_excel.outputs import report_values
+from kaohe_excel.inputs.number_text import fixed, plain, positional, rounded_text, trimmed, two_to_four
+from kaohe_excel.scoring.score import round_half_up
 
 TIES = [0.125, 2.675, 1.005, 0.005, -0.005, 0.015, -0.015, 1.115, 2.5, -2.5, 0.45, 0.12345, 99.995, -99.995,
         0.00005, -0.00005, 1234.56785]
@@ -72,7 +76,10 @@ def test_two_to_four_keeps_two_decimals_at_least_and_four_at_most():
 
 
 def test_the_number_to_text_helpers_elsewhere_are_the_owners():
-    from kaohe_excel import crosscheck, rank, total_note, value_guard
+    from kaohe_excel.inputs import crosscheck
+    from kaohe_excel.scoring import rank
+    from kaohe_excel.outputs import total_note
+    from kaohe_excel.inputs import value_guard
 
     assert value_guard.plain is plain and crosscheck._plain is plain and number_text._plain is plain
     assert total_note._num is positional

@@ -13,12 +13,12 @@ from openpyxl import load_workbook
 
 from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_assessment, fill_unit, value_cell
-from kaohe_excel import read as read_module
-from kaohe_excel import validate as validate_module
-from kaohe_excel.read import iter_inbox, read_inbox
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.template import write_lead_workbooks
-from kaohe_excel.validate import validate, validate_stream
+from kaohe_excel.inputs import read as read_module
+from kaohe_excel.inputs import validate as validate_module
+from kaohe_excel.inputs.read import iter_inbox, read_inbox
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.outputs.template import write_lead_workbooks
+from kaohe_excel.inputs.validate import validate, validate_stream
 from test_validate import FILES, make_inbox
 
 

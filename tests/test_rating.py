@@ -9,10 +9,10 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import fill_ballot, fill_paper, fill_tally, rating_sheets, write_workbook
-from kaohe_excel.errors import SchemeInvalid
-from kaohe_excel.pipeline import read_and_validate, score_period
-from kaohe_excel.rating_template import write_rating_workbooks
-from kaohe_excel.scheme import load_scheme
+from kaohe_excel.base.errors import SchemeInvalid
+from kaohe_excel.jobs.pipeline import read_and_validate, score_period
+from kaohe_excel.outputs.rating_template import write_rating_workbooks
+from kaohe_excel.scheme.workbook import load_scheme
 
 UNITS = ["T01", "T02", "D01", "D02"]
 
@@ -172,7 +172,7 @@ def test_scheme_tally_with_scores_and_indicator_without_rating(tmp_path):
 
 
 def test_summary_sheets(rated, tmp_path):
-    from kaohe_excel import report
+    from kaohe_excel.outputs import report
 
     scheme, inbox = rated
     validated = read_and_validate(scheme, inbox)
@@ -195,7 +195,7 @@ def test_summary_sheets(rated, tmp_path):
 
 
 def test_run_archives_ballots_and_verify_rederives(rated, tmp_path):
-    from kaohe_excel import pipeline
+    from kaohe_excel.jobs import pipeline
 
     scheme, inbox = rated
     out = tmp_path / "out"

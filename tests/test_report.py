@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 
 from conftest import (EVIL, make_adjustments, make_issues, make_missing, make_report_ranked as make_ranked, make_scored,
                       make_values, REPORT_GRADES as GRADES, REPORT_META as META)
-from kaohe_excel.issues import issues_frame
-from kaohe_excel.report import (
+from kaohe_excel.base.issues import issues_frame
+from kaohe_excel.outputs.report import (
     SCORES_CSV_COLUMNS,
     TOTALS_CSV_COLUMNS,
     Previous,
@@ -25,7 +25,7 @@ from kaohe_excel.report import (
     write_feedback,
     write_summary,
 )
-from kaohe_excel.scheme import SchemeMeta
+from kaohe_excel.scheme.workbook import SchemeMeta
 
 
 def make_previous() -> Previous:
@@ -272,7 +272,7 @@ def test_csvs_round_trip_as_previous(tmp_path):
 
 
 def test_issue_report(tmp_path):
-    from kaohe_excel.report import write_issue_report
+    from kaohe_excel.outputs.report import write_issue_report
 
     wb = load_workbook(write_issue_report(tmp_path / "校验问题.xlsx", META, make_issues()))
     assert wb.sheetnames == ["校验问题"]

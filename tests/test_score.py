@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaohe_excel.score import (
+from kaohe_excel.scoring.score import (
     METHODS,
     attainment_ratio,
     compute_totals,
@@ -516,7 +516,7 @@ def test_shortfall_explanation_when_target_met():
 
 # --------------------------------------------------------------------------- explanation texts
 
-from kaohe_excel.explain import format_numbers as _format, plain as _plain  # noqa: E402  (the vectorized writer must match the scalar one)
+from kaohe_excel.scoring.explain import format_numbers as _format, plain as _plain  # noqa: E402  (the vectorized writer must match the scalar one)
 
 
 @pytest.mark.parametrize("value, decimals, text", [

@@ -11,8 +11,9 @@ import pytest
 import xlsxwriter
 from openpyxl import load_workbook
 
-from kaohe_excel import report, sheet_rows
-from kaohe_excel.report import Col
+from kaohe_excel.outputs import report
+from kaohe_excel.outputs import sheet_rows
+from kaohe_excel.outputs.report import Col
 
 HOSTILE_TEXTS = [
     "东城镇",
@@ -195,7 +196,7 @@ def test_streamed_header_block_equals_the_cells_written_one_by_one(tmp_path, mon
     """The feedback header block (title merged over the table's width, label + value merged over
     three columns) and a planned table's title and header row, streamed as encoded rows, are the
     sheet xlsxwriter writes from write_string / merge_range / set_row."""
-    from kaohe_excel.report_feedback import _write_form
+    from kaohe_excel.outputs.report_feedback import _write_form
 
     header = [("单位名称", "东城镇", "text"), ("总分", 87.255, "score"), ("排名", "", "text"), ("加分", None, "score"),
               ("否决", "无", "text"), ("名次变化", -2.0, "rank_delta"), ("标记", " 前后有空格 ", "text")]

@@ -17,15 +17,21 @@ import pytest
 
 from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_assessment, fill_unit
-from kaohe_excel import archive, archive_lock, mail, notice_layout, pipeline, report_values, template
-from kaohe_excel.errors import KaoheError
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.template import write_assessment_workbook, write_templates
-from kaohe_excel.text_width import display_width
+from kaohe_excel.storage import archive
+from kaohe_excel.storage import archive_lock
+from kaohe_excel.outputs import mail
+from kaohe_excel.outputs import notice_layout
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.outputs import report_values
+from kaohe_excel.outputs import template
+from kaohe_excel.base.errors import KaoheError
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
+from kaohe_excel.base.text_width import display_width
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kaohe_excel"
 # report.py is split by its own helper (issue 14): its _display_width/_learn_chars are to call text_width
-PENDING = {"east_asian_width": {"report_values.py"}}
+PENDING = {"east_asian_width": {"outputs/report_values.py"}}
 
 
 def _modules_using(name: str) -> set[str]:
@@ -64,7 +70,7 @@ def test_the_summary_sheets_fast_width_equals_the_owners_width_of_the_longest_li
 
 
 def test_only_the_owner_asks_unicodedata_for_east_asian_width():
-    assert _modules_using("east_asian_width") - PENDING["east_asian_width"] == {"text_width.py"}
+    assert _modules_using("east_asian_width") - PENDING["east_asian_width"] == {"base/text_width.py"}
 
 
 # --------------------------------------------------------------------------- lock files
@@ -72,7 +78,7 @@ def test_only_the_owner_asks_unicodedata_for_east_asian_width():
 
 def test_only_the_lock_owner_creates_files_exclusively():
     # origin.py creates the office key exclusively (never overwriting one that appeared meanwhile): not a lock
-    assert _modules_using("O_EXCL") == {"archive_lock.py", "origin.py"}
+    assert _modules_using("O_EXCL") == {"storage/archive_lock.py", "base/origin.py"}
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +152,8 @@ def test_feedback_name_is_code_and_name_made_safe():
 
 def test_the_run_writes_mail_attaches_and_the_page_links_the_same_feedback_file(period):
     pytest.importorskip("starlette", reason="starlette is not installed (pip install -e .[test])")
-    from kaohe_excel.web import page_results, routes
+    from kaohe_excel.web import page_results
+    from kaohe_excel.web import routes
     from kaohe_excel.web.folder import WorkFolder
     from kaohe_excel.web.security import Security
 

@@ -11,11 +11,11 @@ from openpyxl import load_workbook
 
 from conftest import FILES, make_inbox, small_scheme_sheets, UNIT_VALUES, write_workbook
 from inbox_helpers import fill_assessment, fill_unit, value_cell
-from kaohe_excel import origin
-from kaohe_excel.read import read_inbox
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.template import write_templates
-from kaohe_excel.validate import parse_value, validate
+from kaohe_excel.base import origin
+from kaohe_excel.inputs.read import read_inbox
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.outputs.template import write_templates
+from kaohe_excel.inputs.validate import parse_value, validate
 
 
 @pytest.fixture

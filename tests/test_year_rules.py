@@ -16,11 +16,13 @@ from docx import Document
 from typer.testing import CliRunner
 
 from conftest import make_inbox, scheme_with, small_scheme_sheets, write_workbook
-from kaohe_excel import publication, rank, score
+from kaohe_excel.base import publication
+from kaohe_excel.scoring import rank
+from kaohe_excel.scoring import score
 from kaohe_excel.cli import app
-from kaohe_excel.errors import SchemeInvalid
-from kaohe_excel.publication import Settings, window
-from kaohe_excel.scheme import load_scheme
+from kaohe_excel.base.errors import SchemeInvalid
+from kaohe_excel.base.publication import Settings, window
+from kaohe_excel.scheme.workbook import load_scheme
 
 runner = CliRunner()
 D = date
@@ -212,7 +214,7 @@ def test_run_writes_the_publicity_list_and_records_the_window(year_run):
 
 
 def test_status_and_seal_force(year_run, monkeypatch):
-    import kaohe_excel.period_status as status
+    import kaohe_excel.outputs.period_status as status
 
     class During(date):
         @classmethod
@@ -252,7 +254,7 @@ def test_publicity_list_renders_to_a_page(year_run, tmp_path):
 
 
 def test_the_notice_says_who_lost_excellent_and_why(tmp_path):
-    from kaohe_excel.publicity import quota_lines
+    from kaohe_excel.outputs.publicity import quota_lines
 
     path = scheme_with(tmp_path, 类别=pd.DataFrame({"考核类别": ["乡镇"], "优秀比例上限": ["10%"], "名额取整": [""],
                                                   "至少一名": [""]}))

@@ -16,12 +16,20 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..errors import KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
-from . import (page_check, page_history, page_home, page_inbox, page_login, page_results, page_score, page_simulate,
-               routes, views)
-from .folder import WorkFolder
-from .jobs import JobBusy
-from .security import CsrfFailed, Security, SecurityMiddleware
+from kaohe_excel.base.errors import KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
+from kaohe_excel.web import page_check
+from kaohe_excel.web import page_history
+from kaohe_excel.web import page_home
+from kaohe_excel.web import page_inbox
+from kaohe_excel.web import page_login
+from kaohe_excel.web import page_results
+from kaohe_excel.web import page_score
+from kaohe_excel.web import page_simulate
+from kaohe_excel.web import routes
+from kaohe_excel.web import views
+from kaohe_excel.web.folder import WorkFolder
+from kaohe_excel.web.jobs import JobBusy
+from kaohe_excel.web.security import CsrfFailed, Security, SecurityMiddleware
 
 LOCAL_HOST = "127.0.0.1"
 LAN_HOST = "0.0.0.0"

@@ -10,9 +10,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import report
-from ..errors import KaoheError
-from .routes import XLSX, AppState, _state, checked_form, download, render
+from kaohe_excel.outputs import report
+from kaohe_excel.base.errors import KaoheError
+from kaohe_excel.web.routes import XLSX, AppState, _state, checked_form, download, render
 
 
 async def check_get(request: Request) -> HTMLResponse:

@@ -9,9 +9,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from .. import archive, period_outputs
-from . import views
-from .routes import XLSX, _state, download, render
+from kaohe_excel.storage import archive
+from kaohe_excel.outputs import period_outputs
+from kaohe_excel.web import views
+from kaohe_excel.web.routes import XLSX, _state, download, render
 
 
 async def history_xlsx(request: Request) -> Response:

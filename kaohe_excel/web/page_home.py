@@ -9,11 +9,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .. import archive
-from ..archive_lock import human_time, read_json
-from ..scheme import Scheme
-from . import uploads
-from .routes import AppState, _state, render
+from kaohe_excel.storage import archive
+from kaohe_excel.storage.archive_lock import human_time, read_json
+from kaohe_excel.scheme.workbook import Scheme
+from kaohe_excel.web import uploads
+from kaohe_excel.web.routes import AppState, _state, render
 
 
 def _submission_summary(state: AppState, scheme: Scheme) -> dict:
@@ -30,7 +30,7 @@ async def home(request: Request) -> HTMLResponse:
     for folder in state.periods():
         manifest = read_json(folder / archive.MANIFEST) or {}
         seal = archive.read_seal(folder)
-        from ..period_status import period_state  # w-year: 已计分 / 公示中（至…）/ 公示期满
+        from kaohe_excel.outputs.period_status import period_state  # w-year: 已计分 / 公示中（至…）/ 公示期满
 
         periods.append({"name": folder.name, "sealed": archive.is_sealed(folder), "state": period_state(folder, date.today()),
                         "created": human_time(manifest.get("created_at")),

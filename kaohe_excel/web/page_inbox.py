@@ -13,11 +13,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from ..issues import Severity
-from ..scheme import Scheme
-from . import uploads
-from .routes import XLSX, AppState, CheckState, _state, checked_form, download, render
-from .security import CSRF_HEADER
+from kaohe_excel.base.issues import Severity
+from kaohe_excel.scheme.workbook import Scheme
+from kaohe_excel.web import uploads
+from kaohe_excel.web.routes import XLSX, AppState, CheckState, _state, checked_form, download, render
+from kaohe_excel.web.security import CSRF_HEADER
 
 
 def _unit_rows(state: AppState, scheme: Scheme, check: CheckState | None) -> list[dict]:
@@ -103,7 +103,7 @@ async def inbox_remove(request: Request) -> HTMLResponse:
 
 
 def _template_bytes(state: AppState, what: str, unit: str | None = None) -> tuple[bytes, str, str]:
-    from ..template import write_assessment_workbook, write_templates
+    from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
 
     scheme = state.scheme()
     with tempfile.TemporaryDirectory(dir=state.work.state) as tmp:
@@ -117,8 +117,8 @@ def _template_bytes(state: AppState, what: str, unit: str | None = None) -> tupl
             path = write_assessment_workbook(scheme, out)
             return path.read_bytes(), path.name, XLSX
         # the same files as `kaohe template` (with --lead): 复核 and 测评 workbooks included
-        from .. import origin
-        from ..pipeline import TemplatePlan, write_command_templates
+        from kaohe_excel.base import origin
+        from kaohe_excel.jobs.pipeline import TemplatePlan, write_command_templates
 
         key, created = origin.ensure_key(scheme)
         paths = write_command_templates(TemplatePlan(scheme, out, None, what == "leads", key, created, ""))

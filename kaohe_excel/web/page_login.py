@@ -7,8 +7,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .routes import _state, checked_form, render
-from .security import login
+from kaohe_excel.web.routes import _state, checked_form, render
+from kaohe_excel.web.security import login
 
 
 async def login_get(request: Request) -> HTMLResponse:

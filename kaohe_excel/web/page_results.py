@@ -14,11 +14,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import archive, gap, pipeline, report
-from ..archive_lock import human_time
-from ..period_status import publication_pending
-from . import views
-from .routes import XLSX, _state, checked_form, download, render
+from kaohe_excel.storage import archive
+from kaohe_excel.analysis import gap
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.outputs import report
+from kaohe_excel.storage.archive_lock import human_time
+from kaohe_excel.outputs.period_status import publication_pending
+from kaohe_excel.web import views
+from kaohe_excel.web.routes import XLSX, _state, checked_form, download, render
 
 
 DELIVERABLE_SUFFIXES = {".xlsx", ".docx", ".html", ".csv"}
@@ -144,7 +147,7 @@ async def seal_post(request: Request) -> HTMLResponse:
     force = bool(form.get("force"))
 
     def seal(progress):
-        from ..period_status import refuse_during_publication  # the rule `kaohe seal` applies
+        from kaohe_excel.outputs.period_status import refuse_during_publication  # the rule `kaohe seal` applies
 
         if not force:
             refuse_during_publication(archive.period_folder(state.work.outputs, period), override=f"确需提前封存请勾选「{FORCE_SEAL_LABEL}」")
@@ -171,7 +174,7 @@ async def verify_post(request: Request) -> HTMLResponse:
 
 async def mail_post(request: Request) -> Response:
     """邮件: the same call as `kaohe mail` (preview as .eml files, or send what has not gone out yet)."""
-    from .. import mail
+    from kaohe_excel.outputs import mail
 
     state = _state(request)
     form = await checked_form(request)

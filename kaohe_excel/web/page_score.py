@@ -7,9 +7,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import archive, pipeline
-from . import uploads
-from .routes import CheckState, _state, checked_form, render
+from kaohe_excel.storage import archive
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.web import uploads
+from kaohe_excel.web.routes import CheckState, _state, checked_form, render
 
 
 async def score_get(request: Request, message: str = "", status: int = 200) -> HTMLResponse:

@@ -10,10 +10,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .. import simulate
-from ..errors import KaoheError
-from . import views
-from .routes import AppState, _state, checked_form, render
+from kaohe_excel.analysis import simulate
+from kaohe_excel.base.errors import KaoheError
+from kaohe_excel.web import views
+from kaohe_excel.web.routes import AppState, _state, checked_form, render
 
 
 def _sim_context(state: AppState, period: str, unit: str) -> dict:

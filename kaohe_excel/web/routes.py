@@ -19,13 +19,16 @@ import pandas as pd
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
-from .. import archive, pipeline, read
-from ..errors import KaoheError, PeriodNotFound
-from ..scheme import Scheme, load_scheme
-from . import uploads, views
-from .folder import WorkFolder
-from .jobs import Jobs
-from .security import CSRF_FIELD, CSRF_HEADER, CsrfFailed, Security
+from kaohe_excel.storage import archive
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.inputs import read
+from kaohe_excel.base.errors import KaoheError, PeriodNotFound
+from kaohe_excel.scheme.workbook import Scheme, load_scheme
+from kaohe_excel.web import uploads
+from kaohe_excel.web import views
+from kaohe_excel.web.folder import WorkFolder
+from kaohe_excel.web.jobs import Jobs
+from kaohe_excel.web.security import CSRF_FIELD, CSRF_HEADER, CsrfFailed, Security
 
 NAV = [("home", "/", "首页"), ("inbox", "/inbox", "收表"), ("check", "/check", "校验"), ("score", "/score", "计分"),
        ("results", "/results", "结果"), ("history", "/history", "历史"), ("simulate", "/simulate", "模拟")]

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from ..number_text import fixed
+from kaohe_excel.inputs.number_text import fixed
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
