@@ -1143,8 +1143,10 @@ def _guard_tables(data: bytes, result: FileResult, sheets: dict[str, list[list]]
         view = None
         if part is not None:
             xml = _member(archive, archive.getinfo(part), limits)
-            # the cells' formats are looked up only where some cell uses a special style at all
-            view = xlsx_meta.scan_sheet(xml, styles if styles and _uses_style(xml, styles) else {}, cells, hidden_strings,
+            # the cells' formats are looked up only where some cell uses a special style at all, or
+            # where the sheet has conditional formats (their differential formats ride on `styles`)
+            wanted = (styles and _uses_style(xml, styles)) or (getattr(styles, "dxfs", None) and b"conditionalFormatting" in xml)
+            view = xlsx_meta.scan_sheet(xml, styles if wanted else {}, cells, hidden_strings,
                                         lambda rel_id: _related_part(archive, names, part, rel_id, limits))
         views[sheet] = view
         return view
