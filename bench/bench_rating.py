@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kaohe_excel import rating_score
-from kaohe_excel.rating_validate import RatingCollector
+from kaohe_excel.scoring import rating_score
+from kaohe_excel.inputs.rating_validate import RatingCollector
 
 GRADES = [("优秀", 100.0), ("称职", 80.0), ("基本称职", 60.0), ("不称职", 0.0)]
 DATA = Path(__file__).resolve().parent / "data" / "rating"

@@ -4,7 +4,7 @@
 
 The scheme is written with openpyxl (it is small). Unit files are not built one by one
 with openpyxl (10,000 of those take many minutes): one template per group is written by
-kaohe_excel.template.write_templates, and each unit's file is that template's zip with
+kaohe_excel.outputs.template.write_templates, and each unit's file is that template's zip with
 the unit's code and name, and its values, put into the sheet XML. So every file has
 exactly the layout, protection and validations the tool generates. The office's
 评定表.xlsx is written with xlsxwriter in the layout of docs/architecture.md.
@@ -30,11 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kaohe_excel import origin  # noqa: E402
-from kaohe_excel import template as tpl  # noqa: E402
-from kaohe_excel.samples import ADJUSTMENT_HEADERS, ADJUSTMENT_ROWS, GRADE_ROWS, TIER_ROWS  # noqa: E402
-from kaohe_excel.scheme import load_scheme  # noqa: E402
-from kaohe_excel.tables import column_letter  # noqa: E402
+from kaohe_excel.base import origin  # noqa: E402
+from kaohe_excel.outputs import template as tpl  # noqa: E402
+from kaohe_excel.samples.county import ADJUSTMENT_HEADERS, ADJUSTMENT_ROWS, GRADE_ROWS, TIER_ROWS  # noqa: E402
+from kaohe_excel.scheme.workbook import load_scheme  # noqa: E402
+from kaohe_excel.base.tables import column_letter  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 GENERATOR_VERSION = 2  # 2: signed with the demo key (校验码)

@@ -99,7 +99,7 @@ def _task_baseline(work: Path, inbox: Path, scheme_path: Path):
 
 
 def _task_check(work: Path, inbox: Path, scheme_path: Path):
-    from kaohe_excel import pipeline
+    from kaohe_excel.jobs import pipeline
 
     out = work / "out_check"
     shutil.rmtree(out, ignore_errors=True)
@@ -111,7 +111,7 @@ def _task_check(work: Path, inbox: Path, scheme_path: Path):
 
 
 def _task_run(work: Path, inbox: Path, scheme_path: Path):
-    from kaohe_excel import pipeline
+    from kaohe_excel.jobs import pipeline
 
     out = work / "out_run"
     shutil.rmtree(out, ignore_errors=True)
@@ -124,8 +124,16 @@ def _task_run(work: Path, inbox: Path, scheme_path: Path):
 
 def _task_stage(stage: str):
     def factory(work: Path, inbox: Path, scheme_path: Path):
-        from kaohe_excel import archive, gap, notice, pipeline, rank, read, report, score, validate
-        from kaohe_excel.scheme import load_scheme
+        from kaohe_excel.storage import archive
+        from kaohe_excel.analysis import gap
+        from kaohe_excel.outputs import notice
+        from kaohe_excel.jobs import pipeline
+        from kaohe_excel.scoring import rank
+        from kaohe_excel.inputs import read
+        from kaohe_excel.outputs import report
+        from kaohe_excel.scoring import score
+        from kaohe_excel.inputs import validate
+        from kaohe_excel.scheme.workbook import load_scheme
 
         scheme = load_scheme(scheme_path)
         state = work / "state"
@@ -192,7 +200,8 @@ def _task_stage(stage: str):
             # archive_period with the three big writers stubbed out (they are timed above): what is left
             # is csv, parquet, byte copies of the inputs, the scheme copy, the manifest, the swap
             report.write_summary = lambda *a, **k: None
-            report.write_all_feedback = lambda *a, **k: []
+            # what the run writes meanwhile (csv files) stays in this stage
+            report.write_all_feedback = lambda *a, meanwhile=None, **k: (meanwhile and meanwhile()) or []
             notice.write_notice = lambda *a, **k: None
 
             def job():
@@ -209,8 +218,9 @@ def _task_score_1m(work: Path, inbox: Path, scheme_path: Path):
     import numpy as np
     import pandas as pd
 
-    from kaohe_excel import rank, score
-    from kaohe_excel.scheme import load_scheme
+    from kaohe_excel.scoring import rank
+    from kaohe_excel.scoring import score
+    from kaohe_excel.scheme.workbook import load_scheme
 
     scheme = load_scheme(scheme_path)
     validated = _load(work / "state" / "validated.pkl")

@@ -1,5 +1,8 @@
 """The `kaohe` command. Each command: check options, call the core, map the outcome to an
 exit code (0 clean, 1 data errors, 2 cannot run). Only this module imports typer.
+
+What a command shows is drawn by console; what it does is the core's (pipeline, archive, mail, …);
+cli_zh holds the Chinese put into typer's own texts.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from typing import Optional
 
 import typer
 
-from . import __version__, cli_zh, console
-from .errors import DataErrorsPresent, KaoheError
+from kaohe_excel import __version__
+from kaohe_excel import cli_zh
+from kaohe_excel import console
+from kaohe_excel.base.errors import DataErrorsPresent, KaoheError
 
 
 def _localize_typer() -> None:
@@ -30,7 +35,7 @@ def _localize_typer() -> None:
         import click.core as click_core  # noqa: PLC0415
         import click.formatting as click_formatting  # noqa: PLC0415
 
-    _when_rich_utils_loads(_localize_rich_utils)
+    cli_zh.when_rich_utils_loads(cli_zh.localize_rich_utils)
 
     original_usage = click_formatting.HelpFormatter.write_usage
 
@@ -68,77 +73,6 @@ def _localize_typer() -> None:
 
         argument._usage_display_name = usage_display_name
 
-
-def _localize_rich_utils(rich_utils) -> None:
-    """The Chinese of typer's rich help panels and error box, applied once to typer.rich_utils."""
-    if getattr(rich_utils, "_kaohe_localized", False):
-        return
-    rich_utils._kaohe_localized = True
-    for name, text in cli_zh.RICH_TEXTS.items():
-        setattr(rich_utils, name, text)
-    original_error = rich_utils.rich_format_error
-
-    def rich_format_error(exc) -> None:
-        message = cli_zh.translate_message(exc.format_message())
-        exc.format_message = lambda: message
-        original_error(exc)
-
-    rich_utils.rich_format_error = rich_format_error
-
-    original_rich_text = rich_utils._make_rich_text
-
-    def make_rich_text(*args, **kwargs):
-        # Chinese has no spaces: without "fold" a long sentence is one word, cut with "…" in a table cell.
-        text = original_rich_text(*args, **kwargs)
-        if hasattr(text, "overflow"):
-            text.overflow = "fold"
-        return text
-
-    rich_utils._make_rich_text = make_rich_text
-
-
-_RICH_UTILS = "typer.rich_utils"
-
-
-def _when_rich_utils_loads(patch) -> None:
-    """Run patch(typer.rich_utils) now if it is loaded, else right after its first import.
-
-    typer imports rich_utils (and with it most of rich, ~70 ms) only to draw help or an
-    error; importing it here just to patch it would make `kaohe --version` pay for that.
-    """
-    loaded = sys.modules.get(_RICH_UTILS)
-    if loaded is not None:
-        patch(loaded)
-        return
-    import importlib.abc
-
-    class PatchAfterImport(importlib.abc.MetaPathFinder):
-        def find_spec(self, fullname, path=None, target=None):
-            if fullname != _RICH_UTILS:
-                return None
-            for finder in sys.meta_path:  # the ordinary finders locate the file; this one only wraps it
-                find = getattr(finder, "find_spec", None) if finder is not self else None
-                spec = find(fullname, path, target) if find is not None else None
-                if spec is not None:
-                    break
-            else:
-                return None
-            if spec.loader is None or not hasattr(spec.loader, "exec_module"):
-                return spec
-            execute = spec.loader.exec_module
-
-            def exec_module(module):
-                execute(module)
-                if self in sys.meta_path:  # loaded now: later imports find it in sys.modules
-                    sys.meta_path.remove(self)
-                patch(module)
-
-            spec.loader.exec_module = exec_module
-            return spec
-
-    sys.meta_path.insert(0, PatchAfterImport())
-
-
 _localize_typer()
 
 app = typer.Typer(
@@ -159,19 +93,12 @@ class _State:
 
 
 def _scheme_path(scheme: Optional[Path]) -> Path:
-    """The scheme a command uses, said on screen; without one, how to get one."""
-    from .pipeline import default_scheme_path
+    """The scheme a command uses, said on screen; without one, how to get one (KaoheError)."""
+    from kaohe_excel.jobs.pipeline import scheme_in_use
 
-    if scheme is not None:
-        console.print_line(f"使用考核方案：{scheme}")
-        return scheme
-    found = default_scheme_path()
-    if not found.is_file():
-        raise KaoheError("当前文件夹没有 考核方案.xlsx。新单位请先运行 kaohe init 文件夹名（生成示例方案和示例收件箱），"
-                         "再进入该文件夹；或用 --scheme 指定方案文件")
-    note = "（示例方案）" if found.name == "scheme.xlsx" else ""
-    console.print_line(f"使用考核方案：{found}{note}")
-    return found
+    path, note = scheme_in_use(scheme)
+    console.print_line(f"使用考核方案：{path}{note}")
+    return path
 
 
 def _fail(exc: BaseException, message: str | None = None) -> None:
@@ -200,7 +127,7 @@ def _guard(fn):
     except typer.Exit:
         raise
     except Exception as exc:
-        from .fsguard import problem_from
+        from kaohe_excel.base.fsguard import problem_from
 
         problem = problem_from(exc)  # a full disk, a read-only folder, a file open in Excel: the user can fix it
         if problem is not None:
@@ -261,13 +188,9 @@ def init_command(
     _State.verbose = verbose
 
     def body():
-        from .init import init_folder
+        from kaohe_excel.jobs.init import init_folder
 
-        result = init_folder(folder)
-        console.print_line(f"已新建工作文件夹 {result.folder}（{len(result.files)} 个文件）：")
-        console.print_line(f"  考核方案：{result.scheme}")
-        console.print_line(f"  示例收件箱：{result.inbox}")
-        console.print_line(f"下一步：cd {result.folder}，然后运行 kaohe run {result.inbox.name}")
+        console.init_done(init_folder(folder))
         return EXIT_OK
 
     raise typer.Exit(_guard(body))
@@ -305,54 +228,14 @@ def template_command(
         raise typer.Exit(EXIT_CANNOT_RUN)
 
     def body():
-        from .fsguard import check_output_dir
-        from .scheme import load_scheme
-        from .template import write_assessment_workbook, write_lead_workbooks, write_templates
-        from .template_paths import planned_paths
-        from .template_guard import refuse_overwrite
+        from kaohe_excel.jobs.pipeline import prepare_templates, write_command_templates
 
-        loaded = load_scheme(_scheme_path(scheme))
-        known = set(loaded.units["unit_code"])
-        unknown = [u for u in (unit or []) if u not in known]
-        if unknown:
-            raise KaoheError(f"单位代码不在方案中：{'、'.join(unknown)}")
-        # Every target is checked before the first is written: a refusal leaves the folder as it was.
-        check_output_dir(out, "模板输出")
-        refuse_overwrite(planned_paths(loaded, out, units=unit or None, lead=lead), overwrite)
-        key = _office_key_for_templates(loaded, out)
-        if lead:
-            paths = write_lead_workbooks(loaded, out, key=key)
-            console.print_line(f"已生成 {len(paths)} 个牵头单位核定表，位于 {out}")
-            return EXIT_OK
-        paths = write_templates(loaded, out, units=unit or None, key=key)
-        if not unit:
-            paths.append(write_assessment_workbook(loaded, out, key=key))
-            from .appeal_template import write_appeal_workbook  # w-appeal
-            paths.append(write_appeal_workbook(loaded, out, key=key))
-            from .rating_template import write_rating_workbooks  # w-rating: 测评票, 录入表, 汇总表
-
-            paths.extend(write_rating_workbooks(loaded, out, key=key))
-        console.print_line(f"已生成 {len(paths)} 个文件，位于 {out}")
+        plan = prepare_templates(_scheme_path(scheme), out, units=unit or None, lead=lead, overwrite=overwrite)
+        console.office_key_note(plan.key, plan.key_created, plan.key_source)
+        paths = write_command_templates(plan)
+        console.templates_done(paths, out, lead)
 
     _guard(body)
-
-
-def _office_key_for_templates(loaded, out: Path):
-    """The key that signs the templates, created on first use with a note where it lives."""
-    from . import origin
-
-    location = origin.key_location(loaded)
-    if not location.demo:
-        origin.refuse_inside(location.path, out, "模板输出目录")
-    key, created = origin.ensure_key(loaded)
-    if created:
-        console.print_line(f"已新建考核办密钥：{key.path}（{location.source}）。模板的校验码用它生成，check 和 run 用它核验。"
-                           "请立即备份此文件（丢失后已下发的模板无法核验，须重新生成下发），不要放进收件箱，不要发给任何单位；"
-                           "详见 docs/office-key.md")
-    elif key.demo:
-        console.print_line("注意：本方案使用公开的演示密钥（方案「校验密钥」=演示密钥），只能用于示例数据；"
-                           "正式考核请删除此行后重新生成模板（见 docs/office-key.md）")
-    return key
 
 
 @app.command("check")
@@ -376,8 +259,8 @@ def check_command(
     _State.verbose = verbose
 
     def body():
-        from .fsguard import check_output_dir, check_output_file
-        from .pipeline import check
+        from kaohe_excel.base.fsguard import check_output_dir, check_output_file
+        from kaohe_excel.jobs.pipeline import check
 
         # before the reading, not after: a folder in the way or a report still open in Excel
         if report is not None:
@@ -386,9 +269,7 @@ def check_command(
             check_output_dir(out, "校验报告")
         with console.progress_bar() as progress:
             outcome = check(inbox, _scheme_path(scheme), report, out_root=out, progress=progress)
-        console.issue_summary(outcome.issues, len(outcome.validated.files), outcome.report_path)
-        if outcome.unit_reports:
-            console.print_line(f"各单位的问题清单（{len(outcome.unit_reports)}个，可分别转发）：{outcome.unit_reports[0].parent}")
+        console.check_outcome(outcome)
         return EXIT_DATA_ERRORS if outcome.validated.error_count else EXIT_OK
 
     raise typer.Exit(_guard(body))
@@ -421,34 +302,17 @@ def run_command(
     _State.verbose = verbose
 
     def body():
-        from .fsguard import check_output_dir
-        from .pipeline import run
+        from kaohe_excel.base.fsguard import check_output_dir
+        from kaohe_excel.jobs.pipeline import run
 
         check_output_dir(out, "考核结果")  # a read-only or blocked folder fails before the reading and scoring
         with console.progress_bar() as progress:
             outcome = run(inbox, _scheme_path(scheme), out_root=out, period=period, allow_errors=allow_errors,
                           progress=progress, compare_to=compare_to)
-        results = outcome.results
-        top = results.scheme.grades["grade"].iloc[0]
-        console.run_summary(results.ranked, results.validated.issues_table, outcome.folder, top, _run_notes(results))
-        return EXIT_DATA_ERRORS if results.validated.error_count else EXIT_OK
+        console.run_outcome(outcome)
+        return EXIT_DATA_ERRORS if outcome.results.validated.error_count else EXIT_OK
 
     raise typer.Exit(_guard(body))
-
-
-def _run_notes(results) -> list[str]:
-    """Lines about the optional parts of a run: progress warnings, cross-checks, unscored cells."""
-    notes = []
-    if results.progress is not None:
-        lagging = int(results.progress["lag"].astype(bool).sum())
-        notes.append(f"进度预警：时间进度 {results.elapsed:.0%}，{lagging} 项指标进度落后（见汇总表「进度预警」）。")
-    if results.crosscheck is not None and len(results.crosscheck):
-        differing = int((results.crosscheck["status"] != "一致").sum())
-        notes.append(f"口径核对：核对 {len(results.crosscheck)} 项，{differing} 项不一致或缺数（见汇总表「口径核对」）。")
-    unscored = int((results.scored["status"] == "unscored").sum())
-    if unscored:
-        notes.append(f"注意：{unscored} 个单元格因数据有误未计分（--allow-errors），已在汇总表和反馈表中注明。")
-    return notes
 
 
 @app.command("seal")
@@ -473,30 +337,19 @@ def seal_command(
     _State.verbose = verbose
 
     def body():
-        from .archive import period_folder, seal_period
-        from .period_status import refuse_during_publication
+        from kaohe_excel.storage.archive import period_folder, seal_period
+        from kaohe_excel.outputs.period_status import publication_pending, refuse_during_publication
 
+        folder = period_folder(out, period)
         if not force:
-            refuse_during_publication(period_folder(out, period))
-        elif (pending := _publication_end(out, period)) is not None:
+            refuse_during_publication(folder)
+        elif (pending := publication_pending(folder)) is not None:
             console.print_line(f"注意：{period} 期的公示期至{pending}才结束，已按 --force 提前封存")
         path = seal_period(out, period, by=by)
         console.print_line(f"{period} 期已封存：{path}")
         return EXIT_OK
 
     raise typer.Exit(_guard(body))
-
-
-def _publication_end(out: Path, period: str) -> str | None:
-    from datetime import date
-
-    from .archive import is_sealed, period_folder
-    from .period_status import publication_window
-    from .publication import chinese_date
-
-    folder = period_folder(out, period)
-    window = publication_window(folder)
-    return chinese_date(window[1]) if window and date.today() <= window[1] and not is_sealed(folder) else None
 
 
 @app.command("status")
@@ -515,14 +368,9 @@ def status_command(
     _State.verbose = verbose
 
     def body():
-        from .period_status import status_table
+        from kaohe_excel.outputs.period_status import status_table
 
-        table = status_table(out)
-        if table.empty:
-            console.print_line(f"「{out}」中还没有任何一期结果，请先运行 kaohe run")
-            return EXIT_OK
-        console.frame_table(table, {"period": "考核周期", "state": "状态", "publication_start": "公示开始",
-                                    "publication_end": "公示结束"}, title="各期状态")
+        console.period_status(status_table(out), out)
         return EXIT_OK
 
     raise typer.Exit(_guard(body))
@@ -547,11 +395,10 @@ def verify_command(
     _State.verbose = verbose
 
     def body():
-        from .pipeline import verify_period
+        from kaohe_excel.jobs.pipeline import verify_period
 
         report = verify_period(out, period)
-        for line in report.lines():
-            console.print_line(line)
+        console.print_lines(report.lines())
         return EXIT_OK if report.ok else EXIT_DATA_ERRORS
 
     raise typer.Exit(_guard(body))
@@ -577,21 +424,14 @@ def history_command(
     _State.verbose = verbose
 
     def body():
-        from .archive import history
-        from .period_outputs import write_history_xlsx
-
-        from .fsguard import check_output_file
+        from kaohe_excel.base.fsguard import check_output_file
+        from kaohe_excel.outputs.period_outputs import write_history_xlsx
+        from kaohe_excel.jobs.pipeline import unit_history
 
         if xlsx is not None:
             check_output_file(xlsx, "工作簿")
-        table, damaged = history(out, unit=unit)
-        if unit and table.empty and not damaged and not history(out)[0].empty:
-            raise KaoheError(f"各期归档中没有单位「{unit}」（按单位代码或单位名称查找），请核对；"
-                             "不加 --unit 可列出全部单位")
-        if len(table) or not damaged:
-            console.history(table)
-        for problem in damaged:  # named, not passed over as if the period did not exist
-            console.print_error(str(problem))
+        table, damaged = unit_history(out, unit)
+        console.history_with_damaged(table, damaged)
         if xlsx is not None:
             write_history_xlsx(xlsx, table)
             console.print_line(f"已写出：{xlsx}")
@@ -622,20 +462,9 @@ def gap_command(
     _State.verbose = verbose
 
     def body():
-        from . import gap
-        from .pipeline import cpu_workers, load_period
+        from kaohe_excel.jobs.pipeline import gap_rows
 
-        results = load_period(out, period, workers=cpu_workers())
-        if unit is not None and unit not in set(results.scheme.units["unit_code"]):
-            raise KaoheError(f"没有单位代码 {unit}")
-        table = gap.gap_table(results.scored, results.scheme.tier_tables, results.scheme)
-        rows = gap.gap_sheet_rows(table, unit)
-        if unit is None:
-            rows = rows[rows["可增加总分"] > 0]
-        # The full table (with 说明) goes into each unit's feedback workbook; the terminal gets the essentials.
-        rows = rows.drop(columns=[c for c in GAP_CONSOLE_DROP if c in rows.columns])
-        rows = gap.sheet_rows_as_text(rows)  # a needed 0.7142 must not print as 0.71
-        console.plain_table(rows, title=f"{period} 差距分析" + (f"（{unit}）" if unit else "（只列可增加分数的指标）"))
+        console.gap_rows(gap_rows(out, period, unit), period, unit)
         return EXIT_OK
 
     raise typer.Exit(_guard(body))
@@ -661,27 +490,12 @@ def simulate_command(
     _State.verbose = verbose
 
     def body():
-        from . import simulate
-        from .pipeline import cpu_workers, load_period
+        from kaohe_excel.jobs.pipeline import simulate_period
 
-        changes = simulate.parse_changes(sets)  # malformed items fail before any reading
-        results = load_period(out, period, workers=cpu_workers())
-        simulation = simulate.simulate(results, changes)
-        console.plain_table(simulate.simulation_rows(simulation), title="总分、排名、等次的变化")
-        scores = simulation.scores.rename(columns=SIMULATED_SCORE_HEADERS)
-        console.plain_table(scores, title="指标得分的变化")
+        console.simulation(simulate_period(out, period, sets))
         return EXIT_OK
 
     raise typer.Exit(_guard(body))
-
-
-GAP_CONSOLE_DROP = ["计分方法", "计量单位", "基本分", "距满分差（分）", "说明", "单位名称"]
-
-SIMULATED_SCORE_HEADERS = {
-    "unit_code": "单位代码", "unit_name": "单位名称", "indicator_code": "指标代码", "name": "指标名称",
-    "changed": "是否设定", "value_before": "原值", "value_after": "模拟值", "score_before": "原得分",
-    "score_after": "模拟得分", "score_delta": "变化",
-}
 
 
 @app.command("mail")
@@ -714,8 +528,8 @@ def mail_command(
     selected = [part.strip() for part in re.split(r"[,，]", only) if part.strip()] if only else None
 
     def body():
-        from . import mail
-        from .errors import MailSendError
+        from kaohe_excel.outputs import mail
+        from kaohe_excel.base.errors import MailSendError
 
         try:
             with console.progress_bar() as progress:
@@ -757,8 +571,8 @@ def serve_command(
     _State.verbose = verbose
 
     def body():
-        from .web.app import serve
-        from .web.folder import discover
+        from kaohe_excel.web.app import serve
+        from kaohe_excel.web.folder import discover
 
         serve(discover(folder), port=port, lan=lan, open_browser=not no_browser, announce=console.print_line)
         return EXIT_OK

@@ -1,13 +1,16 @@
 """Chinese for the command-line framework's own texts (usage errors, help boilerplate, metavars).
 
-Pure data and string functions: cli.py (the only module importing typer) applies them to
-typer's help renderer and usage errors. Kept apart so the framework's English never reaches
-a user and the table of phrases can be tested on its own.
+Data and string functions: cli.py (the only module importing typer) applies them to typer's
+help renderer and usage errors; `localize_rich_utils` applies them to typer.rich_utils, which it
+is handed (this module imports no typer), and `when_rich_utils_loads` defers that until typer
+first imports it. Kept apart so the framework's English never reaches a user and the table of
+phrases can be tested on its own.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 
 # typer.rich_utils module constants -> Chinese
 RICH_TEXTS = {
@@ -103,3 +106,76 @@ def _value_text(text: str) -> str:
         return text
     value = _apply(VALUE_MESSAGES, tail.strip())
     return head + sep + (value if value is not None else tail)
+
+
+# --------------------------------------------------------------------------- typer.rich_utils
+
+
+def localize_rich_utils(rich_utils) -> None:
+    """The Chinese of typer's rich help panels and error box, applied once to typer.rich_utils."""
+    if getattr(rich_utils, "_kaohe_localized", False):
+        return
+    rich_utils._kaohe_localized = True
+    for name, text in RICH_TEXTS.items():
+        setattr(rich_utils, name, text)
+    original_error = rich_utils.rich_format_error
+
+    def rich_format_error(exc) -> None:
+        message = translate_message(exc.format_message())
+        exc.format_message = lambda: message
+        original_error(exc)
+
+    rich_utils.rich_format_error = rich_format_error
+
+    original_rich_text = rich_utils._make_rich_text
+
+    def make_rich_text(*args, **kwargs):
+        # Chinese has no spaces: without "fold" a long sentence is one word, cut with "…" in a table cell.
+        text = original_rich_text(*args, **kwargs)
+        if hasattr(text, "overflow"):
+            text.overflow = "fold"
+        return text
+
+    rich_utils._make_rich_text = make_rich_text
+
+
+_RICH_UTILS = "typer.rich_utils"
+
+
+def when_rich_utils_loads(patch) -> None:
+    """Run patch(typer.rich_utils) now if it is loaded, else right after its first import.
+
+    typer imports rich_utils (and with it most of rich, ~70 ms) only to draw help or an
+    error; importing it here just to patch it would make `kaohe --version` pay for that.
+    """
+    loaded = sys.modules.get(_RICH_UTILS)
+    if loaded is not None:
+        patch(loaded)
+        return
+    import importlib.abc
+
+    class PatchAfterImport(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname != _RICH_UTILS:
+                return None
+            for finder in sys.meta_path:  # the ordinary finders locate the file; this one only wraps it
+                find = getattr(finder, "find_spec", None) if finder is not self else None
+                spec = find(fullname, path, target) if find is not None else None
+                if spec is not None:
+                    break
+            else:
+                return None
+            if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+                return spec
+            execute = spec.loader.exec_module
+
+            def exec_module(module):
+                execute(module)
+                if self in sys.meta_path:  # loaded now: later imports find it in sys.modules
+                    sys.meta_path.remove(self)
+                patch(module)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, PatchAfterImport())

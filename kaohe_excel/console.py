@@ -111,7 +111,7 @@ def issue_summary(issues: pd.DataFrame, file_count: int, report_path: Path | Non
     """Counts by severity and code, then the first issues with file, sheet and cell."""
     from rich.table import Table
 
-    from .issues import ISSUE_HEADERS_ZH, Severity
+    from kaohe_excel.base.issues import ISSUE_HEADERS_ZH, Severity
 
     errors = int((issues["severity"] == Severity.ERROR.value).sum()) if len(issues) else 0
     warnings = len(issues) - errors
@@ -136,7 +136,7 @@ def run_summary(ranked: pd.DataFrame, issues: pd.DataFrame, folder: Path, top_gr
                 notes: list[str] | None = None) -> None:
     from rich.table import Table
 
-    from .issues import Severity
+    from kaohe_excel.base.issues import Severity
 
     table = Table(title="考核结果汇总", header_style="bold")
     for name in ["考核类别", "单位数", f"{top_grade}", "一票否决", "最高分", "最低分"]:
@@ -154,13 +154,84 @@ def run_summary(ranked: pd.DataFrame, issues: pd.DataFrame, folder: Path, top_gr
         console.print(f"  {_escape(folder / name)}")
 
 
+def run_notes(results) -> list[str]:
+    """Lines about the optional parts of a run: progress warnings, cross-checks, unscored cells."""
+    notes = []
+    if results.progress is not None:
+        lagging = int(results.progress["lag"].astype(bool).sum())
+        notes.append(f"进度预警：时间进度 {results.elapsed:.0%}，{lagging} 项指标进度落后（见汇总表「进度预警」）。")
+    if results.crosscheck is not None and len(results.crosscheck):
+        differing = int((results.crosscheck["status"] != "一致").sum())
+        notes.append(f"口径核对：核对 {len(results.crosscheck)} 项，{differing} 项不一致或缺数（见汇总表「口径核对」）。")
+    unscored = int((results.scored["status"] == "unscored").sum())
+    if unscored:
+        notes.append(f"注意：{unscored} 个单元格因数据有误未计分（--allow-errors），已在汇总表和反馈表中注明。")
+    return notes
+
+
+def run_outcome(outcome) -> None:
+    """`kaohe run`: the summary table of pipeline.RunOutcome, its notes and where it was written."""
+    results = outcome.results
+    top = results.scheme.grades["grade"].iloc[0]
+    run_summary(results.ranked, results.validated.issues_table, outcome.folder, top, run_notes(results))
+
+
+def check_outcome(outcome) -> None:
+    """`kaohe check`: the issues of pipeline.CheckOutcome and where the unit issue books are."""
+    issue_summary(outcome.issues, len(outcome.validated.files), outcome.report_path)
+    if outcome.unit_reports:
+        print_line(f"各单位的问题清单（{len(outcome.unit_reports)}个，可分别转发）：{outcome.unit_reports[0].parent}")
+
+
+def init_done(result) -> None:
+    """`kaohe init`: what init.init_folder made and what to run next."""
+    print_line(f"已新建工作文件夹 {result.folder}（{len(result.files)} 个文件）：")
+    print_line(f"  考核方案：{result.scheme}")
+    print_line(f"  示例收件箱：{result.inbox}")
+    print_line(f"下一步：cd {result.folder}，然后运行 kaohe run {result.inbox.name}")
+
+
+def office_key_note(key, created: bool, source: str) -> None:
+    """Where a new office key was made (back it up), or that the scheme uses the public demo key."""
+    if created:
+        print_line(f"已新建考核办密钥：{key.path}（{source}）。模板的校验码用它生成，check 和 run 用它核验。"
+                   "请立即备份此文件（丢失后已下发的模板无法核验，须重新生成下发），不要放进收件箱，不要发给任何单位；"
+                   "详见 docs/office-key.md")
+    elif key.demo:
+        print_line("注意：本方案使用公开的演示密钥（方案「校验密钥」=演示密钥），只能用于示例数据；"
+                   "正式考核请删除此行后重新生成模板（见 docs/office-key.md）")
+
+
+def templates_done(paths: list[Path], out: Path, lead: bool) -> None:
+    what = "个牵头单位核定表" if lead else "个文件"
+    print_line(f"已生成 {len(paths)} {what}，位于 {out}")
+
+
+def print_lines(texts) -> None:
+    for text in texts:
+        print_line(text)
+
+
+STATUS_HEADERS = {"period": "考核周期", "state": "状态", "publication_start": "公示开始", "publication_end": "公示结束"}
+
+
+def period_status(table: pd.DataFrame, out: Path) -> None:
+    """`kaohe status`: period_status.status_table, or that there is no period yet."""
+    if table.empty:
+        print_line(f"「{out}」中还没有任何一期结果，请先运行 kaohe run")
+        return
+    frame_table(table, STATUS_HEADERS, title="各期状态")
+
+
 def _number(value, digits: int = 2) -> str:
     import pandas as pd
+
+    from kaohe_excel.inputs.number_text import fixed
 
     if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
         return ""
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return fixed(value, digits)
     return str(value)
 
 
@@ -190,6 +261,36 @@ def history(table: pd.DataFrame) -> None:
         return
     shown = table.assign(sealed=table["sealed"].map(lambda v: "是" if v else "否")) if "sealed" in table else table
     frame_table(shown, HISTORY_HEADERS, title="历年考核结果")
+
+
+def history_with_damaged(table: pd.DataFrame, damaged: list) -> None:
+    """`kaohe history`: the table (unless every period is damaged), then each damaged period named,
+    not passed over as if it did not exist."""
+    if len(table) or not damaged:
+        history(table)
+    for problem in damaged:
+        print_error(str(problem))
+
+
+# The full 差距分析 (with 说明) goes into each unit's feedback workbook; the terminal gets the essentials.
+GAP_CONSOLE_DROP = ["计分方法", "计量单位", "基本分", "距满分差（分）", "说明", "单位名称"]
+
+
+def gap_rows(rows: pd.DataFrame, period: str, unit: str | None) -> None:
+    """`kaohe gap`: pipeline.gap_rows without the columns the terminal has no room for."""
+    from kaohe_excel.analysis.gap import sheet_rows_as_text
+
+    rows = rows.drop(columns=[c for c in GAP_CONSOLE_DROP if c in rows.columns])
+    rows = sheet_rows_as_text(rows)  # a needed 0.7142 must not print as 0.71
+    plain_table(rows, title=f"{period} 差距分析" + (f"（{unit}）" if unit else "（只列可增加分数的指标）"))
+
+
+def simulation(result) -> None:
+    """`kaohe simulate`: totals, ranks and grades that moved, then the indicator scores that changed."""
+    from kaohe_excel.analysis.simulate import SCORE_HEADERS, simulation_rows
+
+    plain_table(simulation_rows(result), title="总分、排名、等次的变化")
+    plain_table(result.scores.rename(columns=SCORE_HEADERS), title="指标得分的变化")
 
 
 def plain_table(frame: pd.DataFrame, title: str | None = None, max_rows: int = 200) -> None:

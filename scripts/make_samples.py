@@ -13,9 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kaohe_excel.samples import build_sample_inputs, build_sample_scheme  # noqa: E402
-from kaohe_excel.samples_interim import build_sample_year  # noqa: E402
-from kaohe_excel.scheme import load_scheme  # noqa: E402
+from kaohe_excel.samples.county import build_sample_inputs, build_sample_scheme  # noqa: E402
+from kaohe_excel.samples.interim import build_sample_year  # noqa: E402
+from kaohe_excel.scheme.workbook import load_scheme  # noqa: E402
 
 SEED = 2024
 

@@ -13,12 +13,12 @@ from openpyxl import load_workbook
 
 from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_assessment, fill_unit
-from kaohe_excel import pipeline
-from kaohe_excel.appeal_template import write_appeal_workbook
-from kaohe_excel.read import read_inbox
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.template import write_assessment_workbook, write_templates
-from kaohe_excel.validate import validate
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.outputs.appeal_template import write_appeal_workbook
+from kaohe_excel.inputs.read import read_inbox
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
+from kaohe_excel.inputs.validate import validate
 
 UNIT_VALUES = {"T01": {"A1": 95, "A2": 9, "C2": 0.45}, "T02": {"A1": 85, "A2": 7, "C2": 0.6}, "D01": {"C2": 0.5}}
 ASSESSED = {("T01", "B1"): 92, ("T02", "B1"): 88, ("D01", "B1"): 90, ("D02", "B1"): 85,

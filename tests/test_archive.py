@@ -19,12 +19,13 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import FILES, make_inbox, small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit
-from test_validate import FILES, make_inbox
-from kaohe_excel import archive, period_outputs, pipeline
-from kaohe_excel.errors import ArchiveMismatch, InboxChanged, OutputsLocked, PeriodNotFound, PeriodSealed
-from kaohe_excel.scheme import load_scheme
+from kaohe_excel.storage import archive
+from kaohe_excel.outputs import period_outputs
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.base.errors import ArchiveMismatch, InboxChanged, OutputsLocked, PeriodNotFound, PeriodSealed
+from kaohe_excel.scheme.workbook import load_scheme
 
 ISSUED = date(2025, 1, 15)
 KILL_STAGES = ["locked", "staging", "outputs", "manifest", "swap"]
@@ -335,7 +336,7 @@ def _half_swapped(out: Path) -> None:
 
 
 def test_every_period_lookup_rolls_back_a_half_done_swap(out, tmp_path):
-    from kaohe_excel import mail
+    from kaohe_excel.outputs import mail
 
     lookups = {
         "load_period (gap, simulate, the web page)": lambda root: pipeline.load_period(root, "2024", workers=1).ranked,
@@ -376,7 +377,7 @@ def _child_write(results, inbox: str, out: str, stage: str, signal_file: str) ->
 def mp():
     context = multiprocessing.get_context("forkserver")
     # Children fork from a server that already imported the package: starts in milliseconds.
-    context.set_forkserver_preload(["kaohe_excel.pipeline", "kaohe_excel.archive", "test_archive"])
+    context.set_forkserver_preload(["kaohe_excel.jobs.pipeline", "kaohe_excel.storage.archive", "test_archive"])
     return context
 
 

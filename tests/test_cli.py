@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from inbox_helpers import fill_unit
 from kaohe_excel.cli import app
-from kaohe_excel.scheme import load_scheme
-from test_validate import FILES, make_inbox
+from kaohe_excel.scheme.workbook import load_scheme
+from conftest import FILES, make_inbox
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

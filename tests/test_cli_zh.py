@@ -91,7 +91,7 @@ def test_type_labels():
 
 
 def test_every_issue_code_has_a_chinese_kind():
-    from kaohe_excel.issues import ISSUE_KINDS_ZH, IssueCode, issue_kind
+    from kaohe_excel.base.issues import ISSUE_KINDS_ZH, IssueCode, issue_kind
 
     assert [c.value for c in IssueCode if c.value not in ISSUE_KINDS_ZH] == []
     assert all(re.search(r"[\u4e00-\u9fff]", issue_kind(c)) for c in IssueCode)
@@ -103,8 +103,8 @@ def test_every_issue_code_has_a_chinese_kind():
     ('[smtp]\nhost = "smtp.example.gov.cn\n', "引号没有配对"),
 ])
 def test_kaohe_toml_syntax_errors_are_chinese(tmp_path, toml_text, chinese):
-    from kaohe_excel.errors import MailConfigError
-    from kaohe_excel.mail import load_config
+    from kaohe_excel.base.errors import MailConfigError
+    from kaohe_excel.outputs.mail import load_config
 
     path = tmp_path / "kaohe.toml"
     path.write_text(toml_text, encoding="utf-8")

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
-from kaohe_excel import crosscheck, origin
-from kaohe_excel.read import read_inbox
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.template import write_lead_workbooks
-from kaohe_excel.validate import validate
-from test_validate import make_inbox
+from conftest import make_inbox, small_scheme_sheets, write_workbook
+from kaohe_excel.inputs import crosscheck
+from kaohe_excel.base import origin
+from kaohe_excel.inputs.read import read_inbox
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.outputs.template import write_lead_workbooks
+from kaohe_excel.inputs.validate import validate
 
 LEAD_STATS = "核定表_统计局.xlsx"
 LEAD_DEV = "核定表_发改局.xlsx"
@@ -343,7 +343,7 @@ def test_lead_workbook_bad_value_and_foreign_department(scheme, tmp_path):
 def test_run_scores_verified_values_and_lists_the_crosscheck(scheme, tmp_path):
     from datetime import date
 
-    from kaohe_excel.pipeline import run
+    from kaohe_excel.jobs.pipeline import run
 
     inbox = make_inbox(tmp_path / "inbox", scheme)  # T01 A1 95, T02 A1 85
     stats, _dev = write_lead_workbooks(scheme, inbox)
@@ -369,7 +369,7 @@ def test_run_scores_verified_values_and_lists_the_crosscheck(scheme, tmp_path):
 def test_run_checks_the_units_sum_against_the_county_total(tmp_path):
     from datetime import date
 
-    from kaohe_excel.pipeline import run
+    from kaohe_excel.jobs.pipeline import run
 
     sheets = small_scheme_sheets()
     sheets["指标"]["全县总量"] = [190, None, None, None, None]  # A1: towns report 95 + 85 = 180

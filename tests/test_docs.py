@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kaohe_excel import methods, period_scoring, scheme
+from kaohe_excel.scoring import methods
+from kaohe_excel.scoring import period_scoring
+from kaohe_excel.scheme import workbook as scheme
 from kaohe_excel.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +63,7 @@ def test_methods_doc_lists_every_registered_method_from_the_registry():
     text = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
     block = re.search(r"<!-- methods registry: begin -->\n(.*?)<!-- methods registry: end -->", text, re.S)
     assert block, "docs/methods.md lost its registry block"
-    assert block.group(1) == methods.docs_table(), "regenerate the block from kaohe_excel.methods.docs_table()"
+    assert block.group(1) == methods.docs_table(), "regenerate the block from kaohe_excel.scoring.methods.docs_table()"
     for name, method in methods.METHODS.items():
         assert f"| {name} | {method.description} |" in block.group(1)
 

@@ -10,9 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaohe_excel import gap, pipeline, score, simulate
-from kaohe_excel.errors import KaoheError, PeriodNotFound
-from kaohe_excel.scheme import load_scheme
+from kaohe_excel.analysis import gap
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.scoring import score
+from kaohe_excel.analysis import simulate
+from kaohe_excel.base.errors import KaoheError, PeriodNotFound
+from kaohe_excel.scheme.workbook import load_scheme
 
 TIERS = pd.DataFrame({
     "tier_table": ["阶", "阶", "阶", "等", "等", "等", "等"],
@@ -317,7 +320,7 @@ def test_parse_changes_rejects_duplicates():
 def period(tmp_path_factory):
     """The small scheme's clean inbox, built once: simulate never mutates its inputs (tested)."""
     from conftest import small_scheme_sheets, write_workbook
-    from test_validate import make_inbox
+    from conftest import make_inbox
 
     folder = tmp_path_factory.mktemp("period")
     scheme_path = write_workbook(folder / "scheme.xlsx", small_scheme_sheets())
@@ -405,8 +408,8 @@ def test_simulated_value_is_the_one_scored_over_a_lead_figure_or_a_review_decisi
     period is scored again; the what-if must score what the user typed, not show "no change"."""
     from dataclasses import replace
 
-    from kaohe_excel import crosscheck
-    from kaohe_excel.appeal import ADJUST, APPEAL_COLUMNS
+    from kaohe_excel.inputs import crosscheck
+    from kaohe_excel.inputs.appeal import ADJUST, APPEAL_COLUMNS
 
     scheme, validated, _, _ = period
     if override == "verified":

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from conftest import write_workbook
-from kaohe_excel import rank, score
-from kaohe_excel.scheme import load_scheme
+from kaohe_excel.scoring import rank
+from kaohe_excel.scoring import score
+from kaohe_excel.scheme.workbook import load_scheme
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = (ROOT / "docs" / "scheme-guide.md").read_text(encoding="utf-8")

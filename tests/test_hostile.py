@@ -26,16 +26,15 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import IllegalCharacterError
 from typer.testing import CliRunner
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import FILES, make_inbox, small_scheme_sheets, UNIT_VALUES, write_workbook
 from inbox_helpers import fill_unit, value_cell
-from kaohe_excel import read as read_module
+from kaohe_excel.inputs import read as read_module
 from kaohe_excel.cli import app
-from kaohe_excel.pipeline import run
-from kaohe_excel.read import ReadLimits, read_file, read_inbox
-from kaohe_excel.safety import safe_filename
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.validate import validate
-from test_validate import FILES, UNIT_VALUES, make_inbox
+from kaohe_excel.jobs.pipeline import run
+from kaohe_excel.inputs.read import ReadLimits, read_file, read_inbox
+from kaohe_excel.base.safety import safe_filename
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.inputs.validate import validate
 
 CORPUS = Path(__file__).resolve().parent.parent / ".." / "shared" / "corpus"
 FUZZ_EXAMPLES = int(os.environ.get("KAOHE_FUZZ_EXAMPLES", "8"))

@@ -18,19 +18,18 @@ import pytest
 from docx import Document
 from typer.testing import CliRunner
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import FILES, make_inbox, small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit
-from kaohe_excel import hostile
-from kaohe_excel import read as read_module
-from kaohe_excel import scheme as scheme_module
+from kaohe_excel.base import hostile
+from kaohe_excel.inputs import read as read_module
+from kaohe_excel.scheme import scheme_sheets as scheme_module  # the module that reads the sheets in a child
 from kaohe_excel.cli import app
-from kaohe_excel.errors import NoticeTemplateError, SchemeNotFound
-from kaohe_excel.notice_template import build_notice_template
-from kaohe_excel.pipeline import run
-from kaohe_excel.read import ReadLimits, read_inbox
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.validate import validate
-from test_validate import FILES, make_inbox
+from kaohe_excel.base.errors import NoticeTemplateError, SchemeNotFound
+from kaohe_excel.outputs.notice_template import build_notice_template
+from kaohe_excel.jobs.pipeline import run
+from kaohe_excel.inputs.read import ReadLimits, read_inbox
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.inputs.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_inputs"
@@ -361,8 +360,8 @@ def test_an_ordinary_notice_template_still_renders(tmp_path, pristine):
 
 
 def test_a_mail_template_cannot_run_a_command(tmp_path):
-    from kaohe_excel.errors import MailConfigError
-    from kaohe_excel.mail import render_template
+    from kaohe_excel.base.errors import MailConfigError
+    from kaohe_excel.outputs.mail import render_template
 
     marker = tmp_path / "pwned"
     (tmp_path / "mail_unit.txt.j2").write_text("主题：{{ 考核名称 }}\n" + PAYLOAD % marker + "\n", encoding="utf-8")

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
-from test_validate import make_inbox
-from kaohe_excel import archive, pipeline
-from kaohe_excel.errors import ArchiveMismatch, DataErrorsPresent, InterimSourceMissing, SchemeInvalid
-from kaohe_excel.scheme import load_scheme
+from conftest import make_inbox, small_scheme_sheets, write_workbook
+from kaohe_excel.storage import archive
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.base.errors import ArchiveMismatch, DataErrorsPresent, InterimSourceMissing, SchemeInvalid
+from kaohe_excel.scheme.workbook import load_scheme
 
 ISSUED = date(2025, 1, 15)
 NAMES = {"T01": ("东城镇", "乡镇"), "T02": ("西山乡", "乡镇"), "D01": ("发改局", "部门"), "D02": ("财政局", "部门")}
@@ -203,7 +203,7 @@ def test_sample_year_sequence_runs_and_the_year_averages_the_quarters(tmp_path):
     from typer.testing import CliRunner
 
     from kaohe_excel.cli import app
-    from kaohe_excel.samples_interim import QUARTERS, build_sample_year, scheme_name
+    from kaohe_excel.samples.interim import QUARTERS, build_sample_year, scheme_name
 
     folder = tmp_path / "sample_year"
     build_sample_year(folder)

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import warnings
@@ -18,20 +17,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
-from test_validate import make_inbox
-from kaohe_excel import mail, pipeline
-from kaohe_excel.errors import KaoheError, MailConfigError, MailSendError
-from kaohe_excel.scheme import load_scheme
+from conftest import (free_port as _free_port, free_ports as _free_ports, make_inbox, small_scheme_sheets,
+                      smtp_authenticator as _authenticator, SMTP_PASSWORD as PASSWORD, SMTP_READY as READY,
+                      write_mail_config as write_config, write_workbook)
+from kaohe_excel.outputs import mail
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.base.errors import KaoheError, MailConfigError, MailSendError
+from kaohe_excel.scheme.workbook import load_scheme
 
-PASSWORD = "s3cret-Auth9"
 EMAILS = {"T01": "t01@example.gov.cn", "T02": "t02@example.gov.cn", "D01": "d01@example.gov.cn", "D02": "d02@example.gov.cn"}
 NAMES = {"T01": "东城镇", "T02": "西山乡", "D01": "发改局", "D02": "财政局"}
 LEADER = "leader@example.gov.cn"
-READY = 30  # seconds for a test SMTP server to come up on a busy machine
 
 # aiosmtpd warns on every connection that AUTH without TLS is unsafe: fine on loopback.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -60,22 +58,6 @@ def out_root(built_period, tmp_path) -> Path:
     return target
 
 
-def _free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (held open together so the OS cannot hand out one twice)."""
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def _free_port() -> int:
-    return _free_ports(1)[0]
-
-
 class Recorder:
     """aiosmtpd handler keeping every accepted message; can refuse or hang up on chosen ones."""
 
@@ -100,11 +82,6 @@ class Recorder:
         return {tuple(rcpts): message for rcpts, message in self.messages()}
 
 
-def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = auth_data.login == b"kaohe@example.gov.cn" and auth_data.password == PASSWORD.encode()
-    return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
-
-
 @pytest.fixture
 def smtp_server():
     handler = Recorder()
@@ -116,26 +93,6 @@ def smtp_server():
     handler.port = controller.port
     yield handler
     controller.stop()
-
-
-def write_config(path: Path, port: int, extra: str = "") -> Path:
-    path.write_text(f"""
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-user = "kaohe@example.gov.cn"
-from = "kaohe@example.gov.cn"
-from_name = "测试县考核办"
-timeout = 5
-
-[mail]
-pause = 0
-max_tries = 2
-retry_wait = 0.01
-{extra}
-""", encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -12,13 +12,16 @@ import pandas as pd
 import pytest
 
 from conftest import small_scheme_sheets, write_workbook
-from kaohe_excel import gap, methods, progress, score
-from kaohe_excel.errors import SchemeInvalid
-from kaohe_excel.explain import Text, f, fs
-from kaohe_excel.methods import NOT_ALLOWED, OPTIONAL, REQUIRED, Method, register, unregister
-from kaohe_excel.methods._inverse import blank, ratio_keys
-from kaohe_excel.methods.mirror import attainment_ratio, base_share, num
-from kaohe_excel.scheme import load_scheme
+from kaohe_excel.analysis import gap
+from kaohe_excel.scoring import methods
+from kaohe_excel.scoring import progress
+from kaohe_excel.scoring import score
+from kaohe_excel.base.errors import SchemeInvalid
+from kaohe_excel.scoring.explain import Text, f, fs
+from kaohe_excel.scoring.methods import NOT_ALLOWED, OPTIONAL, REQUIRED, Method, register, unregister
+from kaohe_excel.scoring.methods._inverse import blank, ratio_keys
+from kaohe_excel.scoring.methods.mirror import attainment_ratio, base_share, num
+from kaohe_excel.scheme.workbook import load_scheme
 
 ROOT = Path(__file__).resolve().parents[1]
 TIERS = pd.DataFrame({

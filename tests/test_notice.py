@@ -7,41 +7,18 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from docx import Document
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
-from kaohe_excel.notice import chinese_date, chinese_number, period_text, write_notice
-from kaohe_excel.notice_template import DEFAULT_TEMPLATE, build_notice_template
-from kaohe_excel.scheme import SchemeMeta
+from conftest import make_notice_ranked as make_ranked, NOTICE_GRADES as GRADES, NOTICE_META as META
+from kaohe_excel.outputs.notice import chinese_date, chinese_number, period_text, write_notice
+from kaohe_excel.outputs.notice_template import DEFAULT_TEMPLATE, build_notice_template
+from kaohe_excel.scheme.workbook import SchemeMeta
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "通报.docx"
-META = SchemeMeta(name="测试县2024年度综合考核", period="2024", issuer="测试县考核办", doc_number="测考〔2025〕1号",
-                  veto_effect="no_excellent")
-GRADES = pd.DataFrame({"grade": ["优秀", "良好", "合格", "不合格"], "min_score": [90.0, 80.0, 60.0, 0.0]})
 HOSTILE = ["<script>&alert(1)</script>", "=1+1", "响\x07铃镇"]
-
-
-def make_ranked(names=("东城镇", "西山乡", "南湖镇", "发改局", "财政局")) -> pd.DataFrame:
-    return pd.DataFrame({
-        "unit_code": ["T01", "T02", "T03", "D01", "D02"],
-        "unit_name": list(names),
-        "group": ["乡镇", "乡镇", "乡镇", "部门", "部门"],
-        "indicator_total": [95.5, 85.0, 60.0, 92.0, 70.0],
-        "bonus": [0.0] * 5,
-        "deduction": [0.0] * 5,
-        "vetoed": [False, False, False, True, False],
-        "veto_items": ["", "", "", "重大安全事故", ""],
-        "total": [95.5, 85.0, 60.0, 92.0, 70.0],
-        "rank": [1, 2, 3, 1, 2],
-        "order": [1, 2, 3, 1, 2],
-        "grade": ["优秀", "良好", "合格", "良好", "合格"],
-        "grade_note": ["", "", "", "一票否决，取消评优", ""],
-        "flags": [[], [], ["末位且低于85分，需作整改承诺"], ["一票否决（重大安全事故）"], []],
-        "group_size": [3, 3, 3, 2, 2],
-    })
 
 
 def _texts(path: Path) -> list[str]:
@@ -161,9 +138,9 @@ def test_notice_and_summary_convert_to_pdf(tmp_path):
     if soffice is None:
         print("soffice not installed: PDF conversion not tested")
         pytest.skip("soffice (LibreOffice) is not installed")
-    from test_report import (GRADES as R_GRADES, META as R_META, make_adjustments, make_issues, make_missing,
-                             make_ranked as r_ranked, make_scored, make_values)
-    from kaohe_excel.report import write_summary
+    from conftest import (make_adjustments, make_issues, make_missing, make_report_ranked as r_ranked, make_scored,
+                          make_values, REPORT_GRADES as R_GRADES, REPORT_META as R_META)
+    from kaohe_excel.outputs.report import write_summary
 
     notice = write_notice(tmp_path / "通报.docx", TEMPLATE, META, make_ranked(), GRADES, date(2025, 1, 15))
     summary = write_summary(tmp_path / "汇总表.xlsx", R_META, R_GRADES, make_scored(), r_ranked(), make_adjustments(),

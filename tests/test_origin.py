@@ -17,14 +17,15 @@ from openpyxl import Workbook, load_workbook
 from typer.testing import CliRunner
 
 from inbox_helpers import fill_unit
-from kaohe_excel import origin, pipeline
+from kaohe_excel.base import origin
+from kaohe_excel.jobs import pipeline
 from kaohe_excel.cli import app
-from kaohe_excel.errors import OfficeKeyError
-from kaohe_excel.read import read_inbox
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.template import write_lead_workbooks
-from kaohe_excel.validate import validate
-from test_validate import ASSESSED, FILES, UNIT_VALUES, make_inbox
+from kaohe_excel.base.errors import OfficeKeyError
+from kaohe_excel.inputs.read import read_inbox
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.outputs.template import write_lead_workbooks
+from kaohe_excel.inputs.validate import validate
+from conftest import ASSESSED, FILES, make_inbox, UNIT_VALUES
 
 runner = CliRunner()
 
@@ -342,7 +343,7 @@ def test_scheme_row_selects_only_the_demo_key(tmp_path, scheme):
 
 
 def test_sample_scheme_signs_with_the_demo_key_and_says_so(tmp_path, monkeypatch):
-    from kaohe_excel.samples import build_sample_scheme
+    from kaohe_excel.samples.county import build_sample_scheme
 
     monkeypatch.setenv(origin.KEY_ENV, str(tmp_path / "office.key"))
     scheme_path = build_sample_scheme(tmp_path / "scheme.xlsx")

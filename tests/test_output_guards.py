@@ -19,14 +19,18 @@ from aiosmtpd.controller import Controller
 from openpyxl import Workbook, load_workbook
 from typer.testing import CliRunner
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import (FILES, free_port as _free_port, make_inbox, small_scheme_sheets,
+                      smtp_authenticator as _authenticator, SMTP_PASSWORD as PASSWORD, SMTP_READY as READY,
+                      write_mail_config as write_config, write_workbook)
 from inbox_helpers import fill_unit
-from test_mail import PASSWORD, READY, _authenticator, _free_port, write_config
-from test_validate import FILES, make_inbox
-from kaohe_excel import fsguard, mail, period_outputs, pipeline, report
+from kaohe_excel.base import fsguard
+from kaohe_excel.outputs import mail
+from kaohe_excel.outputs import period_outputs
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.outputs import report
 from kaohe_excel.cli import app
-from kaohe_excel.errors import MailSendError
-from kaohe_excel.scheme import load_scheme
+from kaohe_excel.base.errors import MailSendError
+from kaohe_excel.scheme.workbook import load_scheme
 
 runner = CliRunner()
 ISSUED = date(2025, 1, 15)

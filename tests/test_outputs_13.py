@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import fill_assessment, fill_unit
 from kaohe_excel.cli import app
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.template import write_assessment_workbook, write_templates
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
 
 runner = CliRunner()
 
@@ -265,7 +265,7 @@ def test_allow_errors_says_unscored_in_ranking_and_notice(tmp_path):
 
 
 def test_title_is_broken_between_words():
-    from kaohe_excel.notice_layout import title_lines
+    from kaohe_excel.outputs.notice_layout import title_lines
 
     lines = title_lines("关于清源县2024年度乡镇和县直部门目标责任考核结果的通报")
     assert lines == ["关于清源县2024年度乡镇和县直部门", "目标责任考核结果的通报"]  # never "目标责/任"
@@ -281,10 +281,10 @@ def test_notice_date_masthead_imprint_properties_and_footers(tmp_path):
     from docx import Document
     from docx.oxml.ns import qn
 
-    from kaohe_excel.notice import write_notice
-    from kaohe_excel.notice_layout import document_date
-    from kaohe_excel.scheme import SchemeMeta
-    from test_notice import GRADES, make_ranked
+    from kaohe_excel.outputs.notice import write_notice
+    from kaohe_excel.outputs.notice_layout import document_date
+    from kaohe_excel.scheme.workbook import SchemeMeta
+    from conftest import NOTICE_GRADES as GRADES, make_notice_ranked as make_ranked
 
     extra = {"成文日期": "2025年1月20日", "发文机关标志": "测试县目标考核办公室文件", "抄送": "县委各部门，县人大办",
              "印发机关": "测试县目标考核办公室"}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from kaohe_excel import pipeline
+from kaohe_excel.jobs import pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

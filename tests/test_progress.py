@@ -11,13 +11,15 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
-from test_validate import make_inbox
-from kaohe_excel import archive, period_scoring, pipeline, progress
-from kaohe_excel.errors import KaoheError
-from kaohe_excel.notice_template import DEFAULT_TEMPLATE
-from kaohe_excel.report import FEEDBACK_SHEETS, summary_sheet_names, write_all_feedback
-from kaohe_excel.scheme import load_scheme
+from conftest import make_inbox, small_scheme_sheets, write_workbook
+from kaohe_excel.storage import archive
+from kaohe_excel.scoring import period_scoring
+from kaohe_excel.jobs import pipeline
+from kaohe_excel.scoring import progress
+from kaohe_excel.base.errors import KaoheError
+from kaohe_excel.outputs.notice_template import DEFAULT_TEMPLATE
+from kaohe_excel.outputs.report import FEEDBACK_SHEETS, summary_sheet_names, write_all_feedback
+from kaohe_excel.scheme.workbook import load_scheme
 
 ISSUED = date(2024, 7, 10)
 TEMPLATES = DEFAULT_TEMPLATE.parent
@@ -339,7 +341,7 @@ def test_tolerance_from_the_scheme_and_bad_period_fails_early(tmp_path):
 
 def test_feedback_process_pool_gets_gap_and_progress_slices(runs, tmp_path):
     results = runs["june"].results
-    from kaohe_excel import gap
+    from kaohe_excel.analysis import gap
     gaps = gap.gap_table(results.scored, results.scheme.tier_tables, results.scheme)
     paths = write_all_feedback(tmp_path, results.scheme.meta, results.scored, results.ranked, workers=2,
                                gap=gaps, progress=results.progress)
@@ -366,7 +368,7 @@ def test_previous_period_compares_like_with_like(tmp_path):
 
 
 def test_notice_without_lagging_items_keeps_the_section_without_a_table(runs, tmp_path):
-    from kaohe_excel.notice import write_notice
+    from kaohe_excel.outputs.notice import write_notice
     results = runs["june"].results
     on_time = results.progress.assign(lag=False)
     path = write_notice(tmp_path / "n.docx", TEMPLATES / "通报.docx", results.scheme.meta, results.ranked,

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from kaohe_excel.rank import rank_and_grade
+from kaohe_excel.scoring.rank import rank_and_grade
 
 GRADES = pd.DataFrame({"grade": ["优秀", "良好", "合格", "不合格"], "min_score": [90.0, 80.0, 60.0, 0.0]})
 

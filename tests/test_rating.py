@@ -5,60 +5,16 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
-from kaohe_excel.errors import SchemeInvalid
-from kaohe_excel.pipeline import read_and_validate, score_period
-from kaohe_excel.rating_template import write_rating_workbooks
-from kaohe_excel.scheme import load_scheme
+from conftest import fill_ballot, fill_paper, fill_tally, rating_sheets, write_workbook
+from kaohe_excel.base.errors import SchemeInvalid
+from kaohe_excel.jobs.pipeline import read_and_validate, score_period
+from kaohe_excel.outputs.rating_template import write_rating_workbooks
+from kaohe_excel.scheme.workbook import load_scheme
 
-GRADES = "优秀=100、称职=80、基本称职=60、不称职=0"
 UNITS = ["T01", "T02", "D01", "D02"]
-
-
-def rating_sheets(ratings: dict | None = None, raters: dict | None = None) -> dict[str, pd.DataFrame]:
-    sheets = small_scheme_sheets()
-    indicators = sheets["指标"]
-    row = {c: None for c in indicators.columns}
-    row.update({"指标代码": "R1", "一级指标": "班子和队伍建设", "指标名称": "民主测评", "适用类别": "全部", "分值": 10,
-                "计分方法": "完成率", "方向": "正向", "目标值": 100, "数据来源": "测评", "牵头单位": "考核办"})
-    sheets["指标"] = pd.concat([indicators, pd.DataFrame([row])], ignore_index=True)
-    sheets["测评"] = pd.DataFrame(ratings or {
-        "测评代码": ["M1"], "测评名称": ["民主测评"], "指标代码": ["R1"], "评价方式": ["等级"], "等级分值": [GRADES],
-        "满分": [None], "去极值人数": [3], "每票优秀上限": ["50%"], "全同无效": ["是"], "参评率下限": ["80%"]})
-    sheets["测评人"] = pd.DataFrame(raters or {
-        "测评代码": ["M1", "M1", "M1"], "测评人类别": ["县领导", "干部职工", "服务对象"], "权重": [20, 40, 40],
-        "应参评人数": [5, 4, None], "评价对象": ["全部", "全部", "部门"], "收集方式": ["电子票", "纸质票", "汇总"]})
-    return sheets
-
-
-def fill_ballot(path: Path, marks: list[object]) -> None:
-    workbook = load_workbook(path)
-    sheet = workbook["测评票"]
-    for offset, mark in enumerate(marks):
-        sheet.cell(row=4 + offset, column=4).value = mark  # cell(value=None) would not clear it
-    workbook.save(path)
-
-
-def fill_paper(path: Path, rows: list[list[object]]) -> None:
-    workbook = load_workbook(path)
-    sheet = workbook["测评录入"]
-    for r, row in enumerate(rows, start=4):
-        for c, value in enumerate(row, start=1):
-            sheet.cell(row=r, column=c).value = value
-    workbook.save(path)
-
-
-def fill_tally(path: Path, rows: list[list[int]]) -> None:
-    workbook = load_workbook(path)
-    sheet = workbook["测评汇总"]
-    for r, row in enumerate(rows, start=4):
-        for c, value in enumerate(row, start=3):
-            sheet.cell(row=r, column=c).value = value
-    workbook.save(path)
 
 
 @pytest.fixture
@@ -216,7 +172,7 @@ def test_scheme_tally_with_scores_and_indicator_without_rating(tmp_path):
 
 
 def test_summary_sheets(rated, tmp_path):
-    from kaohe_excel import report
+    from kaohe_excel.outputs import report
 
     scheme, inbox = rated
     validated = read_and_validate(scheme, inbox)
@@ -239,7 +195,7 @@ def test_summary_sheets(rated, tmp_path):
 
 
 def test_run_archives_ballots_and_verify_rederives(rated, tmp_path):
-    from kaohe_excel import pipeline
+    from kaohe_excel.jobs import pipeline
 
     scheme, inbox = rated
     out = tmp_path / "out"

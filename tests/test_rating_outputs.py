@@ -10,12 +10,12 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from conftest import write_workbook
-from kaohe_excel import notice, report
-from kaohe_excel.pipeline import read_and_validate, score_period
-from kaohe_excel.rating_template import write_rating_workbooks
-from kaohe_excel.scheme import load_scheme
-from test_rating import fill_ballot, fill_paper, fill_tally, rating_sheets
+from conftest import fill_ballot, fill_paper, fill_tally, rating_sheets, write_workbook
+from kaohe_excel.outputs import notice
+from kaohe_excel.outputs import report
+from kaohe_excel.jobs.pipeline import read_and_validate, score_period
+from kaohe_excel.outputs.rating_template import write_rating_workbooks
+from kaohe_excel.scheme.workbook import load_scheme
 
 OPINION = "测评人甲的意见：建议加强作风建设"
 
@@ -134,7 +134,7 @@ def test_notice_states_participation(outcome, tmp_path):
 
 def test_a_run_writes_the_rating_block_and_the_participation_sentence(outcome, tmp_path):
     # the same figures reach the files `kaohe run` writes, not only the writers called directly
-    from kaohe_excel import pipeline
+    from kaohe_excel.jobs import pipeline
 
     scheme, _, _ = outcome
     root = Path(__file__).resolve().parent.parent

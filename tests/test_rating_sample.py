@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from kaohe_excel.pipeline import read_and_validate, score_period
-from kaohe_excel.scheme import load_scheme
+from kaohe_excel.jobs.pipeline import read_and_validate, score_period
+from kaohe_excel.scheme.workbook import load_scheme
 
 ROOT = Path(__file__).resolve().parents[1]
 INBOX = ROOT / "sample_inputs"
@@ -167,7 +167,7 @@ def test_void_and_blank_paper_ballots_are_located_at_their_ballot_number_cell(to
 
 
 def test_rating_sheets_keep_a_units_rows_together_and_show_a_tally_group_without_ballots(tool, tmp_path):
-    from kaohe_excel import report
+    from kaohe_excel.outputs import report
 
     scheme, validated, results = tool
     path = report.write_summary(tmp_path / "汇总表.xlsx", scheme.meta, scheme.grades, results.scored, results.ranked,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaohe_excel import rating_score
+from kaohe_excel.scoring import rating_score
 
 GRADES = [("优秀", 100.0), ("称职", 80.0), ("基本称职", 60.0), ("不称职", 0.0)]
 UNITS = [("T01", "乡镇"), ("T02", "乡镇"), ("T03", "乡镇"), ("T04", "乡镇"),

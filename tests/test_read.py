@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import FILES, make_inbox, small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit, value_cell
-from kaohe_excel.read import KIND_ASSESSMENT, ReadLimits, iter_inbox, read_file, read_inbox
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.validate import validate, validate_stream
-from test_validate import FILES, make_inbox
+from kaohe_excel.inputs.read import KIND_ASSESSMENT, ReadLimits, iter_inbox, read_file, read_inbox
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.inputs.validate import validate, validate_stream
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from kaohe_excel.issues import IssueCode, error, issues_frame, warning
-from kaohe_excel.report import (
+from conftest import (EVIL, make_adjustments, make_issues, make_missing, make_report_ranked as make_ranked, make_scored,
+                      make_values, REPORT_GRADES as GRADES, REPORT_META as META)
+from kaohe_excel.base.issues import issues_frame
+from kaohe_excel.outputs.report import (
     SCORES_CSV_COLUMNS,
     TOTALS_CSV_COLUMNS,
     Previous,
@@ -23,99 +25,7 @@ from kaohe_excel.report import (
     write_feedback,
     write_summary,
 )
-from kaohe_excel.scheme import SchemeMeta
-
-EVIL = '=HYPERLINK("http://evil.example","点我")'
-
-META = SchemeMeta(name="测试县综合考核", period="2024", issuer="测试县考核办", doc_number="测考〔2025〕1号")
-GRADES = pd.DataFrame({"grade": ["优秀", "良好", "合格", "不合格"], "min_score": [90.0, 80.0, 60.0, 0.0]})
-
-# (unit, name, group, indicator, category, ind name, points, method, value, text, score, status)
-_ROWS = [
-    ("T01", "东城镇", "乡镇", "A1", "经济发展", "地区生产总值", 40, "完成率", 100.0, None, 40.0, "scored"),
-    ("T01", "东城镇", "乡镇", "A2", "经济发展", "固定资产投资", 20, "基本满分", 9.0, None, 16.0, "scored"),
-    ("T01", "东城镇", "乡镇", "B1", "社会发展", "群众满意度", 20, "定性", np.nan, "优", 20.0, "scored"),
-    ("T02", EVIL, "乡镇", "A1", "经济发展", "地区生产总值", 40, "完成率", 90.0, None, 36.0, "scored"),
-    ("T02", EVIL, "乡镇", "A2", "经济发展", "固定资产投资", 20, "基本满分", 10.0, None, 20.0, "scored"),
-    ("T02", EVIL, "乡镇", "B1", "社会发展", "群众满意度", 20, "定性", np.nan, "良", 16.0, "scored"),
-    ("T03", "西山乡", "乡镇", "A1", "经济发展", "地区生产总值", 40, "完成率", 50.0, None, 20.0, "scored"),
-    ("T03", "西山乡", "乡镇", "A2", "经济发展", "固定资产投资", 20, "基本满分", np.nan, None, 0.0, "missing"),
-    ("T03", "西山乡", "乡镇", "B1", "社会发展", "群众满意度", 20, "定性", np.nan, "中", 12.0, "scored"),
-    ("D01", "发改局", "部门", "B1", "社会发展", "群众满意度", 20, "定性", np.nan, "优", 20.0, "scored"),
-    ("D01", "发改局", "部门", "C1", "班子和队伍建设", "信访扣分", 10, "扣分", 3.0, None, 7.0, "scored"),
-    ("D02", "财政局", "部门", "B1", "社会发展", "群众满意度", 20, "定性", np.nan, "差", 6.0, "scored"),
-    ("D02", "财政局", "部门", "C1", "班子和队伍建设", "信访扣分", 10, "扣分", np.nan, None, np.nan, "exempt"),
-]
-_ORDER = {"A1": 1, "A2": 2, "B1": 3, "C1": 4}
-
-
-def make_scored() -> pd.DataFrame:
-    cols = ["unit_code", "unit_name", "group", "indicator_code", "category", "name", "points", "method",
-            "value", "text_value", "score", "status"]
-    frame = pd.DataFrame(_ROWS, columns=cols)
-    frame["points"] = frame["points"].astype(float)
-    frame["subcategory"] = ""
-    frame["measure_unit"] = ""
-    frame["direction"] = "higher"
-    frame["target"] = np.where(frame["method"] == "完成率", 100.0, np.nan)
-    frame["order"] = frame["indicator_code"].map(_ORDER)
-    frame["points_available"] = np.where(frame["status"] == "exempt", 0.0, frame["points"])
-    frame["explanation"] = "按" + frame["method"] + "计分，" + frame["unit_name"] + "得" + frame["score"].astype(str) + "分"
-    return frame
-
-
-def make_ranked() -> pd.DataFrame:
-    # 乡镇: T01 40+16+20=76 +2 bonus = 78; T02 36+20+16=72 −1 = 71; T03 20+0+12 = 32.
-    # 部门: D01 20+7 = 27; D02 6 (vetoed).
-    return pd.DataFrame({
-        "unit_code": ["D01", "D02", "T03", "T02", "T01"],
-        "unit_name": ["发改局", "财政局", "西山乡", EVIL, "东城镇"],
-        "group": ["部门", "部门", "乡镇", "乡镇", "乡镇"],
-        "indicator_total": [27.0, 6.0, 32.0, 72.0, 76.0],
-        "points_available": [30.0, 20.0, 80.0, 80.0, 80.0],
-        "bonus": [0.0, 0.0, 0.0, 0.0, 2.0],
-        "deduction": [0.0, 0.0, 0.0, 1.0, 0.0],
-        "vetoed": [False, True, False, False, False],
-        "veto_items": ["", "重大安全事故", "", "", ""],
-        "total": [27.0, 6.0, 32.0, 71.0, 78.0],
-        "rank": [1, 2, 3, 2, 1],
-        "order": [1, 2, 3, 2, 1],
-        "grade": ["不合格", "不合格", "不合格", "合格", "合格"],
-        "grade_note": ["", "一票否决", "", "", ""],
-        "flags": [[], ["一票否决（重大安全事故）"], ["末位且低于85分，需作整改承诺"], [], []],
-        "group_size": [2, 2, 3, 3, 3],
-    })
-
-
-def make_adjustments() -> pd.DataFrame:
-    return pd.DataFrame({
-        "unit_code": ["T01", "T02", "D02"], "item_code": ["J1", "K1", "F1"], "name": ["省级表彰", "负面舆情", "重大安全事故"],
-        "kind": ["bonus", "deduction", "veto"], "count": [1.0, 1.0, 1.0], "step": [2.0, 1.0, np.nan],
-        "item_cap": [4.0, np.nan, np.nan], "amount": [2.0, 1.0, 0.0], "explanation": ["省级表彰1项×2分", "负面舆情1次×1分", "否决"],
-    })
-
-
-def make_values() -> pd.DataFrame:
-    scored = make_scored()
-    values = scored[scored["status"] != "exempt"][["unit_code", "indicator_code", "value", "text_value"]].copy()
-    values["evidence"] = "统计年报"
-    values.loc[values["unit_code"] == "T02", "evidence"] = "+cmd|' /C calc'!A0"
-    values["note"] = ""
-    values["file"] = values["unit_code"] + ".xlsx"
-    values["sheet"] = "填报"
-    values["cell"] = "E5"
-    return values
-
-
-def make_issues() -> pd.DataFrame:
-    return issues_frame([
-        warning(IssueCode.percent_scale, "数值可能未乘100", file="T01.xlsx", sheet="填报", cell="E6", unit="T01", indicator="B1"),
-        error(IssueCode.not_a_number, "不是数字", file="T03.xlsx", sheet="填报", cell="E5", unit="T03", indicator="A2"),
-    ])
-
-
-def make_missing() -> pd.DataFrame:
-    return pd.DataFrame({"unit_code": ["T09"], "unit_name": ["南湖镇"], "group": ["乡镇"], "contact": ["钱七"], "email": ["t09@example.gov.cn"]})
+from kaohe_excel.scheme.workbook import SchemeMeta
 
 
 def make_previous() -> Previous:
@@ -362,7 +272,7 @@ def test_csvs_round_trip_as_previous(tmp_path):
 
 
 def test_issue_report(tmp_path):
-    from kaohe_excel.report import write_issue_report
+    from kaohe_excel.outputs.report import write_issue_report
 
     wb = load_workbook(write_issue_report(tmp_path / "校验问题.xlsx", META, make_issues()))
     assert wb.sheetnames == ["校验问题"]
@@ -432,3 +342,24 @@ def test_feedback_written_in_a_batch_equals_written_alone(tmp_path):
         code = path.name.split("_")[0]
         alone = write_feedback(tmp_path / "alone" / path.name, META, code, scored, ranked, previous=make_previous())
         assert _sheets_xml(alone) == _sheets_xml(path), path.name
+
+
+def test_the_pool_writes_the_feedback_while_meanwhile_runs(tmp_path):
+    """The run writes its summary in `meanwhile` while the pool writes the workbooks: the workbooks
+    are those written serially, and meanwhile has run once by the time the call returns."""
+    scored, ranked = make_scored(), make_ranked()
+    calls = []
+    pooled = write_all_feedback(tmp_path / "pool", META, scored, ranked, workers=2, meanwhile=lambda: calls.append("pool"))
+    serial = write_all_feedback(tmp_path / "serial", META, scored, ranked, workers=1, meanwhile=lambda: calls.append("serial"))
+    assert calls == ["pool", "serial"]
+    assert [p.name for p in pooled] == [p.name for p in serial]
+    for a, b in zip(pooled, serial):
+        assert _sheets_xml(a) == _sheets_xml(b), a.name
+
+
+def test_a_failure_meanwhile_stops_the_feedback_pool(tmp_path):
+    def fail():
+        raise RuntimeError("通报模板有误")
+
+    with pytest.raises(RuntimeError, match="通报模板有误"):
+        write_all_feedback(tmp_path / "反馈", META, make_scored(), make_ranked(), workers=2, meanwhile=fail)

@@ -3,7 +3,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from kaohe_excel.safety import csv_safe, csv_unquote, safe_filename, xml_safe
+from kaohe_excel.base.safety import csv_safe, csv_unquote, safe_filename, xml_safe
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_rich_text_lookalike_is_written_as_text_not_xml(tmp_path):
     """xlsxwriter would copy '<r>…</r>' into the sheet XML raw; an InertWorkbook escapes it."""
     from openpyxl import load_workbook
 
-    from kaohe_excel.safety import InertWorkbook
+    from kaohe_excel.base.safety import InertWorkbook
 
     hostile = '<r><t>x</t></r><r><t>y</t></r>'
     for options in ({}, {"constant_memory": True}):

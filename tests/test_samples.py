@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from kaohe_excel.read import read_inbox
-from kaohe_excel.samples import build_sample_inputs, build_sample_scheme
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.validate import validate
+from kaohe_excel.inputs.read import read_inbox
+from kaohe_excel.samples.county import build_sample_inputs, build_sample_scheme
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.inputs.validate import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_METHODS = {"完成率", "基本满分", "功效系数", "阶梯", "差额扣分", "排名", "相对最优", "定性", "扣分"}
@@ -151,7 +151,7 @@ def test_committed_sample_inputs_are_current(scheme, tmp_path):
 
 
 def test_sample_lead_workbook_shows_one_disagreement_and_one_gap(scheme):
-    from kaohe_excel import crosscheck
+    from kaohe_excel.inputs import crosscheck
 
     validated = validate(scheme, read_inbox(ROOT / "sample_inputs"))
     _, checks = crosscheck.reconcile(validated.values, validated.verified, scheme)

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from conftest import small_scheme_sheets, write_workbook
-from kaohe_excel.errors import SchemeInvalid, SchemeNotFound
-from kaohe_excel.scheme import load_scheme, parse_share
+from kaohe_excel.base.errors import SchemeInvalid, SchemeNotFound
+from kaohe_excel.scheme.workbook import load_scheme, parse_share
 
 
 def test_loads_meta_and_tables(small_scheme_path):
@@ -139,7 +139,7 @@ def test_optional_tolerance_and_county_total_columns(tmp_path):
 
 
 def test_control_characters_in_scheme_texts_are_dropped_so_templates_can_be_written(tmp_path):
-    from kaohe_excel.template import write_templates
+    from kaohe_excel.outputs.template import write_templates
 
     import xlsxwriter
 

@@ -10,8 +10,8 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import small_scheme_sheets, write_workbook
-from kaohe_excel.errors import SchemeInvalid
-from kaohe_excel.scheme import (
+from kaohe_excel.base.errors import SchemeInvalid
+from kaohe_excel.scheme.workbook import (
     BASE_SHARE_RULE,
     CAP_RULE,
     LOWER_RULE,
@@ -22,7 +22,7 @@ from kaohe_excel.scheme import (
     load_scheme,
     read_share,
 )
-from kaohe_excel.score import compute_totals, score_indicators
+from kaohe_excel.scoring.score import compute_totals, score_indicators
 
 
 def small() -> dict[str, pd.DataFrame]:

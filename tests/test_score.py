@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaohe_excel.score import (
+from kaohe_excel.scoring.score import (
     METHODS,
     attainment_ratio,
     compute_totals,
@@ -211,6 +211,15 @@ def test_group_relative_ignores_missing_exempt_unscored_and_other_groups():
 def test_tiered(value, direction, expected):
     assert one("阶梯", value, target=100.0, tier_table="T", direction=direction) == expected
 
+
+
+@pytest.mark.parametrize("value, target, direction, expected", [
+    (9.45, 10.5, "higher", 8.0),   # r = 9.45/10.5 = 0.9 exactly on a calculator (0.8999… in binary) → tier 0.9
+    (44.8, 56.0, "higher", 6.0),   # r = 0.8 exactly (0.7999… in binary) → the lowest tier, not 0
+    (0.875, 0.7, "lower", 6.0),    # 反向 r = 0.7/0.875 = 0.8 exactly → tier 0.8
+])
+def test_tiered_ratio_on_a_lower_bound_reaches_it(value, target, direction, expected):
+    assert one("阶梯", value, target=target, tier_table="T", direction=direction) == expected
 
 # --------------------------------------------------------------------------- 差额扣分
 
@@ -507,7 +516,7 @@ def test_shortfall_explanation_when_target_met():
 
 # --------------------------------------------------------------------------- explanation texts
 
-from kaohe_excel.explain import format_numbers as _format, plain as _plain  # noqa: E402  (the vectorized writer must match the scalar one)
+from kaohe_excel.scoring.explain import format_numbers as _format, plain as _plain  # noqa: E402  (the vectorized writer must match the scalar one)
 
 
 @pytest.mark.parametrize("value, decimals, text", [

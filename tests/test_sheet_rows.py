@@ -11,8 +11,9 @@ import pytest
 import xlsxwriter
 from openpyxl import load_workbook
 
-from kaohe_excel import report, sheet_rows
-from kaohe_excel.report import Col
+from kaohe_excel.outputs import report
+from kaohe_excel.outputs import sheet_rows
+from kaohe_excel.outputs.report import Col
 
 HOSTILE_TEXTS = [
     "东城镇",
@@ -189,3 +190,28 @@ def test_formats_number_their_styles_alike_in_every_workbook(tmp_path):
         signatures.append(report._Formats(wb).xf_signature)
         report._close(wb)
     assert signatures[0] == signatures[1]
+
+
+def test_streamed_header_block_equals_the_cells_written_one_by_one(tmp_path, monkeypatch):
+    """The feedback header block (title merged over the table's width, label + value merged over
+    three columns) and a planned table's title and header row, streamed as encoded rows, are the
+    sheet xlsxwriter writes from write_string / merge_range / set_row."""
+    from kaohe_excel.outputs.report_feedback import _write_form
+
+    header = [("单位名称", "东城镇", "text"), ("总分", 87.255, "score"), ("排名", "", "text"), ("加分", None, "score"),
+              ("否决", "无", "text"), ("名次变化", -2.0, "rank_delta"), ("标记", " 前后有空格 ", "text")]
+    frame = _frame(6).assign(unit="U1")
+
+    def sheet(path: Path) -> bytes:
+        wb = report._new_workbook(path, stream_rows=True)
+        fmts = report._Formats(wb)
+        ws = wb.add_worksheet("得分情况")
+        _write_form(ws, fmts, "2024年度 考核反馈表", 6, header, {})
+        planned = report._plan_table(fmts, PLANNED_COLUMNS, frame, frame["unit"], {})
+        report._write_planned(ws, fmts, planned, "U1", header_row=len(header) + 2, title="标题")
+        report._close(wb)
+        return _sheet_xml(path)
+
+    streamed = sheet(tmp_path / "streamed.xlsx")
+    monkeypatch.setattr(sheet_rows, "plain", lambda plans: False)  # as for a text that looks like rich-text XML
+    assert streamed == sheet(tmp_path / "cells.xlsx")

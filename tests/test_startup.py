@@ -90,5 +90,5 @@ def test_help_is_chinese_when_typers_renderer_was_loaded_first():
 
 
 def test_fatal_errors_import_without_pandas():
-    _, report = start(["--version"], prelude="import kaohe_excel.errors as e; e.KaoheError, e.DataErrorsPresent")
+    _, report = start(["--version"], prelude="import kaohe_excel.base.errors as e; e.KaoheError, e.DataErrorsPresent")
     assert [name for name in HEAVY if name in report["loaded"]] == []

@@ -8,9 +8,8 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from kaohe_excel.cli import app
-from kaohe_excel.scheme import load_scheme
-from test_validate import make_inbox
-from test_year_rules import scheme_with
+from kaohe_excel.scheme.workbook import load_scheme
+from conftest import make_inbox, scheme_with
 
 runner = CliRunner()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kaohe_excel.tables import cell_address, clean_text, column_letter, header_key, locate_table
+from kaohe_excel.base.tables import cell_address, clean_text, column_letter, header_key, locate_table
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -26,7 +26,7 @@ def test_clean_text(raw, expected):
 
 
 def test_long_texts_are_cleaned_but_not_cached():
-    from kaohe_excel import tables
+    from kaohe_excel.base import tables
 
     text = "Ｘ" * 100 + " "
     assert clean_text(text) == "X" * 100

@@ -5,9 +5,9 @@ import subprocess
 import pytest
 from openpyxl import load_workbook
 
-from kaohe_excel.samples import build_sample_scheme
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.template import write_assessment_workbook, write_templates
+from kaohe_excel.samples.county import build_sample_scheme
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
 
 FILL_HEADERS = ["序号", "指标代码", "一级指标", "二级指标", "指标名称", "计量单位", "分值", "计分方法",
                 "基本值", "目标值", "满分值", "实际完成值", "佐证材料", "备注", "评分说明"]

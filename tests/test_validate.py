@@ -9,34 +9,13 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import FILES, make_inbox, small_scheme_sheets, UNIT_VALUES, write_workbook
 from inbox_helpers import fill_assessment, fill_unit, value_cell
-from kaohe_excel import origin
-from kaohe_excel.read import read_inbox
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.template import write_assessment_workbook, write_templates
-from kaohe_excel.validate import parse_value, validate
-
-UNIT_VALUES = {
-    "T01": {"A1": 95, "A2": 9, "C2": 0.45},
-    "T02": {"A1": 85, "A2": 7, "C2": 0.6},
-    "D01": {"C2": 0.5},
-}
-ASSESSED = {
-    ("T01", "B1"): 92, ("T02", "B1"): 88, ("D01", "B1"): 90, ("D02", "B1"): 85,
-    ("T01", "C1"): "优", ("T02", "C1"): "良", ("D01", "C1"): "中", ("D02", "C1"): "优",
-}
-FILES = {"T01": "T01_东城镇.xlsx", "T02": "T02_西山乡.xlsx", "D01": "D01_发改局.xlsx", "D02": "D02_财政局.xlsx"}
-
-
-def make_inbox(folder: Path, scheme, values=UNIT_VALUES, assessed=ASSESSED) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    write_templates(scheme, folder)
-    write_assessment_workbook(scheme, folder)
-    for unit, unit_values in values.items():
-        fill_unit(folder / FILES[unit], unit_values)
-    fill_assessment(folder / "评定表.xlsx", assessed)
-    return folder
+from kaohe_excel.base import origin
+from kaohe_excel.inputs.read import read_inbox
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.outputs.template import write_templates
+from kaohe_excel.inputs.validate import parse_value, validate
 
 
 @pytest.fixture

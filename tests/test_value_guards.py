@@ -19,13 +19,13 @@ from openpyxl import load_workbook
 
 from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import _header, fill_assessment, fill_unit, value_cell
-from kaohe_excel import score
-from kaohe_excel.pipeline import score_period
-from kaohe_excel.read import _Layout, read_inbox
-from kaohe_excel.scheme import load_scheme
-from kaohe_excel.template import write_assessment_workbook, write_templates
-from kaohe_excel.validate import parse_value, validate
-from kaohe_excel.xlsx_meta import INVISIBLE, PERCENT, SCALED, Formatted, Withheld, format_kind, hides_text
+from kaohe_excel.scoring import score
+from kaohe_excel.jobs.pipeline import score_period
+from kaohe_excel.inputs.read import _Layout, read_inbox
+from kaohe_excel.scheme.workbook import load_scheme
+from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
+from kaohe_excel.inputs.validate import parse_value, validate
+from kaohe_excel.base.xlsx_meta import INVISIBLE, PERCENT, SCALED, Formatted, Withheld, format_kind, hides_text
 
 TOWNS = {"T01": "东城镇", "T02": "西山乡", "T03": "南湖镇", "T04": "北岭乡", "T05": "中和镇"}
 DEPARTMENTS = {"D01": "发改局", "D02": "财政局"}
@@ -453,7 +453,7 @@ def test_run_with_absurd_numbers_writes_only_finite_workbooks(tmp_path, scheme, 
     import zipfile
     from datetime import date
 
-    from kaohe_excel.pipeline import run
+    from kaohe_excel.jobs.pipeline import run
 
     fill_unit(inbox / FILES["T01"], {"A1": "1e400", "A3": 1e308})
     fill_unit(inbox / FILES["T02"], {"C2": -1e308})

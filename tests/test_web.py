@@ -18,8 +18,8 @@ pytest.importorskip("httpx", reason="httpx is needed by starlette's test client 
 
 from starlette.testclient import TestClient  # noqa: E402
 
-from kaohe_excel import pipeline  # noqa: E402
-from kaohe_excel.scheme import load_scheme  # noqa: E402
+from kaohe_excel.jobs import pipeline  # noqa: E402
+from kaohe_excel.scheme.workbook import load_scheme  # noqa: E402
 from kaohe_excel.web.app import bind_host, create_app, lan_password  # noqa: E402
 from kaohe_excel.web.folder import discover  # noqa: E402
 from web_helpers import (SAMPLE_INPUTS, make_hostile_folder, make_work_folder,  # noqa: E402
@@ -137,7 +137,7 @@ def test_hostile_file_names_stay_inside_the_inbox(tmp_path):
 
 
 def test_upload_over_the_size_limit_is_not_stored(tmp_path):
-    from kaohe_excel.read import ReadLimits
+    from kaohe_excel.inputs.read import ReadLimits
 
     root = make_work_folder(tmp_path / "w")
     client = _client(root)
@@ -171,7 +171,7 @@ def test_only_local_host_names_are_served(tmp_path):
 
 
 def test_lan_mode_needs_a_password_from_kaohe_toml(tmp_path):
-    from kaohe_excel.errors import KaoheError
+    from kaohe_excel.base.errors import KaoheError
 
     root = make_work_folder(tmp_path / "w")
     with pytest.raises(KaoheError, match="password"):
@@ -196,10 +196,19 @@ def test_templates_download_per_unit_and_in_bundles(period):
     assert client.get("/template/assessment").status_code == 200
     assert zipfile.ZipFile(io.BytesIO(client.get("/template/leads").content)).namelist()
     assert client.get("/template/other").status_code == 404
+    # the page's bundle is what `kaohe template` writes for the same scheme: every unit's 填报表,
+    # the 评定表, the 复核登记表 and each 测评 group's ballots (listed here from the scheme)
+    bundle = zipfile.ZipFile(io.BytesIO(client.get("/template/all").content)).namelist()
+    scheme = load_scheme(period["root"] / "考核方案.xlsx")
+    units = [f"{c}_{n}.xlsx" for c, n in zip(scheme.units["unit_code"], scheme.units["unit_name"])]
+    # the sample's 民主测评 MZ: 县领导 7 电子票, 干部职工 one 纸质票 entry table, 服务对象 one 汇总 table
+    ballots = [f"测评票_MZ_县领导_{n}.xlsx" for n in range(1, 8)] + ["测评录入表_MZ_干部职工.xlsx", "测评汇总表_MZ_服务对象.xlsx"]
+    assert set(units + ballots + ["评定表.xlsx"]) <= set(bundle)
+    assert any(n.startswith("复核") for n in bundle) and len(bundle) == len(units) + len(ballots) + 2
 
 
 def test_a_run_elsewhere_holding_the_archive_lock_is_reported(tmp_path):
-    from kaohe_excel import archive
+    from kaohe_excel.storage import archive
 
     root = make_work_folder(tmp_path / "w")
     client = _client(root)
@@ -259,7 +268,7 @@ def test_history_and_simulation(scored):
     # A02 (基本满分: base 0.8, full 0.98) is XZ06's own figure; 1.0 reaches the full 8 points.
     response = client.post("/simulate", data={"csrf_token": token, "period": "2024", "unit": "XZ06", "v_A02": "1.0"})
     assert response.status_code == 200 and "模拟总分" in response.text
-    from kaohe_excel import simulate
+    from kaohe_excel.analysis import simulate
 
     expected = simulate.simulate(client.app.state.kaohe.simulation_base("2024"), {("XZ06", "A02"): 1.0})
     row = expected.totals.set_index("unit_code").loc["XZ06"]
@@ -327,7 +336,7 @@ def test_scoring_refuses_errors_unless_allowed_and_hostile_names_stay_inert(tmp_
 def test_error_pages_are_chinese_without_tracebacks(tmp_path):
     root = tmp_path / "空"
     root.mkdir()
-    from kaohe_excel.errors import KaoheError
+    from kaohe_excel.base.errors import KaoheError
 
     with pytest.raises(KaoheError, match="考核方案.xlsx"):
         discover(root)

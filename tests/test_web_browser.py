@@ -142,8 +142,8 @@ def _no_alert(driver) -> bool:
 
 def _expected_ranking() -> dict[str, list[str]]:
     """Unit codes per group in ranking order, scored in memory by the library from the sample inbox."""
-    from kaohe_excel import pipeline
-    from kaohe_excel.scheme import load_scheme
+    from kaohe_excel.jobs import pipeline
+    from kaohe_excel.scheme.workbook import load_scheme
 
     scheme = load_scheme(SAMPLE_INPUTS.parent / "templates" / "scheme.xlsx")
     ranked = pipeline.score_period(scheme, pipeline.read_and_validate(scheme, SAMPLE_INPUTS, workers=1)).ranked
@@ -276,7 +276,7 @@ def _pdf_is_a4(pdf: bytes, name: str) -> None:
 
 
 def test_hostile_unit_name_runs_nothing(browser, tmp_path_factory):
-    from kaohe_excel import pipeline
+    from kaohe_excel.jobs import pipeline
     from kaohe_excel.web.folder import discover
 
     work = discover(make_hostile_folder(tmp_path_factory.mktemp("hostile") / "工作"))

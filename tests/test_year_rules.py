@@ -15,13 +15,14 @@ import pytest
 from docx import Document
 from typer.testing import CliRunner
 
-from conftest import small_scheme_sheets, write_workbook
-from kaohe_excel import publication, rank, score
+from conftest import make_inbox, scheme_with, small_scheme_sheets, write_workbook
+from kaohe_excel.base import publication
+from kaohe_excel.scoring import rank
+from kaohe_excel.scoring import score
 from kaohe_excel.cli import app
-from kaohe_excel.errors import SchemeInvalid
-from kaohe_excel.publication import Settings, window
-from kaohe_excel.scheme import load_scheme
-from test_validate import make_inbox
+from kaohe_excel.base.errors import SchemeInvalid
+from kaohe_excel.base.publication import Settings, window
+from kaohe_excel.scheme.workbook import load_scheme
 
 runner = CliRunner()
 D = date
@@ -61,15 +62,6 @@ def test_defaults_are_the_run_date_and_five_days():
     # run on Sat 2025-03-01: start Mon 3-3, end Fri 3-7
     win = window(None, D(2025, 3, 1))
     assert (win.issued_on, win.start, win.end, win.days) == (D(2025, 3, 1), D(2025, 3, 3), D(2025, 3, 7), 5)
-
-
-def scheme_with(tmp_path, meta_rows=(), **sheets):
-    base = small_scheme_sheets()
-    if meta_rows:
-        keys, values = zip(*meta_rows)
-        base["方案"] = pd.concat([base["方案"], pd.DataFrame({"项目": keys, "值": values})], ignore_index=True)
-    base.update(sheets)
-    return write_workbook(tmp_path / "scheme.xlsx", base)
 
 
 def test_scheme_reads_publication_rows_and_holidays(tmp_path):
@@ -222,7 +214,7 @@ def test_run_writes_the_publicity_list_and_records_the_window(year_run):
 
 
 def test_status_and_seal_force(year_run, monkeypatch):
-    import kaohe_excel.period_status as status
+    import kaohe_excel.outputs.period_status as status
 
     class During(date):
         @classmethod
@@ -262,7 +254,7 @@ def test_publicity_list_renders_to_a_page(year_run, tmp_path):
 
 
 def test_the_notice_says_who_lost_excellent_and_why(tmp_path):
-    from kaohe_excel.publicity import quota_lines
+    from kaohe_excel.outputs.publicity import quota_lines
 
     path = scheme_with(tmp_path, 类别=pd.DataFrame({"考核类别": ["乡镇"], "优秀比例上限": ["10%"], "名额取整": [""],
                                                   "至少一名": [""]}))

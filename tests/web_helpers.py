@@ -35,9 +35,9 @@ def make_hostile_folder(root: Path) -> Path:
     sheets["单位"].loc[sheets["单位"]["单位代码"] == "T01", "单位名称"] = HOSTILE_NAME
     write_workbook(root / SCHEME_NAME, sheets)
     (root / INBOX_NAME).mkdir(exist_ok=True)
-    from kaohe_excel import origin
-    from kaohe_excel.scheme import load_scheme
-    from kaohe_excel.template import write_templates
+    from kaohe_excel.base import origin
+    from kaohe_excel.scheme.workbook import load_scheme
+    from kaohe_excel.outputs.template import write_templates
 
     scheme = load_scheme(root / SCHEME_NAME)
     write_templates(scheme, root / INBOX_NAME, units=["T01"], key=origin.ensure_key(scheme)[0])
@@ -54,8 +54,8 @@ def wait_for_jobs(app, timeout: float = 120.0) -> None:
 
 def sample_issue_counts(tmp: Path) -> tuple[int, int]:
     """(errors, warnings) of the sample inbox as the library's own `check` counts them (the page must agree)."""
-    from kaohe_excel import pipeline
-    from kaohe_excel.issues import Severity
+    from kaohe_excel.jobs import pipeline
+    from kaohe_excel.base.issues import Severity
 
     outcome = pipeline.check(SAMPLE_INPUTS, SAMPLE_SCHEME, tmp / "report.xlsx", out_root=tmp)
     severity = outcome.validated.issues_table["severity"]

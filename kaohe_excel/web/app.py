@@ -16,11 +16,20 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..errors import KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
-from . import routes, views
-from .folder import WorkFolder
-from .jobs import JobBusy
-from .security import CsrfFailed, Security, SecurityMiddleware
+from kaohe_excel.base.errors import KaoheError, OutputsLocked, PeriodNotFound, PeriodSealed
+from kaohe_excel.web import page_check
+from kaohe_excel.web import page_history
+from kaohe_excel.web import page_home
+from kaohe_excel.web import page_inbox
+from kaohe_excel.web import page_login
+from kaohe_excel.web import page_results
+from kaohe_excel.web import page_score
+from kaohe_excel.web import page_simulate
+from kaohe_excel.web import routes
+from kaohe_excel.web import views
+from kaohe_excel.web.folder import WorkFolder
+from kaohe_excel.web.jobs import JobBusy
+from kaohe_excel.web.security import CsrfFailed, Security, SecurityMiddleware
 
 LOCAL_HOST = "127.0.0.1"
 LAN_HOST = "0.0.0.0"
@@ -61,37 +70,36 @@ async def _internal_error(request: Request, exc: Exception) -> HTMLResponse:
 
 def create_app(work: WorkFolder, password: str | None = None, local_only: bool = True) -> Starlette:
     security = Security(password=password, local_only=local_only)
-    r = routes
     app = Starlette(
         debug=False,
         routes=[
-            Route("/", r.home),
-            Route("/inbox", r.inbox_get),
-            Route("/inbox/upload", r.inbox_upload, methods=["POST"]),
-            Route("/inbox/remove", r.inbox_remove, methods=["POST"]),
-            Route("/template/unit/{unit}", r.template_unit),
-            Route("/template/{what}", r.template_bundle),
-            Route("/check", r.check_get),
-            Route("/check", r.check_post, methods=["POST"]),
-            Route("/check/report.xlsx", r.check_download),
-            Route("/check/unit/{unit}", r.check_download),
-            Route("/score", r.score_get),
-            Route("/score", r.score_post, methods=["POST"]),
-            Route("/job", r.job_fragment),
-            Route("/results", r.results_index),
-            Route("/results/{period}", r.results_period),
-            Route("/results/{period}/unit/{unit}", r.results_unit),
-            Route("/results/{period}/seal", r.seal_post, methods=["POST"]),
-            Route("/results/{period}/verify", r.verify_post, methods=["POST"]),
-            Route("/files/{period}/all.zip", r.period_zip),
-            Route("/files/{period}/{name:path}", r.period_file),
-            Route("/results/{period}/mail", r.mail_post, methods=["POST"]),
-            Route("/history", r.history_get),
-            Route("/history.xlsx", r.history_xlsx),
-            Route("/simulate", r.simulate_get),
-            Route("/simulate", r.simulate_post, methods=["POST"]),
-            Route("/login", r.login_get),
-            Route("/login", r.login_post, methods=["POST"]),
+            Route("/", page_home.home),
+            Route("/inbox", page_inbox.inbox_get),
+            Route("/inbox/upload", page_inbox.inbox_upload, methods=["POST"]),
+            Route("/inbox/remove", page_inbox.inbox_remove, methods=["POST"]),
+            Route("/template/unit/{unit}", page_inbox.template_unit),
+            Route("/template/{what}", page_inbox.template_bundle),
+            Route("/check", page_check.check_get),
+            Route("/check", page_check.check_post, methods=["POST"]),
+            Route("/check/report.xlsx", page_check.check_download),
+            Route("/check/unit/{unit}", page_check.check_download),
+            Route("/score", page_score.score_get),
+            Route("/score", page_score.score_post, methods=["POST"]),
+            Route("/job", page_score.job_fragment),
+            Route("/results", page_results.results_index),
+            Route("/results/{period}", page_results.results_period),
+            Route("/results/{period}/unit/{unit}", page_results.results_unit),
+            Route("/results/{period}/seal", page_results.seal_post, methods=["POST"]),
+            Route("/results/{period}/verify", page_results.verify_post, methods=["POST"]),
+            Route("/files/{period}/all.zip", page_results.period_zip),
+            Route("/files/{period}/{name:path}", page_results.period_file),
+            Route("/results/{period}/mail", page_results.mail_post, methods=["POST"]),
+            Route("/history", page_history.history_get),
+            Route("/history.xlsx", page_history.history_xlsx),
+            Route("/simulate", page_simulate.simulate_get),
+            Route("/simulate", page_simulate.simulate_post, methods=["POST"]),
+            Route("/login", page_login.login_get),
+            Route("/login", page_login.login_post, methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(views.STATIC_DIR)), name="static"),
         ],
         exception_handlers={KaoheError: _kaohe_error, HTTPException: _http_error, Exception: _internal_error},

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from . import views
+from kaohe_excel.web import views
 
 DASHBOARD_NAME = "结果看板.html"
 _SCRIPTS = ("vendor/echarts.common.min.js", "charts.js")
@@ -28,7 +28,7 @@ def _script_hash(source: str) -> str:
 
 def current_history(ranked: pd.DataFrame, period: str, out_root: Path | None) -> pd.DataFrame:
     """The archived periods' totals with this run's in place of any earlier run of the same period."""
-    from ..archive import HISTORY_COLUMNS, history_table
+    from kaohe_excel.storage.archive import HISTORY_COLUMNS, history_table
 
     archived = history_table(out_root) if out_root is not None else pd.DataFrame(columns=HISTORY_COLUMNS)
     archived = archived[archived["period"].astype(str) != str(period)].reindex(columns=HISTORY_COLUMNS)

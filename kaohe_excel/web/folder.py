@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import KaoheError
+from kaohe_excel.base.errors import KaoheError
 
 SCHEME_NAME = "考核方案.xlsx"
 INBOX_NAME = "收件箱"

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import KaoheError
+from kaohe_excel.base.errors import KaoheError
 
 # The share of the bar each stage fills: reading dominates a check, writing a run.
 STAGE_SPAN = {"准备": (0.0, 0.0), "读取": (0.0, 0.6)}

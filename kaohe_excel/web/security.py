@@ -13,7 +13,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from ..errors import KaoheError
+from kaohe_excel.base.errors import KaoheError
 
 SESSION_COOKIE = "kaohe_session"
 CSRF_FIELD = "csrf_token"

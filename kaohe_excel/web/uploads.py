@@ -20,11 +20,11 @@ from typing import Callable
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
-from .. import read
-from ..rating_read import RATING_KINDS
-from ..errors import KaoheError
-from ..safety import safe_filename
-from .folder import WorkFolder
+from kaohe_excel.inputs import read
+from kaohe_excel.inputs.rating_read import RATING_KINDS
+from kaohe_excel.base.errors import KaoheError
+from kaohe_excel.base.safety import safe_filename
+from kaohe_excel.web.folder import WorkFolder
 
 MAX_FILES = 500
 MAX_REQUEST_BYTES = 1024 * 1024 * 1024

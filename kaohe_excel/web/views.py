@@ -15,6 +15,8 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from kaohe_excel.inputs.number_text import fixed
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 GRADE_COLOURS = ["#2e7d32", "#1565c0", "#ef8f00", "#c62828", "#6d4c41", "#546e7a"]
@@ -41,7 +43,7 @@ def num(value: object, digits: int = 2) -> str:
     if missing(value):
         return ""
     try:
-        return f"{float(value):.{digits}f}"
+        return fixed(float(value), digits)
     except (TypeError, ValueError):
         return str(value)
 

@@ -1,0 +1,1 @@
+"""What-if analyses on scored periods: the gap to the next grade, simulation."""

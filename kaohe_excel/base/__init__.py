@@ -1,0 +1,1 @@
+"""Shared foundations every stage may use: issues, errors, file-system guards, origin proof."""

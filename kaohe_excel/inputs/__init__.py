@@ -1,0 +1,1 @@
+"""Reading the returned workbooks and validating every cell (the second stage)."""

@@ -1,0 +1,1 @@
+"""The jobs above the stages: check, run, verify, init."""

@@ -1,0 +1,1 @@
+"""Everything written for people: workbooks, the notice, templates, mail."""

@@ -1,0 +1,1 @@
+"""The sample scheme and inbox of the fictional 清源县."""

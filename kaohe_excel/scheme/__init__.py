@@ -1,0 +1,1 @@
+"""The scheme workbook: loading and checking it (the first stage)."""

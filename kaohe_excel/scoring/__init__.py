@@ -1,0 +1,1 @@
+"""Scoring methods, totals, ranking and grades: pure DataFrame functions."""

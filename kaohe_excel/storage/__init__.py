@@ -1,0 +1,1 @@
+"""The archive of every period: lock, staging, manifest, seal."""
