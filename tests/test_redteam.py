@@ -462,6 +462,18 @@ def test_an_indicator_code_shown_as_another_code_is_an_error(scheme, inbox, numb
     assert scored(results, "T01", "A2")["status"] == "unscored" and scored(results, "T01", "A1")["score"] == 38.0
 
 
+def test_a_style_written_in_single_quotes_keeps_its_format(scheme, inbox):
+    # s='n' is the same style as s="n" to calamine and Excel: the ;;; format still hides the 95
+    path = inbox / T01
+    cell = value_cell(path, "A1")
+    style_cell(path, cell, 95, ";;;")
+    rewrite_part(path, sheet_part(path), lambda xml: re.sub(
+        rb'<c r="%s" s="([0-9]+)"' % cell.encode(), rb"<c r='%s' s='\1'" % cell.encode(), xml, count=1))
+    validated, results = outcome(scheme, inbox)
+    assert found(validated, "number_format") == [("错误", T01, "填报", cell, "T01", "A1")]
+    assert scored(results, "T01", "A1")["status"] == "unscored"
+
+
 # ---------------------------------------------------------------- which sheet the office sees
 
 @pytest.mark.parametrize("state, words", [("hidden", "被隐藏"), ("veryHidden", "深度隐藏")])

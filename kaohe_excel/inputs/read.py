@@ -543,7 +543,7 @@ def _uses_style(xml: bytes, styles: dict) -> bool:
         if len(_STYLE_USES) >= 64:
             _STYLE_USES.clear()
         numbers = b"|".join(str(number).encode() for number in key)
-        pattern = _STYLE_USES[key] = re.compile(rb'\bs\s*=\s*"(?:%s)"' % numbers)
+        pattern = _STYLE_USES[key] = re.compile(rb'\bs\s*=\s*["\']\s*(?:%s)\s*["\']' % numbers)  # either quote (w-redteam)
     return pattern.search(xml) is not None
 
 
