@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Color, Font, PatternFill
 
 from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import _header, fill_assessment, fill_unit, value_cell
@@ -246,7 +246,11 @@ def test_what_a_format_shows(code, value, expected):
 
 # ---------------------------------------------------------------- cells nobody can see
 
-@pytest.mark.parametrize("font, fill", [(Font(color="FFFFFFFF"), PatternFill()), (Font(color="FFFFFF99"), None), (Font(size=1), None)])
+@pytest.mark.parametrize("font, fill", [
+    (Font(color="FFFFFFFF"), PatternFill()), (Font(color="FFFFFF99"), None), (Font(size=1), None),
+    (Font(name="Wingdings"), None),  # 95 drawn as two symbols
+    (Font(color=Color(theme=4)), PatternFill("solid", fgColor=Color(theme=4))),  # one theme colour for both
+])
 def test_a_font_nobody_can_see_is_an_error(scheme, inbox, font, fill):
     # the template's input cells are filled FFFF99: a font of that colour (or white on no fill) is invisible
     cell = value_cell(inbox / T01, "A1")

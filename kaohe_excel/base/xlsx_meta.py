@@ -184,9 +184,25 @@ def _colour(attributes: dict) -> str | None:
     return None
 
 
+def _colour_key(attributes: dict) -> tuple | None:
+    """A colour as written (rgb, theme with tint, palette index), for telling two colours are the same."""
+    if attributes.get(b"rgb"):
+        return ("rgb", attributes[b"rgb"].decode("ascii", "replace")[-6:].upper())
+    if attributes.get(b"theme") is not None:
+        return ("theme", attributes[b"theme"].strip(), attributes.get(b"tint", b"0").strip())
+    if attributes.get(b"indexed") is not None:
+        return ("indexed", attributes[b"indexed"].strip())
+    return None
+
+
+# Fonts that draw digits and letters as pictures: 95 typed in Wingdings shows two symbols.
+_SYMBOL_FONTS = (b"wingdings", b"webdings", b"symbol", b"marlett")
+_FONT_NAME = re.compile(rb'<(?:\w+:)?name\b[^>]*?val\s*=\s*["\']([^"\']*)["\']')
+
+
 def _unseen(fonts: list[bytes], fills: list[bytes], attributes: dict) -> bool:
     """Whether a style's text cannot be seen: its font has the colour of its fill (white on no
-    fill), or is smaller than 3 points."""
+    fill), is smaller than 3 points, or draws symbols instead of digits (Wingdings …)."""
     try:
         font = fonts[int(attributes.get(b"fontId", b"0"))]
         fill = fills[int(attributes.get(b"fillId", b"0"))] if fills else b""
@@ -198,10 +214,12 @@ def _unseen(fonts: list[bytes], fills: list[bytes], attributes: dict) -> bool:
             return True
     except ValueError:
         pass
+    name = _FONT_NAME.search(font)
+    if name is not None and name.group(1).strip().lower().startswith(_SYMBOL_FONTS):
+        return True
     colour = _COLOR.search(font)
-    text = _colour(_attrs((colour.group(1)))) if colour else None
-    if text is None:
-        return False
+    font_colour = _attrs(colour.group(1)) if colour else {}
+    text = _colour(font_colour)
     pattern = _PATTERN.search(fill)
     kind = _attrs((pattern.group(1))).get(b"patternType", b"none") if pattern else b"none"
     if kind == b"none":
@@ -209,7 +227,13 @@ def _unseen(fonts: list[bytes], fills: list[bytes], attributes: dict) -> bool:
     if kind != b"solid":
         return False  # a pattern (gray125 …) shows through
     background = _FG_COLOR.search(fill)
-    return background is not None and _colour(_attrs((background.group(1)))) == text
+    if background is None:
+        return False
+    fill_colour = _attrs(background.group(1))
+    if text is not None and _colour(fill_colour) == text:
+        return True
+    key = _colour_key(font_colour)
+    return key is not None and key == _colour_key(fill_colour)  # the same theme colour (and tint) for both
 
 
 def _shows_numbers(code: str) -> bool:
@@ -382,7 +406,7 @@ def _column_index(letters: bytes) -> int:
 
 
 def _hidden(attributes: dict, size_name: bytes, smallest: float) -> bool:
-    if attributes.get(b"hidden", b"").lower() in (b"1", b"true"):
+    if attributes.get(b"hidden", b"").strip().lower() in (b"1", b"true"):
         return True
     try:  # a row 0.5 points high or a column 0.1 characters wide is as hidden as hidden
         return float(attributes.get(size_name, b"99")) < smallest
