@@ -126,7 +126,7 @@ def test_an_abort_nobody_foresaw_costs_only_its_file(scheme, inbox, monkeypatch,
     """The second layer: with the bomb check switched off, the bomb reaches calamine and aborts
     the process reading it; that is a pool worker, then an isolated child, never this process."""
     monkeypatch.setattr(read_module, "string_table_problem", lambda data: None)  # forked workers inherit it
-    monkeypatch.setattr(read_module, "_quiet_stderr", lambda: (faulthandler.disable(), hostile._quiet()))
+    monkeypatch.setattr(read_module, "_quiet_stderr", lambda: (faulthandler.disable(), hostile.quiet()))
     with_string_table(inbox / T01, inbox / "炸弹.xlsx")
     validated = validate(scheme, read_inbox(inbox, workers=workers))
     assert issues_of(validated, "炸弹.xlsx") == ["unreadable_file"]
@@ -182,7 +182,7 @@ def test_a_scheme_that_kills_its_reader_is_a_chinese_error(tmp_path, monkeypatch
 
 
 def _abort(data):
-    hostile._quiet()
+    hostile.quiet()
     faulthandler.disable()
     os.abort()
 

@@ -239,8 +239,8 @@ class ChildTimedOut(Exception):
 
 
 def _child(sender, function, args, memory_bytes: int) -> None:
-    _quiet()
-    _cap_memory(memory_bytes)
+    quiet()
+    cap_memory(memory_bytes)
     try:
         outcome = ("ok", function(*args))
     except BaseException as exc:  # a Rust panic is a BaseException
@@ -290,7 +290,7 @@ def call_isolated(function, *args, timeout: float = 60.0, memory_bytes: int = 10
     return value
 
 
-def _quiet() -> None:
+def quiet() -> None:
     """A native abort prints a Rust backtrace: keep it off the user's terminal."""
     try:
         import faulthandler
@@ -301,8 +301,9 @@ def _quiet() -> None:
         pass
 
 
-def _cap_memory(budget: int) -> None:
-    """Cap the address space at what the process maps plus `budget` (Linux only)."""
+def cap_memory(budget: int) -> bool:
+    """Cap the address space at what the process maps plus `budget`; False where that is not
+    possible (Windows, macOS: the timeout still bounds a child)."""
     try:
         import resource
 
@@ -311,8 +312,9 @@ def _cap_memory(budget: int) -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = mapped + budget if hard == resource.RLIM_INFINITY else min(mapped + budget, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except Exception:  # no /proc or no resource module (Windows): the timeout still bounds it
-        pass
+        return True
+    except Exception:  # no /proc or no resource module (Windows)
+        return False
 
 
-__all__ = ["string_table_problem", "scan_inbox", "call_isolated", "ChildDied", "ChildTimedOut"]
+__all__ = ["string_table_problem", "scan_inbox", "call_isolated", "ChildDied", "ChildTimedOut", "quiet", "cap_memory"]

@@ -25,7 +25,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from kaohe_excel.base.hostile import scan_inbox, string_table_problem
+from kaohe_excel.base.hostile import ChildDied, ChildTimedOut, call_isolated, cap_memory, quiet, scan_inbox, string_table_problem
 from kaohe_excel.base.issues import Issue, IssueCode, error, warning
 from kaohe_excel.base.read_rows import Cell, Row, _Layout
 from kaohe_excel.base.tables import Table, clean_text, column_letter, header_key, locate_table
@@ -303,19 +303,13 @@ _JUDGE: Callable[[FileResult], None] | None = None  # InboxStream.judge, in pool
 def _pool_worker_setup(limits: ReadLimits, judge: Callable[[FileResult], None] | None = None) -> None:
     global _MEMORY_CAPPED, _JUDGE
     _JUDGE = judge
-    _MEMORY_CAPPED = _limit_memory(limits.max_memory_bytes)
+    _MEMORY_CAPPED = cap_memory(limits.max_memory_bytes)
     if _MEMORY_CAPPED:
         _quiet_stderr()  # an abort under the cap is expected and handled: no backtrace on screen
 
 
-def _quiet_stderr() -> None:
-    try:
-        import faulthandler
-
-        faulthandler.disable()
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-    except (OSError, ValueError):
-        pass
+def _quiet_stderr() -> None:  # a name of its own: tests replace it in forked workers
+    quiet()
 
 
 def _read_pooled_chunk(paths: list[Path], names: list[str], limits: ReadLimits) -> list[FileResult]:
@@ -736,77 +730,32 @@ def _load_failure(exc: BaseException, container: str, name: str) -> Issue:
 def _isolated(data: bytes, result: FileResult, limits: ReadLimits, container: str) -> None:
     """Parse in a child process with a memory cap and a time limit: a looping or
     exploding parser then costs this one file."""
-    import multiprocessing
-
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child_main, args=(sender, data, result.path, result.name, limits, container), daemon=True)
-    child.start()
-    sender.close()
-    outcome = None
-    timed_out = False
     try:
-        if receiver.poll(limits.timeout_seconds):
-            try:
-                outcome = receiver.recv()
-            except (EOFError, OSError):
-                outcome = None
-        else:
-            timed_out = True
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join(10)
-        receiver.close()
-    if timed_out:
+        outcome = call_isolated(_parsed_alone, data, result.path, result.name, limits, container,
+                                timeout=limits.timeout_seconds, memory_bytes=limits.max_memory_bytes)
+    except ChildTimedOut:
         result.issues.append(error(IssueCode.unreadable_file,
                                    f"读取超时（超过 {limits.timeout_seconds:g} 秒），文件可能已损坏或过于复杂，请另存为 .xlsx 后报送", file=result.name))
-    elif isinstance(outcome, FileResult):
-        for attr in ("kind", "meta", "header", "rows", "claims", "issues"):
-            setattr(result, attr, getattr(outcome, attr))
-    elif isinstance(outcome, tuple) and outcome and outcome[0] == "failure":
-        result.issues.append(_load_failure(RuntimeError(outcome[1]), container, result.name))
-    else:  # the child died: out of memory, or the parser aborted
+        return
+    except ChildDied:  # out of memory, or the parser aborted
         if container == "et":
             result.issues.append(error(IssueCode.legacy_format, ET_MESSAGE, file=result.name))
         else:
             result.issues.append(error(IssueCode.unreadable_file,
                                        "文件已损坏，读取时解析程序异常退出（可能结构错误或数据量异常），请用 Excel 或 WPS 打开后另存为 .xlsx 再报送",
                                        file=result.name))
+        return
+    except RuntimeError as exc:  # the parser raised
+        result.issues.append(_load_failure(exc, container, result.name))
+        return
+    for attr in ("kind", "meta", "header", "rows", "claims", "issues"):
+        setattr(result, attr, getattr(outcome, attr))
 
 
-def _child_main(sender, data: bytes, path: str, name: str, limits: ReadLimits, container: str) -> None:
-    _quiet_stderr()  # a parser that aborts prints a Rust backtrace: keep it off the user's terminal
-    _limit_memory(limits.max_memory_bytes)
-    try:
-        result = FileResult(path, name, len(data), "")
-        _parse(data, result, limits, container)
-        outcome: object = result
-    except BaseException as exc:
-        outcome = ("failure", f"{type(exc).__name__} {exc}"[:500])
-    try:
-        sender.send(outcome)
-    finally:
-        sender.close()
-
-
-def _limit_memory(budget: int) -> bool:
-    """Cap this (child) process's address space at what it already maps plus `budget`;
-    False where that is not possible (Windows, macOS)."""
-    try:
-        import resource
-
-        with open("/proc/self/statm") as handle:
-            mapped = int(handle.read().split()[0]) * resource.getpagesize()
-        limit = mapped + budget
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-        return True
-    except Exception:  # no /proc or no resource module (Windows): the timeout still bounds it
-        return False
+def _parsed_alone(data: bytes, path: str, name: str, limits: ReadLimits, container: str) -> FileResult:
+    result = FileResult(path, name, len(data), "")
+    _parse(data, result, limits, container)
+    return result
 
 
 # ---------------------------------------------------------------- empty input cells
