@@ -490,6 +490,13 @@ def _forget_zip() -> None:
 def _packed(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
     """A part's bytes as stored (before inflating), with how it is stored: equal keys inflate
     to equal parts. None where only zipfile can read the part."""
+    packed = _stored_bytes(archive, info)
+    return None if packed is None else b"%d:%d:" % (info.compress_type, info.file_size) + packed
+
+
+def _stored_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+    """A part's bytes as the zip stores them, read from the in-memory file without zipfile's
+    per-part overhead; None where only zipfile can read the part (encrypted, other codecs)."""
     fp = archive.fp
     if not isinstance(fp, io.BytesIO) or info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         return None
@@ -499,7 +506,7 @@ def _packed(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
             return None
         start = offset + 30 + int.from_bytes(view[offset + 26:offset + 28], "little") + int.from_bytes(view[offset + 28:offset + 30], "little")
         packed = bytes(view[start:start + info.compress_size])
-    return b"%d:%d:" % (info.compress_type, info.file_size) + packed
+    return packed
 
 
 # Templates of one scheme share their styles and workbook parts byte for byte: what is
@@ -568,15 +575,9 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ReadLimits)
 def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
     """A part inflated straight from the in-memory file, at half the cost of ZipFile.open
     (no CRC: calamine checks it); None when only zipfile can do it (encrypted, other codecs)."""
-    fp = archive.fp
-    if not isinstance(fp, io.BytesIO) or info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+    packed = _stored_bytes(archive, info)
+    if packed is None:
         return None
-    with fp.getbuffer() as view:
-        offset = info.header_offset
-        if bytes(view[offset:offset + 4]) != ZIP_MAGIC:
-            return None
-        start = offset + 30 + int.from_bytes(view[offset + 26:offset + 28], "little") + int.from_bytes(view[offset + 28:offset + 30], "little")
-        packed = bytes(view[start:start + info.compress_size])
     if info.compress_type == zipfile.ZIP_STORED:
         return packed[:info.file_size + 1]
     return zlib.decompressobj(-15).decompress(packed, info.file_size + 1)
