@@ -19,13 +19,12 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.styles import Color, Font, PatternFill
 
-from conftest import small_scheme_sheets, write_workbook
-from inbox_helpers import _header, fill_assessment, fill_unit, value_cell
+from conftest import make_inbox, small_scheme_sheets, write_workbook
+from inbox_helpers import _header, fill_unit, value_cell
 from kaohe_excel.jobs.pipeline import read_and_validate, score_period
 from kaohe_excel.outputs.rating_template import write_rating_workbooks
 from kaohe_excel.inputs.read import ReadLimits, _sheet_parts
 from kaohe_excel.scheme.workbook import load_scheme
-from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
 from kaohe_excel.base.xlsx_meta import INVISIBLE, OTHER, ROUNDED, shown_as
 
 T01, T02, D01 = "T01_东城镇.xlsx", "T02_西山乡.xlsx", "D01_发改局.xlsx"
@@ -42,14 +41,7 @@ def scheme(tmp_path_factory):
 
 @pytest.fixture
 def inbox(tmp_path, scheme):
-    folder = tmp_path / "inbox"
-    folder.mkdir()
-    write_templates(scheme, folder)
-    write_assessment_workbook(scheme, folder)
-    for unit, values in VALUES.items():
-        fill_unit(folder / FILES[unit], values)
-    fill_assessment(folder / "评定表.xlsx", ASSESSED)
-    return folder
+    return make_inbox(tmp_path / "inbox", scheme, VALUES, ASSESSED)
 
 
 def outcome(scheme, inbox):
