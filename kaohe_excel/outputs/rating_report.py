@@ -24,15 +24,16 @@ def _r2(series: pd.Series) -> pd.Series:
 SCORE_COLUMNS = {"平均分": "score", "测评值": "score"}
 
 
-def _in_scheme_order(stats: pd.DataFrame, scheme) -> pd.DataFrame:
-    """Rows by unit (the scheme's order), then evaluation, then rater group: a unit's rows stay together."""
+def _in_scheme_order(stats: pd.DataFrame, scheme, by: tuple[str, ...] = ("_r", "_u", "_g")) -> pd.DataFrame:
+    """Rows in the scheme's order of evaluations (_r), units (_u) and rater groups (_g), by `by`:
+    each unit's rows of an evaluation stay together."""
     rating_pos = {code: i for i, code in enumerate(scheme.ratings["rating_code"])}
     group_pos = {(r.rating_code, r.rater_group): i for i, r in enumerate(scheme.raters.itertuples(index=False))}
     unit_pos = {code: i for i, code in enumerate(scheme.units["unit_code"])}
     return stats.assign(
         _u=stats["unit_code"].map(unit_pos), _r=stats["rating_code"].map(rating_pos),
         _g=[group_pos.get(key) for key in zip(stats["rating_code"], stats["rater_group"])],
-    ).sort_values(["_r", "_u", "_g"], kind="stable").drop(columns=["_u", "_r", "_g"]).reset_index(drop=True)
+    ).sort_values(list(by), kind="stable").drop(columns=["_u", "_r", "_g"]).reset_index(drop=True)
 
 
 def result_frame(outcome, scheme) -> pd.DataFrame:
@@ -68,9 +69,7 @@ def check_frames(outcome) -> tuple[pd.DataFrame, pd.DataFrame]:
         "说明": np.where(tally, "按各单位汇总票数计入", ""),
     })
     bad = outcome.ballots[outcome.ballots["status"] != STATUS_VALID]
-    sheet = bad["sheet"] if "sheet" in bad else pd.Series("", index=bad.index)
-    cell = bad["cell"] if "cell" in bad else pd.Series("", index=bad.index)
-    where = np.where(cell.fillna("").astype(str) != "", sheet.fillna("").astype(str) + "!" + cell.fillna("").astype(str), "")
+    where = np.where(bad["cell"] != "", bad["sheet"] + "!" + bad["cell"], "")  # a paper ballot's 票号 cell
     ballots = pd.DataFrame({"测评代码": bad["rating_code"], "测评人类别": bad["rater_group"], "票号": bad["ballot"],
                             "文件": bad["file"], "位置": where, "处理": bad["status"].map(STATUS_ZH)})
     return participation, ballots
@@ -88,13 +87,7 @@ def unit_blocks(outcome, scheme, scored: pd.DataFrame | None = None) -> pd.DataF
     stats = outcome.stats.merge(outcome.values[["rating_code", "unit_code", "value", "indicator_code"]],
                                 on=["rating_code", "unit_code"], how="left")
     ratings = scheme.ratings.reset_index(drop=True)
-    rating_pos = {code: i for i, code in enumerate(ratings["rating_code"])}
-    group_pos = {(r.rating_code, r.rater_group): i for i, r in enumerate(scheme.raters.itertuples(index=False))}
-    unit_pos = {code: i for i, code in enumerate(scheme.units["unit_code"])}
-    stats = stats.assign(
-        _u=stats["unit_code"].map(unit_pos), _r=stats["rating_code"].map(rating_pos),
-        _g=[group_pos.get(key) for key in zip(stats["rating_code"], stats["rater_group"])],
-    ).sort_values(["_u", "_r", "_g"], kind="stable").reset_index(drop=True)
+    stats = _in_scheme_order(stats, scheme, by=("_u", "_r", "_g"))  # per unit: it is sliced per unit
     # the indicator the value lands on, also for a unit that got no mark at all (its value is missing)
     indicator = stats["rating_code"].map(dict(zip(ratings["rating_code"], ratings["indicator_code"])))
     names = dict(zip(scheme.indicators["indicator_code"], scheme.indicators["name"])) if "name" in scheme.indicators else {}
