@@ -10,14 +10,12 @@ import pandas as pd
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from kaohe_excel.outputs.report_values import (
-    _display_width,
     _group_positions,
     _period_label,
     _round2,
     _sort_ranked,
-    _texts,
 )
-from kaohe_excel.outputs.report_xlsx import Col, _Formats, _write_cell, _write_display_table, _write_table, _write_title
+from kaohe_excel.outputs.report_xlsx import Col, _Formats, _write_display_table, _write_display_table_below, _write_table, _write_title
 from kaohe_excel.scoring.score import round_half_up
 
 
@@ -53,19 +51,7 @@ def _write_rating_sheets(wb, fmts: _Formats, meta: Any, ratings: Any, scheme: An
     ws = wb.add_worksheet(rating_report.CHECK_SHEET)
     last = _write_display_table(ws, fmts, participation, header_row=1, title=f"{_period_label(meta)} 测评参评情况")
     if len(ballots):
-        _write_title(ws, last + 2, len(ballots.columns), "未计入的测评票（作废、空白、重复）", fmts)
-        for c, name in enumerate(ballots.columns):
-            ws.write_string(last + 3, c, name, fmts.header)
-        for r, record in enumerate(ballots.itertuples(index=False), start=last + 4):
-            for c, value in enumerate(record):
-                _write_cell(ws, r, c, value, "auto", fmts)
-        # one set of column widths serves both tables: widen a column the second table needs wider
-        for c, name in enumerate(ballots.columns):
-            above = participation.iloc[:, c] if c < participation.shape[1] else pd.Series([], dtype=object)
-            header = participation.columns[c] if c < participation.shape[1] else name
-            texts = _texts(pd.concat([above.astype(object), ballots.iloc[:, c].astype(object)], ignore_index=True))
-            longest = max([_display_width(header), _display_width(name), *(_display_width(t) for t in texts)])
-            ws.set_column(c, c, min(longest + 2, 60))
+        _write_display_table_below(ws, fmts, participation, ballots, last, "未计入的测评票（作废、空白、重复）")
 
 
 CROSSCHECK_SHEET = "口径核对"
@@ -96,14 +82,8 @@ def _write_crosscheck_sheet(wb, fmts: _Formats, meta: Any, crosscheck: pd.DataFr
         last = _write_display_table(ws, fmts, pairs, header_row=1,
                                     title=f"{_period_label(meta)} 口径核对（单位自报值与牵头单位核定值）")
     if totals is not None:
-        start = last + 3 if pairs is not None else 1
         if pairs is not None:
-            _write_title(ws, start - 1, len(totals.columns), "各单位合计与全县总量核对", fmts)
-            for c, name in enumerate(totals.columns):
-                ws.write_string(start, c, name, fmts.header)
-            for r, record in enumerate(totals.itertuples(index=False), start=start + 1):
-                for c, value in enumerate(record):
-                    _write_cell(ws, r, c, value, "auto", fmts)
+            _write_display_table_below(ws, fmts, pairs, totals, last, "各单位合计与全县总量核对")
         else:
             _write_display_table(ws, fmts, totals, header_row=1, title=f"{_period_label(meta)} 各单位合计与全县总量核对")
 

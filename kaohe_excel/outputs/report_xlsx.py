@@ -310,17 +310,23 @@ def _auto_width(spec: Col, longest: float | None) -> float:
     return min(max(longest, _display_width(spec.header)) + 2, 40 if spec.kind == "wrap" else 60)
 
 
-def _set_widths(ws, columns: list[Col], frame: pd.DataFrame) -> list[float]:
-    """Set column widths from the content (its first 2,000 rows); returns them."""
+def _widths(columns: list[Col], frame: pd.DataFrame) -> list[float]:
+    """Column widths from the content (its first 2,000 rows)."""
     widths = []
-    for i, spec in enumerate(columns):
+    for spec in columns:
         longest = None
         if spec.width is None and spec.kind in _TEXT_KINDS and spec.key in frame.columns:
             sample = _texts(frame[spec.key].head(_WIDTH_SAMPLE))
             longest = _line_widths(list(set(sample))).max(initial=0)
-        width = _auto_width(spec, longest)
+        widths.append(_auto_width(spec, longest))
+    return widths
+
+
+def _set_widths(ws, columns: list[Col], frame: pd.DataFrame) -> list[float]:
+    """Set column widths from the content (its first 2,000 rows); returns them."""
+    widths = _widths(columns, frame)
+    for i, width in enumerate(widths):
         ws.set_column(i, i, width)
-        widths.append(width)
     return widths
 
 
@@ -581,8 +587,26 @@ def _write_display_table(ws, fmts: _Formats, frame: pd.DataFrame, header_row: in
                          kinds: dict[str, str] | None = None) -> int:
     """A table whose columns are already Chinese headers and display values (crosscheck rows);
     `kinds` gives a column a fixed number format (e.g. "score": two decimals)."""
+    return _write_table(ws, fmts, _display_cols(frame, kinds), frame, header_row=header_row, title=title, readable=True)
+
+
+def _display_cols(frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> list[Col]:
     wide = {"说明", "核定说明", "自报位置", "核定位置", "指标名称", "单位名称", "牵头单位"}
     kinds = kinds or {}
-    cols = [Col(name, name, kinds.get(name) or ("wrap" if name in wide else "auto"), 36 if name == "说明" else None)
+    return [Col(name, name, kinds.get(name) or ("wrap" if name in wide else "auto"), 36 if name == "说明" else None)
             for name in frame.columns]
-    return _write_table(ws, fmts, cols, frame, header_row=header_row, title=title, readable=True)
+
+
+def _write_display_table_below(ws, fmts: _Formats, above: pd.DataFrame, frame: pd.DataFrame, last: int, title: str) -> None:
+    """A second display table two rows under `above` (which ends at row `last`), on the same
+    columns: a column the second table needs wider is widened, none is narrowed."""
+    _write_title(ws, last + 2, len(frame.columns), title, fmts)
+    for c, name in enumerate(frame.columns):
+        ws.write_string(last + 3, c, name, fmts.header)
+    for r, record in enumerate(frame.itertuples(index=False), start=last + 4):
+        for c, value in enumerate(record):
+            _write_cell(ws, r, c, value, "auto", fmts)
+    first = _widths(_display_cols(above), above)
+    for c, width in enumerate(_widths(_display_cols(frame), frame)):
+        if c >= len(first) or width > first[c]:
+            ws.set_column(c, c, width)
