@@ -152,19 +152,20 @@ def fill_ballot(path: Path, marks: list[object]) -> None:
 
 
 def fill_paper(path: Path, rows: list[list[object]]) -> None:
-    workbook = load_workbook(path)
-    sheet = workbook["测评录入"]
-    for r, row in enumerate(rows, start=4):
-        for c, value in enumerate(row, start=1):
-            sheet.cell(row=r, column=c).value = value
-    workbook.save(path)
+    """测评录入 rows from row 4: 票号 in A, then one mark per unit."""
+    _fill_grid(path, "测评录入", rows, first_column=1)
 
 
 def fill_tally(path: Path, rows: list[list[int]]) -> None:
+    """测评汇总 vote counts from row 4, column C (after 单位代码 and 单位名称)."""
+    _fill_grid(path, "测评汇总", rows, first_column=3)
+
+
+def _fill_grid(path: Path, sheet_name: str, rows: list[list[object]], first_column: int) -> None:
     workbook = load_workbook(path)
-    sheet = workbook["测评汇总"]
+    sheet = workbook[sheet_name]
     for r, row in enumerate(rows, start=4):
-        for c, value in enumerate(row, start=3):
+        for c, value in enumerate(row, start=first_column):
             sheet.cell(row=r, column=c).value = value
     workbook.save(path)
 
