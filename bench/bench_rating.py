@@ -12,6 +12,7 @@ Run: PYTHONPATH=. python3 bench/bench_rating.py
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -161,10 +162,14 @@ def main() -> None:
     parser.add_argument("--raters", type=int, default=2000)
     parser.add_argument("--units", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="one JSON line (for bench/run.py --all-targets)")
     args = parser.parse_args()
     r = measure(args.raters, args.units, args.repeat)
     floor = r["floor"]
     added = r["collect"] + r["finish"]
+    if args.json:
+        print(json.dumps({**r, "added": added}))
+        return
     print(f"{r['marks']:,} marks ({r['raters']} raters × {r['units']} units), best of {args.repeat}: "
           f"{r['values']} unit values, {r['left_out']} ballots left out")
     print(f"floor (python-calamine reads the 3 录入 workbooks): {floor:.2f} s = 1.0×")

@@ -286,7 +286,8 @@ def measure(task: str, work: Path) -> dict:
     return result
 
 
-def run_scale(units: int, skip_baseline: bool, repeat: int = 1, shape: str = "bench", stages: bool = True) -> dict:
+def run_scale(units: int, skip_baseline: bool, repeat: int = 1, shape: str = "bench", stages: bool = True,
+              tasks: list[str] | None = None) -> dict:
     """Every job on one scale's files; with repeat > 1, in rounds (a noisy minute then hits every job
     alike), keeping each job's fastest wall time and its largest peak memory. The baseline runs once."""
     from generate import generate
@@ -294,7 +295,8 @@ def run_scale(units: int, skip_baseline: bool, repeat: int = 1, shape: str = "be
     work = generate(units, shape=shape)
     n_files = len(_inbox_files(work / "inbox"))
     print(f"scale {units} units, {shape} shape ({n_files} files)", file=sys.stderr, flush=True)
-    tasks = ["floor"] + ([] if skip_baseline else ["baseline"]) + ["check", "run"] + ([f"stage_{s}" for s in STAGES] if stages else [])
+    tasks = tasks or (["floor"] + ([] if skip_baseline else ["baseline"]) + ["check", "run"]
+                      + ([f"stage_{s}" for s in STAGES] if stages else []))
     if units == 2000 and shape == "bench" and stages:  # score_1m starts from the validate stage's pickle
         tasks.append("score_1m")
     runs: dict[str, list[dict]] = {task: [] for task in tasks}
@@ -374,6 +376,16 @@ def targets(report: dict) -> list[tuple[str, str, bool]]:
     if 10000 in by_units:
         peak = max(max(v["peak_rss_mb"], v["peak_rss_worker_mb"]) for k, v in by_units[10000].items() if k not in ("baseline",))
         out.append(("10,000 units: peak memory < 1.5 GB (largest single process, any kaohe job)", f"{peak:.0f} MB", peak < 1536))
+    if 30000 in by_units and "run" in by_units[30000]:
+        r = by_units[30000]["run"]
+        out.append(("30,000 units: run completes (wall, peak main / worker)",
+                    f"{r['wall_s']:.0f} s, {r['peak_rss_mb']:.0f} / {r['peak_rss_worker_mb']:.0f} MB", True))
+    if "startup_s" in report:
+        out.append(("`kaohe --version` < 0.3 s", f"{report['startup_s']:.3f} s", report["startup_s"] < 0.3))
+    if "rating" in report:
+        added = report["rating"]["added"]
+        out.append(("600,000 测评 marks add < 1 s to a run", f"{added:.2f} s ({added / report['rating']['floor']:.2f}× their read floor)",
+                    added < 1))
     if 300 in by_units and 10000 in by_units:
         for task in ("check", "run"):
             per_300 = by_units[300][task]["wall_s"] / 300
@@ -381,6 +393,39 @@ def targets(report: dict) -> list[tuple[str, str, bool]]:
             out.append((f"{task}: 300 → 10,000 linear (time per unit ratio ≤ 1.2)", f"{per_10k / per_300:.2f}",
                         per_10k / per_300 <= 1.2))
     return out
+
+
+def _startup_s(rounds: int = 5) -> float:
+    """`kaohe --version` in a fresh process, best of `rounds` (the console script itself, not a shell shim)."""
+    script = Path(sys.executable).with_name("kaohe")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "kaohe_excel"]
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        subprocess.run(command + ["--version"], cwd=ROOT, capture_output=True, check=True)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _rating_600k() -> dict:
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("bench_rating.py")), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench_rating failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def all_targets(report: dict) -> None:
+    """Every target of issue 17 measured in one sequence: 2,000 units on both shapes (with the pandas
+    baseline), start-up, 600,000 测评 marks, and `run` at 10,000 and 30,000 units."""
+    for shape in ("county", "bench"):
+        report["scales"].append(run_scale(2000, False, 1, shape, False))
+    report["startup_s"] = round(_startup_s(), 3)
+    print(f"  kaohe --version   {report['startup_s']:.3f} s", file=sys.stderr, flush=True)
+    report["rating"] = _rating_600k()
+    print(f"  600k marks added  {report['rating']['added']:.2f} s", file=sys.stderr, flush=True)
+    for units in (10000, 30000):
+        report["scales"].append(run_scale(units, True, 1, "bench", False, tasks=["floor", "run"]))
 
 
 def main() -> None:
@@ -392,6 +437,9 @@ def main() -> None:
     parser.add_argument("--shapes", default="bench",
                         help="bench (60 indicators per file), county (17, small files, a real county's shape), or both: bench,county")
     parser.add_argument("--no-stages", action="store_true", help="only floor, baseline, check and run")
+    parser.add_argument("--all-targets", action="store_true",
+                        help="every issue-17 target in one sequence (2,000 both shapes with baseline, start-up, "
+                             "600,000 marks, run at 10,000 and 30,000); takes about 30 minutes")
     parser.add_argument("--task")
     parser.add_argument("--work")
     args = parser.parse_args()
@@ -402,9 +450,12 @@ def main() -> None:
 
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "nproc": os.cpu_count(), "python": platform.python_version(),
               "pandas": pd.__version__, "machine": f"{platform.system()} {platform.machine()}", "scales": []}
-    for shape in [s for s in args.shapes.split(",") if s]:
-        for units in [int(s) for s in args.scales.split(",") if s]:
-            report["scales"].append(run_scale(units, args.skip_baseline, args.repeat, shape, not args.no_stages))
+    if args.all_targets:
+        all_targets(report)
+    else:
+        for shape in [s for s in args.shapes.split(",") if s]:
+            for units in [int(s) for s in args.scales.split(",") if s]:
+                report["scales"].append(run_scale(units, args.skip_baseline, args.repeat, shape, not args.no_stages))
     report["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in targets(report)]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.output}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
