@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kaohe_excel.base import origin  # noqa: E402
+from kaohe_excel.base import layout as tpl_layout, origin  # noqa: E402
 from kaohe_excel.outputs import template as tpl  # noqa: E402
 from kaohe_excel.samples.county import ADJUSTMENT_HEADERS, ADJUSTMENT_ROWS, GRADE_ROWS, TIER_ROWS  # noqa: E402
 from kaohe_excel.scheme.workbook import load_scheme  # noqa: E402
@@ -234,14 +234,14 @@ def _template_layout(path: Path) -> dict:
     from python_calamine import CalamineWorkbook
 
     book = CalamineWorkbook.from_path(str(path))
-    fill = book.get_sheet_by_name(tpl.FILL_SHEET).to_python(skip_empty_area=False)
+    fill = book.get_sheet_by_name(tpl_layout.UNIT_TABLE.sheet).to_python(skip_empty_area=False)
     header_row = next(r for r, row in enumerate(fill) if "指标代码" in row and "实际完成值" in row)
     header = fill[header_row]
     cols = {name: header.index(name) for name in ("指标代码", "实际完成值", "佐证材料", "备注")}
     rows = [(r, str(fill[r][cols["指标代码"]])) for r in range(header_row + 1, len(fill)) if fill[r][cols["指标代码"]]]
     block = {str(row[0]): r for r, row in enumerate(fill[:header_row]) if row and row[0]}
-    meta = book.get_sheet_by_name(tpl.META_SHEET).to_python()
-    claims = book.get_sheet_by_name(tpl.ADJUSTMENT_SHEET).to_python(skip_empty_area=False)
+    meta = book.get_sheet_by_name(tpl_layout.META_SHEET).to_python()
+    claims = book.get_sheet_by_name(tpl_layout.UNIT_CLAIM_TABLE.sheet).to_python(skip_empty_area=False)
     claim_header = next(r for r, row in enumerate(claims) if "项目代码" in row and "数量" in row)
     claim_cols = {name: claims[claim_header].index(name) for name in ("项目代码", "项目名称", "数量", "事项说明", "佐证材料")}
     book.close()
@@ -283,9 +283,9 @@ def _unit_file(job: tuple) -> None:
         fill_cells[f"{column_letter(cols['佐证材料'])}{r + 1}"] = ev
         if note:
             fill_cells[f"{column_letter(cols['备注'])}{r + 1}"] = note
-    part = sheets[tpl.FILL_SHEET]
+    part = sheets[tpl_layout.UNIT_TABLE.sheet]
     entries[part] = _set_cells(entries[part].decode(), fill_cells).encode()
-    part = sheets[tpl.META_SHEET]
+    part = sheets[tpl_layout.META_SHEET]
     code = origin.sign(layout["key"], {**layout["identity"], "单位代码": unit_code})
     entries[part] = _set_cells(entries[part].decode(), {layout["meta_code_cell"]: unit_code,
                                                         layout["meta_sign_cell"]: code}).encode()
@@ -294,7 +294,7 @@ def _unit_file(job: tuple) -> None:
         for offset, claim in enumerate(claims, start=1):
             for header, value in claim.items():
                 claim_cells[f"{column_letter(layout['claim_cols'][header])}{layout['claim_row'] + offset}"] = value
-        part = sheets[tpl.ADJUSTMENT_SHEET]
+        part = sheets[tpl_layout.UNIT_CLAIM_TABLE.sheet]
         entries[part] = _set_cells(entries[part].decode(), claim_cells).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
@@ -312,10 +312,10 @@ def _write_assessment(path: Path, scheme, values: dict[tuple[str, str], object],
 
     rows = tpl.assessment_rows(scheme)
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    sheet = book.add_worksheet(tpl.ASSESSMENT_SHEET)
+    sheet = book.add_worksheet(tpl_layout.ASSESSMENT_TABLE.sheet)
     sheet.write(0, 0, f"{scheme.meta.name}（{scheme.meta.period}）评定表")
     sheet.write(1, 0, "由考核办或牵头单位在黄色单元格中填写评定值。")
-    sheet.write_row(2, 0, tpl.ASSESSMENT_HEADERS)
+    sheet.write_row(2, 0, tpl_layout.ASSESSMENT_TABLE.columns)
     for i, row in enumerate(rows.itertuples(index=False), start=3):
         target = None if math.isnan(row.target) else row.target
         sheet.write_row(i, 0, [row.unit_code, row.unit_name, row.indicator_code, row.name, row.measure_unit])
@@ -324,15 +324,15 @@ def _write_assessment(path: Path, scheme, values: dict[tuple[str, str], object],
         value = values[(row.unit_code, row.indicator_code)]
         sheet.write(i, 6, value)
         sheet.write_row(i, 7, ["考核办提供", row.lead_unit])
-    claims = book.add_worksheet(tpl.ADJUSTMENT_SHEET)
+    claims = book.add_worksheet(tpl_layout.UNIT_CLAIM_TABLE.sheet)
     claims.write(0, 0, "扣分及一票否决事项登记")
     claims.write(1, 0, "由考核办登记扣分和一票否决事项。")
-    claims.write_row(2, 0, tpl.OFFICE_CLAIM_HEADERS)
+    claims.write_row(2, 0, tpl_layout.OFFICE_CLAIM_TABLE.columns)
     for i, claim in enumerate(office_claims, start=3):
         claims.write_row(i, 0, claim)
-    meta = book.add_worksheet(tpl.META_SHEET)
+    meta = book.add_worksheet(tpl_layout.META_SHEET)
     pairs = [("项目", "值")] + origin.signed_meta(origin.find_key(scheme), [
-        ("文件类型", tpl.ASSESSMENT_FILE_TYPE), ("格式版本", tpl.FORMAT_VERSION),
+        ("文件类型", tpl_layout.ASSESSMENT_FILE_TYPE), ("格式版本", tpl_layout.FORMAT_VERSION),
         ("考核名称", scheme.meta.name), ("考核周期", scheme.meta.period), ("方案指纹", scheme.fingerprint),
         ("指标代码", ",".join(dict.fromkeys(rows["indicator_code"])))])
     for i, pair in enumerate(pairs):
@@ -409,7 +409,7 @@ def generate(n_units: int, seed: int = 2024, folder: Path | None = None, workers
     codes = units["unit_code"].to_numpy()
     office = [(u, "KF01", 1, "负面舆情被媒体曝光", "") for u in rng.choice(codes, size=max(1, len(codes) // 100), replace=False)]
     office += [(u, "FJ01", 1, "发生较大生产安全责任事故", "") for u in rng.choice(codes, size=max(1, len(codes) // 1000), replace=False)]
-    _write_assessment(inbox / tpl.ASSESSMENT_FILE_NAME, scheme, values, office)
+    _write_assessment(inbox / tpl_layout.ASSESSMENT_FILE_NAME, scheme, values, office)
     shutil.rmtree(template_dir)
     stamp.write_text(json.dumps(wanted))
     print(f"generated {n_units} units in {time.perf_counter() - started:.1f} s -> {folder}", file=sys.stderr)

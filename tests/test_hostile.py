@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 from conftest import FILES, make_inbox, small_scheme_sheets, UNIT_VALUES, write_workbook
 from inbox_helpers import fill_unit, value_cell
 from kaohe_excel.inputs import read as read_module
+from kaohe_excel.inputs import zip_parts
 from kaohe_excel.cli import app
 from kaohe_excel.jobs.pipeline import run
 from kaohe_excel.inputs.read import ReadLimits, read_file, read_inbox
@@ -85,7 +86,7 @@ def rewrite_part(path: Path, part: str, change) -> None:
 
 def sheet_part(path: Path, sheet: str) -> str:
     with zipfile.ZipFile(path) as archive:
-        parts, _ = read_module._sheet_parts(archive, ReadLimits())
+        parts, _ = zip_parts.sheet_parts(archive, ReadLimits())
     return parts[sheet]
 
 

@@ -22,6 +22,7 @@ from conftest import FILES, make_inbox, small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit
 from kaohe_excel.base import hostile
 from kaohe_excel.inputs import read as read_module
+from kaohe_excel.inputs import sniff
 from kaohe_excel.scheme import scheme_sheets as scheme_module  # the module that reads the sheets in a child
 from kaohe_excel.cli import app
 from kaohe_excel.base.errors import NoticeTemplateError, SchemeNotFound
@@ -125,7 +126,7 @@ def test_a_bomb_in_a_pooled_inbox_is_one_named_error(tmp_path, pristine):
 def test_an_abort_nobody_foresaw_costs_only_its_file(scheme, inbox, monkeypatch, workers):
     """The second layer: with the bomb check switched off, the bomb reaches calamine and aborts
     the process reading it; that is a pool worker, then an isolated child, never this process."""
-    monkeypatch.setattr(read_module, "string_table_problem", lambda data: None)  # forked workers inherit it
+    monkeypatch.setattr(sniff, "string_table_problem", lambda data: None)  # forked workers inherit it
     monkeypatch.setattr(read_module, "_quiet_stderr", lambda: (faulthandler.disable(), hostile.quiet()))
     with_string_table(inbox / T01, inbox / "炸弹.xlsx")
     validated = validate(scheme, read_inbox(inbox, workers=workers))

@@ -11,7 +11,8 @@ import xlsxwriter
 
 from conftest import FILES, make_inbox, small_scheme_sheets, write_workbook
 from inbox_helpers import fill_unit, value_cell
-from kaohe_excel.inputs.read import KIND_ASSESSMENT, ReadLimits, iter_inbox, read_file, read_inbox
+from kaohe_excel.base.layout import ASSESSMENT_FILE_TYPE
+from kaohe_excel.inputs.read import ReadLimits, iter_inbox, read_file, read_inbox
 from kaohe_excel.scheme.workbook import load_scheme
 from kaohe_excel.inputs.validate import validate, validate_stream
 
@@ -98,7 +99,7 @@ def test_assessment_sheet_longer_than_twenty_thousand_rows_is_read(tmp_path):
     # 10,000 units x 2.5 评定 indicators: 25,000 rows below the header on row 1
     path = _assessment_workbook(tmp_path / "评定表.xlsx", 25_000)
     result = read_file(path)
-    assert result.kind == KIND_ASSESSMENT and not result.issues
+    assert result.kind == ASSESSMENT_FILE_TYPE and not result.issues
     assert len(result.rows) == 25_000
     last = result.rows[-1]
     assert last["单位代码"].value == "U25000" and last["评定值"].cell == "C25001"  # row 1 header + 25,000

@@ -23,7 +23,8 @@ from conftest import make_inbox, small_scheme_sheets, write_workbook
 from inbox_helpers import _header, fill_unit, value_cell
 from kaohe_excel.jobs.pipeline import read_and_validate, score_period
 from kaohe_excel.outputs.rating_template import write_rating_workbooks
-from kaohe_excel.inputs.read import ReadLimits, _sheet_parts
+from kaohe_excel.inputs.read import ReadLimits
+from kaohe_excel.inputs.zip_parts import sheet_parts as _sheet_parts
 from kaohe_excel.scheme.workbook import load_scheme
 from kaohe_excel.base.xlsx_meta import INVISIBLE, OTHER, ROUNDED, shown_as
 

@@ -21,7 +21,8 @@ from conftest import small_scheme_sheets, write_workbook
 from inbox_helpers import _header, fill_assessment, fill_unit, value_cell
 from kaohe_excel.scoring import score
 from kaohe_excel.jobs.pipeline import score_period
-from kaohe_excel.inputs.read import _Layout, read_inbox
+from kaohe_excel.base.read_rows import _Layout
+from kaohe_excel.inputs.read import read_inbox
 from kaohe_excel.scheme.workbook import load_scheme
 from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
 from kaohe_excel.inputs.validate import parse_value, validate

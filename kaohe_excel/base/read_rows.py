@@ -9,6 +9,17 @@ from dataclasses import dataclass
 from kaohe_excel.base.tables import cell_address
 
 
+@dataclass(frozen=True)
+class FormulaWithoutValue:
+    """An input cell holding a formula with no cached result (the file was never
+    recalculated by Excel/WPS); calamine reads such a cell as empty."""
+
+    formula: str
+
+    def __str__(self) -> str:  # inert wherever a value is shown as text
+        return ""
+
+
 @dataclass(slots=True)
 class Cell:
     """A raw value with where it was found (sheet name, 0-based row and column)."""

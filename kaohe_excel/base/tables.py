@@ -84,6 +84,16 @@ def header_key(value: object) -> str:
     return _SPACES.sub("", clean_text(value))
 
 
+def column_number(letters: bytes | str) -> int:
+    """Excel letters to a 1-based column number: b"A" → 1, "AB" → 28 (either case)."""
+    if isinstance(letters, str):
+        letters = letters.encode("ascii")
+    number = 0
+    for byte in letters.upper():
+        number = number * 26 + (byte - 64)
+    return number
+
+
 def column_letter(index: int) -> str:
     """0-based column index to Excel letters: 0 → A, 27 → AB."""
     if 0 <= index < len(_LETTERS):

@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 
 from kaohe_excel.base.issues import IssueCode
-from kaohe_excel.inputs.read import FormulaWithoutValue
+from kaohe_excel.base.read_rows import FormulaWithoutValue
 
 COUNT_UNITS = {"件", "个", "次", "起", "人", "人次", "家", "项", "篇", "条", "宗", "户", "处", "座", "所"}
 ERROR_VALUES = {"#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA"}

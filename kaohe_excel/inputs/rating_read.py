@@ -1,6 +1,6 @@
 """Reading the three 测评 file kinds (电子票, 纸质票 entry, 汇总 tally) into FileResult rows.
 
-read._interpret hands a file here when its hidden 文件类型 is one of RATING_KINDS. Every
+kinds/rating.py hands a file here when its hidden 文件类型 is one of the 测评 kinds. Every
 kept row is a read.Row whose layout names every header cell of the table (the unit codes of
 a 纸质票 entry table, the grades of a tally), so each mark keeps its sheet and cell.
 """
@@ -8,18 +8,20 @@ a 纸质票 entry table, the grades of a tally), so each mark keeps its sheet an
 from __future__ import annotations
 
 from kaohe_excel.base.issues import IssueCode, error
+from kaohe_excel.base.layout import (
+    BALLOT_FILE_TYPE,
+    BALLOT_TABLE,
+    META_SHEET,
+    PAPER_FILE_TYPE,
+    PAPER_TABLE,
+    TALLY_FILE_TYPE,
+    TALLY_TABLE,
+)
 from kaohe_excel.base.read_rows import Cell, Row, _Layout
 from kaohe_excel.base.tables import clean_text, header_key
 
-KIND_BALLOT = "测评票"
-KIND_PAPER = "测评录入表"
-KIND_TALLY = "测评汇总表"
-RATING_KINDS = (KIND_BALLOT, KIND_PAPER, KIND_TALLY)
-BALLOT_SHEET, PAPER_SHEET, TALLY_SHEET = "测评票", "测评录入", "测评汇总"
-BALLOT_HEADERS = ["单位代码", "单位名称", "考核类别", "评价", "意见"]
-# kind -> (preferred sheet, the header text that marks the header row, what else it must hold)
-LAYOUT = {KIND_BALLOT: (BALLOT_SHEET, "单位代码", ["评价"]), KIND_PAPER: (PAPER_SHEET, "票号", []),
-          KIND_TALLY: (TALLY_SHEET, "单位代码", [])}
+# kind -> its table (base.layout owns the names)
+LAYOUT = {BALLOT_FILE_TYPE: BALLOT_TABLE, PAPER_FILE_TYPE: PAPER_TABLE, TALLY_FILE_TYPE: TALLY_TABLE}
 
 
 def _header_row(rows: list[list], key: str, also: list[str], scan_rows: int = 60) -> tuple[int, dict[str, int]] | None:
@@ -34,9 +36,10 @@ def _header_row(rows: list[list], key: str, also: list[str], scan_rows: int = 60
     return None
 
 
-def interpret(result, sheets: dict[str, list[list]], meta_sheet: str) -> None:
-    sheet_name, key, also = LAYOUT[result.kind]
-    order = [sheet_name] + [name for name in sheets if name not in (sheet_name, meta_sheet)]
+def interpret(result, sheets: dict[str, list[list]]) -> None:
+    table = LAYOUT[result.kind]
+    sheet_name, key, also = table.sheet, table.key, list(table.also)
+    order = [sheet_name] + [name for name in sheets if name not in (sheet_name, META_SHEET)]
     for name in order:
         rows = sheets.get(name)
         if not rows:
@@ -101,7 +104,8 @@ class _Grid:
         return bool(self.rows and self.cols)
 
 
-def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers: set[str], view_of) -> list:
+def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers: set[str], view_of,
+          scored: tuple[str, ...] = ()) -> list:
     """table_guard's rules for a 测评 table, whose counted cells are many columns: a doubled
     header, a hidden column or hidden header row withholds every counted cell of the table
     (one 错误 here); a hidden row withholds the cells it holds (validation reports each at
@@ -176,4 +180,4 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
     return issues
 
 
-KIND_NAMES = {BALLOT_SHEET: KIND_BALLOT, PAPER_SHEET: KIND_PAPER, TALLY_SHEET: KIND_TALLY}
+KIND_NAMES = {table.sheet: kind for kind, table in LAYOUT.items()}

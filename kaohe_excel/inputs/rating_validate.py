@@ -15,13 +15,13 @@ import pandas as pd
 
 from kaohe_excel.scoring import rating_score
 from kaohe_excel.base.issues import IssueCode, error, warning
-from kaohe_excel.inputs.rating_read import KIND_BALLOT, KIND_PAPER, KIND_TALLY
+from kaohe_excel.base.layout import BALLOT_FILE_TYPE, PAPER_FILE_TYPE, TALLY_FILE_TYPE
 from kaohe_excel.scheme.rating_scheme import COLLECT_ELECTRONIC, COLLECT_PAPER, COLLECT_TALLY
-from kaohe_excel.inputs.read import FormulaWithoutValue
+from kaohe_excel.base.read_rows import FormulaWithoutValue
 from kaohe_excel.base.tables import cell_address, clean_text
 from kaohe_excel.base.xlsx_meta import Formatted, Withheld
 
-KIND_OF_COLLECT = {COLLECT_ELECTRONIC: KIND_BALLOT, COLLECT_PAPER: KIND_PAPER, COLLECT_TALLY: KIND_TALLY}
+KIND_OF_COLLECT = {COLLECT_ELECTRONIC: BALLOT_FILE_TYPE, COLLECT_PAPER: PAPER_FILE_TYPE, COLLECT_TALLY: TALLY_FILE_TYPE}
 STATUS_ZH = {rating_score.STATUS_BLANK: "空白票", rating_score.STATUS_VOID_TOP: "作废（超过每票优秀上限）",
              rating_score.STATUS_VOID_SAME: "作废（全部评价相同）", "duplicate": "票号重复，未计入"}
 
@@ -183,9 +183,9 @@ class RatingCollector:
             return "rejected"  # nothing of it can be seen as typed: the reader's 错误 names the cell
         rating, rater = found
         key = (rating["rating_code"], rater["rater_group"])
-        if result.kind == KIND_BALLOT:
+        if result.kind == BALLOT_FILE_TYPE:
             return self.ballot_file(result, key, rater)
-        if result.kind == KIND_PAPER:
+        if result.kind == PAPER_FILE_TYPE:
             return self.paper_file(result, key, rater)
         return self.tally_file(result, key, rating, rater)
 

@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 from kaohe_excel.base.issues import Issue, IssueCode, error, warning
 from kaohe_excel.base.tables import cell_address, clean_text, column_letter, header_key, locate_table
+from kaohe_excel.base.layout import UNIT_CLAIM_TABLE
 from kaohe_excel.base.xlsx_meta import (
     CONDITIONAL,
     FONT_HIDDEN,
@@ -28,11 +29,9 @@ from kaohe_excel.base.xlsx_meta import (
     shown_as,
 )
 
-# The cell of a row that is scored, per table; the first one a layout has is used.
-INPUT_COLUMNS = ("实际完成值", "评定值", "核定值", "数量", "复核值")
-# Where a formula's cached result may be read with a 警告 when it cannot be recomputed; a count
-# or a ballot's mark is typed, never computed.
-FORMULA_READABLE = ("实际完成值", "评定值", "核定值", "复核值")
+# Where a formula's cached result may never be read, even with a 警告 when it cannot be
+# recomputed: a count (or a ballot's mark, rating_read's guard) is typed, never computed.
+TYPED_ONLY = (UNIT_CLAIM_TABLE.scored,)
 # The columns that say which row a value belongs to (compared when another sheet holds the table too).
 KEY_COLUMNS = ("单位代码", "指标代码", "项目代码")
 REDO = "请使用考核办下发的模板重新填报"
@@ -55,8 +54,8 @@ class _Cells(set):
     inputs: set = set()
 
 
-def _input_of(layout) -> str | None:
-    return next((name for name in INPUT_COLUMNS if name in layout.columns), None)
+def _input_of(layout, scored: tuple[str, ...]) -> str | None:
+    return next((name for name in scored if name in layout.columns), None)
 
 
 def _withhold_all(rows: list, name: str) -> None:
@@ -67,14 +66,15 @@ def _withhold_all(rows: list, name: str) -> None:
 
 
 def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers: set[str],
-          view_of: Callable[[str, set[tuple[int, int]]], SheetView | None]) -> list[Issue]:
+          view_of: Callable[[str, set[tuple[int, int]]], SheetView | None], scored: tuple[str, ...]) -> list[Issue]:
     """Issues for the tables of one file; marks the cells that must not be scored as read.
-    `view_of(sheet, cells)` scans a sheet's XML (None where there is none: .xls, .ods)."""
+    `view_of(sheet, cells)` scans a sheet's XML (None where there is none: .xls, .ods);
+    `scored`: the input of each of the kind's tables (base.layout.TableLayout.scored)."""
     issues: list[Issue] = []
     tables = _tables(records)
     read_sheets = {layout.sheet for layout, _ in tables}
     for layout, rows in tables:
-        name = _input_of(layout)
+        name = _input_of(layout, scored)
         header_row = getattr(layout, "header_row", -1)
         grid = sheets.get(layout.sheet)
         if name is None or header_row < 0 or not grid or header_row >= len(grid):
@@ -140,7 +140,7 @@ def guard(file: str, records: list, sheets: dict[str, list[list]], known_headers
         for row in rows:
             if key_problem(row, name, key_cols, grid, view, "未计分"):
                 continue
-            said = guard_cell(row, name, position, value_col, view, grid=grid, formula_ok=name in FORMULA_READABLE)
+            said = guard_cell(row, name, position, value_col, view, grid=grid, formula_ok=name not in TYPED_ONLY)
             if said:
                 issues.append(warning(IssueCode.formula_unchecked, said, file=file, sheet=layout.sheet,
                                       cell=cell_address(row.row, value_col)))

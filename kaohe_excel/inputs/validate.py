@@ -8,37 +8,24 @@ trailing unit, "85.3%") and each such repair is recorded as a 警告.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from kaohe_excel.inputs import appeal
 from kaohe_excel.base import origin
-from kaohe_excel.inputs.crosscheck import VERIFIED_COLUMNS, empty_verified
-from kaohe_excel.base.memory import release_unused
 from kaohe_excel.base.issues import Issue, IssueCode, Severity, count_errors, error, issues_frame, warning
-from kaohe_excel.inputs.read import (
-    KIND_APPEAL,
-    KIND_ASSESSMENT,
-    KIND_LEAD,
-    KIND_UNIT,
-    Cell,
-    FileResult,
-    FormulaWithoutValue,
-    InboxStream,
-    ReadResult,
-    Row,
-)
-from kaohe_excel.inputs.rating_read import RATING_KINDS
+from kaohe_excel.base.layout import LEAD_FILE_TYPE, UNIT_FILE_TYPE
+from kaohe_excel.base.memory import release_unused
+from kaohe_excel.base.tables import clean_text
+from kaohe_excel.inputs import appeal, kinds, value_guard
+from kaohe_excel.inputs.crosscheck import VERIFIED_COLUMNS, empty_verified
+from kaohe_excel.inputs.number_text import parse_value
 from kaohe_excel.inputs.rating_validate import RatingCollector
+from kaohe_excel.inputs.read import FileResult, InboxStream, ReadResult
+from kaohe_excel.inputs.row_checks import RowChecks
 from kaohe_excel.scheme.workbook import Scheme
-from kaohe_excel.base.tables import clean_text, display_text
-from kaohe_excel.inputs import value_guard
-from kaohe_excel.base.xlsx_meta import Formatted, Withheld
-from kaohe_excel.inputs.number_text import COUNT_UNITS, ERROR_VALUES, KNOWN_UNIT_TAILS, Parsed, _formula_problem, _plain, _SPACE, parse_value  # noqa: F401
 
 VALUE_COLUMNS = ["unit_code", "indicator_code", "value", "text_value", "evidence", "note", "file", "sheet", "cell", "unscored"]
 CLAIM_COLUMNS = ["unit_code", "item_code", "count", "description", "evidence", "file", "sheet", "cell", "recorded_by"]
@@ -74,9 +61,6 @@ class Validated:
 
 
 SPEC_COLUMNS = ["indicator_code", "name", "measure_unit", "method", "target", "tier_table", "base", "full", "floor"]
-OFFICE_KIND_LABELS = {KIND_ASSESSMENT: "评定表", KIND_LEAD: "牵头单位核定表", KIND_APPEAL: "复核登记表",
-                      # w-rating: the 测评 workbooks are office kinds too (a 校验码 is required)
-                      **{kind: kind for kind in RATING_KINDS}}
 
 
 @dataclass(eq=False)
@@ -139,7 +123,7 @@ def _spec_records(frame: pd.DataFrame) -> list[tuple[str, str, dict]]:
     return list(zip(frame["unit_code"].tolist(), frame["indicator_code"].tolist(), map(specs.__getitem__, spec_ids.tolist())))
 
 
-class _Validator:
+class _Validator(RowChecks):
     def __init__(self, scheme: Scheme):
         self.scheme = scheme
         assignments = scheme.assignments()
@@ -195,7 +179,8 @@ class _Validator:
         _Verdict that merge() appends in the main process exactly where file() would have.
         None for the kinds whose checks span files (the 复核登记表, the 测评 workbooks), and
         whenever judging fails here (no office key): the main process then judges the cells."""
-        if result.kind in RATING_KINDS or result.kind == KIND_APPEAL:
+        kind = kinds.KINDS.get(result.kind)
+        if kind is not None and not kind.alone:
             return None
         kept = (self.issues, self.values, self.claims, self.verified, self.submissions, self.candidates)
         self.issues, self.values, self.claims, self.verified, self.submissions, self.candidates = [], [], [], [], [], {}
@@ -220,9 +205,6 @@ class _Validator:
             self.candidates.setdefault(candidate.key, []).append(candidate)
 
     # ---------------------------------------------------------- helpers
-    def add(self, issue: Issue) -> None:
-        self.issues.append(issue)
-
     def submission(self, result: FileResult, unit_code: str, status: str) -> None:
         name = self.unit_names.get(unit_code, "")
         self.submissions.append({"file": result.name, "kind": result.kind, "unit_code": unit_code, "unit_name": name,
@@ -239,21 +221,7 @@ class _Validator:
         if proven is None or not self.check_meta(result):
             self.submission(result, result.meta.get("单位代码", "") if proven is not None else "", "rejected")
             return
-        if result.kind in RATING_KINDS:
-            status = self.rating.file(result) if self.rating is not None else "rejected"
-            if self.rating is None:
-                self.add(error(IssueCode.rating_unknown, "考核方案中没有测评，此测评表未采用", file=result.name))
-            self.submission(result, "", status)
-            return
-        if result.kind == KIND_UNIT:
-            self.unit_file(result, proven)
-        elif result.kind == KIND_LEAD:
-            self.lead_workbook(result)
-        elif result.kind == KIND_APPEAL:
-            self.submission(result, "", "read")
-            self.appeal_files.append((result.name, appeal.judge(result, self), self.submissions[-1]))
-        else:
-            self.assessment_workbook(result)
+        kinds.KINDS[result.kind].judge(self, result, proven)
         self.end_candidate()
 
     def office_key(self) -> origin.OfficeKey:
@@ -266,7 +234,8 @@ class _Validator:
         a unit table without one (read with a 警告, never displacing a proven file), None when
         the file is rejected (an office kind without proof, or any 校验码 that does not match)."""
         meta, name = result.meta, result.name
-        label = OFFICE_KIND_LABELS.get(result.kind)
+        kind = kinds.KINDS.get(result.kind)
+        label = result.kind if kind is not None and kind.office else None
         verdict = origin.verify(self.office_key(), meta) if origin.has_code(meta) else origin.UNSIGNED
         if verdict == origin.GENUINE:
             return True
@@ -280,7 +249,7 @@ class _Validator:
                            file=name))
             return None
         if label:
-            how = ("由考核办用 kaohe template --lead 生成并下发的核定表" if result.kind == KIND_LEAD
+            how = ("由考核办用 kaohe template --lead 生成并下发的核定表" if result.kind == LEAD_FILE_TYPE
                    else f"考核办用 kaohe template 生成的{label}")
             self.add(error(IssueCode.origin_missing,
                            f"此{label}没有考核办的校验码（不是本办生成的，或内容被复制到了新文件），未采用。请在{how}中填写后放入收件箱",
@@ -372,7 +341,7 @@ class _Validator:
                            f"这是 {period} 期的模板，本期是 {scheme_meta.period}，请使用本期模板重新填报", file=name))
             return False
         fingerprint = meta.get("方案指纹", "")
-        if fingerprint and fingerprint != self.scheme.fingerprint and result.kind == KIND_UNIT:
+        if fingerprint and fingerprint != self.scheme.fingerprint and result.kind == UNIT_FILE_TYPE:
             unit_code = meta.get("单位代码") or header.get("单位代码", "")
             template_codes = [c for c in meta.get("指标代码", "").split(",") if c]
             expected_codes = list(self.expected_self.get(unit_code, {}))
@@ -384,361 +353,6 @@ class _Validator:
                                "此模板由考核方案的旧版本生成，指标已调整，请使用考核办最新下发的模板重新填报", file=name, unit=unit_code))
                 return False
         return True
-
-    def unit_file(self, result: FileResult, proven: bool = True) -> None:
-        name = result.name
-        header_cell = result.header.get("单位代码")
-        header_code = clean_text(header_cell.value) if header_cell else ""
-        unit_code = result.meta.get("单位代码") or header_code
-        where = {"file": name, "unit": unit_code}
-        if header_cell is not None and header_code and unit_code and header_code != unit_code:
-            self.add(error(IssueCode.unit_mismatch,
-                           f"表头单位代码「{header_code}」与模板所属单位「{unit_code}」不一致，请使用本单位的模板",
-                           sheet=header_cell.sheet, cell=header_cell.cell, **where))
-            self.submission(result, unit_code, "rejected")
-            return
-        if unit_code not in self.unit_names:
-            cell = {"sheet": header_cell.sheet, "cell": header_cell.cell} if header_cell else {}
-            self.add(error(IssueCode.unknown_unit, f"单位代码「{unit_code}」不在考核方案的单位名单中，请使用考核办下发的本单位模板", **cell, **where))
-            self.submission(result, unit_code, "rejected")
-            return
-        self.submission(result, unit_code, "read")
-        self.begin_candidate(("unit", unit_code), result, proven)
-        expected_rows = self.expected_self.get(unit_code, {})
-        seen: set[str] = set()
-        for row in result.rows:
-            code = clean_text(row.value_of("指标代码"))
-            value_cell = row["实际完成值"]
-            if not code:
-                self.add(error(IssueCode.unknown_indicator, "指标代码被删除，无法确定此行是哪个指标，请恢复模板原样后重填", **_at(row["指标代码"], unit_code, name)))
-                continue
-            if code not in self.indicator_codes:
-                self.add(error(IssueCode.unknown_indicator, f"指标代码「{code}」不存在（可能被修改），请恢复模板原样后重填", indicator=code, **_at(row["指标代码"], unit_code, name)))
-                continue
-            if code not in expected_rows:
-                # Templates made elsewhere may list every indicator; a row only matters when something was typed.
-                typed = value_cell is not None and bool(clean_text(value_cell.value))
-                if (unit_code, code) in self.exempt_pairs or (unit_code, code) in self.expected_assessed:
-                    if typed:
-                        why = "本单位不考核" if (unit_code, code) in self.exempt_pairs else "由考核办（牵头单位）评定"
-                        self.add(warning(IssueCode.not_applicable_indicator, f"指标「{code}」{why}，填写内容已忽略",
-                                         indicator=code, **_at(value_cell, unit_code, name)))
-                elif typed:
-                    self.add(error(IssueCode.not_applicable_indicator,
-                                   f"指标「{code}」不属于本单位的考核指标（可能误改了指标代码），请恢复模板原样后重填", indicator=code, **_at(row["指标代码"], unit_code, name)))
-                else:
-                    self.add(warning(IssueCode.not_applicable_indicator, f"指标「{code}」不属于本单位的考核指标，此行未填写，已忽略",
-                                     indicator=code, **_at(row["指标代码"], unit_code, name)))
-                continue
-            if code in seen:
-                self.add(error(IssueCode.duplicate_indicator, f"指标「{code}」出现了多行，请删除重复行", indicator=code, **_at(row["指标代码"], unit_code, name)))
-                continue
-            seen.add(code)
-            spec = expected_rows[code]
-            self.check_target(row, spec, name, unit_code, code)
-            if (row.value_of("指标名称") != spec["name"] or row.value_of("计量单位") != spec["measure_unit"]) and self.contradicts(
-                    result, row, "实际完成值", unit_code, code,
-                    (("指标名称", spec["name"], "指标名称"), ("计量单位", spec["measure_unit"], "计量单位"))):
-                value_cell = row["实际完成值"]
-            self.value(unit_code, code, spec, value_cell, name, row.value_of("佐证材料"), row.value_of("备注"))
-        for code, spec in expected_rows.items():
-            if code not in seen:
-                self.add(error(IssueCode.missing_indicator, f"指标「{code} {spec['name']}」的行被删除，请使用原模板重新填报",
-                               file=name, sheet=_sheet_of(result), unit=unit_code, indicator=code))
-        for claim in result.claims:
-            other = claim.get("单位代码")  # w-redteam: a unit claims for itself only
-            if other is not None and clean_text(other.value) not in ("", unit_code):
-                self.add(error(IssueCode.unit_mismatch,
-                               f"加扣分行的单位代码「{clean_text(other.value)}」不是本单位「{unit_code}」，此行未计分；"
-                               "单位只能为本单位申报加分，请删除此行或把单位代码改为本单位", **_at(other, unit_code, name)))
-                continue
-            self.claim(claim, unit_code, name, recorded_by="unit")
-
-    def contradicts(self, result: FileResult, row: Row, input_name: str, unit_code: str, code: str,
-                    checks: tuple[tuple[str, str, str], ...]) -> bool:
-        """A row whose name or unit contradicts its codes (codes swapped, so a figure would
-        be scored under another indicator or unit): an 错误 at that cell, the row's input
-        withheld (True). From a template of an earlier scheme edit, where a name may have
-        been corrected since, only a name that is another indicator's is an error."""
-        earlier = bool(result.meta.get("方案指纹")) and result.meta.get("方案指纹") != self.scheme.fingerprint
-        for column, expected, label in checks:
-            typed = row.value_of(column)
-            reason = value_guard.contradiction(label, typed, expected)
-            if reason is None:
-                continue
-            cell = row[column]
-            at = {"file": result.name, "sheet": cell.sheet, "cell": cell.cell, "unit": unit_code, "indicator": code}
-            if earlier and clean_text(typed) not in self.names_in_use:
-                self.add(warning(IssueCode.code_name_mismatch, f"{reason}；模板由考核方案的较早版本生成，按指标代码计分，请核实", **at))
-                continue
-            self.add(error(IssueCode.code_name_mismatch,
-                           f"{reason}，此行的{input_name}未计分；请恢复模板原样，或使用考核办下发的模板重新填报", **at))
-            row.set(input_name, Withheld(row.value_of(input_name)))
-            return True
-        return False
-
-    def check_target(self, row: Row, spec, file: str, unit_code: str, code: str) -> None:
-        raw = row.value_of("目标值")
-        if raw is None or spec["method"] == "定性" or raw == spec["target"] or not clean_text(raw):
-            return  # the template's own target (the usual case) needs no parsing
-        cell = row["目标值"]
-        typed = parse_value(raw, spec["measure_unit"]).value
-        target = spec["target"]
-        if not math.isnan(target) and not math.isnan(typed) and abs(typed - target) > 1e-9 * max(1.0, abs(target)):
-            self.add(warning(IssueCode.edited_locked_cell,
-                             f"目标值被改为 {_plain(typed)}，按考核方案的目标值 {_plain(target)} 计分",
-                             file=file, sheet=cell.sheet, cell=cell.cell, unit=unit_code, indicator=code))
-
-    def value(self, unit_code: str, code: str, spec, cell: Cell, file: str, evidence: object, note: object,
-              label: str = "实际完成值", into: list[dict] | None = None) -> None:
-        """Judge one input cell; `evidence` and `note` are raw values (None: no such column)."""
-        at = {"file": file, "sheet": cell.sheet, "cell": cell.cell, "unit": unit_code, "indicator": code}
-        name = spec["name"]
-        raw = cell.value
-        if isinstance(raw, Withheld):  # the office cannot see this cell: never scored
-            if raw.problem is not None:
-                self.add(error(raw.problem[0], f"指标「{name}」的{label}{raw.problem[1]}", **at))
-            parsed = Parsed()
-        elif raw.__class__ is Formatted and spec["method"] != "定性":
-            parsed = self.parse_formatted(raw, spec)
-        else:
-            parsed = self.parse(raw, spec)
-        if parsed.problem:
-            issue_code, text = parsed.problem
-            if issue_code == IssueCode.missing_value:
-                text = f"指标「{name}」的{label}未填写，请补填"
-            else:
-                text = f"指标「{name}」的{label}{text}"
-            self.add(error(issue_code, text, **at))
-        elif parsed.repaired:
-            self.add(warning(parsed.repaired_code or IssueCode.normalized_value, f"指标「{name}」的{label}{parsed.repaired}", **at))
-        unscored = parsed.problem is not None or isinstance(raw, Withheld)
-        if not unscored and parsed.text is None:
-            unscored = self.check_range(parsed.value, spec, at, label)
-        if into is None:  # a row of VALUE_COLUMNS: a tuple pickles and becomes a frame faster than a dict
-            self.values.append((unit_code, code, parsed.value, parsed.text, display_text(evidence), display_text(note),
-                                file, cell.sheet, at["cell"], unscored))
-            return
-        into.append({
-            "unit_code": unit_code, "indicator_code": code, "value": parsed.value, "text_value": parsed.text,
-            "evidence": display_text(evidence), "note": display_text(note),
-            "file": file, "sheet": cell.sheet, "cell": at["cell"], "unscored": unscored,
-        })
-
-    def parse_formatted(self, raw: Formatted, spec) -> Parsed:
-        number, text = value_guard.formatted(raw, spec["measure_unit"], spec["target"])
-        code = value_guard.formatted_code(raw)  # w-redteam: a formula's cached result is not a format
-        if number is None:
-            return Parsed(problem=(code, text))
-        if text:
-            return Parsed(value=number, repaired=text, repaired_code=code)
-        return Parsed(value=number)
-
-    def parse(self, raw: object, spec) -> Parsed:
-        if spec["method"] != "定性" or isinstance(raw, FormulaWithoutValue):
-            return parse_value(raw, spec["measure_unit"])
-        text = clean_text(raw)
-        if _SPACE.sub("", text).upper() in ERROR_VALUES:
-            return parse_value(text)
-        levels = self.grades.get(spec["tier_table"], set())
-        if not text:
-            return Parsed(problem=(IssueCode.missing_value, "未填写"))
-        if text not in levels:
-            return Parsed(problem=(IssueCode.invalid_grade, f"「{text}」不是可选等级，应为：{'、'.join(sorted(levels))}"))
-        return Parsed(text=text)
-
-    def check_range(self, value: float, spec, at: dict, label: str = "实际完成值") -> bool:
-        """Plausibility: True when the value is impossible (an error), warnings otherwise."""
-        name, measure_unit, target = spec["name"], spec["measure_unit"], spec["target"]
-        # a 核定值 or 复核值 says which value it is
-        subject = f"指标「{name}」" if label == "实际完成值" else f"指标「{name}」的{label}"
-        if value < 0 and (measure_unit in COUNT_UNITS or spec["method"] == "扣分"):
-            self.add(error(IssueCode.out_of_range, f"{subject}是计数（{measure_unit or '次数'}），不能为负数 {_plain(value)}，请核实", **at))
-            return True
-        if not -value_guard.TARGET_FLOOR <= value <= value_guard.TARGET_FLOOR or not math.isfinite(value):
-            reason = value_guard.implausible(value, spec) if math.isfinite(value) else value_guard.non_finite(_plain(value))
-            if reason:
-                code = IssueCode.implausible_value if math.isfinite(value) else IssueCode.non_finite_value
-                self.add(error(code, f"{subject}{reason}", **at))
-                return True
-        reason = value_guard.fractional_count(value, spec)
-        if reason:
-            self.add(error(IssueCode.invalid_count, f"{subject}{reason}", **at))
-            return True
-        if measure_unit == "%":
-            if 0 < abs(value) <= 1 and not math.isnan(target) and target > 1:
-                self.add(warning(IssueCode.percent_scale,
-                                 f"{subject}填写 {_plain(value)}，目标值为 {_plain(target)}%，是否未乘100？百分比指标请填百分数数值（如 85.3 表示 85.3%）", **at))
-            elif value > 100 and (math.isnan(target) or target <= 100):
-                self.add(warning(IssueCode.out_of_range, f"{subject}为 {_plain(value)}%，超过100%，请核实", **at))
-        return False
-
-    def claim(self, row: Row, unit_code: str, file: str, recorded_by: str) -> None:
-        code_cell = row["项目代码"]
-        code = clean_text(code_cell.value)
-        at = {"file": file, "sheet": code_cell.sheet, "cell": code_cell.cell, "unit": unit_code}
-        if not code:
-            self.add(error(IssueCode.unknown_adjustment, "加扣分行填写了内容但没有选择项目代码，请从下拉列表选择", **at))
-            return
-        if code not in self.catalogue:
-            self.add(error(IssueCode.unknown_adjustment, f"加扣分项目代码「{code}」不在考核方案的加扣分目录中，请从下拉列表选择", **at))
-            return
-        item = self.catalogue[code]
-        if recorded_by == "unit" and item["kind"] != "bonus":
-            self.add(error(IssueCode.adjustment_not_claimable, f"「{item['name']}」是{'扣分' if item['kind'] == 'deduction' else '否决'}项目，由考核办记录，单位不能自行申报", **at))
-            return
-        count_cell = row["数量"]
-        count_at = {**at, "cell": count_cell.cell}
-        if not isinstance(count_cell.value, (Withheld, FormulaWithoutValue)) and count_cell.value.__class__ is not Formatted \
-                and not clean_text(count_cell.value):
-            count = 1.0
-            self.add(warning(IssueCode.invalid_count, f"「{item['name']}」未填写数量，按 1 项计", **count_at))
-        else:
-            count = self.count(count_cell.value, item, recorded_by, count_at)
-            if count is None:
-                return
-        evidence_cell = row.get("佐证材料")
-        evidence = display_text(evidence_cell.value) if evidence_cell else ""
-        if recorded_by == "unit" and bool(item["needs_evidence"]) and not evidence:
-            cell = evidence_cell.cell if evidence_cell else code_cell.cell
-            self.add(error(IssueCode.missing_evidence, f"「{item['name']}」须提供佐证材料（文件名或文号），请在「佐证材料」列填写", **{**at, "cell": cell}))
-            return
-        description = row.get("事项说明")
-        self.claims.append({"unit_code": unit_code, "item_code": code, "count": count,
-                            "description": display_text(description.value) if description else "", "evidence": evidence,
-                            "file": file, "sheet": code_cell.sheet, "cell": code_cell.cell, "recorded_by": recorded_by})
-
-    def count(self, raw: object, item: dict, recorded_by: str, at: dict, label: str = "数量", zero_ok: bool = False) -> float | None:
-        """The 数量 of a 加扣分 item, or None after adding its 错误 (one wording for a unit's claim,
-        the office's record and a 复核值). The office may record fractions (0.5 points lost upstream,
-        charged ×10); a unit claims whole items; a 复核 may set 0 to remove the item."""
-        name = item["name"]
-        if isinstance(raw, Withheld):
-            if raw.problem is not None:
-                self.add(error(raw.problem[0], f"「{name}」的{label}{raw.problem[1]}", **at))
-            return None
-        if raw.__class__ is Formatted:
-            self.add(error(IssueCode.number_format,
-                           f"「{name}」的{label}单元格设置了「{raw.code}」格式，显示的数与所填的 {_plain(raw)} 不同；"
-                           f"请将单元格格式改为“常规”后填写项数", **at))
-            return None
-        if isinstance(raw, FormulaWithoutValue):
-            self.add(error(IssueCode.formula_without_value, f"「{name}」的{label}{_formula_problem(raw)[1]}", **at))
-            return None
-        text = clean_text(raw)
-        parsed = parse_value(raw)
-        whole = recorded_by == "office" or float(parsed.value).is_integer()
-        low = parsed.value < 0 if zero_ok else parsed.value <= 0
-        if parsed.problem or low or not whole or not math.isfinite(parsed.value):
-            if zero_ok:
-                rule = "不小于0的数" if recorded_by == "office" else "不小于0的整数"
-            else:
-                rule = "正数" if recorded_by == "office" else "正整数"
-            self.add(error(IssueCode.invalid_count, f"「{name}」的{label}「{text}」应为{rule}" + ("（填0表示取消此项）" if zero_ok else ""), **at))
-            return None
-        if parsed.value > value_guard.COUNT_LIMIT:
-            self.add(error(IssueCode.implausible_value,
-                           f"「{name}」的{label}「{text}」超过 {value_guard.COUNT_LIMIT:.0f}，不合常理，请核实后填写", **at))
-            return None
-        return parsed.value
-
-    def assessment_workbook(self, result: FileResult) -> None:
-        name = result.name
-        self.submission(result, "", "read")
-        self.begin_candidate(("assessment", ""), result, True)
-        seen: set[tuple[str, str]] = set()
-        for row in result.rows:
-            unit_cell, code_cell, value_cell = row["单位代码"], row["指标代码"], row["评定值"]
-            unit_code, code = clean_text(unit_cell.value), clean_text(code_cell.value)
-            at = {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell, "unit": unit_code, "indicator": code}
-            if unit_code not in self.unit_names:
-                self.add(error(IssueCode.unknown_unit, f"评定表中的单位代码「{unit_code}」不在单位名单中", **at))
-                continue
-            if (unit_code, code) not in self.expected_assessed:
-                if code not in self.indicator_codes:
-                    self.add(error(IssueCode.unknown_indicator, f"评定表中的指标代码「{code}」不存在", **{**at, "cell": code_cell.cell}))
-                elif (unit_code, code) in self.exempt_pairs:
-                    self.add(warning(IssueCode.not_applicable_indicator, f"单位「{unit_code}」的指标「{code}」不考核，评定值已忽略", **at))
-                else:
-                    self.add(error(IssueCode.not_applicable_indicator, f"指标「{code}」不是单位「{unit_code}」的评定类指标", **{**at, "cell": code_cell.cell}))
-                continue
-            if (unit_code, code) in seen:
-                self.add(error(IssueCode.duplicate_indicator, f"单位「{unit_code}」的指标「{code}」在评定表中重复", **at))
-                continue
-            seen.add((unit_code, code))
-            spec = self.expected_assessed[(unit_code, code)]
-            if self.contradicts(result, row, "评定值", unit_code, code,
-                                (("单位名称", self.unit_names[unit_code], "单位名称"), ("指标名称", spec["name"], "指标名称"))):
-                value_cell = row["评定值"]
-            self.value(unit_code, code, spec, value_cell, name, None, row.value_of("说明"), label="评定值")
-        for unit_code, code in self.expected_assessed:
-            if (unit_code, code) not in seen:
-                self.add(error(IssueCode.missing_value, f"评定表缺少单位「{unit_code}」指标「{code}」的评定值，请补充",
-                               file=name, sheet="评定", unit=unit_code, indicator=code))
-        for claim in result.claims:
-            unit_cell = claim.get("单位代码")
-            unit_code = clean_text(unit_cell.value) if unit_cell else ""
-            if unit_code not in self.unit_names:
-                code_cell = claim["项目代码"]
-                self.add(error(IssueCode.unknown_unit, f"加扣分记录的单位代码「{unit_code}」不在单位名单中",
-                               file=name, sheet=code_cell.sheet, cell=unit_cell.cell if unit_cell else code_cell.cell))
-                continue
-            self.claim(claim, unit_code, name, recorded_by="office")
-
-    def lead_workbook(self, result: FileResult) -> None:
-        """A lead department's 核定表: its verified values for the 自报 indicators it leads.
-        A blank 核定值 is kept as NaN: the crosscheck lists it, the unit's own value is scored."""
-        name = result.name
-        lead = result.meta.get("牵头单位", "")
-        if lead not in self.led:
-            text = (f"核定表的牵头单位「{lead}」在考核方案中没有牵头的自报指标" if lead else "核定表缺少牵头单位标识")
-            self.add(error(IssueCode.not_our_template, f"{text}，请使用考核办下发的本部门核定表", file=name))
-            self.submission(result, "", "rejected")
-            return
-        self.submission(result, "", "read")
-        self.submissions[-1]["unit_name"] = lead
-        self.begin_candidate(("lead", lead), result, True)
-        seen: set[tuple[str, str]] = set()
-        for row in result.rows:
-            unit_cell, code_cell, value_cell = row["单位代码"], row["指标代码"], row["核定值"]
-            unit_code, code = clean_text(unit_cell.value), clean_text(code_cell.value)
-            at = {"file": name, "sheet": unit_cell.sheet, "cell": unit_cell.cell, "unit": unit_code, "indicator": code}
-            code_at = {**at, "cell": code_cell.cell}
-            if unit_code not in self.unit_names:
-                self.add(error(IssueCode.unknown_unit, f"核定表中的单位代码「{unit_code}」不在单位名单中", **at))
-                continue
-            if code not in self.indicator_codes:
-                self.add(error(IssueCode.unknown_indicator, f"核定表中的指标代码「{code}」不存在", **code_at))
-                continue
-            if code not in self.led[lead]:
-                actual = self.lead_of.get(code) or "未指定"
-                self.add(error(IssueCode.not_applicable_indicator,
-                               f"指标「{code}」不是{lead}牵头的自报指标（牵头单位：{actual}），核定值未采用", **code_at))
-                continue
-            spec = self.expected_self.get(unit_code, {}).get(code)
-            if spec is None:
-                if (unit_code, code) in self.exempt_pairs:
-                    self.add(warning(IssueCode.not_applicable_indicator, f"单位「{unit_code}」的指标「{code}」不考核，核定值已忽略", **at))
-                else:
-                    self.add(error(IssueCode.not_applicable_indicator, f"指标「{code}」不是单位「{unit_code}」的考核指标", **code_at))
-                continue
-            if (unit_code, code) in seen:
-                self.add(error(IssueCode.duplicate_indicator, f"单位「{unit_code}」的指标「{code}」在核定表中重复", **at))
-                continue
-            seen.add((unit_code, code))
-            if self.contradicts(result, row, "核定值", unit_code, code,
-                                (("单位名称", self.unit_names[unit_code], "单位名称"), ("指标名称", spec["name"], "指标名称"))):
-                value_cell = row["核定值"]
-            note = row.value_of("说明")
-            record = {"unit_code": unit_code, "indicator_code": code, "verified_value": math.nan, "verified_text": None,
-                      "lead_unit": lead, "note": clean_text(note), "file": name,
-                      "sheet": value_cell.sheet, "cell": value_cell.cell}
-            if isinstance(value_cell.value, FormulaWithoutValue) or clean_text(value_cell.value):
-                parsed: list[dict] = []
-                self.value(unit_code, code, spec, value_cell, name, None, note, label="核定值", into=parsed)
-                if not parsed[0]["unscored"]:
-                    record["verified_value"], record["verified_text"] = parsed[0]["value"], parsed[0]["text_value"]
-            self.verified.append(record)
 
     def check_groups(self, values: pd.DataFrame) -> None:
         """The group-relative plausibility rule (value_guard): a number four orders of
@@ -823,15 +437,6 @@ def _expand(records: list, part: str) -> list:
         else:
             out.append(record)
     return out
-
-
-def _at(cell: Cell, unit_code: str, file: str) -> dict:
-    """Where an issue points; built only for an issue, addresses cost time over every row."""
-    return {"sheet": cell.sheet, "cell": cell.cell, "unit": unit_code, "file": file}
-
-
-def _sheet_of(result: FileResult) -> str:
-    return result.rows[0]["指标代码"].sheet if result.rows else "填报"
 
 
 def validate(scheme: Scheme, read_result: ReadResult) -> Validated:

@@ -25,7 +25,7 @@ from kaohe_excel.storage import interim_sources
 from kaohe_excel.base import origin
 from kaohe_excel.outputs import period_outputs
 from kaohe_excel.base import publication
-from kaohe_excel.inputs import read
+from kaohe_excel.inputs import read, sniff
 from kaohe_excel.outputs import report
 from kaohe_excel.inputs import validate
 from kaohe_excel.jobs import verify
@@ -89,7 +89,7 @@ def refuse_empty_inbox(inbox: Path, stream: read.InboxStream | None = None) -> N
     read the inbox, its listing (the inbox is then listed once)."""
     listing = getattr(stream, "listing", None)
     files = listing()[0] if listing is not None else read.list_inbox(inbox)[0]
-    if not any(path.suffix.lower() in read.SPREADSHEET_SUFFIXES for path in files):
+    if not any(path.suffix.lower() in sniff.SPREADSHEET_SUFFIXES for path in files):
         others = f"（只有 {len(files)} 个其他文件，如 {files[0].name}）" if files else ""
         raise InboxEmpty(f"收件箱里没有 Excel 文件：{inbox}{others}。请把各单位报送的表格放进这个文件夹，或检查文件夹是否选对")
 
@@ -344,20 +344,18 @@ def prepare_templates(scheme_path: Path, out: Path, units: list[str] | None = No
 
 
 def write_command_templates(plan: TemplatePlan) -> list[Path]:
-    """The files of `kaohe template`: with lead, the 牵头单位 workbooks; else the units' templates
-    and, for all units, the 评定表, the 复核 workbook and the 测评 workbooks."""
-    from kaohe_excel.outputs.appeal_template import write_appeal_workbook
-    from kaohe_excel.outputs.rating_template import write_rating_workbooks
-    from kaohe_excel.outputs.template import write_assessment_workbook, write_lead_workbooks, write_templates
+    """The files of `kaohe template`: each input kind's templates (inputs/kinds), in registration
+    order. With lead, the 牵头单位 workbooks; else the units' templates and, for all units, the
+    评定表, the 复核 workbook and the 测评 workbooks."""
+    from kaohe_excel.inputs import kinds
+    from kaohe_excel.outputs.template_paths import template_kinds
 
-    scheme, out, key = plan.scheme, plan.out, plan.key
-    if plan.lead:
-        return write_lead_workbooks(scheme, out, key=key)
-    paths = write_templates(scheme, out, units=plan.units, key=key)
-    if not plan.units:
-        paths.append(write_assessment_workbook(scheme, out, key=key))
-        paths.append(write_appeal_workbook(scheme, out, key=key))
-        paths.extend(write_rating_workbooks(scheme, out, key=key))
+    paths: list[Path] = []
+    for kind in template_kinds(plan.units, plan.lead):
+        write = kinds.resolve(kind.template.write)
+        extra = {"units": plan.units} if kind.template.scope == "units" else {}
+        written = write(plan.scheme, plan.out, key=plan.key, **extra)
+        paths.extend(written if isinstance(written, list) else [written])
     return paths
 
 

@@ -9,10 +9,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from kaohe_excel.base import origin
-from kaohe_excel.inputs.read import APPEAL_SHEET, KIND_APPEAL
+from kaohe_excel.base.layout import APPEAL_FILE_NAME, APPEAL_FILE_TYPE, APPEAL_TABLE, FORMAT_VERSION
 from kaohe_excel.outputs.template import (
-    APPEAL_FILE_NAME,
-    FORMAT_VERSION,
     _body_cell,
     _meta_sheet,
     _note,
@@ -26,7 +24,6 @@ from kaohe_excel.outputs.template import (
     titled,
 )
 
-APPEAL_HEADERS = ["单位代码", "指标代码", "项目代码", "申请事项", "复核结论", "复核值", "复核说明"]
 APPEAL_ROWS = 60
 
 
@@ -47,14 +44,14 @@ def write_appeal_workbook(scheme, out_dir: str | Path, key: origin.OfficeKey | N
     out_dir.mkdir(parents=True, exist_ok=True)
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = APPEAL_SHEET
-    last_col = len(APPEAL_HEADERS)
+    sheet.title = APPEAL_TABLE.sheet
+    last_col = len(APPEAL_TABLE.columns)
     _title(sheet, f"{titled(scheme.meta)}复核登记表", last_col)
     _note(sheet, 2, "公示期内单位申请复核的，由考核办逐项登记：每行一个事项，「指标代码」和「项目代码」只填一个；"
                     "复核结论选「维持」或「调整」；调整的，复核值填调整后的指标值（定性指标填等级）或加扣分数量（0表示取消）。"
                     "放入收件箱后重新运行，按调整后的数据计分。", last_col, 45)
     header_row = 3
-    _style_header(sheet, header_row, APPEAL_HEADERS)
+    _style_header(sheet, header_row, APPEAL_TABLE.columns)
     # The lists' headers differ from the table's: template_guard reads text under an input header as typed data.
     lists = [("单位", list(scheme.units["unit_code"])), ("指标", list(scheme.indicators["indicator_code"])),
              ("项目", list(scheme.adjustments["item_code"])), ("结论", ["维持", "调整"])]
@@ -66,7 +63,7 @@ def write_appeal_workbook(scheme, out_dir: str | Path, key: origin.OfficeKey | N
             _body_cell(sheet, header_row + index, col, code, "")
         checks.append(_list_check(sheet, col, header_row, len(codes), title))
     for r in range(header_row + 1, header_row + 1 + APPEAL_ROWS):
-        for col, header in enumerate(APPEAL_HEADERS, start=1):
+        for col, header in enumerate(APPEAL_TABLE.columns, start=1):
             _body_cell(sheet, r, col, None, header, editable=True)
         for check, col in zip(checks, (1, 2, 3, 5)):
             check.add(sheet.cell(row=r, column=col))
@@ -74,7 +71,7 @@ def write_appeal_workbook(scheme, out_dir: str | Path, key: origin.OfficeKey | N
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
     _print_setup(sheet, f"{header_row}:{header_row}")
     _protect(sheet)
-    _meta_sheet(workbook, [("文件类型", KIND_APPEAL), ("格式版本", FORMAT_VERSION), ("考核名称", scheme.meta.name),
+    _meta_sheet(workbook, [("文件类型", APPEAL_FILE_TYPE), ("格式版本", FORMAT_VERSION), ("考核名称", scheme.meta.name),
                            ("考核周期", scheme.meta.period), ("方案指纹", scheme.fingerprint)], key)
     workbook.active = 0
     workbook.properties.title = f"{scheme.meta.name} 复核登记表"

@@ -10,19 +10,19 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from kaohe_excel.base import origin
-from kaohe_excel.inputs.rating_read import (
+from kaohe_excel.base.layout import (
+    BALLOT_FILE_TYPE,
     BALLOT_HEADERS,
-    BALLOT_SHEET,
-    KIND_BALLOT,
-    KIND_PAPER,
-    KIND_TALLY,
-    PAPER_SHEET,
-    TALLY_SHEET,
+    BALLOT_TABLE,
+    FORMAT_VERSION,
+    PAPER_FILE_TYPE,
+    PAPER_TABLE,
+    TALLY_FILE_TYPE,
+    TALLY_TABLE,
 )
 from kaohe_excel.scheme.rating_scheme import COLLECT_ELECTRONIC, COLLECT_PAPER
 from kaohe_excel.base.safety import safe_filename
 from kaohe_excel.outputs.template import (
-    FORMAT_VERSION,
     _body_cell,
     _meta_sheet,
     _note,
@@ -89,7 +89,7 @@ def _planned(scheme, out_dir: Path):
             yield rating, rater, None, out_dir / tally_file_name(code, group)
 
 
-def planned_rating_paths(scheme, out_dir) -> list[Path]:
+def planned_rating_paths(scheme, out_dir, units=None) -> list[Path]:
     return [path for *_, path in _planned(scheme, Path(out_dir))]
 
 
@@ -106,8 +106,8 @@ def write_rating_workbooks(scheme, out_dir, key: origin.OfficeKey | None = None)
         sheet = workbook.active
         title = f"{titled(scheme.meta)}{rating['rating_name']}"
         if number is not None:
-            kind = KIND_BALLOT
-            sheet.title = BALLOT_SHEET
+            kind = BALLOT_FILE_TYPE
+            sheet.title = BALLOT_TABLE.sheet
             _title(sheet, f"{title}票（{rater['rater_group']}）", len(BALLOT_HEADERS))
             how = ("在「评价」列从下拉列表选择等级" if rating["mode"] == "grade" else f"在「评价」列填写 0–{rating['full']:g} 的分数")
             _note(sheet, 2, f"票号 {number}。请{how}，「意见」可写建议。本票不记名。", len(BALLOT_HEADERS))
@@ -120,8 +120,8 @@ def write_rating_workbooks(scheme, out_dir, key: origin.OfficeKey | None = None)
                 check.add(sheet.cell(row=i, column=4))
             _set_widths(sheet, [10, 22, 14, 14, 40])
         elif rater["collect"] == COLLECT_PAPER:
-            kind = KIND_PAPER
-            sheet.title = PAPER_SHEET
+            kind = PAPER_FILE_TYPE
+            sheet.title = PAPER_TABLE.sheet
             last = len(units) + 1
             _title(sheet, f"{title}纸质票录入表（{rater['rater_group']}）", max(last, 2))
             sheet.cell(row=2, column=1, value="单位名称")
@@ -136,8 +136,8 @@ def write_rating_workbooks(scheme, out_dir, key: origin.OfficeKey | None = None)
                 check.add(f"B{r}:{get_column_letter(last)}{r}")
             _set_widths(sheet, [8] + [12] * len(units))
         else:
-            kind = KIND_TALLY
-            sheet.title = TALLY_SHEET
+            kind = TALLY_FILE_TYPE
+            sheet.title = TALLY_TABLE.sheet
             grades = [g for g, _ in rating["grades"]]
             headers = ["单位代码", "单位名称"] + grades
             _title(sheet, f"{title}票数汇总表（{rater['rater_group']}）", len(headers))

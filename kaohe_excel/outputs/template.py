@@ -1,8 +1,8 @@
 """Unit templates (单位填报表) and the office's assessment workbook (评定表), generated
 from the scheme so the two can never drift.
 
-The layout is the one fixed in docs/architecture.md ("Template layout"); read.py finds
-the tables by their header texts, so headers here must match that section exactly.
+Sheet names, headers and file-type tags come from base/layout.py, which the readers use too
+(docs/architecture.md, "Template layout").
 """
 
 from __future__ import annotations
@@ -23,30 +23,23 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from kaohe_excel.base import origin
+from kaohe_excel.base.layout import (
+    ASSESSMENT_FILE_NAME,
+    ASSESSMENT_FILE_TYPE,
+    ASSESSMENT_TABLE,
+    FORMAT_VERSION,
+    LEAD_FILE_TYPE,
+    LEAD_TABLE,
+    META_SHEET,
+    OFFICE_CLAIM_TABLE,
+    UNIT_CLAIM_TABLE,
+    UNIT_FILE_TYPE,
+    UNIT_TABLE,
+)
 from kaohe_excel.base import text_width
 from kaohe_excel.base.safety import safe_filename, xml_safe
 
-FORMAT_VERSION = "1"
-UNIT_FILE_TYPE = "单位填报表"
-ASSESSMENT_FILE_TYPE = "评定表"
-ASSESSMENT_FILE_NAME = "评定表.xlsx"
-APPEAL_FILE_NAME = "复核登记表.xlsx"  # w-appeal: written by appeal_template
-LEAD_FILE_TYPE = "牵头单位核定表"
-META_SHEET = "_kaohe"
-FILL_SHEET = "填报"
-ADJUSTMENT_SHEET = "加扣分"
-ASSESSMENT_SHEET = "评定"
-LEAD_SHEET = "核定"
-
-FILL_HEADERS = ["序号", "指标代码", "一级指标", "二级指标", "指标名称", "计量单位", "分值", "计分方法",
-                "基本值", "目标值", "满分值", "实际完成值", "佐证材料", "备注", "评分说明"]
-FILL_INPUTS = ["实际完成值", "佐证材料", "备注"]
-CLAIM_HEADERS = ["项目代码", "项目名称", "数量", "事项说明", "佐证材料"]
 CLAIM_ROWS = 20
-ASSESSMENT_HEADERS = ["单位代码", "单位名称", "指标代码", "指标名称", "计量单位", "目标值", "评定值", "说明", "牵头单位"]
-LEAD_HEADERS = ["单位代码", "单位名称", "指标代码", "指标名称", "计量单位", "目标值", "核定值", "说明"]
-LEAD_INPUTS = ("核定值", "说明")
-OFFICE_CLAIM_HEADERS = ["单位代码", "项目代码", "数量", "事项说明", "佐证材料"]
 OFFICE_CLAIM_ROWS = 60
 
 PERCENT_HINT = "填百分数数值，如85.3表示85.3%。"
@@ -265,8 +258,8 @@ def _value_validation(row: pd.Series, levels: list[str] | None) -> DataValidatio
 
 def _fill_sheet(workbook: Workbook, scheme, unit: pd.Series, rows: pd.DataFrame) -> None:
     sheet = workbook.active
-    sheet.title = FILL_SHEET
-    last_col = len(FILL_HEADERS)
+    sheet.title = UNIT_TABLE.sheet
+    last_col = len(UNIT_TABLE.columns)
     meta = scheme.meta
     _title(sheet, f"{titled(meta)}填报表", last_col)
     block = [("考核名称", meta.name), ("考核周期", meta.period), ("单位代码", unit["unit_code"]), ("单位名称", unit["unit_name"])]
@@ -284,9 +277,9 @@ def _fill_sheet(workbook: Workbook, scheme, unit: pd.Series, rows: pd.DataFrame)
                     "实际完成值只填数字，不带单位；计量单位为%的填百分数数值（如85.3表示85.3%）；"
                     "定性指标从下拉列表中选择。请勿增删行列、修改表头或另存为其他格式。", last_col, 32)
     header_row = 7
-    _style_header(sheet, header_row, FILL_HEADERS)
+    _style_header(sheet, header_row, UNIT_TABLE.columns)
     sheet.row_dimensions[header_row].height = 28
-    value_col = FILL_HEADERS.index("实际完成值") + 1
+    value_col = UNIT_TABLE.columns.index("实际完成值") + 1
     for index, (_, row) in enumerate(rows.iterrows(), start=1):
         r = header_row + index
         values = {
@@ -296,28 +289,28 @@ def _fill_sheet(workbook: Workbook, scheme, unit: pd.Series, rows: pd.DataFrame)
             "满分值": row["full"], "实际完成值": None, "佐证材料": None, "备注": None,
             "评分说明": row.get("description", ""),
         }
-        for col, header in enumerate(FILL_HEADERS, start=1):
-            _body_cell(sheet, r, col, values[header], header, editable=header in FILL_INPUTS)
+        for col, header in enumerate(UNIT_TABLE.columns, start=1):
+            _body_cell(sheet, r, col, values[header], header, editable=header in UNIT_TABLE.inputs)
         _fit_row_height(sheet, r, {_WIDTHS[h]: values[h] for h in ("一级指标", "二级指标", "指标名称", "评分说明")})
         levels = _levels(scheme, row["tier_table"]) if row["method"] == "定性" else None
         validation = _value_validation(row, levels)
         sheet.add_data_validation(validation)
         validation.add(sheet.cell(row=r, column=value_col))
-    _set_widths(sheet, [_WIDTHS[h] for h in FILL_HEADERS])
-    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=FILL_HEADERS.index("指标名称") + 2)
+    _set_widths(sheet, [_WIDTHS[h] for h in UNIT_TABLE.columns])
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=UNIT_TABLE.columns.index("指标名称") + 2)
     _print_setup(sheet, f"{header_row}:{header_row}")
     _protect(sheet)
 
 
 def _claim_sheet(workbook: Workbook, scheme) -> None:
-    sheet = workbook.create_sheet(ADJUSTMENT_SHEET)
-    last_col = len(CLAIM_HEADERS)
+    sheet = workbook.create_sheet(UNIT_CLAIM_TABLE.sheet)
+    last_col = len(UNIT_CLAIM_TABLE.columns)
     bonus = scheme.adjustments[scheme.adjustments["kind"] == "bonus"].reset_index(drop=True)
     _title(sheet, "加分事项申报", last_col)
     _note(sheet, 2, "在黄色单元格中申报本单位的加分事项：项目代码从下拉列表选择（见右侧可申报项目），"
                     "数量填整数，须附佐证材料的请写明文件名称或文号。没有加分事项的留空。", last_col, 45)
     header_row = 3
-    _style_header(sheet, header_row, CLAIM_HEADERS)
+    _style_header(sheet, header_row, UNIT_CLAIM_TABLE.columns)
     ref_col = last_col + 2
     ref_headers = ["代码", "可申报加分项目", "每项分值", "单项上限", "需佐证材料"]
     _style_header(sheet, header_row, ref_headers, start_col=ref_col)
@@ -346,7 +339,7 @@ def _claim_sheet(workbook: Workbook, scheme) -> None:
     count_check.showInputMessage = count_check.showErrorMessage = True
     sheet.add_data_validation(count_check)
     for r in range(header_row + 1, header_row + 1 + CLAIM_ROWS):
-        for col, header in enumerate(CLAIM_HEADERS, start=1):
+        for col, header in enumerate(UNIT_CLAIM_TABLE.columns, start=1):
             _body_cell(sheet, r, col, None, header, editable=True)
         if codes:
             code_check.add(sheet.cell(row=r, column=1))
@@ -436,19 +429,19 @@ def _finish_office_sheet(sheet: Worksheet, header_row: int, last_col: int, n_row
 
 def _assessment_sheet(workbook: Workbook, scheme, rows: pd.DataFrame) -> None:
     sheet = workbook.active
-    sheet.title = ASSESSMENT_SHEET
-    last_col = len(ASSESSMENT_HEADERS)
+    sheet.title = ASSESSMENT_TABLE.sheet
+    last_col = len(ASSESSMENT_TABLE.columns)
     _title(sheet, f"{titled(scheme.meta)}评定表", last_col)
     _note(sheet, 2, "由考核办或牵头单位在黄色单元格中填写评定值：数值指标填数字（%指标填百分数数值，如85.3表示85.3%），"
                     "定性指标从下拉列表中选择等级；“说明”填评定依据。", last_col, 32)
     header_row = 3
-    _style_header(sheet, header_row, ASSESSMENT_HEADERS)
-    value_col = ASSESSMENT_HEADERS.index("评定值") + 1
+    _style_header(sheet, header_row, ASSESSMENT_TABLE.columns)
+    value_col = ASSESSMENT_TABLE.columns.index("评定值") + 1
     for index, (_, row) in enumerate(rows.iterrows(), start=1):
         r = header_row + index
         values = [row["unit_code"], row["unit_name"], row["indicator_code"], row["name"], row["measure_unit"],
                   row["target"], None, None, row["lead_unit"]]
-        for col, (header, value) in enumerate(zip(ASSESSMENT_HEADERS, values), start=1):
+        for col, (header, value) in enumerate(zip(ASSESSMENT_TABLE.columns, values), start=1):
             _body_cell(sheet, r, col, value, header, editable=header in ("评定值", "说明"))
         _fit_row_height(sheet, r, {18: row["unit_name"], 28: row["name"], 26: row["lead_unit"]})
         _validate_value_cell(sheet, scheme, row, r, value_col)
@@ -457,14 +450,14 @@ def _assessment_sheet(workbook: Workbook, scheme, rows: pd.DataFrame) -> None:
 
 
 def _office_claim_sheet(workbook: Workbook, scheme) -> None:
-    sheet = workbook.create_sheet(ADJUSTMENT_SHEET)
-    last_col = len(OFFICE_CLAIM_HEADERS)
+    sheet = workbook.create_sheet(OFFICE_CLAIM_TABLE.sheet)
+    last_col = len(OFFICE_CLAIM_TABLE.columns)
     items = scheme.adjustments[scheme.adjustments["kind"].isin(["deduction", "veto"])].reset_index(drop=True)
     _title(sheet, "扣分及一票否决事项登记", last_col)
     _note(sheet, 2, "由考核办登记扣分和一票否决事项：单位代码、项目代码从下拉列表选择（见右侧），数量填次数或被扣分值，"
                     "事项说明写明时间和事由。", last_col, 45)
     header_row = 3
-    _style_header(sheet, header_row, OFFICE_CLAIM_HEADERS)
+    _style_header(sheet, header_row, OFFICE_CLAIM_TABLE.columns)
     unit_col = last_col + 2
     item_col = unit_col + 3
     _style_header(sheet, header_row, ["单位", "名称"], start_col=unit_col)
@@ -495,7 +488,7 @@ def _office_claim_sheet(workbook: Workbook, scheme) -> None:
     count_check.showInputMessage = count_check.showErrorMessage = True
     sheet.add_data_validation(count_check)
     for r in range(header_row + 1, header_row + 1 + OFFICE_CLAIM_ROWS):
-        for col, header in enumerate(OFFICE_CLAIM_HEADERS, start=1):
+        for col, header in enumerate(OFFICE_CLAIM_TABLE.columns, start=1):
             _body_cell(sheet, r, col, None, header, editable=True)
         for check, col in zip(checks, (1, 2)):
             if check is not None:
@@ -545,21 +538,21 @@ def lead_rows(scheme) -> pd.DataFrame:
 
 def _lead_sheet(workbook: Workbook, scheme, lead_unit: str, rows: pd.DataFrame) -> None:
     sheet = workbook.active
-    sheet.title = LEAD_SHEET
-    last_col = len(LEAD_HEADERS)
+    sheet.title = LEAD_TABLE.sheet
+    last_col = len(LEAD_TABLE.columns)
     _title(sheet, f"{scheme.meta.name}（{scheme.meta.period}）{lead_unit}数据核定表", last_col)
     _note(sheet, 2, f"由牵头单位（{lead_unit}）在黄色单元格中填写本部门掌握的各单位数据（核定值），与各单位自报数统一口径："
                     "数值指标只填数字（%指标填百分数数值，如85.3表示85.3%），定性指标从下拉列表选择；"
                     "“说明”填数据来源或与单位自报数不一致的原因。核定值与自报值不一致的，按核定值计分。", last_col, 45)
     header_row = 3
-    _style_header(sheet, header_row, LEAD_HEADERS)
-    value_col = LEAD_HEADERS.index("核定值") + 1
+    _style_header(sheet, header_row, LEAD_TABLE.columns)
+    value_col = LEAD_TABLE.columns.index("核定值") + 1
     for index, (_, row) in enumerate(rows.iterrows(), start=1):
         r = header_row + index
         values = [row["unit_code"], row["unit_name"], row["indicator_code"], row["name"], row["measure_unit"],
                   row["target"], None, None]
-        for col, (header, value) in enumerate(zip(LEAD_HEADERS, values), start=1):
-            _body_cell(sheet, r, col, value, header, editable=header in LEAD_INPUTS)
+        for col, (header, value) in enumerate(zip(LEAD_TABLE.columns, values), start=1):
+            _body_cell(sheet, r, col, value, header, editable=header in LEAD_TABLE.inputs)
         _fit_row_height(sheet, r, {18: row["unit_name"], 28: row["name"]})
         _validate_value_cell(sheet, scheme, row, r, value_col)
     # A department with many indicators filters by 指标 to fill one block at a time.

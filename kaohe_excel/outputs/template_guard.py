@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kaohe_excel.base.errors import OutputExists
-from kaohe_excel.outputs.template import META_SHEET
+from kaohe_excel.base.layout import META_SHEET
 
 INPUT_HEADERS = frozenset({"实际完成值", "佐证材料", "备注", "数量", "事项说明", "评定值", "核定值", "说明", "项目代码",
                            "评价", "意见", "复核结论", "复核值", "复核说明", "申请事项"})  # w-appeal: the 复核 columns

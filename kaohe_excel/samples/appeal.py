@@ -37,3 +37,8 @@ def write_sample_appeal(scheme, folder: str | Path) -> Path:
     for col, value in enumerate(values, start=1):
         sheet.cell(4, col).value = value
     return save_workbook_deterministic(workbook, path)
+
+
+def fill_sample_appeal(context) -> list[Path]:
+    """The sample inbox's 复核登记表 (samples.county.build_sample_inputs)."""
+    return [write_sample_appeal(context.scheme, context.folder)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -497,29 +498,58 @@ def _fill_assessment(path: Path, scheme, specs: dict[tuple[str, str], dict], per
     save_workbook_deterministic(workbook, path)
 
 
+@dataclass
+class SampleContext:
+    """What the sample fillers share: one random stream (so the inbox is the same on every
+    machine) and what the units reported (the lead department verifies those figures)."""
+
+    scheme: object
+    folder: Path
+    seed: int
+    rng: np.random.Generator
+    perf: dict[str, float]
+    by_pair: dict[tuple[str, str], dict]
+    reported: dict[tuple[str, str], object] = field(default_factory=dict)
+
+
 def build_sample_inputs(scheme, folder: str | Path, seed: int = 2024) -> list[Path]:
-    """Templates for every unit plus 评定表.xlsx, filled as the units and the office would."""
-    folder = Path(folder)
+    """Every input kind's files (inputs/kinds, each kind's `sample`), filled as the units and the
+    office would: the units' templates, 评定表.xlsx, one lead department's 核定表, the 复核登记表
+    and the 测评 ballots."""
+    from kaohe_excel.inputs import kinds
+
     rng = np.random.default_rng(seed)
     perf = _performance(scheme, rng)
-    assignments = scheme.assignments()
-    records = assignments.to_dict("records")
-    by_pair = {(r["unit_code"], r["indicator_code"]): r for r in records}
-    paths = write_templates(scheme, folder)
-    reported: dict[tuple[str, str], object] = {}
+    records = scheme.assignments().to_dict("records")
+    context = SampleContext(scheme, Path(folder), seed, rng, perf, {(r["unit_code"], r["indicator_code"]): r for r in records})
+    paths: list[Path] = []
+    for sample in dict.fromkeys(kind.sample for kind in kinds.distinct() if kind.sample):
+        paths.extend(kinds.resolve(sample)(context))
+    return paths
+
+
+def fill_unit_templates(context: SampleContext) -> list[Path]:
+    scheme = context.scheme
+    paths = write_templates(scheme, context.folder)
     for path, unit_code in zip(paths, scheme.units["unit_code"]):
-        specs = {code: spec for (unit, code), spec in by_pair.items() if unit == unit_code}
-        for code, value in _fill_unit(path, scheme, specs, unit_code, perf[unit_code], rng).items():
-            reported[(unit_code, code)] = value
-    assessment = write_assessment_workbook(scheme, folder)
-    _fill_assessment(assessment, scheme, by_pair, perf, rng)
+        specs = {code: spec for (unit, code), spec in context.by_pair.items() if unit == unit_code}
+        for code, value in _fill_unit(path, scheme, specs, unit_code, context.perf[unit_code], context.rng).items():
+            context.reported[(unit_code, code)] = value
+    return paths
+
+
+def fill_assessment_workbook(context: SampleContext) -> list[Path]:
+    assessment = write_assessment_workbook(context.scheme, context.folder)
+    _fill_assessment(assessment, context.scheme, context.by_pair, context.perf, context.rng)
+    return [assessment]
+
+
+def fill_lead_workbooks(context: SampleContext) -> list[Path]:
     leads = []
     with tempfile.TemporaryDirectory() as scratch:  # only one department sends its workbook back in the sample
-        for made in write_lead_workbooks(scheme, scratch):
+        for made in write_lead_workbooks(context.scheme, scratch):
             if made.name == lead_file_name(SAMPLE_LEAD):
-                leads.append(Path(shutil.copyfile(made, folder / made.name)))
+                leads.append(Path(shutil.copyfile(made, context.folder / made.name)))
     for path in leads:
-        _fill_lead(path, reported)
-    from kaohe_excel.samples.appeal import write_sample_appeal  # w-appeal
-    ballots = samples_rating.write_sample_ballots(scheme, folder, perf, seed)  # issue 15: the 民主测评 ballots
-    return paths + [assessment] + leads + [write_sample_appeal(scheme, folder)] + ballots
+        _fill_lead(path, context.reported)
+    return leads

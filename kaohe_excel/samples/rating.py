@@ -163,3 +163,8 @@ def write_sample_ballots(scheme, folder: str | Path, perf: dict[str, float], see
         else:
             _fill_tally(path, perf, rng)
     return paths
+
+
+def fill_sample_ballots(context) -> list[Path]:
+    """The sample inbox's 测评 workbooks (samples.county.build_sample_inputs)."""
+    return write_sample_ballots(context.scheme, context.folder, context.perf, context.seed)

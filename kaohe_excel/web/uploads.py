@@ -20,8 +20,8 @@ from typing import Callable
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
-from kaohe_excel.inputs import read
-from kaohe_excel.inputs.rating_read import RATING_KINDS
+from kaohe_excel.inputs import read, sniff
+from kaohe_excel.base.layout import RATING_FILE_TYPES
 from kaohe_excel.base.errors import KaoheError
 from kaohe_excel.base.safety import safe_filename
 from kaohe_excel.web.folder import WorkFolder
@@ -77,7 +77,7 @@ _index_cache: dict[tuple[str, int, int], InboxFile] = {}
 
 
 def _identify(result: read.FileResult) -> tuple[str, str]:
-    if result.kind in RATING_KINDS:
+    if result.kind in RATING_FILE_TYPES:
         # a 测评 file rates many units and belongs to none; its header maps header texts to header cells
         return "", ""
     unit_code = result.meta.get("单位代码", "")
@@ -284,7 +284,7 @@ class UploadReceiver:
         if part["too_large"]:
             outcome.notes.append(f"文件超过 {limit_mb} MB 的上限，未保存。请确认是否选错了文件")
             return outcome
-        if suffix not in read.SPREADSHEET_SUFFIXES:
+        if suffix not in sniff.SPREADSHEET_SUFFIXES:
             outcome.notes.append("只接收 Excel/WPS 表格文件（.xlsx、.xls 等），未保存")
             return outcome
         if name.startswith("~$"):

@@ -1,0 +1,37 @@
+"""What one kind of input file is: every facet in one registration (see kinds/__init__.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from kaohe_excel.base.layout import TableLayout
+
+
+@dataclass(frozen=True)
+class Template:
+    """How `kaohe template` writes a kind's files: `write(scheme, out_dir, key=..., units=...)`
+    returns the paths written, `plan(scheme, out_dir, units)` the paths it would write (checked
+    before any is written). `scope`: "units" (written for the chosen units), "office" (only
+    when all units are chosen), "lead" (only with --lead)."""
+
+    write: str
+    plan: str
+    scope: str = "office"
+
+
+@dataclass(frozen=True)
+class InputKind:
+    file_type: str  # the 文件类型 in the template's hidden sheet (base.layout owns the names)
+    interpret: Callable  # (result, sheets): find the tables, fill result.kind/rows/claims/header, or add the issue
+    judge: Callable  # (checker, result, proven): validate one file of this kind (checker: validate._Validator)
+    tables: tuple[TableLayout, ...] = ()  # the tables read; their headers are the ones doubled headers are looked for
+    office: bool = True  # written by the office: a 校验码 from the office key is required
+    alone: bool = True  # judged in the reading worker; False when its checks need every file
+    scored: tuple[str, ...] = ()  # input columns whose empty cell is looked at again in the XML (formula, error value)
+    empty_cells: Callable | None = None  # (result) -> [(row, column)]: overrides `scored` (the 测评 marks)
+    guard: Callable | None = None  # (file, records, sheets, known_headers, view_of) -> issues; None: table_guard.guard
+    detect: bool = False  # looked for in a file without 文件类型 (a table copied into a new workbook)
+    template: Template | None = None
+    sample: str = ""  # "module:function" (context) -> paths, filling the sample inbox
+    aliases: tuple[str, ...] = ()  # other 文件类型 texts read as this kind
