@@ -19,9 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 LAYERS = ["base", "scheme", "inputs", "scoring", "analysis", "storage", "outputs", "jobs", "interface"]
 LAYER_OF = {
     **dict.fromkeys(["base.errors", "base.issues", "base.tables", "base.safety", "base.fsguard", "base.memory", "base.hostile", "base.xlsx_meta", "base.publication",
-                     "base.origin", "base.read_rows", "base.text_width"], "base"),
+                     "base.origin", "base.read_rows", "base.text_width", "base.layout"], "base"),
     **dict.fromkeys(["scheme.workbook", "scheme.scheme_cells", "scheme.scheme_sheets", "scheme.scheme_rows", "scheme.rating_scheme", "scheme.source_periods"], "scheme"),
-    **dict.fromkeys(["inputs.read", "inputs.rating_read", "inputs.table_guard", "inputs.value_guard", "inputs.validate", "inputs.rating_validate", "inputs.appeal", "inputs.number_text"], "inputs"),
+    **dict.fromkeys(["inputs.read", "inputs.rating_read", "inputs.table_guard", "inputs.value_guard", "inputs.validate", "inputs.rating_validate", "inputs.appeal", "inputs.number_text",
+                     "inputs.sniff", "inputs.zip_parts", "inputs.empty_inputs", "inputs.sheet_tables", "inputs.row_checks", "inputs.kinds.registry",
+                     "inputs.kinds.unit_form", "inputs.kinds.assessment", "inputs.kinds.lead", "inputs.kinds.appeal", "inputs.kinds.rating"], "inputs"),
     **dict.fromkeys(["scoring.score", "scoring.rank", "scoring.interim", "scoring.explain", "scoring.methods.registry", "scoring.methods.mirror", "scoring.methods._inverse",
                      "scoring.period_scoring", "scoring.appeal_changes"], "scoring"),
     **dict.fromkeys(["analysis.gap", "analysis.simulate"], "analysis"),

@@ -18,49 +18,11 @@ Example, a kind registered from a test (tests/test_input_kinds.py)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Callable
+from .registry import KINDS, InputKind, Template, distinct, known_headers, register, resolve, unregister  # noqa: F401
 
-from kaohe_excel.inputs.kinds import appeal, assessment, lead, rating, unit_form
-from kaohe_excel.inputs.kinds.kind import InputKind, Template
+# the product's kinds, in the order a copied table is searched for, templates are written and
+# the sample inbox is filled
+from . import unit_form, assessment, lead, appeal, rating  # noqa: E402
 
-
-KINDS: dict[str, InputKind] = {}
-
-
-def register(kind: InputKind) -> InputKind:
-    """Add (or replace) a kind; registration order is the order of detection, templates and samples."""
-    KINDS[kind.file_type] = kind
-    for alias in kind.aliases:
-        KINDS[alias] = kind
-    return kind
-
-
-def unregister(file_type: str) -> None:
-    kind = KINDS.pop(file_type, None)
-    for alias in kind.aliases if kind else ():
-        KINDS.pop(alias, None)
-
-
-def distinct() -> list[InputKind]:
-    """Every kind once, in registration order."""
-    return list({id(kind): kind for kind in KINDS.values()}.values())
-
-
-def known_headers() -> set[str]:
-    """Every header any kind's tables need or know: a doubled one in a table is an error."""
-    return {name for kind in distinct() for table in kind.tables for name in table.required + table.optional}
-
-
-def resolve(target: str) -> Callable:
-    """"module:function" to the function (for the facets that live in later stages)."""
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-# The kinds of this product, in the order a copied table is searched for, templates are
-# written and the sample inbox is filled.
 for _kind in (unit_form.KIND, assessment.KIND, lead.KIND, appeal.KIND, *rating.KINDS):
     register(_kind)
-
-__all__ = ["InputKind", "Template", "KINDS", "register", "unregister", "distinct", "known_headers", "resolve"]

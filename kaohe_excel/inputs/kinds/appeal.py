@@ -6,7 +6,7 @@ from __future__ import annotations
 from kaohe_excel.base.issues import IssueCode, error
 from kaohe_excel.base.layout import APPEAL_FILE_TYPE, APPEAL_TABLE
 from kaohe_excel.inputs import appeal
-from kaohe_excel.inputs.kinds.kind import InputKind, Template
+from kaohe_excel.inputs.kinds.registry import InputKind, Template
 from kaohe_excel.inputs.sheet_tables import find_sheet, table_rows
 
 

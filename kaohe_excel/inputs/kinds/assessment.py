@@ -6,7 +6,7 @@ from __future__ import annotations
 from kaohe_excel.base.issues import IssueCode, error, warning
 from kaohe_excel.base.layout import ASSESSMENT_FILE_TYPE, ASSESSMENT_TABLE, OFFICE_CLAIM_TABLE
 from kaohe_excel.base.tables import clean_text
-from kaohe_excel.inputs.kinds.kind import InputKind, Template
+from kaohe_excel.inputs.kinds.registry import InputKind, Template
 from kaohe_excel.inputs.kinds.unit_form import read_claims
 from kaohe_excel.inputs.row_checks import office_row
 from kaohe_excel.inputs.sheet_tables import find_sheet, table_rows

@@ -9,7 +9,7 @@ from kaohe_excel.base.issues import IssueCode, error, warning
 from kaohe_excel.base.layout import LEAD_FILE_TYPE, LEAD_TABLE
 from kaohe_excel.base.read_rows import FormulaWithoutValue
 from kaohe_excel.base.tables import clean_text
-from kaohe_excel.inputs.kinds.kind import InputKind, Template
+from kaohe_excel.inputs.kinds.registry import InputKind, Template
 from kaohe_excel.inputs.row_checks import office_row
 from kaohe_excel.inputs.sheet_tables import find_sheet, table_rows
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from kaohe_excel.base.issues import IssueCode, error
 from kaohe_excel.base.layout import BALLOT_FILE_TYPE, PAPER_FILE_TYPE, TALLY_FILE_TYPE
 from kaohe_excel.inputs import rating_read
-from kaohe_excel.inputs.kinds.kind import InputKind, Template
+from kaohe_excel.inputs.kinds.registry import InputKind, Template
 
 
 def interpret(result, sheets: dict[str, list[list]]) -> None:

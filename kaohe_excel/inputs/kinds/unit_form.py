@@ -6,7 +6,7 @@ from __future__ import annotations
 from kaohe_excel.base.issues import IssueCode, error, warning
 from kaohe_excel.base.layout import FILE_TYPE, UNIT_CLAIM_TABLE, UNIT_FILE_TYPE, UNIT_TABLE
 from kaohe_excel.base.tables import clean_text
-from kaohe_excel.inputs.kinds.kind import InputKind, Template
+from kaohe_excel.inputs.kinds.registry import InputKind, Template
 from kaohe_excel.inputs.row_checks import at
 from kaohe_excel.inputs.sheet_tables import find_sheet, header_block, table_rows
 

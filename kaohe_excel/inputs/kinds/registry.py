@@ -1,7 +1,9 @@
-"""What one kind of input file is: every facet in one registration (see kinds/__init__.py)."""
+"""The input-kind registry: what one kind of input file is (every facet in one registration) and
+the table of kinds (see kinds/__init__.py)."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,3 +37,36 @@ class InputKind:
     template: Template | None = None
     sample: str = ""  # "module:function" (context) -> paths, filling the sample inbox
     aliases: tuple[str, ...] = ()  # other 文件类型 texts read as this kind
+
+
+KINDS: dict[str, InputKind] = {}
+
+
+def register(kind: InputKind) -> InputKind:
+    """Add (or replace) a kind; registration order is the order of detection, templates and samples."""
+    KINDS[kind.file_type] = kind
+    for alias in kind.aliases:
+        KINDS[alias] = kind
+    return kind
+
+
+def unregister(file_type: str) -> None:
+    kind = KINDS.pop(file_type, None)
+    for alias in kind.aliases if kind else ():
+        KINDS.pop(alias, None)
+
+
+def distinct() -> list[InputKind]:
+    """Every kind once, in registration order."""
+    return list({id(kind): kind for kind in KINDS.values()}.values())
+
+
+def known_headers() -> set[str]:
+    """Every header any kind's tables need or know: a doubled one in a table is an error."""
+    return {name for kind in distinct() for table in kind.tables for name in table.required + table.optional}
+
+
+def resolve(target: str) -> Callable:
+    """"module:function" to the function (for the facets that live in later stages)."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
