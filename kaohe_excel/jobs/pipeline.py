@@ -23,7 +23,6 @@ from kaohe_excel.storage import archive
 from kaohe_excel.scoring import interim
 from kaohe_excel.storage import interim_sources
 from kaohe_excel.base import origin
-from kaohe_excel.outputs import period_outputs
 from kaohe_excel.base import publication
 from kaohe_excel.inputs import read, sniff
 from kaohe_excel.outputs import report
@@ -129,6 +128,13 @@ def inbox_stream(inbox: Path, progress: Progress | None = None, workers: int | N
     return read.iter_inbox(inbox, workers=workers, progress=step)
 
 
+def started_stream(inbox: Path, progress: Progress | None = None, workers: int | None = None) -> read.InboxStream:
+    """inbox_stream, already reading while the caller loads the scheme (the caller closes it if it stops)."""
+    stream = inbox_stream(inbox, progress, workers)
+    stream.start()
+    return stream
+
+
 def read_and_validate(scheme: Scheme, inbox: Path, progress: Progress | None = None,
                       workers: int | None = None, stream: read.InboxStream | None = None) -> validate.Validated:
     # Streamed: each file is validated as it arrives (in the reader pool), so its cells need not all be held at once.
@@ -147,16 +153,19 @@ def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Pa
           progress: Progress | None = None, workers: int | None = None) -> CheckOutcome:
     """Read and validate the inbox; write the issue list as a workbook the office can forward."""
     inbox = check_inbox_folder(inbox)
-    scheme = load_scheme(scheme_path)
-    if report_path is None:
-        report_path = Path(out_root) / f"校验问题_{scheme.meta.period}.xlsx"
-    refuse_inside_inbox(report_path, inbox, "校验报告")
-    refuse_key_inside(scheme, inbox, Path(out_root))
-    if interim.has_interim(scheme):
-        interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
-    stream = inbox_stream(inbox, progress, workers)
-    refuse_empty_inbox(inbox, stream)
-    validated = with_interim(scheme, read_and_validate(scheme, inbox, stream=stream), Path(out_root))
+    stream = started_stream(inbox, progress, workers)
+    try:
+        scheme = load_scheme(scheme_path)
+        if report_path is None:
+            report_path = Path(out_root) / f"校验问题_{scheme.meta.period}.xlsx"
+        refuse_inside_inbox(report_path, inbox, "校验报告")
+        refuse_key_inside(scheme, inbox, Path(out_root))
+        if interim.has_interim(scheme):
+            interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before scoring
+        refuse_empty_inbox(inbox, stream)
+        validated = with_interim(scheme, read_and_validate(scheme, inbox, stream=stream), Path(out_root))
+    finally:
+        stream.close()
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report.write_issue_report(report_path, scheme.meta, validated.issues_table)
     unit_reports = write_unit_issue_books(report_path, scheme.meta, validated.issues_table, scheme.unit_names())
@@ -176,24 +185,12 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         compare_to: str | None = None) -> RunOutcome:
     """Check, score, rank, and write every output under <out_root>/<period>/."""
     inbox = check_inbox_folder(inbox)
-    scheme = load_scheme(scheme_path)
-    if period is not None and period != scheme.meta.period:
-        raise KaoheError(f"--period {period} 与考核方案中的考核周期 {scheme.meta.period} 不一致，请核对方案或去掉 --period")
+    stream = started_stream(inbox, progress, workers)
+    try:
+        validated, scheme = _read_for_run(stream, inbox, scheme_path, out_root, period, compare_to)
+    finally:
+        stream.close()
     period = scheme.meta.period
-    refuse_inside_inbox(Path(out_root), inbox, "输出目录")
-    refuse_key_inside(scheme, inbox, Path(out_root))
-    archive.check_writable(Path(out_root), period)  # a sealed period fails before any reading
-    if progress_mod.is_progress_mode(scheme.meta.period_type):
-        progress_mod.elapsed_share(period, scheme.meta.period_type)  # a bad period id fails before reading too
-    if compare_to is not None:
-        if compare_to == period:
-            raise KaoheError(f"--compare-to 不能是本期 {period}，请指定往期的考核周期")
-        archive.period_folder(Path(out_root), compare_to)  # raises PeriodNotFound with a Chinese message
-    if interim.has_interim(scheme):
-        interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
-    stream = inbox_stream(inbox, progress, workers)
-    refuse_empty_inbox(inbox, stream)
-    validated = with_interim(scheme, read_and_validate(scheme, inbox, stream=stream), Path(out_root))
     if validated.error_count and not allow_errors:
         out_root.mkdir(parents=True, exist_ok=True)
         report_path = Path(out_root) / f"校验问题_{period}.xlsx"
@@ -209,6 +206,28 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
     folder, files = archive_period(results, Path(out_root), issued_on=issued_on or date.today(),
                                    template_dir=template_dir, workers=workers, compare_to=compare_to)
     return RunOutcome(results, folder, files)
+
+
+def _read_for_run(stream: read.InboxStream, inbox: Path, scheme_path: Path, out_root: Path, period: str | None,
+                  compare_to: str | None) -> tuple[validate.Validated, Scheme]:
+    """run's checks that need the scheme (each fails before any scoring), then the inbox read and validated."""
+    scheme = load_scheme(scheme_path)
+    if period is not None and period != scheme.meta.period:
+        raise KaoheError(f"--period {period} 与考核方案中的考核周期 {scheme.meta.period} 不一致，请核对方案或去掉 --period")
+    period = scheme.meta.period
+    refuse_inside_inbox(Path(out_root), inbox, "输出目录")
+    refuse_key_inside(scheme, inbox, Path(out_root))
+    archive.check_writable(Path(out_root), period)  # a sealed period fails before scoring
+    if progress_mod.is_progress_mode(scheme.meta.period_type):
+        progress_mod.elapsed_share(period, scheme.meta.period_type)  # a bad period id fails before scoring too
+    if compare_to is not None:
+        if compare_to == period:
+            raise KaoheError(f"--compare-to 不能是本期 {period}，请指定往期的考核周期")
+        archive.period_folder(Path(out_root), compare_to)  # raises PeriodNotFound with a Chinese message
+    if interim.has_interim(scheme):
+        interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before scoring
+    refuse_empty_inbox(inbox, stream)
+    return with_interim(scheme, read_and_validate(scheme, inbox, stream=stream), Path(out_root)), scheme
 
 
 def archive_period(results: Results, out_root: Path, issued_on: date, template_dir: Path = Path("templates"),
@@ -228,6 +247,8 @@ def _period_writer(results: Results, out_root: Path, issued_on: date, template_d
     scheme = results.scheme
 
     def write(staging: Path, baseline: Path | None) -> dict:
+        from kaohe_excel.outputs import period_outputs  # the notice's docx libraries: `check` never loads them
+
         template = template_dir / "通报.docx"
         if template.is_file():  # kept so that `verify` can render the notice again, word for word
             shutil.copyfile(template, staging / NOTICE_TEMPLATE_COPY)

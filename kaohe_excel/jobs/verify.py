@@ -29,7 +29,6 @@ from kaohe_excel.storage.archive import (
     sha256_file,
 )
 from kaohe_excel.base.errors import ArchiveDamaged
-from kaohe_excel.outputs.period_outputs import render_outputs
 from kaohe_excel.outputs.rederive import compare_outputs
 from kaohe_excel.scoring.score import round_half_up
 
@@ -185,6 +184,8 @@ def check_outputs(result: VerifyReport, out_root: Path, manifest: dict, rescored
     template = folder / NOTICE_TEMPLATE_COPY
     with tempfile.TemporaryDirectory(prefix=".kaohe-verify-") as tmp:
         rendered = Path(tmp)
+        from kaohe_excel.outputs.period_outputs import render_outputs
+
         render_outputs(rescored, rendered, baseline, issued_on, template if template.is_file() else None, workers)
         result.output_diffs = compare_outputs(folder, rendered)
         expected = {p.name for p in (rendered / FEEDBACK_DIR).glob("*") if p.is_file()}

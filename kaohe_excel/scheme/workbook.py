@@ -133,6 +133,7 @@ class Scheme:
 
 # ---------------------------------------------------------------- assignments
 
+
 def _assignments(scheme: Scheme) -> pd.DataFrame:
     indicators = scheme.indicators.drop(columns=["xlsx_row"], errors="ignore")
     units = scheme.units[["unit_code", "unit_name", "group"]]
@@ -160,10 +161,11 @@ def _check_parameters(scheme: Scheme, problems: _Problems) -> None:
     frame = frame[~frame["exempt"]]
     higher = frame["direction"] == "higher"
     checks = []
+    by_method = frame.groupby("method", sort=False).indices  # one pass, not a mask per method
     for name, method in _methods.METHODS.items():
-        rows = frame[frame["method"] == name]
-        if rows.empty:
+        if name not in by_method:
             continue
+        rows = frame.iloc[by_method[name]]
         covered = {code for check in method.checks for code in check.columns}
         for code in PARAMETER_COLUMNS:  # a required threshold no check of the method tests: present at least
             if method.status(code) == _methods.REQUIRED and code not in covered:
@@ -176,6 +178,8 @@ def _check_parameters(scheme: Scheme, problems: _Problems) -> None:
     indicator_rows = dict(zip(scheme.indicators["indicator_code"], scheme.indicators["xlsx_row"]))
     seen: set[tuple[str, str]] = set()
     for failed, text in checks:
+        if not len(failed):  # the usual case: taking an empty selection of a city's frame still costs
+            continue
         for row in frame.loc[failed].itertuples():
             key = (row.indicator_code, text)
             if key in seen:
