@@ -15,18 +15,8 @@ from typing import Callable, Iterable
 
 from kaohe_excel.base.issues import Issue, IssueCode, error, warning
 from kaohe_excel.base.tables import cell_address, clean_text, column_letter, header_key, locate_table
-from kaohe_excel.base.xlsx_meta import (
-    CONDITIONAL,
-    FONT_HIDDEN,
-    FORMULA,
-    Formatted,
-    SheetView,
-    Withheld,
-    conditional_effect,
-    hides_text,
-    plain_number,
-    shown_as,
-)
+from kaohe_excel.base.number_format import CONDITIONAL, FONT_HIDDEN, FORMULA, hides_text, plain_number, shown_as
+from kaohe_excel.base.xlsx_meta import Formatted, SheetView, Withheld, conditional_effect
 
 # The cell of a row that is scored, per table; the first one a layout has is used.
 INPUT_COLUMNS = ("实际完成值", "评定值", "核定值", "数量", "复核值")
