@@ -70,11 +70,13 @@ def test_the_summary_sheets_fast_width_equals_the_owners_width_of_the_longest_li
 
 
 def test_the_owners_many_texts_width_equals_its_width_of_each_text():
-    first = ["考核A", "ＡＢ1", "“测”", "", "①②③", "😀x"]
-    later = ["考核B", "\t空格 ", "混合 Mixed 文本，标点。", "—" * 5, "a\nb"]  # new characters after the first call
-    assert text_width.display_widths(first) == [5, 5, 4, 0, 3, 3]
-    assert text_width.display_widths(later) == [display_width(t) for t in later] == [5, 6, 23, 5, 3]
-    assert text_width.display_widths(first + later) == [display_width(t) for t in first + later]
+    first = ["考核A", "ＡＢ1", "“测”", "", "①②③", "😀x", "abc", "单位", "9"]  # more than a few: counted together
+    later = ["考核B", "\t空格 ", "混合 Mixed 文本，标点。", "—" * 5, "a\nb", "🈶", "ｘ", "é", "﹏"]  # characters new to it
+    assert text_width.display_widths(first).tolist() == [5, 5, 4, 0, 3, 3, 3, 4, 1]
+    assert text_width.display_widths(later).tolist() == [5, 6, 23, 5, 3, 2, 2, 1, 2]
+    assert text_width.display_widths(first[:3]).tolist() == [5, 5, 4]  # a few: one by one
+    assert text_width.display_widths([]).tolist() == []
+    assert text_width.display_widths(first + later).tolist() == [display_width(t) for t in first + later]
 
 
 def test_only_the_owner_asks_unicodedata_for_east_asian_width():

@@ -131,8 +131,10 @@ def _line_widths(texts: list[str]) -> np.ndarray:
         codes, uniques = _distinct_texts(texts)
         if len(uniques) < len(texts):
             return _line_widths(uniques)[codes]
-    widths = display_widths(texts)
-    return np.array([_display_width(t) if "\n" in t else width for t, width in zip(texts, widths)], dtype=float)
+    widths = display_widths(texts).astype(float)
+    for i in [i for i, t in enumerate(texts) if "\n" in t]:
+        widths[i] = _display_width(texts[i])
+    return widths
 
 
 def _texts(values: Any) -> list[str]:
