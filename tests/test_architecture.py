@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 # archive takes the output writer as a callable and never imports an output.
 LAYERS = ["base", "scheme", "inputs", "scoring", "analysis", "storage", "outputs", "jobs", "interface"]
 LAYER_OF = {
-    **dict.fromkeys(["base.errors", "base.issues", "base.tables", "base.safety", "base.fsguard", "base.memory", "base.hostile", "base.xlsx_meta", "base.publication",
+    **dict.fromkeys(["base.errors", "base.issues", "base.tables", "base.safety", "base.fsguard", "base.memory", "base.hostile", "base.xlsx_meta", "base.number_format", "base.publication",
                      "base.origin", "base.read_rows", "base.text_width", "base.layout"], "base"),
     **dict.fromkeys(["scheme.workbook", "scheme.scheme_cells", "scheme.scheme_sheets", "scheme.scheme_rows", "scheme.rating_scheme", "scheme.source_periods"], "scheme"),
     **dict.fromkeys(["inputs.read", "inputs.rating_read", "inputs.table_guard", "inputs.value_guard", "inputs.validate", "inputs.rating_validate", "inputs.appeal", "inputs.number_text",

@@ -26,7 +26,7 @@ from kaohe_excel.outputs.rating_template import write_rating_workbooks
 from kaohe_excel.inputs.read import ReadLimits
 from kaohe_excel.inputs.zip_parts import sheet_parts as _sheet_parts
 from kaohe_excel.scheme.workbook import load_scheme
-from kaohe_excel.base.xlsx_meta import INVISIBLE, OTHER, ROUNDED, shown_as
+from kaohe_excel.base.number_format import INVISIBLE, OTHER, ROUNDED, shown_as
 
 T01, T02, D01 = "T01_东城镇.xlsx", "T02_西山乡.xlsx", "D01_发改局.xlsx"
 VALUES = {"T01": {"A1": 95, "A2": 9, "C2": 0.45}, "T02": {"A1": 85, "A2": 7, "C2": 0.6}, "D01": {"C2": 0.5}}

@@ -27,11 +27,11 @@ from kaohe_excel.outputs import template
 from kaohe_excel.base.errors import KaoheError
 from kaohe_excel.scheme.workbook import load_scheme
 from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
+from kaohe_excel.base import text_width
 from kaohe_excel.base.text_width import display_width
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kaohe_excel"
-# report.py is split by its own helper (issue 14): its _display_width/_learn_chars are to call text_width
-PENDING = {"east_asian_width": {"outputs/report_values.py"}}
+PENDING: dict[str, set[str]] = {"east_asian_width": set()}  # modules that still measure widths themselves (none now)
 
 
 def _modules_using(name: str) -> set[str]:
@@ -67,6 +67,16 @@ def test_the_summary_sheets_fast_width_equals_the_owners_width_of_the_longest_li
              "混合 Mixed 文本，标点。", "—" * 5]
     fast = report_values._line_widths(texts).tolist()
     assert fast == [float(display_width(max(t.split("\n"), key=len))) for t in texts]
+
+
+def test_the_owners_many_texts_width_equals_its_width_of_each_text():
+    first = ["考核A", "ＡＢ1", "“测”", "", "①②③", "😀x", "abc", "单位", "9"]  # more than a few: counted together
+    later = ["考核B", "\t空格 ", "混合 Mixed 文本，标点。", "—" * 5, "a\nb", "🈶", "ｘ", "é", "﹏"]  # characters new to it
+    assert text_width.display_widths(first).tolist() == [5, 5, 4, 0, 3, 3, 3, 4, 1]
+    assert text_width.display_widths(later).tolist() == [5, 6, 23, 5, 3, 2, 2, 1, 2]
+    assert text_width.display_widths(first[:3]).tolist() == [5, 5, 4]  # a few: one by one
+    assert text_width.display_widths([]).tolist() == []
+    assert text_width.display_widths(first + later).tolist() == [display_width(t) for t in first + later]
 
 
 def test_only_the_owner_asks_unicodedata_for_east_asian_width():

@@ -26,7 +26,8 @@ from kaohe_excel.inputs.read import read_inbox
 from kaohe_excel.scheme.workbook import load_scheme
 from kaohe_excel.outputs.template import write_assessment_workbook, write_templates
 from kaohe_excel.inputs.validate import parse_value, validate
-from kaohe_excel.base.xlsx_meta import INVISIBLE, PERCENT, SCALED, Formatted, Withheld, format_kind, hides_text
+from kaohe_excel.base.number_format import INVISIBLE, PERCENT, SCALED, format_kind, hides_text
+from kaohe_excel.base.xlsx_meta import Formatted, Withheld
 
 TOWNS = {"T01": "东城镇", "T02": "西山乡", "T03": "南湖镇", "T04": "北岭乡", "T05": "中和镇"}
 DEPARTMENTS = {"D01": "发改局", "D02": "财政局"}

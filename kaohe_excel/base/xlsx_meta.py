@@ -4,25 +4,26 @@ calamine gives a cell's stored value; a unit who typed "58.2%" sees 58.2% but th
 stores 0.582 with a percent format, and a hidden column or row is read like any other.
 This module scans the XML parts with a few byte searches (no XML parser): styles.xml
 once per file, the table's sheet once, and only the cells the tables use. It knows
-nothing of zip files or of the scheme; read.py hands it the parts' bytes.
+nothing of zip files or of the scheme; read.py hands it the parts' bytes. What a number
+format shows of a value is number_format's rule.
 """
 
 from __future__ import annotations
 
 import html
-import math
 import re
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
 from typing import Callable
 
-# Built-in number formats (ECMA-376 18.8.30) that calamine does not already turn into dates:
-# the percentages, and those that round, scale or drop the sign of what they show.
-_BUILTIN_PERCENT = {9: "0%", 10: "0.00%"}
-_BUILTIN_NUMBERS = {1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 11: "0.00E+00", 12: "# ?/?", 13: "# ??/??",
-                    37: "#,##0 ;(#,##0)", 38: "#,##0 ;[Red](#,##0)", 39: "#,##0.00;(#,##0.00)",
-                    40: "#,##0.00;[Red](#,##0.00)", 48: "##0.0E+0", **_BUILTIN_PERCENT}
+from kaohe_excel.base.number_format import (
+    BUILTIN_NUMBERS,
+    FONT_HIDDEN,
+    condition_holds,
+    format_kind,
+    hides_text,
+    shown_as,
+    shows_numbers,
+)
 
 _CELL_XFS = re.compile(rb'<(?:\w+:)?cellXfs\b[^>]*>(.*?)</(?:\w+:)?cellXfs>', re.S)
 _XF = re.compile(rb'<(?:\w+:)?xf\b([^>]*)>')
@@ -34,54 +35,10 @@ _CELL_TAG = re.compile(rb'<(?:\w+:)?c\s([^>]*)>')
 _REFERENCE = re.compile(rb'\br\s*=\s*["\']\s*([A-Za-z]{1,3})([0-9]{1,7})\s*["\']')  # calamine reads r="l8" as L8
 _STYLE = re.compile(rb'\bs\s*=\s*["\']\s*([0-9]{1,6})\s*["\']')
 
-# Parts of a format code that never show a digit: quoted text, escaped characters,
-# [colours]/[conditions], and the padding of _x and *x.
-_LITERALS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
-# A thousands separator after the last digit placeholder divides the shown number by
-# 1,000 per comma ("0.0,," shows 1234567 as 1.2).
-_SCALING = re.compile(r'[0#?.],+(?=[^0#?]*$)')
-
-PERCENT = "percent"
-SCALED = "scaled"
-INVISIBLE = "invisible"
-OTHER = "other"  # shows other digits or words than the stored number (a literal, a condition, no minus sign)
-ROUNDED = "rounded"  # shows the number with fewer decimals (or as a fraction, in E notation)
-FONT_HIDDEN = "font"  # the cell's font has the fill's colour (or is white on no fill, or 1-2 points): nothing shows
-FORMULA = "formula"  # an input cell holding a formula whose cached result the tool cannot recompute
-CONDITIONAL = "conditional"  # a conditional format shows no number (a data bar or icon set alone)
-
 
 def _attrs(tag: bytes) -> dict[bytes, bytes]:
     """A tag's attributes, whichever quotes they are written in."""
     return {name: double if double or not single else single for name, double, single in _ATTRIBUTE.findall(tag)}
-
-
-def format_kind(code: str) -> str:
-    """How a number format changes what a person sees: PERCENT (×100 and a %), SCALED
-    (divided by 1,000 per trailing comma), INVISIBLE (";;;": the number is not shown), or ""."""
-    if not code or code.lower() == "general":
-        return ""
-    sections = _LITERALS.sub("", code).split(";")
-    if len(sections) >= 3 and not any(s.strip() for s in sections[:3]):
-        return INVISIBLE
-    positive = sections[0]
-    if "%" in positive:
-        return PERCENT
-    if _SCALING.search(positive):
-        return SCALED
-    return ""
-
-
-_QUOTED = re.compile(r'"[^"]*"|\\.')
-
-
-def hides_text(code: str) -> bool:
-    """Whether a format shows a typed text otherwise: its 4th (text) section has no @, so the text
-    is not shown (";;;") or replaced by the section's own characters (';;;"优秀"' shows 优秀 for any text)."""
-    if not code or ";" not in code:
-        return False
-    sections = _QUOTED.sub("x", code).split(";")
-    return len(sections) >= 4 and "@" not in sections[3]
 
 
 def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
@@ -89,7 +46,7 @@ def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
     styles that may show a cell otherwise than it is stored: a number format other than General
     (what it shows depends on the value: `shown_as`), a text format (`hides_text`), or a font the
     office cannot see (`FONT_HIDDEN`). Empty for the usual workbook."""
-    formats = dict(_BUILTIN_NUMBERS)
+    formats = dict(BUILTIN_NUMBERS)
     for tag in _NUM_FMT.findall(styles_xml):
         attributes = _attrs((tag))
         try:
@@ -116,7 +73,7 @@ def special_styles(styles_xml: bytes) -> dict[int, tuple[str, str]]:
             fonts, fills = _blocks(styles_xml, b"font"), _blocks(styles_xml, b"fill")
         if fonts is not None and _unseen(fonts, fills, attributes):
             special[index] = (FONT_HIDDEN, code)
-        elif kind or hides_text(code) or _shows_numbers(code):
+        elif kind or hides_text(code) or shows_numbers(code):
             special[index] = (kind, code)
     return special
 
@@ -234,149 +191,6 @@ def _unseen(fonts: list[bytes], fills: list[bytes], attributes: dict) -> bool:
         return True
     key = _colour_key(font_colour)
     return key is not None and key == _colour_key(fill_colour)  # the same theme colour (and tint) for both
-
-
-def _shows_numbers(code: str) -> bool:
-    return bool(code) and code.strip().lower() not in ("general", "@")
-
-
-# ---------------------------------------------------------------- what a number format shows
-
-_CONDITION = re.compile(r'\[\s*(<=|>=|<>|=|<|>)\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*\]')
-_WHITE = re.compile(r'\[\s*(?:white|白色|color\s*0*2)\s*\]', re.I)
-_RED = re.compile(r'\[\s*(?:red|红色|color\s*0*3)\s*\]', re.I)
-_QUOTED_TEXT = re.compile(r'"([^"]*)"|\\(.)')
-_PLACEHOLDER = re.compile(r'[0#?]')
-
-
-def _split_sections(code: str) -> list[str]:
-    """A format code's sections (split at ; outside quotes, escapes and brackets)."""
-    sections, current, i = [], [], 0
-    while i < len(code):
-        ch = code[i]
-        if ch == '"':
-            end = code.find('"', i + 1)
-            end = len(code) if end < 0 else end + 1
-        elif ch == "[":
-            end = code.find("]", i + 1)
-            end = len(code) if end < 0 else end + 1
-        elif ch in "\\_*":
-            end = i + 2
-        elif ch == ";":
-            sections.append("".join(current))
-            current, i = [], i + 1
-            continue
-        else:
-            end = i + 1
-        current.append(code[i:end])
-        i = end
-    sections.append("".join(current))
-    return sections
-
-
-def _holds(condition: tuple[str, float], value: float) -> bool:
-    op, limit = condition
-    return {"<": value < limit, "<=": value <= limit, ">": value > limit, ">=": value >= limit,
-            "=": value == limit, "<>": value != limit}[op]
-
-
-def _section_for(sections: list[str], value: float) -> tuple[str, bool]:
-    """The section that shows `value`, and whether Excel puts the minus sign itself (one plain section)."""
-    numeric = sections[:3]
-    conditions = []
-    for section in numeric:
-        found = _CONDITION.search(section)
-        conditions.append((found.group(1), float(found.group(2))) if found else None)
-    if any(conditions[:2]):
-        for index in (0, 1):
-            if index < len(numeric) and conditions[index] and _holds(conditions[index], value):
-                return numeric[index], False
-        if len(numeric) >= 3:
-            return numeric[2], False
-        rest = [section for section, condition in zip(numeric, conditions) if condition is None]
-        return (rest[0] if rest else numeric[-1]), False
-    if len(numeric) == 1:
-        return numeric[0], True
-    if value > 0 or (value == 0 and len(numeric) < 3):
-        return numeric[0], False
-    return (numeric[1], False) if value < 0 else (numeric[2], False)
-
-
-def _half_up(value: float, decimals: int) -> Decimal:
-    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-
-
-def shown_as(code: str, value: float) -> tuple[str, str] | None:
-    """How a number format shows `value` when that is not the stored number, as Excel and WPS show
-    it: (PERCENT | SCALED | INVISIBLE | OTHER | ROUNDED, the text shown where it matters), or None
-    when the number shows as stored (General, thousands separators, a unit written beside it)."""
-    if not _shows_numbers(code) or not math.isfinite(value):
-        return None
-    section, auto_minus = _section_for(_split_sections(code), value)
-    if _WHITE.search(section):
-        return INVISIBLE, ""
-    literal = "".join(a or b for a, b in _QUOTED_TEXT.findall(section))
-    bare = _LITERALS.sub("", section)
-    lowered = bare.lower()
-    general = "general" in lowered
-    if general:
-        bare = re.sub("(?i)general", "", bare)
-    if not general and _PLACEHOLDER.search(bare) is None:
-        if "@" in bare:
-            return None  # a text section applied to a number shows it as General
-        shown = (literal + bare).strip()
-        if not shown:
-            return INVISIBLE, ""
-        if value == 0 and set(shown) <= set("-－—– "):
-            return None  # the accountants' dash for zero
-        return OTHER, shown
-    if any(ch.isdigit() for ch in literal):
-        return OTHER, ""
-    if "%" in bare:
-        return PERCENT, ""
-    if _SCALING.search(bare):
-        return SCALED, ""
-    if value < 0 and not (auto_minus or "-" in bare or "-" in literal or "(" in bare or "(" in literal
-                          or _RED.search(section)):
-        return OTHER, plain_number(-value)
-    if general:
-        return None
-    size = abs(value)
-    sign = "-" if value < 0 else ""
-    exponent = re.search(r"[eE][+-]", bare)
-    if exponent:
-        mantissa = bare[:exponent.start()]
-        decimals = len(_PLACEHOLDER.findall(mantissa.split(".", 1)[1])) if "." in mantissa else 0
-        shown = f"{size:.{decimals}E}"
-        return None if float(shown) == size else (ROUNDED, sign + shown)
-    if "/" in bare:
-        return _fraction(bare, size, sign)
-    decimals = len(_PLACEHOLDER.findall(bare.split(".", 1)[1])) if "." in bare else 0
-    rounded = _half_up(size, decimals)
-    if rounded == 0 and "0" not in bare:
-        return INVISIBLE, ""  # only # and ? placeholders show nothing for zero
-    if rounded == Decimal(repr(size)):
-        return None
-    return ROUNDED, sign + f"{rounded:f}"
-
-
-def _fraction(bare: str, size: float, sign: str) -> tuple[str, str] | None:
-    denominator = bare.split("/", 1)[1]
-    fixed = re.match(r"\s*(\d+)", denominator)
-    if fixed and int(fixed.group(1)) > 0:
-        scale = int(fixed.group(1))
-        shown = Fraction(round(size * scale), scale)
-    else:
-        shown = Fraction(size).limit_denominator(10 ** max(1, len(_PLACEHOLDER.findall(denominator))) - 1)
-    if float(shown) == size:
-        return None
-    whole, rest = divmod(shown, 1)
-    text = f"{whole} {rest.numerator}/{rest.denominator}" if rest else f"{whole}"
-    return ROUNDED, sign + text
-
-
-def plain_number(number: float) -> str:
-    return f"{number:.10g}"
 
 
 @dataclass
@@ -645,7 +459,7 @@ def _conditional(xml: bytes, dxfs: list[tuple[str, bool]], cells, view: SheetVie
                 code, unseen = dxfs[int(rule_attributes.get(b"dxfId", b""))]
             except (ValueError, IndexError):
                 continue
-            if not unseen and not _shows_numbers(code):
+            if not unseen and not shows_numbers(code):
                 continue
             condition = None
             if rule_attributes.get(b"type") == b"cellIs":
@@ -686,7 +500,7 @@ def conditional_effect(rules: list[tuple], value: object) -> tuple[str, str] | N
             operator, limits = condition
             low, high = (min(limits[:2]), max(limits[:2])) if len(limits) > 1 else (limits[0], limits[0])
             holds = (low <= number <= high if operator == "between" else not low <= number <= high
-                     if operator == "notBetween" else _holds((operator, limits[0]), number))
+                     if operator == "notBetween" else condition_holds((operator, limits[0]), number))
             if not holds:
                 continue
         if unseen:

@@ -16,18 +16,8 @@ from typing import Callable, Iterable
 from kaohe_excel.base.issues import Issue, IssueCode, error, warning
 from kaohe_excel.base.tables import cell_address, clean_text, column_letter, header_key, locate_table
 from kaohe_excel.base.layout import UNIT_CLAIM_TABLE
-from kaohe_excel.base.xlsx_meta import (
-    CONDITIONAL,
-    FONT_HIDDEN,
-    FORMULA,
-    Formatted,
-    SheetView,
-    Withheld,
-    conditional_effect,
-    hides_text,
-    plain_number,
-    shown_as,
-)
+from kaohe_excel.base.number_format import CONDITIONAL, FONT_HIDDEN, FORMULA, hides_text, plain_number, shown_as
+from kaohe_excel.base.xlsx_meta import Formatted, SheetView, Withheld, conditional_effect
 
 # Where a formula's cached result may never be read, even with a 警告 when it cannot be
 # recomputed: a count (or a ballot's mark, rating_read's guard) is typed, never computed.

@@ -26,7 +26,8 @@ import pandas as pd
 from kaohe_excel.base.issues import IssueCode
 from kaohe_excel.inputs.number_text import ascii_digits, non_finite, plain  # noqa: F401  (validate reads value_guard.non_finite)
 from kaohe_excel.base.tables import header_key
-from kaohe_excel.base.xlsx_meta import CONDITIONAL, FORMULA, INVISIBLE, OTHER, PERCENT, ROUNDED, SCALED, Formatted
+from kaohe_excel.base.number_format import CONDITIONAL, FORMULA, INVISIBLE, OTHER, PERCENT, ROUNDED, SCALED
+from kaohe_excel.base.xlsx_meta import Formatted
 
 ABSOLUTE_LIMIT = 1e15
 TARGET_FACTOR = 1_000.0

@@ -4,7 +4,6 @@ ranking order and the display columns derived from scored rows; and last period'
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from kaohe_excel.base.safety import csv_unquote
+from kaohe_excel.base.text_width import display_width, display_widths
 from kaohe_excel.scoring.score import round_half_up
 
 
@@ -114,23 +114,8 @@ def _round2(series: pd.Series) -> pd.Series:
 
 
 def _display_width(text: str) -> int:
-    """Column width units: CJK and full-width characters count as 2."""
-    longest = max((line for line in str(text).split("\n")), key=len, default="")
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in longest)
-
-
-# Wide characters seen so far, as a str.translate table that deletes them: the width of a line is
-# then 2 * len - len(line without its wide characters), computed in C.
-_WIDE: dict[int, None] = {}
-_CHARS_SEEN: set[str] = set()
-
-
-def _learn_chars(texts: list[str]) -> None:
-    new = set("".join(texts)) - _CHARS_SEEN
-    for ch in new:
-        if unicodedata.east_asian_width(ch) in "WF":
-            _WIDE[ord(ch)] = None
-    _CHARS_SEEN.update(new)
+    """Column width units of the longest line (text_width: CJK and full-width characters count as 2)."""
+    return display_width(max((line for line in str(text).split("\n")), key=len, default=""))
 
 
 def _distinct_texts(texts: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -146,9 +131,10 @@ def _line_widths(texts: list[str]) -> np.ndarray:
         codes, uniques = _distinct_texts(texts)
         if len(uniques) < len(texts):
             return _line_widths(uniques)[codes]
-    _learn_chars(texts)
-    wide = _WIDE
-    return np.array([_display_width(t) if "\n" in t else 2 * len(t) - len(t.translate(wide)) for t in texts], dtype=float)
+    widths = display_widths(texts).astype(float)
+    for i in [i for i, t in enumerate(texts) if "\n" in t]:
+        widths[i] = _display_width(texts[i])
+    return widths
 
 
 def _texts(values: Any) -> list[str]:
