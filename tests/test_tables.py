@@ -61,3 +61,11 @@ def test_locate_table_skips_numbers_and_finds_the_header_row():
     assert table.header_row == 2
     assert table.columns == {"指标代码": 0, "实际完成值": 1, "备注": 2}
     assert locate_table(rows, ["指标代码", "评定值"]) is None
+
+
+def test_column_number_is_the_inverse_of_column_letter():
+    from kaohe_excel.base.tables import column_letter, column_number
+
+    assert [column_number(x) for x in ("A", "Z", "AA", "AZ", "BA", "XFD")] == [1, 26, 27, 52, 53, 16384]
+    assert column_number(b"ab") == 28  # calamine reads r="ab1" as AB1
+    assert all(column_number(column_letter(i)) == i + 1 for i in range(0, 20000, 7))

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from kaohe_excel.base.tables import column_number
 from kaohe_excel.base.number_format import (
     BUILTIN_NUMBERS,
     FONT_HIDDEN,
@@ -213,10 +214,7 @@ class SheetView:
 
 
 def _column_index(letters: bytes) -> int:
-    number = 0
-    for byte in letters.upper():
-        number = number * 26 + (byte - 64)
-    return number - 1
+    return column_number(letters) - 1  # 0-based, as the grid
 
 
 def _hidden(attributes: dict, size_name: bytes, smallest: float) -> bool:
