@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from kaohe_excel.outputs import book_cache
-from kaohe_excel.outputs import report
+from kaohe_excel.outputs import report_xlsx
 
 CREATED = datetime(2025, 1, 15, 9, 30)  # the one clock stamp in a file (docProps/core.xml), fixed here
 
@@ -36,8 +36,8 @@ def _fill(wb, fmts, name: str, spoil: bool = False) -> None:
 
 
 def _plain(path: Path, name: str, spoil: bool = False) -> bytes:
-    wb = report._new_workbook(path, stream_rows=True)
-    _fill(wb, report._Formats(wb), name, spoil)
+    wb = report_xlsx.new_workbook(path, stream_rows=True)
+    _fill(wb, report_xlsx.Formats(wb), name, spoil)
     wb.close()
     return path.read_bytes()
 
@@ -50,14 +50,14 @@ def _lent(shared: book_cache.SharedFormats, path: Path, name: str, spoil: bool =
 
 
 def test_lent_formats_write_the_files_xlsxwriter_writes(tmp_path):
-    shared = book_cache.SharedFormats(report._WORKBOOK_OPTIONS, report._Formats)
+    shared = book_cache.SharedFormats(report_xlsx.WORKBOOK_OPTIONS, report_xlsx.Formats)
     names = ["东城镇", "西山乡", "东城镇", "<r>x</r>"]  # the third repeats the first: its parts come from the cache
     for i, name in enumerate(names):
         assert _lent(shared, tmp_path / f"lent{i}.xlsx", name) == _plain(tmp_path / f"plain{i}.xlsx", name), name
 
 
 def test_a_workbook_numbering_more_formats_leaves_the_next_ones_as_they_were(tmp_path):
-    shared = book_cache.SharedFormats(report._WORKBOOK_OPTIONS, report._Formats)
+    shared = book_cache.SharedFormats(report_xlsx.WORKBOOK_OPTIONS, report_xlsx.Formats)
     assert _lent(shared, tmp_path / "a.xlsx", "甲") == _plain(tmp_path / "pa.xlsx", "甲")
     assert _lent(shared, tmp_path / "b.xlsx", "乙", spoil=True) == _plain(tmp_path / "pb.xlsx", "乙", spoil=True)
     # without the loan's reset the title_left and conditional formats would be in this one's styles

@@ -11,7 +11,7 @@ import pytest
 import xlsxwriter
 from openpyxl import load_workbook
 
-from kaohe_excel.outputs import report
+from kaohe_excel.outputs import report_xlsx
 from kaohe_excel.outputs import sheet_rows
 from kaohe_excel.outputs.report import Col
 
@@ -63,15 +63,15 @@ COLUMNS = [
 
 
 def _write(path: Path, frame: pd.DataFrame) -> None:
-    wb = report._new_workbook(path, report._SUMMARY_OPTIONS)
-    fmts = report._Formats(wb)
+    wb = report_xlsx.new_workbook(path, report_xlsx.SUMMARY_OPTIONS)
+    fmts = report_xlsx.Formats(wb)
     # Style numbers are handed out on first use; fix them so both files number them alike.
     for fmt in [fmts.title, fmts.header, fmts.text, fmts.wrap, fmts.centered_text, *fmts.by_kind.values(), fmts.note]:
         fmt._get_xf_index()
     ws = wb.add_worksheet("表")
-    last = report._write_table(ws, fmts, COLUMNS, frame, header_row=1, title="标题")
+    last = report_xlsx.write_table(ws, fmts, COLUMNS, frame, header_row=1, title="标题")
     ws.write_string(last + 2, 0, "表后备注", fmts.note)  # xlsxwriter carries on after the table
-    report._close(wb)
+    report_xlsx.close_workbook(wb)
 
 
 def _parts(path: Path) -> dict[str, bytes]:
@@ -79,7 +79,7 @@ def _parts(path: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist() if not name.startswith("docProps/")}
 
 
-@pytest.mark.parametrize("rows", [report._SMALL_TABLE, 2 * report._PLAN_SLICE + 17])
+@pytest.mark.parametrize("rows", [report_xlsx.SMALL_TABLE, 2 * report_xlsx.PLAN_SLICE + 17])
 def test_fast_rows_equal_xlsxwriter_cell_by_cell(tmp_path, monkeypatch, rows):
     frame = _frame(rows)
     _write(tmp_path / "fast.xlsx", frame)
@@ -94,7 +94,7 @@ def test_fast_rows_equal_xlsxwriter_cell_by_cell(tmp_path, monkeypatch, rows):
 
 
 def test_fast_rows_read_back(tmp_path):
-    frame = _frame(report._SMALL_TABLE + 3)
+    frame = _frame(report_xlsx.SMALL_TABLE + 3)
     _write(tmp_path / "fast.xlsx", frame)
     ws = load_workbook(tmp_path / "fast.xlsx", read_only=True)["表"]
     rows = list(ws.iter_rows(min_row=3, values_only=True))
@@ -114,11 +114,11 @@ def test_rich_text_lookalike_is_plain_text(tmp_path):
     evil = '<r><t>正常</t></r><r><t xml:space="preserve">注入</t></r>'
     frame = pd.DataFrame({"code": ["U1"] * 300, "name": [evil] * 300})
     path = tmp_path / "rich.xlsx"
-    wb = report._new_workbook(path, report._SUMMARY_OPTIONS)
-    fmts = report._Formats(wb)
+    wb = report_xlsx.new_workbook(path, report_xlsx.SUMMARY_OPTIONS)
+    fmts = report_xlsx.Formats(wb)
     ws = wb.add_worksheet("表")
-    report._write_table(ws, fmts, [Col("代码", "code"), Col("名称", "name")], frame, header_row=0)
-    report._close(wb)
+    report_xlsx.write_table(ws, fmts, [Col("代码", "code"), Col("名称", "name")], frame, header_row=0)
+    report_xlsx.close_workbook(wb)
     values = [row[1] for row in load_workbook(path, read_only=True)["表"].iter_rows(min_row=2, values_only=True)]
     assert values == [evil] * 300
 
@@ -150,45 +150,45 @@ def _sheet_xml(path: Path) -> bytes:
 
 
 def test_planned_slice_equals_the_unit_written_alone(tmp_path):
-    """A unit's slice of a table planned for three units is exactly `_write_table` of its rows:
+    """A unit's slice of a table planned for three units is exactly `write_table` of its rows:
     cells, column widths from its own texts only, row heights."""
     frame = _frame(36)
     frame["unit"] = np.repeat(["U1", "U2", "U3"], 12)
     frame.loc[frame["unit"] == "U2", "name"] = ([t for t in HOSTILE_TEXTS if len(t) < 40] + [None])[:12]
     frame.loc[frame["unit"] == "U3", "name"] = "一个比其他单位都长得多的单位名称"  # must not widen U2's column
     alone = tmp_path / "alone.xlsx"
-    wb = report._new_workbook(alone, stream_rows=True)
-    fmts = report._Formats(wb)
-    report._write_table(wb.add_worksheet("表"), fmts, PLANNED_COLUMNS, frame[frame["unit"] == "U2"].reset_index(drop=True),
+    wb = report_xlsx.new_workbook(alone, stream_rows=True)
+    fmts = report_xlsx.Formats(wb)
+    report_xlsx.write_table(wb.add_worksheet("表"), fmts, PLANNED_COLUMNS, frame[frame["unit"] == "U2"].reset_index(drop=True),
                         header_row=1, title="标题")
-    report._close(wb)
+    report_xlsx.close_workbook(wb)
 
     planned_path = tmp_path / "planned.xlsx"
-    wb = report._new_workbook(planned_path, stream_rows=True)
-    fmts = report._Formats(wb)
-    planned = report._plan_table(fmts, PLANNED_COLUMNS, frame, frame["unit"], {})
+    wb = report_xlsx.new_workbook(planned_path, stream_rows=True)
+    fmts = report_xlsx.Formats(wb)
+    planned = report_xlsx.plan_table(fmts, PLANNED_COLUMNS, frame, frame["unit"], {})
     assert planned.span("U2") == (12, 24)
-    report._write_planned(wb.add_worksheet("表"), fmts, planned, "U2", header_row=1, title="标题")
-    report._close(wb)
+    report_xlsx.write_planned(wb.add_worksheet("表"), fmts, planned, "U2", header_row=1, title="标题")
+    report_xlsx.close_workbook(wb)
     assert _sheet_xml(planned_path) == _sheet_xml(alone)
     assert b'customHeight="1"' in _sheet_xml(alone)
 
 
 def test_planned_table_needs_contiguous_units(tmp_path):
-    wb = report._new_workbook(tmp_path / "x.xlsx", stream_rows=True)
-    fmts = report._Formats(wb)
+    wb = report_xlsx.new_workbook(tmp_path / "x.xlsx", stream_rows=True)
+    fmts = report_xlsx.Formats(wb)
     frame = pd.DataFrame({"unit": ["U1", "U2", "U1"], "name": ["a", "b", "c"]})
     with pytest.raises(ValueError):
-        report._plan_table(fmts, [Col("单位", "unit"), Col("名称", "name")], frame, frame["unit"], {})
-    report._close(wb)
+        report_xlsx.plan_table(fmts, [Col("单位", "unit"), Col("名称", "name")], frame, frame["unit"], {})
+    report_xlsx.close_workbook(wb)
 
 
 def test_formats_number_their_styles_alike_in_every_workbook(tmp_path):
     signatures = []
     for i in range(2):
-        wb = report._new_workbook(tmp_path / f"{i}.xlsx", stream_rows=True)
-        signatures.append(report._Formats(wb).xf_signature)
-        report._close(wb)
+        wb = report_xlsx.new_workbook(tmp_path / f"{i}.xlsx", stream_rows=True)
+        signatures.append(report_xlsx.Formats(wb).xf_signature)
+        report_xlsx.close_workbook(wb)
     assert signatures[0] == signatures[1]
 
 
@@ -203,13 +203,13 @@ def test_streamed_header_block_equals_the_cells_written_one_by_one(tmp_path, mon
     frame = _frame(6).assign(unit="U1")
 
     def sheet(path: Path) -> bytes:
-        wb = report._new_workbook(path, stream_rows=True)
-        fmts = report._Formats(wb)
+        wb = report_xlsx.new_workbook(path, stream_rows=True)
+        fmts = report_xlsx.Formats(wb)
         ws = wb.add_worksheet("得分情况")
         _write_form(ws, fmts, "2024年度 考核反馈表", 6, header, {})
-        planned = report._plan_table(fmts, PLANNED_COLUMNS, frame, frame["unit"], {})
-        report._write_planned(ws, fmts, planned, "U1", header_row=len(header) + 2, title="标题")
-        report._close(wb)
+        planned = report_xlsx.plan_table(fmts, PLANNED_COLUMNS, frame, frame["unit"], {})
+        report_xlsx.write_planned(ws, fmts, planned, "U1", header_row=len(header) + 2, title="标题")
+        report_xlsx.close_workbook(wb)
         return _sheet_xml(path)
 
     streamed = sheet(tmp_path / "streamed.xlsx")

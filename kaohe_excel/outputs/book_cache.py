@@ -56,7 +56,7 @@ class SharedFormats:
                       "styles": None}
 
     def new_workbook(self, filename: str, stream_rows: bool = True) -> tuple["LentFormatsWorkbook", Any]:
-        """A workbook with the shared formats, and `build`'s value for them (e.g. report_xlsx._Formats)."""
+        """A workbook with the shared formats, and `build`'s value for them (e.g. report_xlsx.Formats)."""
         if self._made is None:
             self._make()
         wb = LentFormatsWorkbook(filename, _fresh(self._options), self, stream_in_memory=stream_rows)

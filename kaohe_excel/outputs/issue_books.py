@@ -14,7 +14,7 @@ import pandas as pd
 
 from kaohe_excel.base.issues import ISSUE_COLUMNS, ISSUE_HEADERS_ZH, issue_kind
 from kaohe_excel.outputs.report_values import _period_label
-from kaohe_excel.outputs.report_xlsx import Col, _Formats, _new_workbook, _write_table, _write_title
+from kaohe_excel.outputs.report_xlsx import Col, Formats, new_workbook, write_table, write_title
 from kaohe_excel.base.safety import safe_filename
 
 ISSUE_BOOK_DIR = "校验问题"
@@ -60,14 +60,14 @@ def write_unit_issue_books(report_path: str | Path, meta: Any, issues: pd.DataFr
 
 def write_unit_issue_report(path: str | Path, meta: Any, unit_code: str, unit_name: str, rows: pd.DataFrame) -> Path:
     """A unit's own issues (rows with a `type` column) as a workbook to send it."""
-    wb = _new_workbook(path)
-    fmts = _Formats(wb)
+    wb = new_workbook(path)
+    fmts = Formats(wb)
     ws = wb.add_worksheet("校验问题")
     widths = {"severity": 6, "type": 16, "cell": 8, "indicator": 10, "message": 60, "code": 14}
     cols = [Col(UNIT_ISSUE_HEADERS[c], c, "wrap" if c == "message" else "text", widths.get(c)) for c in UNIT_ISSUE_COLUMNS]
     who = f"{unit_code} {unit_name}".strip()
-    _write_title(ws, 0, len(cols), f"{_period_label(meta)} 校验问题（{who}）", fmts)
-    last = _write_table(ws, fmts, cols, rows.reindex(columns=UNIT_ISSUE_COLUMNS), header_row=2)
+    write_title(ws, 0, len(cols), f"{_period_label(meta)} 校验问题（{who}）", fmts)
+    last = write_table(ws, fmts, cols, rows.reindex(columns=UNIT_ISSUE_COLUMNS), header_row=2)
     ws.write_string(1, 0, f"共{len(rows)}个问题，其中错误{int((rows['severity'] == '错误').sum())}个。"
                           "请按「说明」更正后重新报送；错误未更正的，相应指标不能计分。", fmts.note)
     if last >= 3:

@@ -15,7 +15,7 @@ from kaohe_excel.outputs.report_values import (
     _round2,
     _sort_ranked,
 )
-from kaohe_excel.outputs.report_xlsx import Col, _Formats, _write_display_table, _write_display_table_below, _write_table, _write_title
+from kaohe_excel.outputs.report_xlsx import Col, Formats, _write_display_table, _write_display_table_below, write_table, write_title
 from kaohe_excel.scoring.score import round_half_up
 
 
@@ -40,7 +40,7 @@ def _adjustment_columns() -> list[Col]:
     ]
 
 
-def _write_rating_sheets(wb, fmts: _Formats, meta: Any, ratings: Any, scheme: Any) -> None:
+def _write_rating_sheets(wb, fmts: Formats, meta: Any, ratings: Any, scheme: Any) -> None:
     from kaohe_excel.outputs import rating_report
 
     ws = wb.add_worksheet(rating_report.RESULT_SHEET)
@@ -57,18 +57,18 @@ def _write_rating_sheets(wb, fmts: _Formats, meta: Any, ratings: Any, scheme: An
 CROSSCHECK_SHEET = "口径核对"
 
 
-def _write_appeal_sheets(wb, fmts: _Formats, meta: Any, appeals: pd.DataFrame, changes: pd.DataFrame | None) -> None:
+def _write_appeal_sheets(wb, fmts: Formats, meta: Any, appeals: pd.DataFrame, changes: pd.DataFrame | None) -> None:
     _write_display_table(wb.add_worksheet("复核"), fmts, appeals.drop(columns="unit_code"), header_row=1,
                          title=f"{_period_label(meta)} 复核情况（复核结论）")
     ws = wb.add_worksheet("复核前后对比")
     if changes is not None and len(changes):
         _write_display_table(ws, fmts, changes, header_row=1, title="复核前后对比（有变化的单位）")
     else:
-        _write_title(ws, 0, 6, f"{_period_label(meta)} 复核前后对比", fmts)
+        write_title(ws, 0, 6, f"{_period_label(meta)} 复核前后对比", fmts)
         ws.write_string(2, 0, "复核结论均为维持或调整未改变任何得分、总分、名次和等次。", fmts.note)
 
 
-def _write_crosscheck_sheet(wb, fmts: _Formats, meta: Any, crosscheck: pd.DataFrame | None,
+def _write_crosscheck_sheet(wb, fmts: Formats, meta: Any, crosscheck: pd.DataFrame | None,
                             county_totals: pd.DataFrame | None) -> None:
     from kaohe_excel.inputs.crosscheck import crosscheck_sheet_rows, total_sheet_rows
 
@@ -135,13 +135,13 @@ def _write_progress_sheets(wb, fmts, meta, progress: pd.DataFrame, ranked: pd.Da
     ws = wb.add_worksheet(PROGRESS_SHEETS[0])
     cols = _progress_columns(with_unit=True, with_lag=False)
     lagging = frame[frame["lag"].astype(bool)]
-    last = _write_table(ws, fmts, cols, lagging, header_row=1, title=f"{_period_label(meta)} 进度预警（完成进度落后的指标）",
+    last = write_table(ws, fmts, cols, lagging, header_row=1, title=f"{_period_label(meta)} 进度预警（完成进度落后的指标）",
                         header_height=30)
     if last < 2:
         ws.write_string(2, 0, "本期各单位各项指标完成进度均不落后，无预警。", fmts.note)
     ws2 = wb.add_worksheet(PROGRESS_SHEETS[1])
     cols = _progress_columns(with_unit=True, with_lag=True)
-    last = _write_table(ws2, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 进度分析及全年预测",
+    last = write_table(ws2, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 进度分析及全年预测",
                         header_height=30)
     if last >= 2:
         ws2.conditional_format(2, 0, last, len(cols) - 1, {

@@ -37,20 +37,20 @@ from kaohe_excel.outputs.report_values import (
     _value_and_grade,
 )
 from kaohe_excel.outputs.report_xlsx import (
-    _WORKBOOK_OPTIONS,
+    WORKBOOK_OPTIONS,
     Col,
     _cell_plan,
-    _Formats,
-    _plan_table,
+    Formats,
+    plan_table,
     _PlannedTable,
     _stream_block,
     _stream_title,
     _with_subcategory,
     _write_cell,
     _write_display_table,
-    _write_planned,
-    _write_table,
-    _write_title,
+    write_planned,
+    write_table,
+    write_title,
 )
 from kaohe_excel.base.safety import safe_filename
 from kaohe_excel.scoring.score import round_half_up
@@ -163,10 +163,10 @@ def _gap_columns() -> list[Col]:
     return [Col(h, h, kinds.get(h, "text"), widths.get(h)) for h in GAP_SHEET_HEADERS]
 
 
-def _write_gap_sheet(wb, fmts: _Formats, unit: pd.Series, gap_plan: _PlannedTable) -> None:
+def _write_gap_sheet(wb, fmts: Formats, unit: pd.Series, gap_plan: _PlannedTable) -> None:
     """gap.gap_sheet_rows' table for one unit (headers GAP_SHEET_HEADERS)."""
     ws = wb.add_worksheet(FEEDBACK_GAP_SHEET)
-    last = _write_planned(ws, fmts, gap_plan, unit.get("unit_code"), header_row=1,
+    last = write_planned(ws, fmts, gap_plan, unit.get("unit_code"), header_row=1,
                           title=f"{_text(unit.get('unit_name'))} 差距分析（达到基本分、满分所需的完成值）", header_height=30)
     if last < 2:
         ws.write_string(2, 0, "没有可测算的指标。", fmts.note)
@@ -176,13 +176,13 @@ def _write_gap_sheet(wb, fmts: _Formats, unit: pd.Series, gap_plan: _PlannedTabl
             ws.write_string(last + 3, 0, _text(unit.get(GAP_NOTE_COLUMN)), fmts.note)
 
 
-def _write_progress_feedback_sheet(wb, fmts: _Formats, meta: Any, unit: pd.Series, progress_rows: pd.DataFrame) -> None:
+def _write_progress_feedback_sheet(wb, fmts: Formats, meta: Any, unit: pd.Series, progress_rows: pd.DataFrame) -> None:
     ws = wb.add_worksheet(FEEDBACK_PROGRESS_SHEET)
     frame = _progress_frame(progress_rows, None) if len(progress_rows) else progress_rows.assign(
         reference=None, behind_pp=None, lag_text=None)
     frame = frame[frame["lag"].astype(bool)] if len(frame) else frame
     cols = _progress_columns(with_unit=False, with_lag=False)
-    last = _write_table(ws, fmts, cols, frame, header_row=1,
+    last = write_table(ws, fmts, cols, frame, header_row=1,
                         title=f"{_text(unit.get('unit_name'))} 进度预警（{_text(getattr(meta, 'period', ''))}）",
                         header_height=30)
     if last < 2:
@@ -273,17 +273,17 @@ class _FeedbackBatch:
             self.gap_rows = gap_rows.sort_values("单位代码", kind="stable").reset_index(drop=True)
         self._plans: dict[tuple, dict[str, _PlannedTable]] = {}
 
-    def plans(self, fmts: _Formats) -> dict[str, _PlannedTable]:
+    def plans(self, fmts: Formats) -> dict[str, _PlannedTable]:
         """The planned tables for workbooks whose formats have fmts' style numbers."""
         key = fmts.xf_signature
         if key not in self._plans:
             cache: dict = {}
             plans = {
-                "score": _plan_table(fmts, self.score_columns, self.rows, self.rows["unit_code"], cache),
-                "lost": _plan_table(fmts, self.lost_columns, self.lost, self.lost["unit_code"], cache),
+                "score": plan_table(fmts, self.score_columns, self.rows, self.rows["unit_code"], cache),
+                "lost": plan_table(fmts, self.lost_columns, self.lost, self.lost["unit_code"], cache),
             }
             if self.gap_rows is not None:
-                plans["gap"] = _plan_table(fmts, _gap_columns(), self.gap_rows, self.gap_rows["单位代码"], cache)
+                plans["gap"] = plan_table(fmts, _gap_columns(), self.gap_rows, self.gap_rows["单位代码"], cache)
             self._plans[key] = plans
         return self._plans[key]
 
@@ -299,17 +299,17 @@ class _FeedbackBatch:
 
 
 # The feedback workbooks' formats, made once per process and lent to each (book_cache).
-_BOOK_STYLE = SharedFormats(_WORKBOOK_OPTIONS, _Formats)
+_BOOK_STYLE = SharedFormats(WORKBOOK_OPTIONS, Formats)
 
 
-def _write_form(ws, fmts: _Formats, title: str, width: int, header: list[tuple[str, object, str]], cache: dict) -> None:
+def _write_form(ws, fmts: Formats, title: str, width: int, header: list[tuple[str, object, str]], cache: dict) -> None:
     """The title over `width` columns and the header block (label, then the value merged over three
     columns) from row 0 of a fresh sheet; streamed as encoded rows when its texts allow."""
     blocks = [fmts.block.get(kind, fmts.block["text"]) for _, _, kind in header]
     rows = [[("s", label, fmts.label), _cell_plan(value, kind, fmts, block), ("b", None, block), ("b", None, block)]
             for (label, value, kind), block in zip(header, blocks)]
     if not (sheet_rows.supported(ws) and sheet_rows.plain([("s", title, None)] + [p for row in rows for p in row])):
-        _write_title(ws, 0, width, title, fmts)
+        write_title(ws, 0, width, title, fmts)
         for r, (label, value, kind) in enumerate(header, start=1):
             ws.write_string(r, 0, label, fmts.label)
             ws.merge_range(r, 1, r, 3, "", blocks[r - 1])
@@ -335,10 +335,10 @@ def _write_feedback_book(path: Path, meta: Any, unit: pd.Series, batch: _Feedbac
     if progress_rows is not None:
         header.append(("进度预警", _lag_count_text(progress_rows), "text"))
     _write_form(ws, fmts, f"{_period_label(meta)} 考核反馈表", len(keep), header, plans["score"].cache)
-    _write_planned(ws, fmts, plans["score"], code, header_row=len(header) + 2, keep=keep)
+    write_planned(ws, fmts, plans["score"], code, header_row=len(header) + 2, keep=keep)
 
     ws2 = wb.add_worksheet("失分分析")
-    last = _write_planned(ws2, fmts, plans["lost"], code, header_row=1, keep=batch.keep(batch.lost_columns, code),
+    last = write_planned(ws2, fmts, plans["lost"], code, header_row=1, keep=batch.keep(batch.lost_columns, code),
                           title=f"{_text(unit.get('unit_name'))} 失分分析（按失分从多到少）")
     if last < 2:
         ws2.write_string(2, 0, "各项指标均得满分，无失分。", fmts.note)
@@ -371,7 +371,7 @@ _RATING_NOTES = [
 ]
 
 
-def _write_feedback_ratings(wb, fmts: _Formats, unit: pd.Series, rows: pd.DataFrame) -> None:
+def _write_feedback_ratings(wb, fmts: Formats, unit: pd.Series, rows: pd.DataFrame) -> None:
     """rating_report.unit_blocks' rows of one unit: per evaluation and rater group, then the value and score."""
     from kaohe_excel.outputs.rating_report import FEEDBACK_SHEET
 
@@ -380,17 +380,17 @@ def _write_feedback_ratings(wb, fmts: _Formats, unit: pd.Series, rows: pd.DataFr
              "指标得分": ("score", 9), "权重": ("text", 7), "去掉的评价": ("text", 18), "测评": ("wrap", 14),
              "测评人类别": ("wrap", 12), "计入指标": ("wrap", 16), "说明": ("wrap", 22)}
     cols = [Col(name, name, *kinds.get(name, ("text", None))) for name in rows.columns if name != "单位代码"]
-    last = _write_table(ws, fmts, cols, rows, header_row=1,
+    last = write_table(ws, fmts, cols, rows, header_row=1,
                         title=f"{_text(unit.get('unit_name'))} 测评情况（各类测评人的有效票数、平均分和测评值）")
     for i, line in enumerate(_RATING_NOTES):
         ws.write_string(last + 2 + i, 0, line, fmts.note)
 
 
-def _write_feedback_adjustments(wb, fmts: _Formats, meta: Any, unit: pd.Series, rows: pd.DataFrame) -> None:
+def _write_feedback_adjustments(wb, fmts: Formats, meta: Any, unit: pd.Series, rows: pd.DataFrame) -> None:
     """The unit's own 加分/扣分/否决 items (only written for a unit that has any)."""
     ws = wb.add_worksheet(FEEDBACK_ADJUSTMENT_SHEET)
     frame = rows.assign(kind_zh=_col(rows, "kind", "").map(lambda k: KIND_ZH.get(_text(k), _text(k))))
-    last = _write_table(ws, fmts, _adjustment_columns(), frame, header_row=1,
+    last = write_table(ws, fmts, _adjustment_columns(), frame, header_row=1,
                         title=f"{_text(unit.get('unit_name'))} 加扣分明细")
     kinds = _col(frame, "kind", "").map(_text)
     bonus_items = float(pd.to_numeric(frame.loc[kinds.eq("bonus").to_numpy(), "amount"], errors="coerce").sum())

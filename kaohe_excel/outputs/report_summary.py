@@ -42,22 +42,22 @@ from kaohe_excel.outputs.report_values import (
 )
 from kaohe_excel.outputs.report_xlsx import (
     Col,
-    _Formats,
+    Formats,
     _LazyRows,
     _PAGE_PIXELS,
-    _SUMMARY_OPTIONS,
+    SUMMARY_OPTIONS,
     _cell_table_sheet,
-    _close,
+    close_workbook,
     _grade_colours,
     _line_counts,
-    _new_workbook,
+    new_workbook,
     _print_setup,
     _set_widths,
     _with_subcategory,
     _write_cell,
     _write_rows,
-    _write_table,
-    _write_title,
+    write_table,
+    write_title,
 )
 from kaohe_excel.outputs.total_note import indicator_total_notes
 
@@ -113,7 +113,7 @@ def _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous, scheme=None) 
     ws = wb.add_worksheet("总排名")
     frame = _ranking_frame(ranked, previous)
     cols = _ranking_columns(previous)
-    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 汇总表")
+    last = write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 汇总表")
     _grade_colours(ws, fmts, grades, 2, last, [c.header for c in cols].index("等次"))
     ws.freeze_panes(2, 4)
     if scheme is not None:
@@ -243,7 +243,7 @@ def _write_matrix_block(wb, fmts, sheet_name: str, title: str, scored, ranked, n
         ws.write_string(0, 0, title, fmts.title_left)
         ws.set_row(0, 28)
     else:
-        _write_title(ws, 0, len(cols), title, fmts)
+        write_title(ws, 0, len(cols), title, fmts)
     # One header row per level: 一级指标, 二级指标 when the scheme uses it, then the indicators.
     levels = [indicators["category"].map(_text).tolist()]
     subcategories = indicators["subcategory"].map(_text).tolist()
@@ -340,7 +340,7 @@ def _write_raw_sheet(wb, fmts, meta, scored, ranked, values) -> None:
         Col("工作表", "sheet"),
         Col("单元格", "cell"),
     ]
-    _write_table(ws, fmts, cols, _LazyRows(len(values), rows), header_row=1, title=f"{_period_label(meta)} 原始数据",
+    write_table(ws, fmts, cols, _LazyRows(len(values), rows), header_row=1, title=f"{_period_label(meta)} 原始数据",
                  readable=True)
 
 
@@ -381,7 +381,7 @@ def _write_audit_sheet(wb, fmts, meta, scored, ranked) -> None:
         Col("状态", "status_zh"),
         Col("得分说明", "explanation", "wrap", 60),
     ]
-    _write_table(ws, fmts, cols, _LazyRows(len(scored), rows), header_row=1, title=f"{_period_label(meta)} 得分说明",
+    write_table(ws, fmts, cols, _LazyRows(len(scored), rows), header_row=1, title=f"{_period_label(meta)} 得分说明",
                  readable=True)
 
 
@@ -396,7 +396,7 @@ def _write_adjustment_sheet(wb, fmts, meta, ranked, adjustment_scores) -> None:
               "description", "evidence"]:
         frame[c] = _col(frame, c)
     cols = [Col("单位代码", "unit_code"), Col("单位名称", "unit_name")] + _adjustment_columns()
-    _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 加扣分明细",
+    write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 加扣分明细",
                         readable=True)
 
 
@@ -410,7 +410,7 @@ def _write_issues_sheet(wb, fmts, meta, issues) -> None:
     shown = shown[:shown.index("message")] + ["kind", "message", "code"]
     widths = {"severity": 6, "cell": 8, "message": 60, "kind": 14}
     cols = [Col(ISSUE_HEADERS_ZH[c], c, "wrap" if c == "message" else "text", widths.get(c)) for c in shown]
-    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 校验问题",
+    last = write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 校验问题",
                         readable=True)
     if last >= 2:
         ws.conditional_format(2, 0, last, 0, {"type": "cell", "criteria": "==", "value": '"错误"', "format": fmts.error})
@@ -425,7 +425,7 @@ def _write_missing_sheet(wb, fmts, meta, missing_units) -> None:
     for c in ["unit_code", "unit_name", "group", "contact", "email"]:
         frame[c] = _col(frame, c, "")
     cols = [Col("单位代码", "unit_code"), Col("单位名称", "unit_name"), Col("考核类别", "group"), Col("联系人", "contact"), Col("邮箱", "email")]
-    last = _write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 未报送单位")
+    last = write_table(ws, fmts, cols, frame, header_row=1, title=f"{_period_label(meta)} 未报送单位")
     if last < 2:
         ws.write_string(2, 0, "全部单位均已报送。", fmts.note)
 
@@ -486,7 +486,7 @@ def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
         Col("最高总分", "max", "score"),
         Col("最低总分", "min", "score"),
     ] + [Col(f"{name}（个）", f"grade::{name}", "int") for name in grade_names]
-    _write_title(ws, 0, len(cols), f"{_period_label(meta)} 统计", fmts)
+    write_title(ws, 0, len(cols), f"{_period_label(meta)} 统计", fmts)
     ws.write_string(1, 0, "各考核类别总分", fmts.label)
     head = 2
     for c, spec in enumerate(gcols):
@@ -516,7 +516,7 @@ def _write_stats_sheet(wb, fmts, meta, grades, scored, ranked) -> None:
     ws.write_string(label, 0, "各指标得分情况", fmts.label)
     ws.set_h_pagebreaks([label])
     header_row = label + 1
-    _write_table(ws, fmts, cols, frame, header_row=header_row)
+    write_table(ws, fmts, cols, frame, header_row=header_row)
     # the groups' table and chart are short: the frozen panes and filter belong to the indicators
     ws.freeze_panes(0, 0)
     ws.repeat_rows(header_row, header_row)
@@ -546,8 +546,8 @@ def write_summary(
     figures were checked (crosscheck.reconcile) or county totals given."""
     previous = _as_previous(previous)
     # Row by row to disk: the big sheets (得分说明, 原始数据) would otherwise sit in memory as cell objects.
-    wb = _new_workbook(path, _SUMMARY_OPTIONS)
-    fmts = _Formats(wb)
+    wb = new_workbook(path, SUMMARY_OPTIONS)
+    fmts = Formats(wb)
     if "unscored_count" not in ranked.columns:
         ranked = ranked.assign(unscored_count=unscored_counts(ranked, scored))
     _write_ranking_sheet(wb, fmts, meta, grades, ranked, previous, scheme)
@@ -566,13 +566,13 @@ def write_summary(
         _write_appeal_sheets(wb, fmts, meta, appeals, appeal_changes)
     if ratings is not None and scheme is not None:  # w-rating: 测评结果 and 测评票校验
         _write_rating_sheets(wb, fmts, meta, ratings, scheme)
-    _close(wb)
+    close_workbook(wb)
     return Path(path)
 
 
 def write_issue_report(path: str | Path, meta: Any, issues: pd.DataFrame | None) -> Path:
     """The validation issues alone (`kaohe check`), as a workbook the office can forward."""
-    wb = _new_workbook(path)
-    _write_issues_sheet(wb, _Formats(wb), meta, issues)
+    wb = new_workbook(path)
+    _write_issues_sheet(wb, Formats(wb), meta, issues)
     wb.close()
     return Path(path)

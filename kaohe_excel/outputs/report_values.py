@@ -37,7 +37,7 @@ _PARAMS_ZH = [
 # Statuses whose score reflects the unit's own result (used for group best/mean and statistics).
 _OWN_RESULT = ["scored", "missing"]
 # Tables shorter than this are written cell by cell (see _write_rows).
-_SMALL_TABLE = 200
+SMALL_TABLE = 200
 
 
 @dataclass
@@ -267,7 +267,7 @@ def _runs(keys: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _params_display(frame: pd.DataFrame) -> pd.Series:
     keys = [key for key, _ in _PARAMS_ZH if key in frame.columns]
-    if len(frame) > _SMALL_TABLE and keys:
+    if len(frame) > SMALL_TABLE and keys:
         # parameters repeat on every row of an indicator: describe each distinct set once
         codes = frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
         shown = _params_texts(frame.iloc[_first_rows(codes)])

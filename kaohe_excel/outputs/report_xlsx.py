@@ -19,7 +19,7 @@ import xlsxwriter
 
 from kaohe_excel.outputs import sheet_rows
 from kaohe_excel.outputs.report_values import (
-    _SMALL_TABLE,
+    SMALL_TABLE,
     _display_width,
     _distinct_texts,
     _first_rows,
@@ -37,12 +37,12 @@ _GRADE_FILLS = ["#C6EFCE", "#DDEBF7", "#FFF2CC", "#FFC7CE"]
 _GRADE_FONTS = ["#006100", "#1F4E78", "#7F6000", "#9C0006"]
 _TEXT_KINDS = ("text", "wrap", "auto")
 # Rows planned at a time when writing a long table.
-_PLAN_SLICE = 20000
+PLAN_SLICE = 20000
 # Encoded cells kept between the slices of a long table (names repeat on every unit's rows).
 _CACHE_CELLS = 50000
 # Rows whose texts size a table's columns.
 _WIDTH_SAMPLE = 2000
-_WORKBOOK_OPTIONS = {
+WORKBOOK_OPTIONS = {
     "strings_to_formulas": False,
     "strings_to_urls": False,
     "strings_to_numbers": False,
@@ -52,7 +52,7 @@ _WORKBOOK_OPTIONS = {
 }
 # constant_memory needs its temp files (in_memory would switch it off); every sheet must be written
 # in row order, with row heights set before the row's cells.
-_SUMMARY_OPTIONS = {**_WORKBOOK_OPTIONS, "in_memory": False, "constant_memory": True}
+SUMMARY_OPTIONS = {**WORKBOOK_OPTIONS, "in_memory": False, "constant_memory": True}
 
 
 def _with_subcategory(cols: list[Col], frame: pd.DataFrame) -> list[Col]:
@@ -71,7 +71,7 @@ class Col:
     width: float | None = None
 
 
-class _Formats:
+class Formats:
     def __init__(self, wb: xlsxwriter.Workbook):
         border = {"border": 1, "valign": "vcenter"}
         self.title = wb.add_format({"bold": True, "font_size": 16, "align": "center", "valign": "vcenter", "font_name": "黑体"})
@@ -117,7 +117,7 @@ class _Formats:
                 self.centered_text, *self.block.values(), self.note]
 
 
-def _write_cell(ws, row: int, col: int, value: object, kind: str, fmts: _Formats, fmt=None) -> None:
+def _write_cell(ws, row: int, col: int, value: object, kind: str, fmts: Formats, fmt=None) -> None:
     code, value, fmt = _cell_plan(value, kind, fmts, fmt or fmts.by_kind.get(kind, fmts.text))
     _writer(ws, code)(row, col, value, fmt)
 
@@ -126,7 +126,7 @@ def _writer(ws, code: str):
     return {"s": ws.write_string, "n": ws.write_number, "b": ws.write_blank}[code]
 
 
-def _column_cells(values: pd.Series, kind: str, fmts: _Formats) -> list[tuple]:
+def _column_cells(values: pd.Series, kind: str, fmts: Formats) -> list[tuple]:
     """The plan ("s"/"n"/"b", value, format) of every cell of a column: `_write_cell`'s decisions
     taken once per column, vectorized by dtype, so the row loop only writes."""
     fmt = fmts.by_kind.get(kind, fmts.text)
@@ -146,7 +146,7 @@ def _column_cells(values: pd.Series, kind: str, fmts: _Formats) -> list[tuple]:
     return [_cell_plan(v, kind, fmts, fmt) for v in values.tolist()]
 
 
-def _column_tails(values: pd.Series, kind: str, fmts: _Formats, cache: dict) -> list[str]:
+def _column_tails(values: pd.Series, kind: str, fmts: Formats, cache: dict) -> list[str]:
     """sheet_rows.column_tails of _column_cells(values): each distinct value planned and encoded once.
 
     Numbers and str columns factorize exactly; an object column may mix 1, 1.0 and True, which hash
@@ -190,7 +190,7 @@ def _object_codes(values: list) -> tuple[np.ndarray, list] | None:
     return codes, distinct
 
 
-def _cell_plan(value: object, kind: str, fmts: _Formats, fmt) -> tuple:
+def _cell_plan(value: object, kind: str, fmts: Formats, fmt) -> tuple:
     """`_write_cell`'s decision for one value, as a ("s"/"n"/"b", value, format) plan."""
     if type(value) is str and value and kind in ("text", "wrap", "auto"):
         return "s", value, fmt
@@ -209,7 +209,7 @@ def _cell_plan(value: object, kind: str, fmts: _Formats, fmt) -> tuple:
 class _LazyRows:
     """A long table made a slice at a time by `make(start, stop)` (its rows start:stop, each row what
     it would be in the whole table), so that its display columns never exist for all rows at once;
-    `_write_table` takes it for a frame. head: its first rows, which size the columns."""
+    `write_table` takes it for a frame. head: its first rows, which size the columns."""
 
     length: int
     make: Callable[[int, int], pd.DataFrame]
@@ -231,16 +231,16 @@ def _head(frame: pd.DataFrame | _LazyRows) -> pd.DataFrame:
     return frame.head if isinstance(frame, _LazyRows) else frame
 
 
-def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame | _LazyRows, first_row: int,
+def _write_rows(ws, fmts: Formats, columns: list[Col], frame: pd.DataFrame | _LazyRows, first_row: int,
                 widths: list[float] | None = None) -> None:
     """The frame's cells row by row (constant_memory writes a row out once the next one starts);
     with the columns' widths, rows whose text wraps get their heights first. A long table's row
     heights are forgotten once written (sheet_rows.append_tails): no chart or image goes over it."""
     if not len(frame):
         return
-    if isinstance(frame, _LazyRows) and len(frame) < _SMALL_TABLE:
+    if isinstance(frame, _LazyRows) and len(frame) < SMALL_TABLE:
         frame = frame.part(0, len(frame))
-    if len(frame) < _SMALL_TABLE:
+    if len(frame) < SMALL_TABLE:
         if widths is not None:
             _fit_row_heights(ws, columns, widths, frame, first_row)
         # a short table: pandas' per-column overhead costs more than deciding cell by cell
@@ -254,11 +254,11 @@ def _write_rows(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame | _L
         return
     cache: dict = {}
     # In slices, so that a 10,000-unit audit sheet never holds all its cells at once.
-    for start in range(0, len(frame), _PLAN_SLICE):
+    for start in range(0, len(frame), PLAN_SLICE):
         if isinstance(frame, _LazyRows):
-            part = frame.part(start, start + _PLAN_SLICE)
+            part = frame.part(start, start + PLAN_SLICE)
         else:
-            part = frame.iloc[start:start + _PLAN_SLICE]
+            part = frame.iloc[start:start + PLAN_SLICE]
         values = [part[spec.key] if spec.key in part.columns else pd.Series([None] * len(part), index=part.index, dtype=object)
                   for spec in columns]
         if widths is not None:
@@ -283,7 +283,7 @@ def _write_plans(ws, plans: list[list[tuple]], first_row: int) -> None:
             c += 1
 
 
-def _write_title(ws, row: int, ncols: int, text: str, fmts: _Formats) -> None:
+def write_title(ws, row: int, ncols: int, text: str, fmts: Formats) -> None:
     if ncols > 1:
         ws.merge_range(row, 0, row, ncols - 1, "", fmts.title)
     ws.write_string(row, 0, text, fmts.title)
@@ -365,9 +365,9 @@ def _set_heights(ws, lines: np.ndarray, first_row: int) -> None:
         ws.set_row(first_row + int(offset), 13.5 * lines[offset])
 
 
-def _table_head(ws, fmts: _Formats, columns: list[Col], header_row: int, title: str | None, header_height: float | None) -> None:
+def _table_head(ws, fmts: Formats, columns: list[Col], header_row: int, title: str | None, header_height: float | None) -> None:
     if title is not None:
-        _write_title(ws, header_row - 1, len(columns), title, fmts)
+        write_title(ws, header_row - 1, len(columns), title, fmts)
     if header_height is not None:
         ws.set_row(header_row, header_height)
     for c, spec in enumerate(columns):
@@ -379,20 +379,20 @@ def _stream_block(ws, first_row: int, rows: list[list[tuple]], cache: dict) -> N
     sheet_rows.append_tails(ws, first_row, [sheet_rows.column_tails(column, cache) for column in zip(*rows)])
 
 
-def _title_plans(text: str, ncols: int, fmts: _Formats) -> list[tuple]:
-    """The cells `_write_title` writes: the text, then the merged range's blanks."""
+def _title_plans(text: str, ncols: int, fmts: Formats) -> list[tuple]:
+    """The cells `write_title` writes: the text, then the merged range's blanks."""
     return [("s", text, fmts.title)] + [("b", None, fmts.title)] * (ncols - 1)
 
 
-def _stream_title(ws, row: int, ncols: int, text: str, fmts: _Formats, cache: dict) -> None:
-    """`_write_title` on a streamed sheet whose earlier rows are written (row heights first)."""
+def _stream_title(ws, row: int, ncols: int, text: str, fmts: Formats, cache: dict) -> None:
+    """`write_title` on a streamed sheet whose earlier rows are written (row heights first)."""
     ws.set_row(row, 28)
     if ncols > 1:
         sheet_rows.merge_cells(ws, row, 0, row, ncols - 1)
     _stream_block(ws, row, [_title_plans(text, ncols, fmts)], cache)
 
 
-def _stream_head(ws, fmts: _Formats, columns: list[Col], header_row: int, title: str | None,
+def _stream_head(ws, fmts: Formats, columns: list[Col], header_row: int, title: str | None,
                  header_height: float | None, cache: dict) -> None:
     """`_table_head` on a streamed sheet, its rows appended as encoded XML: the same cells, merge and heights."""
     head = [("s", spec.header, fmts.header) for spec in columns]
@@ -415,7 +415,7 @@ def _table_end(ws, columns: list[Col], header_row: int, n_rows: int) -> int:
     return last
 
 
-def _write_table(ws, fmts: _Formats, columns: list[Col], frame: pd.DataFrame | _LazyRows, header_row: int, title: str | None = None,
+def write_table(ws, fmts: Formats, columns: list[Col], frame: pd.DataFrame | _LazyRows, header_row: int, title: str | None = None,
                  header_height: float | None = None, readable: bool = False) -> int:
     """A titled table with frozen header, autofilter and print setup; returns the last data row.
 
@@ -486,7 +486,7 @@ def _narrow_wraps(ws, columns: list[Col], widths: list[float]) -> list[float]:
 @dataclass
 class _PlannedTable:
     """One table's rows for many units, decided and encoded once; each workbook writes its slice
-    (the same cells, widths and heights `_write_table` gives that slice). A unit's rows are contiguous."""
+    (the same cells, widths and heights `write_table` gives that slice). A unit's rows are contiguous."""
 
     columns: list[Col]
     tails: list[list[str]]
@@ -499,7 +499,7 @@ class _PlannedTable:
         return self.spans.get(unit_code, (0, 0))
 
 
-def _plan_table(fmts: _Formats, columns: list[Col], frame: pd.DataFrame, units: pd.Series, cache: dict) -> _PlannedTable:
+def plan_table(fmts: Formats, columns: list[Col], frame: pd.DataFrame, units: pd.Series, cache: dict) -> _PlannedTable:
     codes, starts, stops = _runs(units)
     spans = {codes[a]: (int(a), int(b)) for a, b in zip(starts, stops)}
     if len(spans) != len(starts):
@@ -518,9 +518,9 @@ def _plan_table(fmts: _Formats, columns: list[Col], frame: pd.DataFrame, units: 
     return _PlannedTable(columns, tails, lines, longest, spans, cache)
 
 
-def _write_planned(ws, fmts: _Formats, planned: _PlannedTable, unit_code: object, header_row: int,
+def write_planned(ws, fmts: Formats, planned: _PlannedTable, unit_code: object, header_row: int,
                    title: str | None = None, header_height: float | None = None, keep: list[int] | None = None) -> int:
-    """`_write_table` of one unit's slice of a planned table; keep: the column positions to show."""
+    """`write_table` of one unit's slice of a planned table; keep: the column positions to show."""
     keep = list(range(len(planned.columns))) if keep is None else keep
     columns = [planned.columns[i] for i in keep]
     start, stop = planned.span(unit_code)
@@ -537,7 +537,7 @@ def _write_planned(ws, fmts: _Formats, planned: _PlannedTable, unit_code: object
     return _table_end(ws, columns, header_row, stop - start)
 
 
-def _grade_colours(ws, fmts: _Formats, grades: pd.DataFrame | None, first_row: int, last_row: int, col: int) -> None:
+def _grade_colours(ws, fmts: Formats, grades: pd.DataFrame | None, first_row: int, last_row: int, col: int) -> None:
     if grades is None or last_row < first_row or not len(grades):
         return
     names = [_text(g) for g in grades["grade"]]
@@ -548,10 +548,10 @@ def _grade_colours(ws, fmts: _Formats, grades: pd.DataFrame | None, first_row: i
         ws.conditional_format(first_row, col, last_row, col, {"type": "cell", "criteria": "==", "value": literal, "format": fmts.grade_formats[pos]})
 
 
-def _new_workbook(path: str | Path, options: dict | None = None, stream_rows: bool = False) -> xlsxwriter.Workbook:
+def new_workbook(path: str | Path, options: dict | None = None, stream_rows: bool = False) -> xlsxwriter.Workbook:
     """stream_rows: an in-memory workbook's sheets stream their rows too (written in row order only)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    options = dict(options or _WORKBOOK_OPTIONS)
+    options = dict(options or WORKBOOK_OPTIONS)
     # xlsxwriter writes into this dict (the theme font); a shared one would make the first workbook
     # of a process differ from the ones after it.
     options["default_format_properties"] = dict(options["default_format_properties"])
@@ -560,7 +560,7 @@ def _new_workbook(path: str | Path, options: dict | None = None, stream_rows: bo
 
 def _cell_table_sheet(wb: xlsxwriter.Workbook, name: str):
     """A worksheet that keeps its cells until close, so that it may write out of row order
-    (vertical merges). Its unused row temp file, if any, is removed by `_close`."""
+    (vertical merges). Its unused row temp file, if any, is removed by `close_workbook`."""
     ws = wb.add_worksheet(name)
     spare = sheet_rows.keep_cells(ws)
     if spare:
@@ -568,7 +568,7 @@ def _cell_table_sheet(wb: xlsxwriter.Workbook, name: str):
     return ws
 
 
-def _close(wb: xlsxwriter.Workbook) -> None:
+def close_workbook(wb: xlsxwriter.Workbook) -> None:
     try:
         wb.close()
     finally:
@@ -583,11 +583,11 @@ def _close(wb: xlsxwriter.Workbook) -> None:
 _PAGE_PIXELS = (297 / 25.4 - 1.0) * 96
 
 
-def _write_display_table(ws, fmts: _Formats, frame: pd.DataFrame, header_row: int, title: str,
+def _write_display_table(ws, fmts: Formats, frame: pd.DataFrame, header_row: int, title: str,
                          kinds: dict[str, str] | None = None) -> int:
     """A table whose columns are already Chinese headers and display values (crosscheck rows);
     `kinds` gives a column a fixed number format (e.g. "score": two decimals)."""
-    return _write_table(ws, fmts, _display_cols(frame, kinds), frame, header_row=header_row, title=title, readable=True)
+    return write_table(ws, fmts, _display_cols(frame, kinds), frame, header_row=header_row, title=title, readable=True)
 
 
 def _display_cols(frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> list[Col]:
@@ -597,10 +597,10 @@ def _display_cols(frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> l
             for name in frame.columns]
 
 
-def _write_display_table_below(ws, fmts: _Formats, above: pd.DataFrame, frame: pd.DataFrame, last: int, title: str) -> None:
+def _write_display_table_below(ws, fmts: Formats, above: pd.DataFrame, frame: pd.DataFrame, last: int, title: str) -> None:
     """A second display table two rows under `above` (which ends at row `last`), on the same
     columns: a column the second table needs wider is widened, none is narrowed."""
-    _write_title(ws, last + 2, len(frame.columns), title, fmts)
+    write_title(ws, last + 2, len(frame.columns), title, fmts)
     for c, name in enumerate(frame.columns):
         ws.write_string(last + 3, c, name, fmts.header)
     for r, record in enumerate(frame.itertuples(index=False), start=last + 4):

@@ -129,7 +129,7 @@ def _cell_tail(code: str, value: object, fmt) -> str:
 def column_tails(plans: Sequence[tuple], cache: dict | None = None) -> list[str]:
     """The tail of each cell of a column; each distinct plan (a unit name, a format) encoded once.
 
-    Pass one cache to many calls whose formats have the same style numbers (see report._Formats)."""
+    Pass one cache to many calls whose formats have the same style numbers (see report_xlsx.Formats)."""
     cache = {} if cache is None else cache
     out = []
     # a format without a style number of its own (one equal to an earlier format) keys itself anew
