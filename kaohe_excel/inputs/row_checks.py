@@ -20,7 +20,7 @@ def at(cell: Cell, unit_code: str, file: str) -> dict:
     return {"sheet": cell.sheet, "cell": cell.cell, "unit": unit_code, "file": file}
 
 
-def office_row(checker, row: Row, file: str, label: str, value_name: str) -> tuple[str, str, dict] | None:
+def office_row(checker, row: Row, file: str, label: str) -> tuple[str, str, dict] | None:
     """(unit code, indicator code, where) of a row of an office table (评定表, 核定表), or None
     after its 错误 when the unit or the indicator is not in the scheme."""
     unit_cell, code_cell = row["单位代码"], row["指标代码"]
@@ -42,7 +42,7 @@ class RowChecks:
     def add(self, issue) -> None:
         self.issues.append(issue)
 
-    def seen_once(self, seen: set, row: Row, file: str, label: str, where: dict) -> bool:
+    def seen_once(self, seen: set, label: str, where: dict) -> bool:
         """False, after its 错误, for a second row of the same unit and indicator in an office table."""
         key = (where["unit"], where["indicator"])
         if key in seen:

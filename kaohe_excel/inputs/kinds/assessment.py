@@ -30,7 +30,7 @@ def judge(checker, result, proven: bool = True) -> None:
     checker.begin_candidate(("assessment", ""), result, True)
     seen: set[tuple[str, str]] = set()
     for row in result.rows:
-        found = office_row(checker, row, name, "评定表", "评定值")
+        found = office_row(checker, row, name, "评定表")
         if found is None:
             continue
         unit_code, code, at = found
@@ -41,7 +41,7 @@ def judge(checker, result, proven: bool = True) -> None:
                 checker.add(error(IssueCode.not_applicable_indicator, f"指标「{code}」不是单位「{unit_code}」的评定类指标",
                                   **{**at, "cell": row["指标代码"].cell}))
             continue
-        if not checker.seen_once(seen, row, name, "评定表", at):
+        if not checker.seen_once(seen, "评定表", at):
             continue
         spec = checker.expected_assessed[(unit_code, code)]
         value_cell = row["评定值"]

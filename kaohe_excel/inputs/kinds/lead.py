@@ -39,7 +39,7 @@ def judge(checker, result, proven: bool = True) -> None:
     checker.begin_candidate(("lead", lead), result, True)
     seen: set[tuple[str, str]] = set()
     for row in result.rows:
-        found = office_row(checker, row, name, "核定表", "核定值")
+        found = office_row(checker, row, name, "核定表")
         if found is None:
             continue
         unit_code, code, at = found
@@ -56,7 +56,7 @@ def judge(checker, result, proven: bool = True) -> None:
             else:
                 checker.add(error(IssueCode.not_applicable_indicator, f"指标「{code}」不是单位「{unit_code}」的考核指标", **code_at))
             continue
-        if not checker.seen_once(seen, row, name, "核定表", at):
+        if not checker.seen_once(seen, "核定表", at):
             continue
         value_cell = row["核定值"]
         if checker.contradicts(result, row, "核定值", unit_code, code,
