@@ -175,3 +175,14 @@ def test_each_stage_package_holds_only_its_own_layer():
     wrong = sorted(f"{name} is listed as {layer}" for name, layer in LAYER_OF.items()
                    if name.split(".")[0] in LAYERS and name.split(".")[0] != layer)
     assert not wrong, "\n".join(wrong)
+
+
+def test_tests_take_fixtures_from_conftest_not_from_other_test_modules():
+    importers = []
+    for path in sorted(ROOT.parent.joinpath("tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("test_"):
+                importers.append(f"{path.name} imports {node.module}")
+            elif isinstance(node, ast.Import) and any(alias.name.startswith("test_") for alias in node.names):
+                importers.append(path.name)
+    assert not importers, importers

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from conftest import small_scheme_sheets, write_workbook
+from conftest import FILES, make_inbox, small_scheme_sheets, write_workbook
 from inbox_helpers import fill_assessment, fill_unit, value_cell
 from kaohe_excel.inputs import read as read_module
 from kaohe_excel.inputs import validate as validate_module
@@ -19,7 +19,6 @@ from kaohe_excel.inputs.read import iter_inbox, read_inbox
 from kaohe_excel.scheme.workbook import load_scheme
 from kaohe_excel.outputs.template import write_lead_workbooks
 from kaohe_excel.inputs.validate import validate, validate_stream
-from test_validate import FILES, make_inbox
 
 
 def _set_meta(path: Path, key: str, value: str) -> None:
