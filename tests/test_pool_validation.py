@@ -64,40 +64,6 @@ def _broken_inbox(tmp_path: Path):
     return scheme, inbox
 
 
-def test_files_read_before_the_scheme_is_loaded_are_judged_here_the_same(tmp_path, monkeypatch):
-    """InboxStream.start(): the first files are read while the scheme loads, by a pool without the
-    judge; the consumer judges those, the workers judge the rest. Same issues, same order."""
-    scheme, inbox = _broken_inbox(tmp_path)
-    in_process = validate(scheme, read_inbox(inbox, workers=1))
-    monkeypatch.setattr(read_module, "EARLY_FILES_PER_WORKER", 2)
-    monkeypatch.setattr(read_module, "EARLY_MIN_FILES", 1)
-    merged = []
-    real_merge = validate_module._Validator.merge
-    monkeypatch.setattr(validate_module._Validator, "merge", lambda self, verdict: (merged.append(verdict), real_merge(self, verdict)))
-    seen = []
-    stream = iter_inbox(inbox, workers=2, progress=lambda done, total: seen.append((done, total)))
-    stream.start()
-    pooled = validate_stream(scheme, stream)
-    files = sorted(p.name for p in inbox.iterdir())
-    # two workers x 2 files, rounded up to a chunk of 4, were read before the judge existed
-    assert len(merged) == len(files) - 4
-    assert pooled.issues == in_process.issues
-    for name in ("values", "claims", "submissions", "missing_units", "verified", "appeals"):
-        assert getattr(pooled, name).equals(getattr(in_process, name)), name
-    assert [(f.name, f.sha256, f.kind) for f in pooled.files] == [(f.name, f.sha256, f.kind) for f in in_process.files]
-    assert seen == [(done, len(files)) for done in range(1, len(files) + 1)]  # progress counts every file once
-
-
-def test_a_stream_started_and_closed_unread_leaves_no_worker(tmp_path, monkeypatch):
-    scheme, inbox = _broken_inbox(tmp_path)
-    monkeypatch.setattr(read_module, "EARLY_MIN_FILES", 1)
-    stream = iter_inbox(inbox, workers=2)
-    stream.start()
-    pool = stream._early[0]
-    stream.close()  # e.g. the scheme failed to load
-    assert stream._early is None and not any(process.is_alive() for process in (pool._processes or {}).values())
-
-
 @pytest.mark.parametrize("start", ["fork", "spawn"])  # spawn: Windows and macOS, the judge is pickled
 def test_files_judged_in_pool_workers_equal_one_process(tmp_path, monkeypatch, start):
     scheme, inbox = _broken_inbox(tmp_path)

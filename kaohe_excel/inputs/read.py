@@ -128,13 +128,12 @@ def read_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = Re
 class InboxStream:
     """read_inbox's results one at a time, in the same order, as they arrive (iter_inbox).
 
-    Nothing is read before the first result is asked for, or `start()` is called. A consumer
-    may set `judge` before iterating: a callable the pool workers apply to each file they read
-    (validate_stream's per-file checks), so the files are judged where they are read, in
-    parallel; it is handed to the workers when the pool starts (inherited where processes
-    fork). A file read outside a judging worker (read by `start()`'s pool before the judge
-    existed, no process support, a file re-read alone after a worker died) is not judged: its
-    `verdict` stays None and the consumer judges its cells itself."""
+    Nothing is read before the first result is asked for. A consumer may set `judge` before
+    that: a callable the pool workers apply to each file they read (validate_stream's
+    per-file checks), so the files are judged where they are read, in parallel; it is handed
+    to the workers when the pool starts (inherited where processes fork). A file read outside
+    a worker (no process support, a file re-read alone after a worker died) is not judged:
+    its `verdict` stays None and the consumer judges its cells itself."""
 
     def __init__(self, folder: Path, workers: int | None, limits: ReadLimits,
                  progress: Callable[[int, int], None] | None):
@@ -142,30 +141,6 @@ class InboxStream:
         self.judge: Callable[[FileResult], None] | None = None
         self._results: Iterator[FileResult] | None = None
         self._listing: tuple[list[Path], list[FileResult], list[str]] | None = None
-        self._early: tuple[ProcessPoolExecutor, list] | None = None
-
-    def start(self) -> None:
-        """Begin reading now, while the caller still loads the scheme and builds the judge (a core
-        would idle meanwhile): the first files are read by a pool without the judge, and judged by
-        the consumer; once iteration starts, the rest are read by a pool that judges them."""
-        if self._results is not None or self._early is not None:
-            return
-        paths = self.listing()[0]
-        workers = max(1, self.workers or os.cpu_count() or 1)
-        early = min(len(paths), EARLY_FILES_PER_WORKER * workers)
-        if workers < 2 or early < EARLY_MIN_FILES:  # one core has nothing to overlap; a small inbox reads in a blink
-            return
-        try:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_pool_worker_setup,
-                                       initargs=(self.limits, None))
-        except (OSError, NotImplementedError, ImportError):
-            return
-        chunk = _chunk_size(len(paths), 0, workers)
-        early = min(len(paths), -(-early // chunk) * chunk)
-        names = [str(p.relative_to(self.folder)) for p in paths[:early]]
-        futures = [(first, pool.submit(_read_pooled_chunk, paths[first:first + chunk], names[first:first + chunk], self.limits))
-                   for first in range(0, early, chunk)]
-        self._early = (pool, futures)
 
     def listing(self) -> tuple[list[Path], list[FileResult], list[str]]:
         """The inbox listed once (what is read, the entries not read that an issue names, and
@@ -186,31 +161,11 @@ class InboxStream:
         """Stop early: the pool is shut down, the rest is not read."""
         if self._results is not None:
             self._results.close()
-        if self._early is not None:
-            self._early[0].shutdown(wait=True, cancel_futures=True)
-            self._early = None
 
     def _generate(self) -> Iterator[FileResult]:
         paths, named, _ = self.listing()
         yield from named
-        done = 0
-        if self._early is not None:
-            pool, futures = self._early
-            self._early = None
-            try:
-                for first, future in futures:
-                    try:
-                        results = future.result()
-                    except Exception:  # a worker died (BrokenProcessPool): from this chunk on, read with recovery below
-                        break
-                    for result in results:
-                        done += 1
-                        if self.progress:
-                            self.progress(done, len(paths))
-                        yield result
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-        yield from _read_paths(self.folder, paths, self.workers, self.limits, self.progress, self.judge, start=done)
+        yield from _read_paths(self.folder, paths, self.workers, self.limits, self.progress, self.judge)
 
 
 def iter_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = ReadLimits(),
@@ -220,25 +175,14 @@ def iter_inbox(folder: Path, workers: int | None = None, limits: ReadLimits = Re
     return InboxStream(folder, workers, limits, progress)
 
 
-# Files read by InboxStream.start()'s pool per worker, while the scheme loads (~0.3 s of reading).
-EARLY_FILES_PER_WORKER = 256
-EARLY_MIN_FILES = 16
-
-
-def _chunk_size(total: int, start: int, workers: int) -> int:
-    # Small chunks: results stream back steadily and a crash re-reads few files alone.
-    return max(4, min(32, (total - start) // (workers * 8)))
-
-
 def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: ReadLimits,
                 progress: Callable[[int, int], None] | None,
-                judge: Callable[[FileResult], None] | None = None, start: int = 0) -> Iterator[FileResult]:
-    """The results of paths[start:], in order (the first `start` were read and counted elsewhere)."""
+                judge: Callable[[FileResult], None] | None = None) -> Iterator[FileResult]:
     names = [str(p.relative_to(folder)) for p in paths]
     total = len(paths)
     if workers is None:
         workers = os.cpu_count() or 1
-    count = start
+    count = 0
 
     def taken(results: Iterable[FileResult]) -> Iterator[FileResult]:
         nonlocal count
@@ -251,11 +195,12 @@ def _read_paths(folder: Path, paths: list[Path], workers: int | None, limits: Re
     # Every file is read in a pool worker, however few there are: a native abort that no check
     # foresaw (calamine allocating for a number the file declares) then kills a worker, and
     # the pool's recovery below turns it into an issue on that file, never a dead batch.
-    workers = max(1, min(workers, -(-(total - start) // 4)))  # no more workers than chunks of 4 files
+    workers = max(1, min(workers, -(-total // 4)))  # no more workers than chunks of 4 files
 
     while count < total:
         start = count
-        chunk = _chunk_size(total, start, workers)
+        # Small chunks: results stream back steadily and a crash re-reads few files alone.
+        chunk = max(4, min(32, (total - start) // (workers * 8)))
         try:
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_pool_worker_setup,
                                        initargs=(limits, judge))

@@ -128,13 +128,6 @@ def inbox_stream(inbox: Path, progress: Progress | None = None, workers: int | N
     return read.iter_inbox(inbox, workers=workers, progress=step)
 
 
-def started_stream(inbox: Path, progress: Progress | None = None, workers: int | None = None) -> read.InboxStream:
-    """inbox_stream, already reading while the caller loads the scheme (the caller closes it if it stops)."""
-    stream = inbox_stream(inbox, progress, workers)
-    stream.start()
-    return stream
-
-
 def read_and_validate(scheme: Scheme, inbox: Path, progress: Progress | None = None,
                       workers: int | None = None, stream: read.InboxStream | None = None) -> validate.Validated:
     # Streamed: each file is validated as it arrives (in the reader pool), so its cells need not all be held at once.
@@ -153,7 +146,7 @@ def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Pa
           progress: Progress | None = None, workers: int | None = None) -> CheckOutcome:
     """Read and validate the inbox; write the issue list as a workbook the office can forward."""
     inbox = check_inbox_folder(inbox)
-    stream = started_stream(inbox, progress, workers)
+    stream = inbox_stream(inbox, progress, workers)
     try:
         scheme = load_scheme(scheme_path)
         if report_path is None:
@@ -185,7 +178,7 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
         compare_to: str | None = None) -> RunOutcome:
     """Check, score, rank, and write every output under <out_root>/<period>/."""
     inbox = check_inbox_folder(inbox)
-    stream = started_stream(inbox, progress, workers)
+    stream = inbox_stream(inbox, progress, workers)
     try:
         validated, scheme = _read_for_run(stream, inbox, scheme_path, out_root, period, compare_to)
     finally:
