@@ -11,7 +11,7 @@ import pandas as pd
 
 from conftest import make_inbox
 from kaohe_excel.analysis import gap
-from kaohe_excel.base.memory import release_unused
+from kaohe_excel.base.memory import cycles_collected
 from kaohe_excel.inputs import validate as validate_module
 from kaohe_excel.jobs import pipeline
 from kaohe_excel.outputs.report_feedback import _compact_texts, _restore_texts
@@ -40,20 +40,25 @@ def test_a_stream_kept_by_the_run_does_not_keep_the_validator(tmp_path, small_sc
     assert stream.judge is None
 
 
-def test_release_unused_collects_dropped_cycles_when_asked():
+def test_cycles_left_by_a_block_are_freed_when_it_ends_and_older_ones_are_left_alone():
     class Part:
         pass
 
-    gc.disable()
-    try:
+    def cycle():
         part = Part()
         part.package = part  # a document's parts refer to each other (python-docx)
-        ref = weakref.ref(part)
-        del part
-        release_unused()
-        assert ref() is not None
-        release_unused(collect=True)
-        assert ref() is None
+        return weakref.ref(part)
+
+    gc.disable()
+    try:
+        before = cycle()
+        with cycles_collected():
+            made = cycle()
+            assert made() is not None
+        assert made() is None
+        assert before() is not None  # from before the block: examined by the next full collection only
+        gc.collect()
+        assert before() is None
     finally:
         gc.enable()
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import gc
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 
 def _libc_trim():
@@ -27,15 +29,8 @@ def _libc_trim():
 _TRIM = _libc_trim()
 
 
-def release_unused(collect: bool = False) -> None:
-    """Return the Arrow pool's free blocks, and on glibc the C heap's, to the system.
-
-    collect: run the cycle collector first. A document a writer dropped (python-docx's package
-    and its parts refer to each other; lxml keeps the XML in the C heap) is otherwise freed only
-    at the next full collection: the notice's is ~250 MB at 10,000 units.
-    """
-    if collect:
-        gc.collect()
+def release_unused() -> None:
+    """Return the Arrow pool's free blocks, and on glibc the C heap's, to the system."""
     try:
         import pyarrow as pa
     except ImportError:  # pragma: no cover - pyarrow is a dependency
@@ -44,3 +39,21 @@ def release_unused(collect: bool = False) -> None:
         pa.default_memory_pool().release_unused()
     if _TRIM is not None:
         _TRIM(0)
+
+
+@contextmanager
+def cycles_collected() -> Iterator[None]:
+    """Free the reference cycles the block leaves behind as soon as it ends, then release_unused.
+
+    A python-docx document's package and parts refer to each other and lxml keeps their XML in the
+    C heap: a notice written for 10,000 units would otherwise hold ~250 MB until the next full
+    collection. Only objects made during the block are examined: those from before are frozen
+    meanwhile, so the collection takes milliseconds instead of a walk over the whole heap.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.unfreeze()
+        release_unused()

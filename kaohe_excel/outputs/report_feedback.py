@@ -452,9 +452,17 @@ def _compact_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 def _restore_texts(part: pd.DataFrame, restore: dict[str, Any]) -> pd.DataFrame:
     """A slice of a _compact_texts frame with its text columns as they were (values and dtypes)."""
-    if not restore or not len(part.columns):
-        return part
-    return part.assign(**{name: part[name].astype(dtype) for name, dtype in restore.items() if name in part.columns})
+    columns = {}
+    for name, dtype in restore.items():
+        if name not in part.columns:
+            continue
+        codes, categories = part[name].cat.codes.to_numpy(), part[name].cat.categories
+        if dtype == object:  # all texts, none missing (_compact_texts): every code is a category
+            values = pd.Series(np.asarray(categories, dtype=object).take(codes), index=part.index, dtype=object)
+        else:  # a take of the categories, missing where the code is -1 (astype goes through objects: 5x slower)
+            values = pd.Series(categories.array.take(codes, allow_fill=True), index=part.index).astype(dtype)
+        columns[name] = values
+    return part.assign(**columns) if columns else part
 
 
 def _unit_slicer(frame: pd.DataFrame | None, column: str):
