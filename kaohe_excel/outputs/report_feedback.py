@@ -66,6 +66,9 @@ FEEDBACK_ADJUSTMENT_SHEET = "加扣分明细"
 
 # The most units a worker is sent at once (their rows, planned together; see write_all_feedback).
 _BATCH_UNITS = 250
+# a gap table this long is held compact while the batches are sent (_compact_texts): ~75 MB less at
+# 10,000 units (550,000 rows); a shorter one costs less memory than the compacting costs time
+_COMPACT_ROWS = 200_000
 # The scored columns a feedback workbook shows or needs.
 _FEEDBACK_COLUMNS = ["unit_code", "group", "indicator_code", "category", "subcategory", "name", "points_available", "value",
                      "text_value", "score", "status", "explanation", "interim_detail"]  # interim_detail: w-interim
@@ -597,7 +600,7 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
     # each batch's gap rows become sheet rows in its worker: all at once they would double the gap table
     used = [c for c in _FEEDBACK_COLUMNS if c in scored.columns]
     tables, progresses = slicer(scored, "unit_code", used), slicer(progress, "unit_code")
-    gap, gap_texts = _compact_texts(gap) if gap is not None else (None, {})
+    gap, gap_texts = _compact_texts(gap) if gap is not None and len(gap) >= _COMPACT_ROWS else (gap, {})
     gap_rows_of = slicer(gap, "unit_code")
 
     def gaps(i: int) -> pd.DataFrame | None:
