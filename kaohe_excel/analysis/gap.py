@@ -256,13 +256,22 @@ def gap_table(scored: pd.DataFrame, tier_tables: pd.DataFrame, scheme: Any = Non
     )
     out["points_at_stake"] = round_half_up(out["points_to_full"] * _total_factor(scored, rows, scheme))
     out["decimals"] = _indicator_decimals(rows)
+    # the solving tables (peer statistics, each method's needs: ~250 MB at 10,000 units) are not
+    # needed for the sentences and the sort, which copy the table once more
+    del rows, params, solved, need, ctx, stats, peers, key, sign, peer_ok, score, current, full_score, base_score
+    release_unused()
     # in slices: a sentence reads only its own row, and its pieces for a city's 550,000 rows at once
     # would take a few hundred MB
-    out["sentence"] = pd.concat([_sentence(out.iloc[i:i + _SENTENCE_ROWS]) for i in range(0, len(out), _SENTENCE_ROWS)]
-                                or [_sentence(out)])
-    out = out.sort_values(["unit_code", "points_at_stake", "order", "indicator_code"],
-                          ascending=[True, False, True, True], kind="stable")
-    out = out[GAP_COLUMNS].reset_index(drop=True)
+    sentences = pd.concat([_sentence(out.iloc[i:i + _SENTENCE_ROWS]) for i in range(0, len(out), _SENTENCE_ROWS)]
+                          or [_sentence(out)])
+    # one object per distinct sentence, not per row: a city's 550,000 rows repeat a few thousand (~75 MB)
+    distinct: dict[str, str] = {}
+    out["sentence"] = pd.Series([distinct.setdefault(t, t) for t in sentences.tolist()], index=sentences.index, dtype=object)
+    # the order found on the sort keys, then the table's columns taken once in that order (sorting the
+    # whole frame, then selecting, copied every row of every column twice: ~250 MB at 10,000 units)
+    by = ["unit_code", "points_at_stake", "order", "indicator_code"]
+    order = out[by].reset_index(drop=True).sort_values(by, ascending=[True, False, True, True], kind="stable").index
+    out = out.iloc[order.to_numpy(), [out.columns.get_loc(c) for c in GAP_COLUMNS]].reset_index(drop=True)
     release_unused()  # the solving tables of a city's 550,000 rows
     return out
 

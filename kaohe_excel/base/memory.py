@@ -9,7 +9,10 @@ much larger for the rest of the run, and a worker forked from it would start tha
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 
 def _libc_trim():
@@ -36,3 +39,21 @@ def release_unused() -> None:
         pa.default_memory_pool().release_unused()
     if _TRIM is not None:
         _TRIM(0)
+
+
+@contextmanager
+def cycles_collected() -> Iterator[None]:
+    """Free the reference cycles the block leaves behind as soon as it ends, then release_unused.
+
+    A python-docx document's package and parts refer to each other and lxml keeps their XML in the
+    C heap: a notice written for 10,000 units would otherwise hold ~250 MB until the next full
+    collection. Only objects made during the block are examined: those from before are frozen
+    meanwhile, so the collection takes milliseconds instead of a walk over the whole heap.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.unfreeze()
+        release_unused()

@@ -131,7 +131,12 @@ def inbox_stream(inbox: Path, progress: Progress | None = None, workers: int | N
 def read_and_validate(scheme: Scheme, inbox: Path, progress: Progress | None = None,
                       workers: int | None = None, stream: read.InboxStream | None = None) -> validate.Validated:
     # Streamed: each file is validated as it arrives (in the reader pool), so its cells need not all be held at once.
-    validated = validate.validate_stream(scheme, stream if stream is not None else inbox_stream(inbox, progress, workers))
+    if stream is None:
+        stream = inbox_stream(inbox, progress, workers)
+    validated = validate.validate_stream(scheme, stream)
+    # The judge holds the validator and its unit x indicator tables (a city's: ~270 MB); the caller
+    # keeps the stream (to close it) through scoring and the outputs, and the output workers fork from it.
+    stream.judge = None
     release_unused()
     return validated
 

@@ -18,7 +18,7 @@ from kaohe_excel.base import publication
 from kaohe_excel.outputs import publicity
 from kaohe_excel.outputs import report
 from kaohe_excel.storage.archive import FEEDBACK_DIR, NOTICE_NAME, SUMMARY_NAME
-from kaohe_excel.base.memory import release_unused
+from kaohe_excel.base.memory import cycles_collected, release_unused
 from kaohe_excel.base.safety import InertWorkbook
 
 
@@ -58,10 +58,12 @@ def render_outputs(results, folder: Path, baseline: Path | None, issued_on: date
                              ratings=getattr(results.validated, "ratings", None), scheme=scheme)
         release_unused()  # the summary's audit tables
         win = publication.window(getattr(meta, "publication", None), issued_on)  # w-year: 成文日期 and 公示期
-        notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, win.issued_on,
-                            extra_context={"quota_lines": publicity.quota_lines(scheme, results.ranked)},
-                            progress=progress_table, ratings=getattr(results.validated, "ratings", None), scheme=scheme)
-        publicity.write_publicity(folder / publicity.PUBLICITY_NAME, meta, results.ranked, win)
+        with cycles_collected():  # the notice's document, its parts referring to each other
+            notice.write_notice(folder / NOTICE_NAME, notice_template, meta, results.ranked, scheme.grades, win.issued_on,
+                                extra_context={"quota_lines": publicity.quota_lines(scheme, results.ranked)},
+                                progress=progress_table, ratings=getattr(results.validated, "ratings", None), scheme=scheme)
+        with cycles_collected():
+            publicity.write_publicity(folder / publicity.PUBLICITY_NAME, meta, results.ranked, win)
         report.write_csvs(folder, meta.period, results.scored, results.ranked)
 
     report.write_all_feedback(folder / FEEDBACK_DIR, meta, results.scored, results.ranked, previous=previous,

@@ -66,6 +66,9 @@ FEEDBACK_ADJUSTMENT_SHEET = "加扣分明细"
 
 # The most units a worker is sent at once (their rows, planned together; see write_all_feedback).
 _BATCH_UNITS = 250
+# a gap table this long is held compact while the batches are sent (_compact_texts): ~75 MB less at
+# 10,000 units (550,000 rows); a shorter one costs less memory than the compacting costs time
+_COMPACT_ROWS = 200_000
 # The scored columns a feedback workbook shows or needs.
 _FEEDBACK_COLUMNS = ["unit_code", "group", "indicator_code", "category", "subcategory", "name", "points_available", "value",
                      "text_value", "score", "status", "explanation", "interim_detail"]  # interim_detail: w-interim
@@ -435,6 +438,36 @@ def _slicer(frame: pd.DataFrame, keys: pd.Series, columns: list[str] | None = No
     return lambda key: frame.iloc[positions[key], at] if key in positions else empty
 
 
+def _compact_texts(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """frame with its text columns held as categoricals, and the dtypes that give them back
+    (_restore_texts): the gap table's 550,000 rows at 10,000 units repeat a few thousand
+    sentences and names, one string object per row (~160 MB), while the batches are sent."""
+    restore: dict[str, Any] = {}
+    columns = {}
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.StringDtype) or (
+                column.dtype == object and pd.api.types.infer_dtype(column, skipna=False) == "string"):
+            restore[name] = column.dtype
+            columns[name] = column.astype("category")
+    return (frame.assign(**columns) if columns else frame), restore
+
+
+def _restore_texts(part: pd.DataFrame, restore: dict[str, Any]) -> pd.DataFrame:
+    """A slice of a _compact_texts frame with its text columns as they were (values and dtypes)."""
+    columns = {}
+    for name, dtype in restore.items():
+        if name not in part.columns:
+            continue
+        codes, categories = part[name].cat.codes.to_numpy(), part[name].cat.categories
+        if dtype == object:  # all texts, none missing (_compact_texts): every code is a category
+            values = pd.Series(np.asarray(categories, dtype=object).take(codes), index=part.index, dtype=object)
+        else:  # a take of the categories, missing where the code is -1 (astype goes through objects: 5x slower)
+            values = pd.Series(categories.array.take(codes, allow_fill=True), index=part.index).astype(dtype)
+        columns[name] = values
+    return part.assign(**columns) if columns else part
+
+
 def _unit_slicer(frame: pd.DataFrame | None, column: str):
     """A function unit_code -> that unit's rows, renumbered; None without a frame."""
     if frame is None:
@@ -566,7 +599,13 @@ def write_all_feedback(folder: str | Path, meta: Any, scored: pd.DataFrame, rank
 
     # each batch's gap rows become sheet rows in its worker: all at once they would double the gap table
     used = [c for c in _FEEDBACK_COLUMNS if c in scored.columns]
-    tables, gaps, progresses = slicer(scored, "unit_code", used), slicer(gap, "unit_code"), slicer(progress, "unit_code")
+    tables, progresses = slicer(scored, "unit_code", used), slicer(progress, "unit_code")
+    gap, gap_texts = _compact_texts(gap) if gap is not None and len(gap) >= _COMPACT_ROWS else (gap, {})
+    gap_rows_of = slicer(gap, "unit_code")
+
+    def gaps(i: int) -> pd.DataFrame | None:
+        part = gap_rows_of(i)
+        return None if part is None else _restore_texts(part, gap_texts)
     prev_scores = slicer(basis.prev_scores, "unit_code")
     checks = slicer(crosscheck if crosscheck is not None and len(crosscheck) else None, "unit_code")
     items = slicer(adjustments if adjustments is not None and len(adjustments) else None, "unit_code")
