@@ -468,6 +468,8 @@ def validate_stream(scheme: Scheme, results: Iterable[FileResult]) -> Validated:
             validator.file(result)
         result.drop_cells()
         files.append(result)
+    if isinstance(results, InboxStream):
+        results.judge = None  # the validator and its unit x indicator tables go with `finish`, whoever keeps the stream
     validated = validator.finish()
     validated.files = files
     return validated
