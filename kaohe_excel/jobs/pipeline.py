@@ -159,7 +159,7 @@ def check(inbox: Path, scheme_path: Path, report_path: Path | None, out_root: Pa
         refuse_inside_inbox(report_path, inbox, "校验报告")
         refuse_key_inside(scheme, inbox, Path(out_root))
         if interim.has_interim(scheme):
-            interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before scoring
+            interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
         refuse_empty_inbox(inbox, stream)
         validated = with_interim(scheme, read_and_validate(scheme, inbox, stream=stream), Path(out_root))
     finally:
@@ -208,22 +208,22 @@ def run(inbox: Path, scheme_path: Path, out_root: Path = Path("outputs"), period
 
 def _read_for_run(stream: read.InboxStream, inbox: Path, scheme_path: Path, out_root: Path, period: str | None,
                   compare_to: str | None) -> tuple[validate.Validated, Scheme]:
-    """run's checks that need the scheme (each fails before any scoring), then the inbox read and validated."""
+    """run's checks that need the scheme (each fails before any reading), then the inbox read and validated."""
     scheme = load_scheme(scheme_path)
     if period is not None and period != scheme.meta.period:
         raise KaoheError(f"--period {period} 与考核方案中的考核周期 {scheme.meta.period} 不一致，请核对方案或去掉 --period")
     period = scheme.meta.period
     refuse_inside_inbox(Path(out_root), inbox, "输出目录")
     refuse_key_inside(scheme, inbox, Path(out_root))
-    archive.check_writable(Path(out_root), period)  # a sealed period fails before scoring
+    archive.check_writable(Path(out_root), period)  # a sealed period fails before any reading
     if progress_mod.is_progress_mode(scheme.meta.period_type):
-        progress_mod.elapsed_share(period, scheme.meta.period_type)  # a bad period id fails before scoring too
+        progress_mod.elapsed_share(period, scheme.meta.period_type)  # a bad period id fails before reading too
     if compare_to is not None:
         if compare_to == period:
             raise KaoheError(f"--compare-to 不能是本期 {period}，请指定往期的考核周期")
         archive.period_folder(Path(out_root), compare_to)  # raises PeriodNotFound with a Chinese message
     if interim.has_interim(scheme):
-        interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before scoring
+        interim_sources.source_folders(scheme, Path(out_root))  # a missing source period fails before reading
     refuse_empty_inbox(inbox, stream)
     return with_interim(scheme, read_and_validate(scheme, inbox, stream=stream), Path(out_root)), scheme
 
