@@ -158,6 +158,15 @@ _SYMBOL_FONTS = (b"wingdings", b"webdings", b"symbol", b"marlett")
 _FONT_NAME = re.compile(rb'<(?:\w+:)?name\b[^>]*?val\s*=\s*["\']([^"\']*)["\']')
 
 
+def _tiny(block: bytes) -> bool:
+    """A font (or a rich-text run) under 3 points: its text cannot be read on screen or on paper."""
+    size = _SIZE.search(block)
+    try:
+        return size is not None and float(size.group(1)) < 3
+    except ValueError:
+        return False
+
+
 def _unseen(fonts: list[bytes], fills: list[bytes], attributes: dict) -> bool:
     """Whether a style's text cannot be seen: its font has the colour of its fill (white on no
     fill), is smaller than 3 points, or draws symbols instead of digits (Wingdings …)."""
@@ -166,12 +175,8 @@ def _unseen(fonts: list[bytes], fills: list[bytes], attributes: dict) -> bool:
         fill = fills[int(attributes.get(b"fillId", b"0"))] if fills else b""
     except (ValueError, IndexError):
         return False
-    size = _SIZE.search(font)
-    try:
-        if size is not None and float(size.group(1)) < 3:
-            return True
-    except ValueError:
-        pass
+    if _tiny(font):
+        return True
     name = _FONT_NAME.search(font)
     if name is not None and name.group(1).strip().lower().startswith(_SYMBOL_FONTS):
         return True
@@ -568,12 +573,8 @@ def _hides_a_run(body: bytes) -> bool:
         strike = _STRIKE.search(run)
         if strike is not None and _attrs((strike.group(1))).get(b"val", b"1") not in (b"0", b"false"):
             return True
-        size = _SIZE.search(run)
-        try:
-            if size is not None and float(size.group(1)) < 3:
-                return True
-        except ValueError:
-            pass
+        if _tiny(run):
+            return True
         colour = _COLOR.search(run)
         if colour is not None and _colour(_attrs((colour.group(1)))) == _WHITE_RGB:
             return True

@@ -144,12 +144,7 @@ def _crosscheck(values: pd.DataFrame, lead: pd.DataFrame, scheme, tolerance: pd.
     has_self = _present(frame["self_value"], _text(frame["self_text"]))
     has_verified = _present(frame["verified_value"], _text(frame["verified_text"]))
     frame["tolerance"] = frame["indicator_code"].map(tolerance).fillna(DEFAULT_TOLERANCE).astype(float)
-    difference = frame["self_value"] - frame["verified_value"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        relative = np.where(frame["verified_value"] != 0, difference / frame["verified_value"].abs(),
-                            np.where(difference == 0, 0.0, np.inf))
-    frame["difference"] = difference.round(9)
-    frame["relative_difference"] = pd.Series(relative, index=frame.index).where(difference.notna()).round(9)
+    frame["difference"], frame["relative_difference"] = _differences(frame["self_value"], frame["verified_value"])
     is_text = frame["self_text"].notna() | frame["verified_text"].notna()
     agree_text = frame["self_text"].astype(object) == frame["verified_text"].astype(object)
     agree_number = frame["relative_difference"].abs() <= frame["tolerance"] + 1e-12
@@ -176,6 +171,15 @@ def _crosscheck(values: pd.DataFrame, lead: pd.DataFrame, scheme, tolerance: pd.
     return frame[CROSSCHECK_COLUMNS].reset_index(drop=True)
 
 
+def _differences(value: pd.Series, reference: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """value − reference and that relative to |reference| (0 when both are 0, inf against a 0 reference),
+    each rounded to 9 decimals so that a difference at the tolerance compares as written."""
+    difference = value - reference
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(reference != 0, difference / reference.abs(), np.where(difference == 0, 0.0, np.inf))
+    return difference.round(9), pd.Series(relative, index=value.index).where(difference.notna()).round(9)
+
+
 def county_total_check(values: pd.DataFrame, totals: dict[str, float],
                        tolerance: float | dict[str, float] = DEFAULT_TOLERANCE, scheme=None) -> pd.DataFrame:
     """Compare, per indicator with a county total (全县总量), the sum of the units' usable
@@ -192,12 +196,7 @@ def county_total_check(values: pd.DataFrame, totals: dict[str, float],
         frame["tolerance"] = frame["indicator_code"].map(tolerance).fillna(DEFAULT_TOLERANCE).astype(float)
     else:
         frame["tolerance"] = float(tolerance)
-    difference = frame["unit_sum"] - frame["county_total"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        relative = np.where(frame["county_total"] != 0, difference / frame["county_total"].abs(),
-                            np.where(difference == 0, 0.0, np.inf))
-    frame["difference"] = difference.round(9)
-    frame["relative_difference"] = pd.Series(relative, index=frame.index).where(difference.notna()).round(9)
+    frame["difference"], frame["relative_difference"] = _differences(frame["unit_sum"], frame["county_total"])
     agree = frame["relative_difference"].abs() <= frame["tolerance"] + 1e-12
     frame["status"] = np.select([frame["unit_count"] == 0, agree], [NO_UNIT_DATA, AGREE], default=DIFFER)
     if scheme is not None:

@@ -19,8 +19,8 @@ _ADDRESS = re.compile(r"([A-Z]+)([0-9]+)")
 
 
 def empty_scored_cells(result, kind) -> list[tuple[Row, str]]:
-    """The rows whose scored input (each table's TableLayout.scored) is empty, with that column."""
-    names = tuple(dict.fromkeys(table.scored for table in kind.tables))
+    """The rows whose scored input (InputKind.scored) is empty, with that column."""
+    names = kind.scored
     empty = []
     for records in (result.rows, result.claims):
         for row in records:

@@ -132,8 +132,7 @@ def guard_tables(data: bytes, result, sheets: dict[str, list[list]], container: 
 
     try:
         guard = kind.guard or table_guard.guard
-        scored = tuple(dict.fromkeys(table.scored for table in kind.tables))
-        result.issues.extend(guard(result.name, records, sheets, known_headers, view_of, scored))
+        result.issues.extend(guard(result.name, records, sheets, known_headers, view_of, kind.scored))
     except (zipfile.BadZipFile, TooLarge, OSError, ValueError, KeyError, zlib.error) as exc:
         # calamine read this file, so its parts are sound; a part the scan cannot read is
         # an error: the tool cannot say what the office sees

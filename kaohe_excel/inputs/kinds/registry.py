@@ -30,40 +30,49 @@ class InputKind:
     tables: tuple[TableLayout, ...] = ()  # the tables read; their headers are the ones doubled headers are looked for
     office: bool = True  # written by the office: a 校验码 from the office key is required
     alone: bool = True  # judged in the reading worker; False when its checks need every file
-    scored: tuple[str, ...] = ()  # input columns whose empty cell is looked at again in the XML (formula, error value)
     empty_cells: Callable | None = None  # (result) -> [(row, column)]: overrides `scored` (the 测评 marks)
     guard: Callable | None = None  # (file, records, sheets, known_headers, view_of) -> issues; None: table_guard.guard
     detect: bool = False  # looked for in a file without 文件类型 (a table copied into a new workbook)
     template: Template | None = None
     sample: str = ""  # "module:function" (context) -> paths, filling the sample inbox
-    aliases: tuple[str, ...] = ()  # other 文件类型 texts read as this kind
+
+
+    @property
+    def scored(self) -> tuple[str, ...]:
+        """The scored input of each of its tables (TableLayout.scored), once each: the cells the guard
+        checks, and whose empty cell is looked at again in the XML (a formula, an error value)."""
+        return self._scored
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_scored", tuple(dict.fromkeys(table.scored for table in self.tables)))
 
 
 KINDS: dict[str, InputKind] = {}
+_KNOWN_HEADERS: list[set[str]] = []  # known_headers(), made once per registry state
 
 
 def register(kind: InputKind) -> InputKind:
     """Add (or replace) a kind; registration order is the order of detection, templates and samples."""
     KINDS[kind.file_type] = kind
-    for alias in kind.aliases:
-        KINDS[alias] = kind
+    _KNOWN_HEADERS.clear()
     return kind
 
 
 def unregister(file_type: str) -> None:
-    kind = KINDS.pop(file_type, None)
-    for alias in kind.aliases if kind else ():
-        KINDS.pop(alias, None)
+    KINDS.pop(file_type, None)
+    _KNOWN_HEADERS.clear()
 
 
 def distinct() -> list[InputKind]:
-    """Every kind once, in registration order."""
-    return list({id(kind): kind for kind in KINDS.values()}.values())
+    """Every kind, in registration order."""
+    return list(KINDS.values())
 
 
 def known_headers() -> set[str]:
-    """Every header any kind's tables need or know: a doubled one in a table is an error."""
-    return {name for kind in distinct() for table in kind.tables for name in table.required + table.optional}
+    """Every header any kind's tables need or know: a doubled one in a table is an error (read per file)."""
+    if not _KNOWN_HEADERS:
+        _KNOWN_HEADERS.append({name for kind in KINDS.values() for table in kind.tables for name in table.required + table.optional})
+    return _KNOWN_HEADERS[0]
 
 
 def resolve(target: str) -> Callable:
